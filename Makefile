@@ -1,0 +1,127 @@
+# fastpush: one non-recursive Makefile.
+#
+#   make deps      install every Debian package the build and tests use
+#   make           build libfastpush and the programs into build/
+#   make test      unit + end-to-end tests, then again under ASan+UBSan
+#   make demo      run the whole system locally (see README.md)
+#   make bench     quick benchmarks, results in bench/results/
+#   make install PREFIX=/usr/local
+#
+# BUILD selects the output tree; SAN=1 builds with AddressSanitizer and
+# UndefinedBehaviorSanitizer (make test does this in build-san/).
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+SAN     ?=
+PYTHON  ?= /usr/bin/python3
+
+PKGS     := libczmq libzmq jansson
+CPPFLAGS += -D_GNU_SOURCE -Icommon
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wformat=2 \
+            -Wno-unused-parameter -Wno-missing-field-initializers \
+            -Wno-format-truncation
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -ljwt \
+            -lcrypto -lz -lm -lpthread
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -fno-omit-frame-pointer
+endif
+ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+
+# Debian packages: build, tests (real servers, publishers, clients), demo,
+# benchmarks (peers and plots).
+DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
+            libjansson-dev libfcgi-dev libjwt-dev zlib1g-dev libssl-dev \
+            clang libclang-rt-14-dev \
+            lighttpd apache2 libapache2-mod-fcgid nginx \
+            libnginx-mod-nchan pushpin spawn-fcgi \
+            php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
+            curl chromium nodejs npm gnuplot-nox procps psmisc iproute2
+
+# ---------------------------------------------------------------- library
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBFP      := $(BUILD)/lib/libfastpush.a
+
+# ---------------------------------------------------------------- programs
+# directory -> program name; a directory that does not exist yet is skipped
+PROGRAMS := broker:fastpush-broker cli:fastpush fcgi-sse:fastpush-sse \
+            fcgi-poll:fastpush-poll ws-bridge:fastpush-ws
+prog_dir  = $(word 1,$(subst :, ,$(1)))
+prog_name = $(word 2,$(subst :, ,$(1)))
+BINS     := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/*.c),\
+              $(BUILD)/bin/$(call prog_name,$(p))))
+
+# ---------------------------------------------------------------- tests
+TEST_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/test/%.o)
+UNIT       := $(BUILD)/bin/fp-unit
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
+
+.PHONY: all deps test unit e2e test-san clean install demo bench fuzz
+all: $(LIBFP) $(BINS) $(UNIT) $(BENCH_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(ALLFLAGS) -c -o $@ $<
+
+$(BUILD)/test/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $< (test)"
+	@$(CC) $(ALLFLAGS) -DFP_TEST -c -o $@ $<
+
+$(LIBFP): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define PROGRAM_RULE
+$(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBFP)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
+
+$(UNIT): $(BUILD)/test/tests/unit/run.o $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/%: $(BUILD)/bench/%.o $(LIBFP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+# ---------------------------------------------------------------- targets
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
+
+unit: $(UNIT)
+	$(UNIT)
+
+e2e: all
+	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
+
+test: all
+	$(MAKE) unit e2e
+	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
+
+clean:
+	rm -rf build build-san build-fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 conf/*.conf $(DESTDIR)$(PREFIX)/share/fastpush/ 2>/dev/null || true
+
+demo: all
+	$(PYTHON) tools/demo.py --bin $(BUILD)/bin
+
+bench: all
+	$(PYTHON) bench/run.py --bin $(BUILD)/bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,139 @@
+/*  fastpush-broker: private header shared by the broker's files.
+ *
+ *  One thread, one czmq reactor (zloop), one broker_t: sequence numbers,
+ *  history, keyed state and snapshots are all taken on the thread that
+ *  assigns them, so they always agree (ZeroMQ Guide, Clone pattern).
+ *
+ *  Sockets: PULL (fire-and-forget publish), ROUTER (acknowledged PUBLISH,
+ *  SINCE, STATE, STATS, PING), XPUB (fanout: frame 0 is "channel\0",
+ *  frame 1 the event JSON).  docs/protocol.md describes every frame.
+ */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cursor.h"
+#include "event.h"
+#include "ring.h"
+
+#define BROKER_VERSION "0.1.0"
+
+typedef struct {
+    char *ingest;               /*  PULL endpoint(s)  */
+    char *control;              /*  ROUTER endpoint(s)  */
+    char *fanout;               /*  XPUB endpoint(s)  */
+    int64_t history_count;      /*  events kept per channel  */
+    uint64_t history_bytes;     /*  JSON bytes kept per channel  */
+    uint64_t history_age;       /*  ms an event is kept  */
+    uint64_t history_memory;    /*  JSON bytes kept over all channels  */
+    uint64_t max_event_bytes;   /*  data + names of one event  */
+    int64_t max_keys;           /*  keys per keyed channel  */
+    int64_t max_channels;       /*  channels known at once  */
+    int64_t max_since_channels; /*  channels in one SINCE  */
+    int64_t max_reply_events;   /*  events in one SINCE reply  */
+    uint64_t heartbeat;         /*  ms between fanout heartbeats  */
+    int64_t fanout_hwm;         /*  XPUB send high-water mark  */
+    char *log_level;            /*  error, warn, info, debug  */
+} broker_conf_t;
+
+/*  One channel: its history, keyed state and subscriber count.  */
+typedef struct chan {
+    char *name;                 /*  owned; also the hash key  */
+    fp_ring_t ring;             /*  history, oldest first  */
+    uint64_t last_seq;          /*  newest SEQ published here (next prev)  */
+    uint64_t dropped_upto;      /*  newest SEQ dropped from the ring  */
+    zhashx_t *keys;             /*  key -> fp_event_t *, NULL if never keyed */
+    int64_t subscribers;        /*  XPUB subscriptions to "name\0"  */
+    int64_t last_ts;            /*  time of the newest event (ms)  */
+    int64_t active_until;       /*  send beacons until this time (ms)  */
+    size_t heap_pos;            /*  index in the oldest-event heap, or -1  */
+    bool in_active;             /*  listed in broker_t.active  */
+    uint64_t published;         /*  events published here  */
+} chan_t;
+
+typedef struct {
+    uint64_t published;         /*  events accepted  */
+    uint64_t published_pull;    /*  ... of which through PULL  */
+    uint64_t rejected;          /*  publishes refused  */
+    uint64_t bad_requests;      /*  malformed ROUTER requests  */
+    uint64_t since_requests;    /*  SINCE handled  */
+    uint64_t since_events;      /*  events returned by SINCE  */
+    uint64_t resets;            /*  channel resets returned  */
+    uint64_t snapshots;         /*  keyed snapshots returned  */
+    uint64_t trimmed;           /*  events dropped from history  */
+    uint64_t evicted;           /*  idle channels forgotten  */
+    uint64_t subscribes;        /*  XPUB subscribe messages  */
+    uint64_t unsubscribes;      /*  XPUB unsubscribe messages  */
+} broker_stats_t;
+
+typedef struct broker {
+    broker_conf_t conf;
+    zloop_t *loop;
+    zsock_t *pull;              /*  fire-and-forget publishes  */
+    zsock_t *router;            /*  requests  */
+    zsock_t *xpub;              /*  fanout  */
+    char epoch[FP_EPOCH_MAX + 1];
+    uint64_t seq;               /*  newest SEQ assigned  */
+    int64_t last_ts;            /*  newest event time (kept monotonic)  */
+    int64_t started;            /*  ms, for uptime  */
+    zhashx_t *chans;            /*  name -> chan_t *  */
+    chan_t **heap;              /*  channels with history, oldest first  */
+    size_t heap_len, heap_cap;
+    uint64_t hist_bytes;        /*  sum of every channel's ring bytes  */
+    uint64_t hist_events;       /*  sum of every channel's ring count  */
+    uint64_t keyed_events;      /*  events held only as keyed state  */
+    uint64_t evicted_upto;      /*  newest SEQ of any forgotten channel  */
+    int64_t other_subscribers;  /*  subscriptions not of the form "c\0"  */
+    chan_t **active;            /*  channels that get beacons  */
+    size_t active_len, active_cap;
+    broker_stats_t stats;
+} broker_t;
+
+/*  chan.c: the channel table.  */
+chan_t *broker_chan_get(broker_t *b, const char *name);
+chan_t *broker_chan_require(broker_t *b, const char *name, char *err);
+void broker_chan_table_init(broker_t *b);
+void broker_chan_table_free(broker_t *b);
+void broker_chan_evict_idle(broker_t *b);
+int broker_chan_set_key(broker_t *b, chan_t *c, fp_event_t *ev, char *err);
+bool broker_chan_key_allowed(broker_t *b, chan_t *c, const char *key);
+size_t broker_chan_key_count(const chan_t *c);
+
+/*  history.c: rings, the oldest-event heap, trimming.  */
+void broker_history_push(broker_t *b, chan_t *c, fp_event_t *ev);
+void broker_history_trim(broker_t *b, chan_t *c);
+void broker_history_trim_global(broker_t *b, int64_t now);
+
+/*  publish.c: the one path every accepted event takes.  */
+int broker_publish(broker_t *b, const char *text, size_t len,
+                   fp_event_t **out, char *code, char *err);
+int broker_publish_json(broker_t *b, json_t *obj, fp_event_t **out,
+                        char *code, char *err);
+int broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg);
+
+/*  control.c: the ROUTER socket.  */
+int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
+
+/*  since.c: SINCE and STATE.  Each fills *meta (caller owns) and appends
+ *  one frame per event to `events`; -1 with code and err on bad input.  */
+int broker_since(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+                 char *code, char *err);
+int broker_state(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+                 char *code, char *err);
+
+/*  fanout.c: the XPUB socket.  */
+void broker_fanout_event(broker_t *b, chan_t *c, fp_event_t *ev);
+int broker_on_xpub(zloop_t *loop, zsock_t *sock, void *arg);
+int broker_on_tick(zloop_t *loop, int timer_id, void *arg);
+void broker_fanout_heartbeat(broker_t *b);
+
+/*  stats.c  */
+json_t *broker_stats_json(broker_t *b, json_t *req);
+
+/*  main.c  */
+int64_t broker_now_ms(void);
+
+#endif

@@ -1,0 +1,199 @@
+/*  control: the ROUTER socket (requests and their replies).
+ *
+ *  Request:  [identity] [""]? COMMAND [JSON body]
+ *  Reply:    [identity] [""]? "OK"|"ERROR" META-JSON [event JSON ...]
+ *
+ *  The empty delimiter is there when the client is a REQ socket and is
+ *  echoed; DEALER clients send none.  COMMAND is PUBLISH, SINCE, STATE,
+ *  STATS or PING.  A body member "tag" (string or integer) is removed
+ *  before the command sees the body and echoed in META, so DEALER clients
+ *  can match replies to requests.  Errors carry {"code", "error"}.
+ */
+#include "broker.h"
+#include "conf.h"
+#include "json.h"
+#include "log.h"
+
+#include <string.h>
+
+static fp_log_limit_t s_bad_log;
+
+typedef struct {
+    json_t *body;               /*  request body, {} if none  */
+    json_t *tag;                /*  echoed tag or NULL  */
+    json_t *meta;               /*  reply metadata  */
+    zmsg_t *events;             /*  reply event frames  */
+    char code[32];              /*  error code  */
+    char err[FP_ERR_LEN];       /*  error message  */
+} request_t;
+
+static int
+s_fail(request_t *r, const char *code, const char *msg)
+{
+    snprintf(r->code, sizeof r->code, "%s", code);
+    if (msg)
+        snprintf(r->err, sizeof r->err, "%s", msg);
+    return -1;
+}
+
+static int
+s_publish(broker_t *b, request_t *r)
+{
+    fp_event_t *ev = NULL;
+    char cursor[FP_CURSOR_LEN];
+
+    if (broker_publish_json(b, r->body, &ev, r->code, r->err) < 0)
+        return -1;
+    fp_cursor_format(b->epoch, ev->seq, cursor);
+    r->meta = json_pack("{s:s, s:I, s:s}", "id", cursor,
+                        "seq", (json_int_t) ev->seq, "channel", ev->channel);
+    fp_event_unref(&ev);
+    return 0;
+}
+
+static int
+s_ping(broker_t *b, request_t *r)
+{
+    r->meta = json_pack("{s:s, s:I, s:I, s:s}", "epoch", b->epoch,
+                        "head", (json_int_t) b->seq,
+                        "ts", (json_int_t) broker_now_ms(),
+                        "version", BROKER_VERSION);
+    return 0;
+}
+
+static int
+s_dispatch(broker_t *b, const char *cmd, request_t *r)
+{
+    if (strcmp(cmd, "PUBLISH") == 0)
+        return s_publish(b, r);
+    if (strcmp(cmd, "SINCE") == 0)
+        return broker_since(b, r->body, &r->meta, r->events, r->code,
+                            r->err);
+    if (strcmp(cmd, "STATE") == 0)
+        return broker_state(b, r->body, &r->meta, r->events, r->code,
+                            r->err);
+    if (strcmp(cmd, "STATS") == 0) {
+        r->meta = broker_stats_json(b, r->body);
+        return 0;
+    }
+    if (strcmp(cmd, "PING") == 0)
+        return s_ping(b, r);
+    snprintf(r->err, sizeof r->err, "unknown command '%.32s' (expected "
+             "PUBLISH, SINCE, STATE, STATS or PING)", cmd);
+    return s_fail(r, "unknown_command", NULL);
+}
+
+/*  Parse the body frame and take the tag out of it.  */
+static int
+s_body(request_t *r, zframe_t *frame)
+{
+    if (!frame || zframe_size(frame) == 0) {
+        r->body = json_object();
+        return 0;
+    }
+    r->body = fp_json_parse((const char *) zframe_data(frame),
+                            zframe_size(frame), r->err);
+    if (!r->body)
+        return s_fail(r, "invalid_json", NULL);
+    if (!json_is_object(r->body))
+        return s_fail(r, "bad_request", "the body must be a JSON object");
+    json_t *tag = json_object_get(r->body, "tag");
+    if (!tag)
+        return 0;
+    if (!(json_is_integer(tag) ||
+          (json_is_string(tag) && json_string_length(tag) <= 128)))
+        return s_fail(r, "bad_request", "'tag' must be an integer or a "
+                      "string of at most 128 bytes");
+    r->tag = json_incref(tag);
+    json_object_del(r->body, "tag");
+    return 0;
+}
+
+static int
+s_handle(broker_t *b, zmsg_t *msg, request_t *r)
+{
+    zframe_t *cmdf = zmsg_pop(msg);
+    zframe_t *bodyf = zmsg_pop(msg);
+    char cmd[17];
+    int rc = -1;
+
+    if (!cmdf)
+        s_fail(r, "bad_request", "missing command frame");
+    else if (zmsg_size(msg) > 0)
+        s_fail(r, "bad_request", "too many frames: expected COMMAND "
+               "and at most one JSON body");
+    else if (zframe_size(cmdf) < 1 || zframe_size(cmdf) > 16)
+        s_fail(r, "unknown_command", "command must be 1 to 16 bytes");
+    else if (s_body(r, bodyf) == 0) {
+        memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
+        cmd[zframe_size(cmdf)] = '\0';
+        rc = s_dispatch(b, cmd, r);
+    }
+    zframe_destroy(&cmdf);
+    zframe_destroy(&bodyf);
+    return rc;
+}
+
+static void
+s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
+{
+    zmsg_t *out = zmsg_new();
+    zmsg_append(out, identity);
+    if (delim)
+        zmsg_addmem(out, "", 0);
+    if (rc < 0) {
+        json_decref(r->meta);
+        r->meta = json_pack("{s:s, s:s}", "code", r->code, "error", r->err);
+    }
+    if (r->tag)
+        json_object_set(r->meta, "tag", r->tag);
+    zmsg_addstr(out, rc < 0 ? "ERROR" : "OK");
+    size_t len;
+    char *text = fp_json_dump(r->meta, &len);
+    zmsg_addmem(out, text, len);
+    free(text);
+    zframe_t *f;
+    while (rc == 0 && (f = zmsg_pop(r->events)))
+        zmsg_append(out, &f);
+    zmsg_send(&out, sock);
+}
+
+static void
+s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
+{
+    request_t r = { .events = zmsg_new() };
+    zframe_t *identity = zmsg_pop(msg);
+    zframe_t *first = zmsg_first(msg);
+    bool delim = first && zframe_size(first) == 0;
+
+    if (delim) {
+        first = zmsg_pop(msg);
+        zframe_destroy(&first);
+    }
+    int rc = s_handle(b, msg, &r);
+    if (rc < 0) {
+        b->stats.bad_requests++;
+        if (fp_log_limit_ok(&s_bad_log))
+            fp_log_warnx("control: request refused (%s): %s", r.code, r.err);
+    }
+    s_reply(sock, &identity, delim, rc, &r);
+    zframe_destroy(&identity);
+    json_decref(r.body);
+    json_decref(r.tag);
+    json_decref(r.meta);
+    zmsg_destroy(&r.events);
+}
+
+int
+broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    broker_t *b = arg;
+    for (int i = 0; i < 256 && (zsock_events(sock) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(sock);
+        if (!msg)
+            break;
+        s_request(b, sock, msg);
+        zmsg_destroy(&msg);
+    }
+    return 0;
+}

@@ -1,0 +1,232 @@
+/*  fastpush-broker: receives events from applications, keeps a bounded
+ *  history per channel and fans events out to the responders.
+ *
+ *  main.c: command line, configuration, sockets, the reactor, shutdown.
+ */
+#include "broker.h"
+#include "conf.h"
+#include "log.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static broker_conf_t s_conf;
+
+static const fp_conf_opt_t s_opts[] = {
+    { "ingest", FP_CONF_STR, &s_conf.ingest, 0, 0, NULL,
+      "PULL endpoint(s) for fire-and-forget publishes (comma-separated)" },
+    { "control", FP_CONF_STR, &s_conf.control, 0, 0, NULL,
+      "ROUTER endpoint(s) for PUBLISH, SINCE, STATE, STATS, PING" },
+    { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
+      "XPUB endpoint(s) the responders subscribe to" },
+    { "history-count", FP_CONF_INT, &s_conf.history_count, 1, 100000000,
+      NULL, "events kept per channel (1000)" },
+    { "history-bytes", FP_CONF_SIZE, &s_conf.history_bytes, 1, 0, NULL,
+      "bytes of event JSON kept per channel (1m)" },
+    { "history-age", FP_CONF_MS, &s_conf.history_age, 0, 0, NULL,
+      "how long an event is kept, 0 = no limit (1h)" },
+    { "history-memory", FP_CONF_SIZE, &s_conf.history_memory, 1, 0, NULL,
+      "bytes of event JSON kept over all channels (256m)" },
+    { "max-event-bytes", FP_CONF_SIZE, &s_conf.max_event_bytes, 16,
+      64 << 20, NULL, "largest event: data plus names (64k)" },
+    { "max-keys", FP_CONF_INT, &s_conf.max_keys, 1, 100000000, NULL,
+      "keys per keyed channel (10000)" },
+    { "max-channels", FP_CONF_INT, &s_conf.max_channels, 1, 100000000, NULL,
+      "channels known at once; idle ones are forgotten past it (100000)" },
+    { "max-since-channels", FP_CONF_INT, &s_conf.max_since_channels, 1,
+      100000, NULL, "channels in one SINCE request (1000)" },
+    { "max-reply-events", FP_CONF_INT, &s_conf.max_reply_events, 1, 1000000,
+      NULL, "events in one SINCE reply (10000)" },
+    { "heartbeat", FP_CONF_MS, &s_conf.heartbeat, 50, 60000, NULL,
+      "interval of fanout heartbeats and housekeeping (1s)" },
+    { "fanout-hwm", FP_CONF_INT, &s_conf.fanout_hwm, 0, 100000000, NULL,
+      "messages queued per subscriber before drops (100000)" },
+    { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
+      "error, warn, info or debug (info)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL }
+};
+
+int64_t
+broker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_defaults(void)
+{
+    s_conf.ingest = fp_strdup("tcp://127.0.0.1:7400");
+    s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
+    s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
+    s_conf.history_count = 1000;
+    s_conf.history_bytes = 1 << 20;
+    s_conf.history_age = 3600 * 1000;
+    s_conf.history_memory = 256u << 20;
+    s_conf.max_event_bytes = 64 << 10;
+    s_conf.max_keys = 10000;
+    s_conf.max_channels = 100000;
+    s_conf.max_since_channels = 1000;
+    s_conf.max_reply_events = 10000;
+    s_conf.heartbeat = 1000;
+    s_conf.fanout_hwm = 100000;
+    s_conf.log_level = fp_strdup("info");
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fastpush-broker [-f FILE] [-n] [-v] [--ready-fd N] "
+        "[--DIRECTIVE VALUE ...]\n\n"
+        "The fastpush broker: applications publish events to it over ZeroMQ;\n"
+        "it numbers them, keeps a bounded history per channel and fans them\n"
+        "out to fastpush-sse, fastpush-poll and fastpush-ws.\n\n"
+        "  -f FILE          read directives from FILE (one per line)\n"
+        "  -n               check the configuration and exit\n"
+        "  -v               log debug messages\n"
+        "  --ready-fd N     write a newline to fd N once the sockets are "
+        "bound\n"
+        "  -h, --help       this text\n  --version        print the version\n"
+        "\nDirectives (in FILE, or as --name value; later ones win):\n");
+    fp_conf_usage(s_opts, out);
+    fprintf(out, "\nEndpoints are ZeroMQ addresses: tcp://HOST:PORT or "
+            "ipc:///path.\nSee docs/protocol.md for the wire format.\n");
+}
+
+/*  Parse the command line into s_conf; returns the ready fd or -1.  */
+static int
+s_args(int argc, char **argv, bool *check_only)
+{
+    char err[FP_ERR_LEN];
+    int ready_fd = -1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            s_usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("fastpush-broker %s\n", BROKER_VERSION);
+            exit(0);
+        } else if (strcmp(a, "-n") == 0) {
+            *check_only = true;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "-d") == 0) {
+            if (a[1] == 'v')
+                fp_conf_set(s_opts, "log-level", 1, (char *[]) { "debug" },
+                            err);
+        } else if (strcmp(a, "-f") == 0 && i + 1 < argc) {
+            if (fp_conf_load(s_opts, argv[++i], err) < 0)
+                fp_fatalx("%s", err);
+        } else if (strcmp(a, "--ready-fd") == 0 && i + 1 < argc) {
+            ready_fd = atoi(argv[++i]);
+        } else if (strncmp(a, "--", 2) == 0 && i + 1 < argc) {
+            if (fp_conf_set(s_opts, a + 2, 1, &argv[++i], err) < 0)
+                fp_fatalx("command line: %s", err);
+        } else {
+            fprintf(stderr, "fastpush-broker: unexpected argument '%s' "
+                    "(try --help)\n", a);
+            exit(2);
+        }
+    }
+    return ready_fd;
+}
+
+static void
+s_bind(zsock_t *sock, const char *endpoints, const char *what)
+{
+    char *list = fp_strdup(endpoints), *save = NULL;
+    for (char *ep = strtok_r(list, ",", &save); ep;
+         ep = strtok_r(NULL, ",", &save)) {
+        if (zsock_bind(sock, "%s", ep) < 0)
+            fp_fatalx("cannot bind the %s socket to %s: %s", what, ep,
+                      zmq_strerror(zmq_errno()));
+    }
+    free(list);
+}
+
+static void
+s_open(broker_t *b)
+{
+    b->pull = zsock_new(ZMQ_PULL);
+    b->router = zsock_new(ZMQ_ROUTER);
+    b->xpub = zsock_new(ZMQ_XPUB);
+    if (!b->pull || !b->router || !b->xpub)
+        fp_fatalx("cannot create ZeroMQ sockets");
+    zsock_set_rcvhwm(b->pull, 100000);
+    zsock_set_linger(b->router, 1000);
+    zsock_set_sndhwm(b->router, 100000);
+    zsock_set_rcvhwm(b->router, 100000);
+    zsock_set_xpub_verboser(b->xpub, 1);
+    zsock_set_sndhwm(b->xpub, (int) b->conf.fanout_hwm);
+    zsock_set_linger(b->xpub, 0);
+    s_bind(b->pull, b->conf.ingest, "ingest");
+    s_bind(b->router, b->conf.control, "control");
+    s_bind(b->xpub, b->conf.fanout, "fanout");
+}
+
+static void
+s_run(broker_t *b)
+{
+    b->loop = zloop_new();
+    zloop_reader(b->loop, b->pull, broker_on_pull, b);
+    zloop_reader(b->loop, b->router, broker_on_router, b);
+    zloop_reader(b->loop, b->xpub, broker_on_xpub, b);
+    zloop_reader_set_tolerant(b->loop, b->pull);
+    zloop_reader_set_tolerant(b->loop, b->router);
+    zloop_reader_set_tolerant(b->loop, b->xpub);
+    zloop_timer(b->loop, b->conf.heartbeat, 0, broker_on_tick, b);
+    zloop_start(b->loop);
+    zloop_destroy(&b->loop);
+}
+
+int
+main(int argc, char **argv)
+{
+    broker_t b = { 0 };
+    bool check_only = false;
+
+    fp_log_init("fastpush-broker", FP_LOG_INFO);
+    s_defaults();
+    int ready_fd = s_args(argc, argv, &check_only);
+    int level = fp_log_level_parse(s_conf.log_level);
+    if (level < 0)
+        fp_fatalx("log-level: '%s' is not error, warn, info or debug",
+                  s_conf.log_level);
+    fp_log_set_level(level);
+    if (check_only) {
+        printf("fastpush-broker: configuration OK\n");
+        return 0;
+    }
+    zsys_init();
+    zsys_set_logstream(NULL);
+    b.conf = s_conf;
+    b.started = broker_now_ms();
+    fp_epoch_generate(b.epoch);
+    broker_chan_table_init(&b);
+    s_open(&b);
+    fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s", b.epoch,
+                b.conf.ingest, b.conf.control, b.conf.fanout);
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "\n", 1) < 0)
+            fp_log_warn("ready-fd %d", ready_fd);
+        close(ready_fd);
+    }
+    s_run(&b);
+    fp_log_info("shutting down: %llu events published, head %s-%llu",
+                (unsigned long long) b.stats.published, b.epoch,
+                (unsigned long long) b.seq);
+    zsock_destroy(&b.pull);
+    zsock_destroy(&b.router);
+    zsock_destroy(&b.xpub);
+    broker_chan_table_free(&b);
+    fp_conf_free(s_opts);
+    return 0;
+}

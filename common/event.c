@@ -1,0 +1,425 @@
+/*  event: the event model (see event.h).  */
+#include "event.h"
+#include "conf.h"
+#include "cursor.h"
+#include "json.h"
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_reserved[] = {
+    "ready", "reset", "error", "heartbeat", "auth-expired", "close", NULL
+};
+
+static bool
+s_channel_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("_.:@~=+-", c));
+}
+
+bool
+fp_channel_valid(const char *s, size_t len)
+{
+    if (len < 1 || len > FP_CHANNEL_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!s_channel_char((unsigned char) s[i]))
+            return false;
+    return true;
+}
+
+bool
+fp_type_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > FP_TYPE_MAX || !s_channel_char((unsigned char) s[0]) ||
+        strchr("_.:-", s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (!s_channel_char(c) || strchr("@~=+", c))
+            return false;
+    }
+    for (int i = 0; s_reserved[i]; i++)
+        if (strcmp(s, s_reserved[i]) == 0)
+            return false;
+    return true;
+}
+
+bool
+fp_key_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > FP_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/*  One allocation: the struct, then epoch, channel, type, key, json.  */
+static fp_event_t *
+s_alloc(size_t elen, size_t clen, size_t tlen, size_t klen, size_t jlen)
+{
+    size_t size = sizeof(fp_event_t) + elen + clen + tlen + klen + jlen + 5;
+    fp_event_t *ev = fp_calloc(1, size);
+    char *p = (char *) (ev + 1);
+    ev->epoch = p;
+    ev->channel = p += elen + 1;
+    ev->type = p += clen + 1;
+    ev->key = p += tlen + 1;
+    ev->json = p + klen + 1;
+    ev->refs = 1;
+    return ev;
+}
+
+static void
+s_put(const char *dst, const char *src, size_t len)
+{
+    memcpy((char *) dst, src, len);
+    ((char *) dst)[len] = '\0';
+}
+
+fp_event_t *
+fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
+             const char *channel, const char *type, const char *key,
+             const char *data, size_t data_len)
+{
+    size_t elen = strlen(epoch), clen = strlen(channel), tlen = strlen(type);
+    size_t klen = key ? strlen(key) : 0;
+    size_t jmax = 120 + elen + clen + tlen + klen + data_len;
+    fp_event_t *ev = s_alloc(elen, clen, tlen, klen, jmax);
+
+    s_put(ev->epoch, epoch, elen);
+    s_put(ev->channel, channel, clen);
+    s_put(ev->type, type, tlen);
+    s_put(ev->key, key ? key : "", klen);
+    if (!key)
+        ev->key = NULL;
+    ev->seq = seq;
+    ev->prev = prev;
+    ev->ts = ts;
+    char *j = (char *) ev->json;
+    int n = snprintf(j, jmax, "{\"id\":\"%s-%llu\",\"seq\":%llu,\"prev\":%llu,"
+                     "\"channel\":\"%s\",\"event\":\"%s\"", epoch,
+                     (unsigned long long) seq, (unsigned long long) seq,
+                     (unsigned long long) prev, channel, type);
+    if (key)
+        n += snprintf(j + n, jmax - (size_t) n, ",\"key\":\"%s\"", key);
+    n += snprintf(j + n, jmax - (size_t) n, ",\"ts\":%lld,\"data\":",
+                  (long long) ts);
+    memcpy(j + n, data, data_len);
+    n += (int) data_len;
+    j[n++] = '}';
+    j[n] = '\0';
+    ev->json_len = (size_t) n;
+    return ev;
+}
+
+/*  Strict scanner for the canonical layout.  */
+typedef struct {
+    const char *p, *end;
+} scan_t;
+
+static int
+s_lit(scan_t *s, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t) (s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return -1;
+    s->p += n;
+    return 0;
+}
+
+static int
+s_str(scan_t *s, const char **start, size_t *len)
+{
+    const char *q = s->p;
+    while (q < s->end && *q != '"' && *q != '\\')
+        q++;
+    if (q >= s->end || *q != '"')
+        return -1;
+    *start = s->p;
+    *len = (size_t) (q - s->p);
+    s->p = q + 1;
+    return 0;
+}
+
+static int
+s_num(scan_t *s, uint64_t *out)
+{
+    const char *q = s->p;
+    while (q < s->end && *q >= '0' && *q <= '9')
+        q++;
+    if (fp_seq_parse(s->p, (size_t) (q - s->p), out) < 0)
+        return -1;
+    s->p = q;
+    return 0;
+}
+
+fp_event_t *
+fp_event_parse(const char *json, size_t len, char *err)
+{
+    scan_t s = { json, json + len };
+    const char *id, *ch, *ty, *key = NULL, *dash;
+    size_t idl, chl, tyl, keyl = 0;
+    uint64_t seq, prev, ts, idseq;
+
+    if (s_lit(&s, "{\"id\":\"") || s_str(&s, &id, &idl) ||
+        !(dash = memchr(id, '-', idl)) ||
+        fp_seq_parse(dash + 1, idl - (size_t) (dash - id) - 1, &idseq) ||
+        s_lit(&s, ",\"seq\":") || s_num(&s, &seq) || seq != idseq ||
+        s_lit(&s, ",\"prev\":") || s_num(&s, &prev) || prev >= seq ||
+        s_lit(&s, ",\"channel\":\"") || s_str(&s, &ch, &chl) ||
+        s_lit(&s, ",\"event\":\"") || s_str(&s, &ty, &tyl))
+        goto bad;
+    if (s_lit(&s, ",\"key\":\"") == 0 && s_str(&s, &key, &keyl))
+        goto bad;
+    if (s_lit(&s, ",\"ts\":") || s_num(&s, &ts) || s_lit(&s, ",\"data\":") ||
+        s.p >= s.end - 1 || s.end[-1] != '}')
+        goto bad;
+    size_t elen = (size_t) (dash - id);
+    fp_event_t *ev = s_alloc(elen, chl, tyl, keyl, len);
+    s_put(ev->epoch, id, elen);
+    s_put(ev->channel, ch, chl);
+    s_put(ev->type, ty, tyl);
+    s_put(ev->key, key ? key : "", keyl);
+    s_put(ev->json, json, len);
+    if (!key)
+        ev->key = NULL;
+    if (!fp_epoch_valid(ev->epoch) || !fp_channel_valid(ch, chl) ||
+        (ev->key && !fp_key_valid(ev->key)) || tyl < 1 || tyl > FP_TYPE_MAX) {
+        fp_event_unref(&ev);
+        goto bad;
+    }
+    ev->seq = seq;
+    ev->prev = prev;
+    ev->ts = (int64_t) ts;
+    ev->json_len = len;
+    return ev;
+bad:
+    snprintf(err, FP_ERR_LEN, "not a canonical fastpush event");
+    return NULL;
+}
+
+fp_event_t *
+fp_event_ref(fp_event_t *ev)
+{
+    ev->refs++;
+    return ev;
+}
+
+void
+fp_event_unref(fp_event_t **ev_p)
+{
+    fp_event_t *ev = *ev_p;
+    if (!ev)
+        return;
+    *ev_p = NULL;
+    if (--ev->refs > 0)
+        return;
+    if (ev->cache && ev->cache_free)
+        ev->cache_free(ev->cache);
+    free(ev);
+}
+
+size_t
+fp_event_size(const fp_event_t *ev)
+{
+    return ev->json_len;
+}
+
+char *
+fp_event_snapshot_json(const fp_event_t *ev, size_t *len)
+{
+    static const char mark[] = "{\"snapshot\":true,";
+    size_t n = sizeof mark - 1 + ev->json_len - 1;
+    char *out = fp_malloc(n + 1);
+    memcpy(out, mark, sizeof mark - 1);
+    memcpy(out + sizeof mark - 1, ev->json + 1, ev->json_len - 1);
+    out[n] = '\0';
+    *len = n;
+    return out;
+}
+
+int
+fp_publish_from_json(const json_t *obj, fp_publish_t *p, char *err)
+{
+    static const char *const allowed[] = { "channel", "event", "key", "data",
+                                           NULL };
+    const char *ch, *ty, *key;
+
+    memset(p, 0, sizeof *p);
+    if (!json_is_object(obj)) {
+        snprintf(err, FP_ERR_LEN, "an event must be a JSON object");
+        return -1;
+    }
+    if (fp_json_only_fields(obj, allowed, err) ||
+        fp_json_get_str(obj, "channel", true, &ch, err) ||
+        fp_json_get_str(obj, "event", false, &ty, err) ||
+        fp_json_get_str(obj, "key", false, &key, err))
+        return -1;
+    if (!fp_channel_valid(ch, strlen(ch))) {
+        snprintf(err, FP_ERR_LEN, "invalid channel name: 1 to %d characters "
+                 "of A-Z a-z 0-9 _ . : @ ~ = + -", FP_CHANNEL_MAX);
+        return -1;
+    }
+    if (ty && !fp_type_valid(ty)) {
+        snprintf(err, FP_ERR_LEN, "invalid event type: 1 to %d characters of "
+                 "A-Z a-z 0-9 _ . : -, not a reserved name", FP_TYPE_MAX);
+        return -1;
+    }
+    if (key && !fp_key_valid(key)) {
+        snprintf(err, FP_ERR_LEN, "invalid key: 1 to %d bytes without control "
+                 "characters, quote or backslash", FP_KEY_MAX);
+        return -1;
+    }
+    json_t *data = json_object_get(obj, "data");
+    if (!data) {
+        snprintf(err, FP_ERR_LEN, "'data' is required");
+        return -1;
+    }
+    p->channel = fp_strdup(ch);
+    p->type = fp_strdup(ty ? ty : FP_DEFAULT_TYPE);
+    p->key = key ? fp_strdup(key) : NULL;
+    p->data = fp_json_dump(data, &p->data_len);
+    return 0;
+}
+
+int
+fp_publish_parse(const char *text, size_t len, fp_publish_t *p, char *err)
+{
+    memset(p, 0, sizeof *p);
+    json_t *obj = fp_json_parse(text, len, err);
+    if (!obj)
+        return -1;
+    int rc = fp_publish_from_json(obj, p, err);
+    json_decref(obj);
+    return rc;
+}
+
+void
+fp_publish_clear(fp_publish_t *p)
+{
+    free(p->channel);
+    free(p->type);
+    free(p->key);
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+#ifdef FP_TEST
+#include "test.h"
+
+static void
+s_test_names(void)
+{
+    FP_CHECK(fp_channel_valid("news", 4), "simple channel");
+    FP_CHECK(fp_channel_valid("room:42.user@x~y=z+w-v_u", 24), "punctuation");
+    FP_CHECK(!fp_channel_valid("", 0), "empty channel");
+    FP_CHECK(!fp_channel_valid("a b", 3), "space in channel");
+    FP_CHECK(!fp_channel_valid("a\0b", 3), "NUL in channel");
+    FP_CHECK(!fp_channel_valid("a,b", 3), "comma in channel");
+    FP_CHECK(!fp_channel_valid("a/b", 3), "slash in channel");
+    char longname[FP_CHANNEL_MAX + 2];
+    memset(longname, 'a', sizeof longname);
+    FP_CHECK(fp_channel_valid(longname, FP_CHANNEL_MAX), "max length");
+    FP_CHECK(!fp_channel_valid(longname, FP_CHANNEL_MAX + 1), "too long");
+    FP_CHECK(fp_type_valid("message") && fp_type_valid("chat.new"), "types");
+    FP_CHECK(!fp_type_valid("reset") && !fp_type_valid("ready"), "reserved");
+    FP_CHECK(!fp_type_valid("a\nb") && !fp_type_valid("-x"), "bad types");
+    FP_CHECK(fp_key_valid("user/7 é"), "utf-8 key");
+    FP_CHECK(!fp_key_valid("a\"b") && !fp_key_valid("a\tb"), "bad keys");
+}
+
+static void
+s_test_roundtrip(void)
+{
+    char err[FP_ERR_LEN];
+    fp_event_t *ev = fp_event_new("ep1", 42, 40, 1700000000123, "news",
+                                  "message", "k1", "{\"a\":1}", 7);
+    FP_CHECK(strcmp(ev->json, "{\"id\":\"ep1-42\",\"seq\":42,\"prev\":40,"
+                    "\"channel\":\"news\",\"event\":\"message\",\"key\":"
+                    "\"k1\",\"ts\":1700000000123,\"data\":{\"a\":1}}") == 0,
+             "canonical JSON");
+    json_t *j = fp_json_parse(ev->json, ev->json_len, err);
+    FP_CHECK(j && json_integer_value(json_object_get(j, "seq")) == 42,
+             "canonical JSON parses");
+    json_decref(j);
+    fp_event_t *back = fp_event_parse(ev->json, ev->json_len, err);
+    FP_CHECK(back && back->seq == 42 && back->prev == 40 &&
+             strcmp(back->channel, "news") == 0 &&
+             strcmp(back->key, "k1") == 0 && strcmp(back->epoch, "ep1") == 0,
+             "parse back");
+    size_t n;
+    char *snap = fp_event_snapshot_json(ev, &n);
+    FP_CHECK(strncmp(snap, "{\"snapshot\":true,\"id\":", 22) == 0 &&
+             n == strlen(snap), "snapshot marker");
+    free(snap);
+    fp_event_unref(&back);
+    fp_event_t *r = fp_event_ref(ev);
+    fp_event_unref(&r);
+    FP_CHECK(r == NULL && ev->refs == 1, "ref counting");
+    fp_event_unref(&ev);
+    ev = fp_event_new("e", 1, 0, 5, "c", "t", NULL, "\"x\"", 3);
+    back = fp_event_parse(ev->json, ev->json_len, err);
+    FP_CHECK(back && back->key == NULL && back->prev == 0, "no key");
+    fp_event_unref(&back);
+    fp_event_unref(&ev);
+    const char *bad[] = {
+        "", "{}", "{\"id\":\"e-1\",\"seq\":2,\"prev\":0,\"channel\":\"c\","
+        "\"event\":\"t\",\"ts\":1,\"data\":1}",
+        "{\"id\":\"e-1\",\"seq\":1,\"prev\":1,\"channel\":\"c\","
+        "\"event\":\"t\",\"ts\":1,\"data\":1}",
+        "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"a b\","
+        "\"event\":\"t\",\"ts\":1,\"data\":1}",
+        "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"c\","
+        "\"event\":\"t\",\"ts\":1,\"data\":", NULL };
+    for (int i = 0; bad[i]; i++)
+        FP_CHECK(!fp_event_parse(bad[i], strlen(bad[i]), err),
+                 "malformed event refused");
+}
+
+static void
+s_test_publish(void)
+{
+    char err[FP_ERR_LEN];
+    fp_publish_t p;
+    const char *ok = "{\"channel\":\"c\",\"data\":{\"x\":[1,2]},\"key\":\"k\"}";
+    FP_CHECK(fp_publish_parse(ok, strlen(ok), &p, err) == 0 &&
+             strcmp(p.type, "message") == 0 &&
+             strcmp(p.data, "{\"x\":[1,2]}") == 0, "publish parse");
+    fp_publish_clear(&p);
+    struct { const char *in, *want; } bad[] = {
+        { "[1]", "object" },
+        { "{\"data\":1}", "'channel' is required" },
+        { "{\"channel\":\"c\"}", "'data' is required" },
+        { "{\"channel\":\"a\\nb\",\"data\":1}", "invalid channel" },
+        { "{\"channel\":7,\"data\":1}", "must be a string" },
+        { "{\"channel\":\"c\",\"event\":\"reset\",\"data\":1}", "event type" },
+        { "{\"channel\":\"c\",\"key\":\"\",\"data\":1}", "invalid key" },
+        { "{\"channel\":\"c\",\"data\":1,\"seq\":5}", "unknown field 'seq'" },
+        { "{\"channel\":\"c\",\"data\":1", "invalid JSON" },
+        { "{\"channel\":\"c\\u0000d\",\"data\":1}", "NUL" },
+        { NULL, NULL } };
+    for (int i = 0; bad[i].in; i++) {
+        int rc = fp_publish_parse(bad[i].in, strlen(bad[i].in), &p, err);
+        FP_CHECK(rc == -1 && strstr(err, bad[i].want), bad[i].want);
+        fp_publish_clear(&p);
+    }
+}
+
+void
+fp_event_test(void)
+{
+    s_test_names();
+    s_test_roundtrip();
+    s_test_publish();
+}
+#endif

@@ -1,0 +1,35 @@
+/*  test: the tiny assertion helper used by the FP_TEST self-tests.
+ *
+ *  Each common/ module ends with `#ifdef FP_TEST ... void fp_x_test(void)`.
+ *  FP_CHECK records one TAP-style check; the runner (tests/unit/run.c)
+ *  prints one `ok`/`not ok` line per module and the totals.
+ */
+#ifndef FP_TEST_H
+#define FP_TEST_H
+
+#include <stdio.h>
+
+extern int fp_test_checks;      /*  checks run in the current module  */
+extern int fp_test_failures;    /*  checks failed in the current module  */
+
+#define FP_CHECK(cond, what) do {                                       \
+        fp_test_checks++;                                               \
+        if (!(cond)) {                                                  \
+            fp_test_failures++;                                         \
+            printf("#   FAILED %s:%d: %s (%s)\n",                       \
+                   __FILE__, __LINE__, what, #cond);                    \
+        }                                                               \
+    } while (0)
+
+/*  The self-tests, one per module, run by tests/unit/run.c.  */
+void fp_mem_test(void);
+void fp_log_test(void);
+void fp_buf_test(void);
+void fp_conf_test(void);
+void fp_json_test(void);
+void fp_cursor_test(void);
+void fp_event_test(void);
+void fp_ring_test(void);
+void fp_sse_test(void);
+
+#endif
