@@ -129,6 +129,8 @@ s_handle(broker_t *b, zmsg_t *msg, request_t *r)
         cmd[zframe_size(cmdf)] = '\0';
         rc = s_dispatch(b, cmd, r);
     }
+    if (rc < 0 && cmdf && zframe_streq(cmdf, "PUBLISH"))
+        b->stats.rejected++;
     zframe_destroy(&cmdf);
     zframe_destroy(&bodyf);
     return rc;

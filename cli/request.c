@@ -12,9 +12,11 @@ cli_request(const cli_t *cli, const char *cmd, json_t *body,
 {
     zsock_t *req = zsock_new(ZMQ_DEALER);
     size_t len;
-    char *text = fp_json_dump(body ? body : json_object(), &len);
     int rc = CLI_UNREACHABLE;
 
+    if (!body)
+        body = json_object();
+    char *text = fp_json_dump(body, &len);
     json_decref(body);
     reply->ok = false;
     reply->meta = NULL;

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Run the end-to-end tests: every tests/e2e/test_*.py (or those named on
+the command line) in its own process, with FP_BIN pointing at the programs.
+Each test prints TAP; this prints it through and ends with the totals:
+
+    N passed, N failed
+
+A test file that crashes, times out or prints no plan counts as a failure.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_file(path, env, timeout):
+    start = time.time()
+    try:
+        proc = subprocess.run([sys.executable, path], env=env, timeout=timeout,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+        out, rc, timed_out = proc.stdout.decode(errors="replace"), proc.returncode, False
+    except subprocess.TimeoutExpired as e:
+        out, rc, timed_out = (e.stdout or b"").decode(errors="replace"), -1, True
+    passed = failed = 0
+    planned = False
+    for line in out.splitlines():
+        if line.startswith("ok "):
+            passed += 1
+        elif line.startswith("not ok "):
+            failed += 1
+        elif line.startswith("1.."):
+            planned = True
+    sys.stdout.write(out)
+    name = os.path.basename(path)
+    if timed_out:
+        print(f"not ok - {name}: timed out after {timeout} s")
+        failed += 1
+    elif rc != 0 and failed == 0:
+        print(f"not ok - {name}: exited with status {rc}")
+        failed += 1
+    elif not planned:
+        print(f"not ok - {name}: printed no TAP plan")
+        failed += 1
+    print(f"# {name}: {passed} passed, {failed} failed in {time.time() - start:.1f} s")
+    sys.stdout.flush()
+    return passed, failed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="build/bin", help="directory of the programs")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per test file")
+    ap.add_argument("--dir", default=os.path.join(HERE, "e2e"), help="test directory")
+    ap.add_argument("names", nargs="*", help="test files or name fragments")
+    args = ap.parse_args()
+    files = sorted(f for f in os.listdir(args.dir)
+                   if f.startswith("test_") and f.endswith(".py"))
+    if args.names:
+        files = [f for f in files if any(n in f for n in args.names)]
+    env = dict(os.environ)
+    env["FP_BIN"] = os.path.abspath(args.bin)
+    env["PYTHONPATH"] = args.dir + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    total_p = total_f = 0
+    for f in files:
+        p, fl = run_file(os.path.join(args.dir, f), env, args.timeout)
+        total_p += p
+        total_f += fl
+    print(f"{total_p} passed, {total_f} failed")
+    return 1 if total_f or not files else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
