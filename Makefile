@@ -61,7 +61,8 @@ UNIT       := $(BUILD)/bin/fp-unit
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 
-.PHONY: all deps test unit e2e test-san clean install demo bench fuzz
+.PHONY: all deps test unit e2e test-san clean install demo bench bench-full \
+        bench-broker fuzz
 all: $(LIBFP) $(BINS) $(UNIT) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -122,6 +123,12 @@ demo: all
 	$(PYTHON) tools/demo.py --bin $(BUILD)/bin
 
 bench: all
-	$(PYTHON) bench/run.py --bin $(BUILD)/bin
+	$(PYTHON) bench/run.py --bin $(BUILD)/bin $(SUITES)
+
+bench-full: all
+	$(PYTHON) bench/run.py --bin $(BUILD)/bin --full $(SUITES)
+
+bench-broker: all
+	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,9 +12,11 @@
 #define BROKER_H
 
 #include <czmq.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "cursor.h"
 #include "event.h"
 #include "ring.h"
@@ -61,6 +63,8 @@ typedef struct {
     uint64_t bad_requests;      /*  malformed ROUTER requests  */
     uint64_t since_requests;    /*  SINCE handled  */
     uint64_t since_events;      /*  events returned by SINCE  */
+    uint64_t since_ns;          /*  time spent answering SINCE  */
+    uint64_t since_max_ns;      /*  the longest of them  */
     uint64_t resets;            /*  channel resets returned  */
     uint64_t snapshots;         /*  keyed snapshots returned  */
     uint64_t trimmed;           /*  events dropped from history  */
@@ -108,20 +112,19 @@ void broker_history_trim(broker_t *b, chan_t *c);
 void broker_history_trim_global(broker_t *b, int64_t now);
 
 /*  publish.c: the one path every accepted event takes.  */
-int broker_publish(broker_t *b, const char *text, size_t len,
-                   fp_event_t **out, char *code, char *err);
-int broker_publish_json(broker_t *b, json_t *obj, fp_event_t **out,
-                        char *code, char *err);
+int broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
+                   char *code, char *err);
 int broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg);
 
 /*  control.c: the ROUTER socket.  */
 int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
 
 /*  since.c: SINCE and STATE.  Each fills *meta (caller owns) and appends
- *  one frame per event to `events`; -1 with code and err on bad input.  */
-int broker_since(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+ *  the events to `events`, one JSON text per line; -1 with code and err
+ *  on bad input.  */
+int broker_since(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
                  char *code, char *err);
-int broker_state(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+int broker_state(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
                  char *code, char *err);
 
 /*  fanout.c: the XPUB socket.  */

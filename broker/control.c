@@ -1,7 +1,9 @@
 /*  control: the ROUTER socket (requests and their replies).
  *
  *  Request:  [identity] [""]? COMMAND [JSON body]
- *  Reply:    [identity] [""]? "OK"|"ERROR" META-JSON [event JSON ...]
+ *  Reply:    [identity] [""]? "OK"|"ERROR" META-JSON [EVENTS]
+ *
+ *  EVENTS (SINCE, STATE) is one frame holding one event JSON per line.
  *
  *  The empty delimiter is there when the client is a REQ socket and is
  *  echoed; DEALER clients send none.  COMMAND is PUBLISH, SINCE, STATE,
@@ -15,6 +17,7 @@
 #include "log.h"
 
 #include <string.h>
+#include <time.h>
 
 static fp_log_limit_t s_bad_log;
 
@@ -22,7 +25,7 @@ typedef struct {
     json_t *body;               /*  request body, {} if none  */
     json_t *tag;                /*  echoed tag or NULL  */
     json_t *meta;               /*  reply metadata  */
-    zmsg_t *events;             /*  reply event frames  */
+    fp_buf_t events;            /*  reply events, one per line  */
     char code[32];              /*  error code  */
     char err[FP_ERR_LEN];       /*  error message  */
 } request_t;
@@ -36,13 +39,26 @@ s_fail(request_t *r, const char *code, const char *msg)
     return -1;
 }
 
+/*  PUBLISH skips jansson: the body is scanned once by fp_publish_parse.  */
 static int
-s_publish(broker_t *b, request_t *r)
+s_publish(broker_t *b, request_t *r, zframe_t *body)
 {
     fp_event_t *ev = NULL;
+    fp_publish_t p;
     char cursor[FP_CURSOR_LEN];
 
-    if (broker_publish_json(b, r->body, &ev, r->code, r->err) < 0)
+    int rc = body ? fp_publish_parse((const char *) zframe_data(body),
+                                     zframe_size(body), &p, true, r->err)
+                  : fp_publish_parse("{}", 2, &p, true, r->err);
+    if (p.tag)
+        r->tag = json_loads(p.tag, JSON_DECODE_ANY, NULL);
+    if (rc == 0)
+        rc = broker_publish(b, &p, &ev, r->code, r->err);
+    else
+        snprintf(r->code, sizeof r->code, "%s",
+                 rc == FP_PUBLISH_EJSON ? "invalid_json" : "invalid_event");
+    fp_publish_clear(&p);
+    if (rc < 0)
         return -1;
     fp_cursor_format(b->epoch, ev->seq, cursor);
     r->meta = json_pack("{s:s, s:I, s:s}", "id", cursor,
@@ -61,16 +77,34 @@ s_ping(broker_t *b, request_t *r)
     return 0;
 }
 
+static uint64_t
+s_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/*  SINCE, timed: the broker's own share of a resume's latency.  */
+static int
+s_since(broker_t *b, request_t *r)
+{
+    uint64_t t0 = s_ns();
+    int rc = broker_since(b, r->body, &r->meta, &r->events, r->code, r->err);
+    uint64_t dt = s_ns() - t0;
+    b->stats.since_ns += dt;
+    if (dt > b->stats.since_max_ns)
+        b->stats.since_max_ns = dt;
+    return rc;
+}
+
 static int
 s_dispatch(broker_t *b, const char *cmd, request_t *r)
 {
-    if (strcmp(cmd, "PUBLISH") == 0)
-        return s_publish(b, r);
     if (strcmp(cmd, "SINCE") == 0)
-        return broker_since(b, r->body, &r->meta, r->events, r->code,
-                            r->err);
+        return s_since(b, r);
     if (strcmp(cmd, "STATE") == 0)
-        return broker_state(b, r->body, &r->meta, r->events, r->code,
+        return broker_state(b, r->body, &r->meta, &r->events, r->code,
                             r->err);
     if (strcmp(cmd, "STATS") == 0) {
         r->meta = broker_stats_json(b, r->body);
@@ -124,6 +158,8 @@ s_handle(broker_t *b, zmsg_t *msg, request_t *r)
                "and at most one JSON body");
     else if (zframe_size(cmdf) < 1 || zframe_size(cmdf) > 16)
         s_fail(r, "unknown_command", "command must be 1 to 16 bytes");
+    else if (zframe_streq(cmdf, "PUBLISH"))
+        rc = s_publish(b, r, bodyf);
     else if (s_body(r, bodyf) == 0) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
         cmd[zframe_size(cmdf)] = '\0';
@@ -154,16 +190,15 @@ s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
     char *text = fp_json_dump(r->meta, &len);
     zmsg_addmem(out, text, len);
     free(text);
-    zframe_t *f;
-    while (rc == 0 && (f = zmsg_pop(r->events)))
-        zmsg_append(out, &f);
+    if (rc == 0 && r->events.len > 0)
+        zmsg_addmem(out, r->events.data, r->events.len);
     zmsg_send(&out, sock);
 }
 
 static void
 s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
 {
-    request_t r = { .events = zmsg_new() };
+    request_t r = { 0 };
     zframe_t *identity = zmsg_pop(msg);
     zframe_t *first = zmsg_first(msg);
     bool delim = first && zframe_size(first) == 0;
@@ -183,7 +218,7 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
     json_decref(r.body);
     json_decref(r.tag);
     json_decref(r.meta);
-    zmsg_destroy(&r.events);
+    fp_buf_free(&r.events);
 }
 
 int

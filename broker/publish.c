@@ -6,7 +6,7 @@
  */
 #include "broker.h"
 #include "conf.h"
-#include "json.h"
+#include "jscan.h"
 #include "log.h"
 
 #include <string.h>
@@ -66,29 +66,10 @@ s_accept(broker_t *b, const fp_publish_t *p, fp_event_t **out, char *code,
 }
 
 int
-broker_publish_json(broker_t *b, json_t *obj, fp_event_t **out, char *code,
-                    char *err)
-{
-    fp_publish_t p;
-    if (fp_publish_from_json(obj, &p, err) < 0) {
-        fp_publish_clear(&p);
-        return s_fail(code, "invalid_event");
-    }
-    int rc = s_accept(b, &p, out, code, err);
-    fp_publish_clear(&p);
-    return rc;
-}
-
-int
-broker_publish(broker_t *b, const char *text, size_t len, fp_event_t **out,
+broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                char *code, char *err)
 {
-    json_t *obj = fp_json_parse(text, len, err);
-    if (!obj)
-        return s_fail(code, "invalid_json");
-    int rc = broker_publish_json(b, obj, out, code, err);
-    json_decref(obj);
-    return rc;
+    return s_accept(b, p, out, code, err);
 }
 
 static void
@@ -99,12 +80,57 @@ s_reject(broker_t *b, const char *code, const char *err)
         fp_log_warnx("ingest: event refused (%s): %s", code, err);
 }
 
+/*  Validate and accept the object at the scanner; false when the rest of
+ *  the text cannot be read any more (invalid JSON).  */
+static bool
+s_ingest_one(broker_t *b, fp_jscan_t *s)
+{
+    fp_publish_t p;
+    char code[32], err[FP_ERR_LEN];
+
+    int rc = fp_publish_scan(s, &p, false, err);
+    if (rc == 0 && s_accept(b, &p, NULL, code, err) == 0)
+        b->stats.published_pull++;
+    else
+        s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
+                 rc ? "invalid_event" : code, err);
+    fp_publish_clear(&p);
+    return rc != FP_PUBLISH_EJSON;
+}
+
+/*  One message: an event object, or an array of them (a batch).  */
+static void
+s_ingest(broker_t *b, const char *text, size_t len)
+{
+    char err[FP_ERR_LEN];
+    fp_jscan_t s;
+
+    fp_jscan_init(&s, text, len, err);
+    if (!fp_jscan_accept(&s, '[')) {
+        if (s_ingest_one(b, &s) && fp_jscan_end(&s) < 0)
+            s_reject(b, "invalid_json", err);
+        return;
+    }
+    if (fp_jscan_accept(&s, ']'))
+        return;
+    while (s_ingest_one(b, &s)) {
+        if (fp_jscan_accept(&s, ']')) {
+            if (fp_jscan_end(&s) < 0)
+                s_reject(b, "invalid_json", err);
+            return;
+        }
+        if (fp_jscan_expect(&s, ',') < 0) {
+            s_reject(b, "invalid_json", err);
+            return;
+        }
+    }
+}
+
 /*  Read one PULL message; returns false when none is waiting.  */
 static bool
 s_pull_one(broker_t *b, void *sock)
 {
     zmq_msg_t msg;
-    char code[32], err[FP_ERR_LEN];
 
     zmq_msg_init(&msg);
     if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
@@ -116,11 +142,8 @@ s_pull_one(broker_t *b, void *sock)
         s_reject(b, "multipart", "ingest messages must be one frame");
         while (more && zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0)
             more = zmq_msg_more(&msg);
-    } else if (broker_publish(b, zmq_msg_data(&msg), zmq_msg_size(&msg),
-                              NULL, code, err) == 0) {
-        b->stats.published_pull++;
     } else {
-        s_reject(b, code, err);
+        s_ingest(b, zmq_msg_data(&msg), zmq_msg_size(&msg));
     }
     zmq_msg_close(&msg);
     return true;

@@ -109,6 +109,15 @@ s_cursor(broker_t *b, json_t *req, uint64_t *seq, bool *other_epoch,
     return 0;
 }
 
+/*  One event per line: event JSON never holds a raw newline.  */
+static void
+s_add(fp_buf_t *events, const fp_event_t *ev)
+{
+    fp_buf_reserve(events, ev->json_len + 1);
+    fp_buf_add(events, ev->json, ev->json_len);
+    fp_buf_addc(events, '\n');
+}
+
 static int
 s_by_seq(const void *x, const void *y)
 {
@@ -119,7 +128,7 @@ s_by_seq(const void *x, const void *y)
 
 /*  Append the keyed state of c (latest event per key, SEQ order).  */
 static size_t
-s_add_snapshot(chan_t *c, zmsg_t *events)
+s_add_snapshot(chan_t *c, fp_buf_t *events)
 {
     size_t n = broker_chan_key_count(c);
     if (n == 0)
@@ -131,7 +140,7 @@ s_add_snapshot(chan_t *c, zmsg_t *events)
         all[k++] = ev;
     qsort(all, k, sizeof *all, s_by_seq);
     for (size_t i = 0; i < k; i++)
-        zmsg_addmem(events, all[i]->json, all[i]->json_len);
+        s_add(events, all[i]);
     free(all);
     return k;
 }
@@ -147,7 +156,7 @@ s_reset_entry(const char *channel, const char *reason, bool snapshot)
  *  Returns the SEQ of the last event added (0 if none); *more is set when
  *  events were left out.  */
 static uint64_t
-s_merge(since_src_t *src, size_t n, size_t limit, zmsg_t *events,
+s_merge(since_src_t *src, size_t n, size_t limit, fp_buf_t *events,
         size_t *count, bool *more)
 {
     uint64_t last = 0;
@@ -171,7 +180,7 @@ s_merge(since_src_t *src, size_t n, size_t limit, zmsg_t *events,
             *more = true;
             return last;
         }
-        zmsg_addmem(events, best->json, best->json_len);
+        s_add(events, best);
         src[bi].pos++;
         (*count)++;
         last = best->seq;
@@ -179,7 +188,7 @@ s_merge(since_src_t *src, size_t n, size_t limit, zmsg_t *events,
 }
 
 int
-broker_since(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+broker_since(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
              char *code, char *err)
 {
     static const char *const allowed[] = { "channels", "cursor", "limit",
@@ -240,7 +249,7 @@ broker_since(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
 }
 
 int
-broker_state(broker_t *b, json_t *req, json_t **meta, zmsg_t *events,
+broker_state(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
              char *code, char *err)
 {
     static const char *const allowed[] = { "channel", NULL };

@@ -72,7 +72,7 @@ broker_stats_json(broker_t *b, json_t *req)
     return json_pack(
         "{s:s, s:s, s:I, s:I,"
         " s:{s:I, s:I, s:I},"
-        " s:{s:I, s:I, s:I, s:I, s:I},"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
         " s:o}",
@@ -89,6 +89,9 @@ broker_stats_json(broker_t *b, json_t *req)
         "since_events", (json_int_t) s->since_events,
         "resets", (json_int_t) s->resets,
         "snapshots", (json_int_t) s->snapshots,
+        "since_avg_us", s->since_requests ? (double) s->since_ns / 1000.0 /
+                        (double) s->since_requests : 0.0,
+        "since_max_us", (double) s->since_max_ns / 1000.0,
         "history",
         "events", (json_int_t) b->hist_events,
         "bytes", (json_int_t) b->hist_bytes,

@@ -41,6 +41,7 @@ int cli_refused(const cli_reply_t *reply);
 /*  print.c  */
 void cli_print_event(const cli_t *cli, const char *json, size_t len,
                      bool snapshot);
+size_t cli_print_events(const cli_t *cli, zmsg_t *frames, size_t nsnap);
 void cli_print_reset(const cli_t *cli, const char *channel,
                      const char *reason, bool snapshot);
 void cli_print_stats(json_t *stats);

@@ -125,10 +125,7 @@ s_print_reply(cli_t *cli, cli_reply_t *r)
         cli_print_reset(cli, json_string_value(json_object_get(x, "channel")),
                         json_string_value(json_object_get(x, "reason")),
                         json_is_true(json_object_get(x, "snapshot")));
-    i = 0;
-    for (zframe_t *f = zmsg_first(r->events); f; f = zmsg_next(r->events), i++)
-        cli_print_event(cli, (char *) zframe_data(f), zframe_size(f),
-                        i < nsnap);
+    cli_print_events(cli, r->events, nsnap);
     const char *cursor = json_string_value(json_object_get(r->meta,
                                                            "cursor"));
     if (cli->json)
@@ -191,10 +188,7 @@ cli_state(cli_t *cli, int argc, char **argv)
     if (!r.ok) {
         rc = cli_refused(&r);
     } else {
-        int i = 0;
-        for (zframe_t *f = zmsg_first(r.events); f; f = zmsg_next(r.events))
-            cli_print_event(cli, (char *) zframe_data(f), zframe_size(f),
-                            false), i++;
+        int i = (int) cli_print_events(cli, r.events, 0);
         const char *cursor = json_string_value(json_object_get(r.meta,
                                                                "cursor"));
         if (cli->json)

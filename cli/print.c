@@ -35,6 +35,26 @@ cli_print_event(const cli_t *cli, const char *json, size_t len,
     json_decref(ev);
 }
 
+/*  Print the events of a reply (one per line in each frame); the first
+ *  nsnap are snapshot events.  Returns how many.  */
+size_t
+cli_print_events(const cli_t *cli, zmsg_t *frames, size_t nsnap)
+{
+    size_t i = 0;
+    for (zframe_t *f = zmsg_first(frames); f; f = zmsg_next(frames)) {
+        const char *p = (const char *) zframe_data(f);
+        const char *end = p + zframe_size(f);
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t) (end - p));
+            size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
+            if (l > 0)
+                cli_print_event(cli, p, l, i++ < nsnap);
+            p += l + 1;
+        }
+    }
+    return i;
+}
+
 void
 cli_print_reset(const cli_t *cli, const char *channel, const char *reason,
                 bool snapshot)

@@ -86,6 +86,29 @@ s_put(const char *dst, const char *src, size_t len)
     ((char *) dst)[len] = '\0';
 }
 
+/*  Append a string / a decimal number; return the new end.  */
+static char *
+s_cat(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    memcpy(dst, src, n);
+    return dst + n;
+}
+
+static char *
+s_u64(char *dst, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *dst++ = tmp[--n];
+    return dst;
+}
+
 fp_event_t *
 fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
              const char *channel, const char *type, const char *key,
@@ -93,7 +116,7 @@ fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
 {
     size_t elen = strlen(epoch), clen = strlen(channel), tlen = strlen(type);
     size_t klen = key ? strlen(key) : 0;
-    size_t jmax = 120 + elen + clen + tlen + klen + data_len;
+    size_t jmax = 200 + elen + clen + tlen + klen + data_len;
     fp_event_t *ev = s_alloc(elen, clen, tlen, klen, jmax);
 
     s_put(ev->epoch, epoch, elen);
@@ -106,19 +129,28 @@ fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
     ev->prev = prev;
     ev->ts = ts;
     char *j = (char *) ev->json;
-    int n = snprintf(j, jmax, "{\"id\":\"%s-%llu\",\"seq\":%llu,\"prev\":%llu,"
-                     "\"channel\":\"%s\",\"event\":\"%s\"", epoch,
-                     (unsigned long long) seq, (unsigned long long) seq,
-                     (unsigned long long) prev, channel, type);
+    j = s_cat(j, "{\"id\":\"");
+    j = s_cat(j, epoch);
+    *j++ = '-';
+    j = s_u64(j, seq);
+    j = s_u64(s_cat(j, "\",\"seq\":"), seq);
+    j = s_u64(s_cat(j, ",\"prev\":"), prev);
+    j = s_cat(s_cat(j, ",\"channel\":\""), channel);
+    j = s_cat(s_cat(j, "\",\"event\":\""), type);
     if (key)
-        n += snprintf(j + n, jmax - (size_t) n, ",\"key\":\"%s\"", key);
-    n += snprintf(j + n, jmax - (size_t) n, ",\"ts\":%lld,\"data\":",
-                  (long long) ts);
-    memcpy(j + n, data, data_len);
-    n += (int) data_len;
-    j[n++] = '}';
-    j[n] = '\0';
-    ev->json_len = (size_t) n;
+        j = s_cat(s_cat(j, "\",\"key\":\""), key);
+    j = s_cat(j, "\",\"ts\":");
+    if (ts < 0) {
+        *j++ = '-';
+        ts = -ts;
+    }
+    j = s_cat(s_u64(j, (uint64_t) ts), ",\"data\":");
+    memcpy(j, data, data_len);
+    j += data_len;
+    *j++ = '}';
+    *j = '\0';
+    size_t n = (size_t) (j - ev->json);
+    ev->json_len = n;
     return ev;
 }
 
@@ -248,59 +280,160 @@ fp_event_snapshot_json(const fp_event_t *ev, size_t *len)
     return out;
 }
 
-int
-fp_publish_from_json(const json_t *obj, fp_publish_t *p, char *err)
+static int
+s_bad_event(char *err, const char *msg)
 {
-    static const char *const allowed[] = { "channel", "event", "key", "data",
-                                           NULL };
-    const char *ch, *ty, *key;
+    snprintf(err, FP_ERR_LEN, "%s", msg);
+    return FP_PUBLISH_EEVENT;
+}
 
-    memset(p, 0, sizeof *p);
-    if (!json_is_object(obj)) {
-        snprintf(err, FP_ERR_LEN, "an event must be a JSON object");
-        return -1;
+/*  A member that must be a string without NUL: decoded into *dst.  */
+static int
+s_str_member(fp_jscan_t *s, fp_buf_t *tmp, const char *name, char **dst)
+{
+    fp_jscan_ws(s);
+    if (s->p >= s->end || *s->p != '"') {
+        snprintf(s->err, FP_ERR_LEN, "'%s' must be a string", name);
+        return FP_PUBLISH_EEVENT;
     }
-    if (fp_json_only_fields(obj, allowed, err) ||
-        fp_json_get_str(obj, "channel", true, &ch, err) ||
-        fp_json_get_str(obj, "event", false, &ty, err) ||
-        fp_json_get_str(obj, "key", false, &key, err))
-        return -1;
-    if (!fp_channel_valid(ch, strlen(ch))) {
+    fp_buf_reset(tmp);
+    if (fp_jscan_string(s, tmp) < 0)
+        return FP_PUBLISH_EJSON;
+    if (tmp->len != strlen(tmp->data ? tmp->data : "")) {
+        snprintf(s->err, FP_ERR_LEN, "'%s' must not contain NUL", name);
+        return FP_PUBLISH_EEVENT;
+    }
+    *dst = fp_strndup(tmp->data ? tmp->data : "", tmp->len);
+    return 0;
+}
+
+/*  "tag": an integer or a short string, kept as JSON text.  */
+static int
+s_tag_member(fp_jscan_t *s, fp_publish_t *p)
+{
+    fp_buf_t raw;
+    fp_buf_init(&raw);
+    fp_jscan_ws(s);
+    bool is_str = s->p < s->end && *s->p == '"';
+    if (fp_jscan_value(s, &raw, 0) < 0) {
+        fp_buf_free(&raw);
+        return FP_PUBLISH_EJSON;
+    }
+    bool ok = is_str ? raw.len <= 130
+                     : raw.len <= 20 && !strpbrk(raw.data, ".eE{[tfn\"");
+    p->tag = fp_buf_detach(&raw, NULL);
+    if (!ok)
+        return s_bad_event(s->err, "'tag' must be an integer or a string of "
+                           "at most 128 bytes");
+    return 0;
+}
+
+static int
+s_member(fp_jscan_t *s, fp_publish_t *p, fp_buf_t *tmp, bool allow_tag,
+         unsigned *seen)
+{
+    static const char *const names[] = { "channel", "event", "key", "data",
+                                         "tag", NULL };
+    int i;
+
+    fp_jscan_ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return fp_jscan_fail(s, "member name expected");
+    fp_buf_reset(tmp);
+    if (fp_jscan_string(s, tmp) < 0)
+        return FP_PUBLISH_EJSON;
+    for (i = 0; names[i] && strcmp(names[i], tmp->data ? tmp->data : ""); i++)
+        ;
+    if (!names[i] || (i == 4 && !allow_tag) || tmp->len != strlen(tmp->data)) {
+        snprintf(s->err, FP_ERR_LEN, "unknown field '%.64s'", tmp->data);
+        return FP_PUBLISH_EEVENT;
+    }
+    if (*seen & (1u << i)) {
+        snprintf(s->err, FP_ERR_LEN, "field '%s' given twice", names[i]);
+        return FP_PUBLISH_EEVENT;
+    }
+    *seen |= 1u << i;
+    if (fp_jscan_expect(s, ':') < 0)
+        return FP_PUBLISH_EJSON;
+    switch (i) {
+    case 0: return s_str_member(s, tmp, "channel", &p->channel);
+    case 1: return s_str_member(s, tmp, "event", &p->type);
+    case 2: return s_str_member(s, tmp, "key", &p->key);
+    case 4: return s_tag_member(s, p);
+    default: break;
+    }
+    fp_buf_t data;
+    fp_buf_init(&data);
+    int rc = fp_jscan_value(s, &data, 0) < 0 ? FP_PUBLISH_EJSON : 0;
+    p->data = fp_buf_detach(&data, &p->data_len);
+    return rc;
+}
+
+/*  Names present and valid?  */
+static int
+s_check(fp_publish_t *p, char *err)
+{
+    if (!p->channel)
+        return s_bad_event(err, "'channel' is required");
+    if (!p->data)
+        return s_bad_event(err, "'data' is required");
+    if (!fp_channel_valid(p->channel, strlen(p->channel))) {
         snprintf(err, FP_ERR_LEN, "invalid channel name: 1 to %d characters "
                  "of A-Z a-z 0-9 _ . : @ ~ = + -", FP_CHANNEL_MAX);
-        return -1;
+        return FP_PUBLISH_EEVENT;
     }
-    if (ty && !fp_type_valid(ty)) {
+    if (p->type && !fp_type_valid(p->type)) {
         snprintf(err, FP_ERR_LEN, "invalid event type: 1 to %d characters of "
                  "A-Z a-z 0-9 _ . : -, not a reserved name", FP_TYPE_MAX);
-        return -1;
+        return FP_PUBLISH_EEVENT;
     }
-    if (key && !fp_key_valid(key)) {
+    if (p->key && !fp_key_valid(p->key)) {
         snprintf(err, FP_ERR_LEN, "invalid key: 1 to %d bytes without control "
                  "characters, quote or backslash", FP_KEY_MAX);
-        return -1;
+        return FP_PUBLISH_EEVENT;
     }
-    json_t *data = json_object_get(obj, "data");
-    if (!data) {
-        snprintf(err, FP_ERR_LEN, "'data' is required");
-        return -1;
-    }
-    p->channel = fp_strdup(ch);
-    p->type = fp_strdup(ty ? ty : FP_DEFAULT_TYPE);
-    p->key = key ? fp_strdup(key) : NULL;
-    p->data = fp_json_dump(data, &p->data_len);
+    if (!p->type)
+        p->type = fp_strdup(FP_DEFAULT_TYPE);
     return 0;
 }
 
 int
-fp_publish_parse(const char *text, size_t len, fp_publish_t *p, char *err)
+fp_publish_scan(fp_jscan_t *s, fp_publish_t *p, bool allow_tag, char *err)
 {
+    fp_buf_t tmp;
+    unsigned seen = 0;
+    int rc = 0;
+
     memset(p, 0, sizeof *p);
-    json_t *obj = fp_json_parse(text, len, err);
-    if (!obj)
-        return -1;
-    int rc = fp_publish_from_json(obj, p, err);
-    json_decref(obj);
+    s->err = err;
+    fp_jscan_ws(s);
+    if (s->p < s->end && *s->p != '{' && *s->p != ' ') {
+        if (fp_jscan_value(s, NULL, 0) < 0)
+            return FP_PUBLISH_EJSON;
+        return s_bad_event(err, "an event must be a JSON object");
+    }
+    if (fp_jscan_expect(s, '{') < 0)
+        return FP_PUBLISH_EJSON;
+    fp_buf_init(&tmp);
+    if (!fp_jscan_accept(s, '}')) {
+        do {
+            rc = s_member(s, p, &tmp, allow_tag, &seen);
+        } while (rc == 0 && !fp_jscan_accept(s, '}') &&
+                 (rc = fp_jscan_expect(s, ',')) == 0);
+    }
+    fp_buf_free(&tmp);
+    return rc ? rc : s_check(p, err);
+}
+
+int
+fp_publish_parse(const char *text, size_t len, fp_publish_t *p,
+                 bool allow_tag, char *err)
+{
+    fp_jscan_t s;
+    fp_jscan_init(&s, text, len, err);
+    int rc = fp_publish_scan(&s, p, allow_tag, err);
+    if (rc == 0 && fp_jscan_end(&s) < 0)
+        rc = FP_PUBLISH_EJSON;
     return rc;
 }
 
@@ -311,6 +444,7 @@ fp_publish_clear(fp_publish_t *p)
     free(p->type);
     free(p->key);
     free(p->data);
+    free(p->tag);
     memset(p, 0, sizeof *p);
 }
 
@@ -391,8 +525,8 @@ s_test_publish(void)
 {
     char err[FP_ERR_LEN];
     fp_publish_t p;
-    const char *ok = "{\"channel\":\"c\",\"data\":{\"x\":[1,2]},\"key\":\"k\"}";
-    FP_CHECK(fp_publish_parse(ok, strlen(ok), &p, err) == 0 &&
+    const char *ok = "{\"channel\":\"c\",\"data\": {\"x\" : [1, 2]},\"key\":\"k\"}";
+    FP_CHECK(fp_publish_parse(ok, strlen(ok), &p, false, err) == 0 &&
              strcmp(p.type, "message") == 0 &&
              strcmp(p.data, "{\"x\":[1,2]}") == 0, "publish parse");
     fp_publish_clear(&p);
@@ -407,12 +541,26 @@ s_test_publish(void)
         { "{\"channel\":\"c\",\"data\":1,\"seq\":5}", "unknown field 'seq'" },
         { "{\"channel\":\"c\",\"data\":1", "invalid JSON" },
         { "{\"channel\":\"c\\u0000d\",\"data\":1}", "NUL" },
+        { "{\"channel\":\"c\",\"data\":1,\"data\":2}", "twice" },
+        { "{\"channel\":\"c\",\"data\":1,\"tag\":1}", "unknown field" },
+        { "{\"channel\":\"c\",\"data\":[1,]}", "invalid JSON" },
+        { "{\"channel\":\"c\",\"data\":1} x", "trailing" },
         { NULL, NULL } };
     for (int i = 0; bad[i].in; i++) {
-        int rc = fp_publish_parse(bad[i].in, strlen(bad[i].in), &p, err);
-        FP_CHECK(rc == -1 && strstr(err, bad[i].want), bad[i].want);
+        int rc = fp_publish_parse(bad[i].in, strlen(bad[i].in), &p, false,
+                                  err);
+        FP_CHECK(rc < 0 && strstr(err, bad[i].want), bad[i].want);
         fp_publish_clear(&p);
     }
+    const char *tagged = "{\"tag\":\"t1\",\"channel\":\"c\",\"data\":null}";
+    FP_CHECK(fp_publish_parse(tagged, strlen(tagged), &p, true, err) == 0 &&
+             strcmp(p.tag, "\"t1\"") == 0 && strcmp(p.data, "null") == 0,
+             "tag kept as JSON");
+    fp_publish_clear(&p);
+    tagged = "{\"tag\":1.5,\"channel\":\"c\",\"data\":null}";
+    FP_CHECK(fp_publish_parse(tagged, strlen(tagged), &p, true, err) ==
+             FP_PUBLISH_EEVENT, "non-integer tag refused");
+    fp_publish_clear(&p);
 }
 
 void

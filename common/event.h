@@ -20,10 +20,11 @@
 #ifndef FP_EVENT_H
 #define FP_EVENT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "jscan.h"
 
 #define FP_CHANNEL_MAX 128
 #define FP_TYPE_MAX 64
@@ -52,7 +53,12 @@ typedef struct {
     char *key;                  /*  owned or NULL  */
     char *data;                 /*  owned compact JSON text of `data`  */
     size_t data_len;
+    char *tag;                  /*  owned JSON text of "tag", or NULL  */
 } fp_publish_t;
+
+/*  fp_publish_* results besides 0.  */
+#define FP_PUBLISH_EJSON -1     /*  not valid JSON  */
+#define FP_PUBLISH_EEVENT -2    /*  valid JSON, not a valid event  */
 
 /*  Build an event and its canonical JSON.  `data` is compact JSON text.
  *  Returns a new event with one reference (the caller's).  */
@@ -83,13 +89,18 @@ bool fp_channel_valid(const char *s, size_t len);
 bool fp_type_valid(const char *s);
 bool fp_key_valid(const char *s);
 
-/*  Validate a publish request object {"channel","event","key","data"}.
- *  Fills p (release with fp_publish_clear).  Returns 0, or -1 with err.  */
-int fp_publish_from_json(const json_t *obj, fp_publish_t *p, char *err);
+/*  Parse and validate one publish object {"channel", "event", "key",
+ *  "data"} (and "tag", an integer or a string of at most 128 bytes, when
+ *  allow_tag) at the scanner's position, without building a tree: `data`
+ *  is checked and copied compactly by jscan.  Fills p (release with
+ *  fp_publish_clear).  Returns 0, FP_PUBLISH_EJSON or FP_PUBLISH_EEVENT
+ *  with a reason in err.  */
+int fp_publish_scan(fp_jscan_t *s, fp_publish_t *p, bool allow_tag,
+                    char *err);
 
-/*  Same from JSON text.  */
+/*  The same for a text that holds exactly one object.  */
 int fp_publish_parse(const char *text, size_t len, fp_publish_t *p,
-                     char *err);
+                     bool allow_tag, char *err);
 
 /*  Free what p owns; p is zeroed.  */
 void fp_publish_clear(fp_publish_t *p);

@@ -114,6 +114,27 @@ s_find(fp_hub_t *hub, json_t *meta)
     return NULL;
 }
 
+/*  Count the lines of an events frame, or (out != NULL) parse them into
+ *  out, stopping at the first malformed one; returns the number.  */
+static size_t
+s_lines(const char *data, size_t len, fp_event_t **out)
+{
+    char err[FP_ERR_LEN];
+    size_t n = 0;
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t l = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        if (l > 0) {
+            if (out && !(out[n] = fp_event_parse(p, l, err)))
+                return n;
+            n++;
+        }
+        p += l + 1;
+    }
+    return n;
+}
+
 void
 hub_req_on_reply(fp_hub_t *hub, zmsg_t *msg)
 {
@@ -122,20 +143,22 @@ hub_req_on_reply(fp_hub_t *hub, zmsg_t *msg)
     json_t *meta = mf ? fp_json_parse((char *) zframe_data(mf),
                                       zframe_size(mf), err) : NULL;
     fp_hub_req_t *r = json_is_object(meta) ? s_find(hub, meta) : NULL;
-    size_t n = zmsg_size(msg), k = 0;
-    fp_event_t **evs = fp_calloc(n ? n : 1, sizeof *evs);
+    size_t n = 0, k = 0;
     bool ok = r && zframe_streq(status, "OK");
 
-    for (zframe_t *f = zmsg_first(msg); r && f; f = zmsg_next(msg)) {
-        evs[k] = fp_event_parse((char *) zframe_data(f), zframe_size(f), err);
-        if (!evs[k]) {
-            fp_log_warnx("broker reply holds a malformed event: %s", err);
+    for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg))
+        n += s_lines((char *) zframe_data(f), zframe_size(f), NULL);
+    fp_event_t **evs = fp_calloc(n ? n : 1, sizeof *evs);
+    for (zframe_t *f = zmsg_first(msg); r && f && ok; f = zmsg_next(msg)) {
+        size_t got = s_lines((char *) zframe_data(f), zframe_size(f), evs + k);
+        k += got;
+        if (got < s_lines((char *) zframe_data(f), zframe_size(f), NULL)) {
+            fp_log_warnx("broker reply holds a malformed event");
             ok = false;
             json_object_set_new(meta, "code", json_string("bad_reply"));
-            json_object_set_new(meta, "error", json_string(err));
-            break;
+            json_object_set_new(meta, "error",
+                                json_string("malformed event in reply"));
         }
-        k++;
     }
     if (r)
         s_complete(hub, r, ok, meta, evs, k);

@@ -31,5 +31,7 @@ void fp_cursor_test(void);
 void fp_event_test(void);
 void fp_ring_test(void);
 void fp_sse_test(void);
+void fp_utf8_test(void);
+void fp_jscan_test(void);
 
 #endif

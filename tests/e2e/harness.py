@@ -195,7 +195,8 @@ class Broker(Proc):
             self._req = None
             raise TimeoutError(f"no reply to {cmd}")
         r = self._req.recv_multipart()
-        return r[0].decode(), json.loads(r[1]), [json.loads(x) for x in r[2:]]
+        return r[0].decode(), json.loads(r[1]), \
+            [json.loads(line) for f in r[2:] for line in f.split(b"\n") if line]
 
     def publish(self, channel, data, **kw):
         body = {"channel": channel, "data": data}

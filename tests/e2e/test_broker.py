@@ -109,7 +109,7 @@ def check_bad_input(env):
         ([b"PUBLISH", json.dumps({"channel": "c", "data": "x" * 2000}).encode()], "too_large"),
         ([b"PUBLISH", json.dumps({"channel": "c", "data": 1, "id": "e-1"}).encode()], "invalid_event"),
         ([b"PUBLISH", json.dumps({"channel": "c", "event": "reset", "data": 1}).encode()], "invalid_event"),
-        ([b"PUBLISH", json.dumps([1]).encode()], "bad_request"),
+        ([b"PUBLISH", json.dumps([1]).encode()], "invalid_event"),
         ([b"FROBNICATE", b"{}"], "unknown_command"),
         ([b"PUBLISH", b"{}", b"extra"], "bad_request"),
         ([b"SINCE", b'{"channels":["a"],"cursor":"nonsense"}'], "bad_cursor"),

@@ -22,6 +22,8 @@ static const struct {
     { "event", fp_event_test },
     { "ring", fp_ring_test },
     { "sse", fp_sse_test },
+    { "utf8", fp_utf8_test },
+    { "jscan", fp_jscan_test },
 };
 
 int
