@@ -33,5 +33,8 @@ void fp_ring_test(void);
 void fp_sse_test(void);
 void fp_utf8_test(void);
 void fp_jscan_test(void);
+void fp_loop_test(void);
+void fp_outq_test(void);
+void fp_fcgi_rec_test(void);
 
 #endif

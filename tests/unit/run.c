@@ -24,6 +24,9 @@ static const struct {
     { "sse", fp_sse_test },
     { "utf8", fp_utf8_test },
     { "jscan", fp_jscan_test },
+    { "loop", fp_loop_test },
+    { "outq", fp_outq_test },
+    { "fcgi_rec", fp_fcgi_rec_test },
 };
 
 int

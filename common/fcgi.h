@@ -1,0 +1,70 @@
+/*  fcgi: accept FastCGI requests with libfcgi, then hand the connection
+ *  to an event loop (notes/fastcgi-hosting.md, section 7).
+ *
+ *  No web server multiplexes FastCGI, so each open stream holds one
+ *  connection.  A thread per stream costs ~24 KB; handing the connection
+ *  to one epoll loop costs a few hundred bytes.  So: a few acceptor
+ *  threads run FCGX_Accept_r, copy the parameters, read the request body
+ *  (bounded, with a read timeout), take `ipcFd` away from libfcgi and
+ *  queue the request; the loop thread takes it with fp_fcgi_take and from
+ *  then on writes whole FastCGI records itself (fcgi_rec.h), non-blocking.
+ *
+ *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,
+ *  or nothing, when the web server spawned the program with the listening
+ *  socket on fd 0 (lighttpd bin-path, spawn-fcgi, mod_fcgid).
+ */
+#ifndef FP_FCGI_H
+#define FP_FCGI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct {
+    const char *listen;         /*  address, socket path, or NULL/"" = fd 0  */
+    int backlog;                /*  listen() backlog (default 1024)  */
+    int threads;                /*  acceptor threads (default 2)  */
+    size_t max_body;            /*  request body bytes read (default 64k)  */
+    int socket_mode;            /*  chmod for a unix socket, 0 = leave  */
+    int body_timeout_ms;        /*  limit on reading the body (5000)  */
+} fp_fcgi_conf_t;
+
+/*  A request taken over from libfcgi.  */
+typedef struct {
+    int fd;                     /*  the FastCGI connection, non-blocking;
+                                    owned (-1 once given away)  */
+    int rid;                    /*  FastCGI request id  */
+    char **env;                 /*  "NAME=value" parameters (owned)  */
+    int nenv;
+    char *body;                 /*  request body (owned, NUL-terminated)  */
+    size_t body_len;
+    bool body_too_large;        /*  the body was longer than max_body  */
+} fp_fcgi_req_t;
+
+typedef struct fp_fcgi fp_fcgi_t;
+
+/*  Open the listening socket and start the acceptor threads.  Call after
+ *  fp_sig_fd (threads inherit the blocked signals).  NULL with err.  */
+fp_fcgi_t *fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err);
+
+/*  Readable when requests are waiting (an eventfd).  */
+int fp_fcgi_fd(const fp_fcgi_t *f);
+
+/*  The next request, or NULL.  Caller owns it.  */
+fp_fcgi_req_t *fp_fcgi_take(fp_fcgi_t *f);
+
+/*  Stop accepting: wake and join the acceptor threads, close the
+ *  listening socket.  Queued requests can still be taken.  */
+void fp_fcgi_stop(fp_fcgi_t *f);
+
+/*  Stop, free queued requests (closing their connections), free.  */
+void fp_fcgi_destroy(fp_fcgi_t **f_p);
+
+/*  A parameter's value (borrowed), or NULL.  */
+const char *fp_fcgi_param(const fp_fcgi_req_t *r, const char *name);
+
+/*  Free a request; closes its connection if it still owns it.  */
+void fp_fcgi_req_free(fp_fcgi_req_t **r_p);
+
+#endif
