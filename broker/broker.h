@@ -91,6 +91,7 @@ typedef struct broker {
     uint64_t keyed_events;      /*  events held only as keyed state  */
     uint64_t evicted_upto;      /*  newest SEQ of any forgotten channel  */
     int64_t other_subscribers;  /*  subscriptions not of the form "c\0"  */
+    json_t *reports;            /*  "transport/pid" -> latest REPORT  */
     chan_t **active;            /*  channels that get beacons  */
     size_t active_len, active_cap;
     broker_stats_t stats;
@@ -135,6 +136,11 @@ void broker_fanout_heartbeat(broker_t *b);
 
 /*  stats.c  */
 json_t *broker_stats_json(broker_t *b, json_t *req);
+
+/*  reports.c: the responders' REPORTs.  */
+int broker_report(broker_t *b, json_t *req, json_t **meta, char *code,
+                  char *err);
+json_t *broker_reports_json(broker_t *b);
 
 /*  main.c  */
 int64_t broker_now_ms(void);

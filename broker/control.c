@@ -112,8 +112,10 @@ s_dispatch(broker_t *b, const char *cmd, request_t *r)
     }
     if (strcmp(cmd, "PING") == 0)
         return s_ping(b, r);
+    if (strcmp(cmd, "REPORT") == 0)
+        return broker_report(b, r->body, &r->meta, r->code, r->err);
     snprintf(r->err, sizeof r->err, "unknown command '%.32s' (expected "
-             "PUBLISH, SINCE, STATE, STATS or PING)", cmd);
+             "PUBLISH, SINCE, STATE, STATS, PING or REPORT)", cmd);
     return s_fail(r, "unknown_command", NULL);
 }
 

@@ -227,6 +227,7 @@ main(int argc, char **argv)
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);
     broker_chan_table_free(&b);
+    json_decref(b.reports);
     fp_conf_free(s_opts);
     return 0;
 }

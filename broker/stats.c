@@ -69,7 +69,7 @@ broker_stats_json(broker_t *b, json_t *req)
     json_t *top = s_top(b, req, &subs, &keys);
     broker_stats_t *s = &b->stats;
 
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I,"
         " s:{s:I, s:I, s:I},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
@@ -109,4 +109,6 @@ broker_stats_json(broker_t *b, json_t *req)
         "other_subscribers", (json_int_t) b->other_subscribers,
         "subscribes", (json_int_t) s->subscribes,
         "top", top);
+    json_object_set_new(st, "responders", broker_reports_json(b));
+    return st;
 }

@@ -111,6 +111,16 @@ cli_print_stats(json_t *st)
         printf("store      %s\n", text);
         free(text);
     }
+    size_t k;
+    json_t *r;
+    json_array_foreach(json_object_get(st, "responders"), k, r) {
+        char *text = fp_json_dump(json_object_get(r, "stats"), NULL);
+        printf("responder  %s[%lld]  %s\n",
+               json_string_value(json_object_get(r, "transport")),
+               (long long) json_integer_value(json_object_get(r, "pid")),
+               text);
+        free(text);
+    }
     json_t *top = json_object_get(st, "top");
     if (json_array_size(top) == 0)
         return;

@@ -138,7 +138,8 @@ bool fp_member_cursor(const fp_member_t *m, char *out);
 /*  True once ready() was called and live events flow.  */
 bool fp_member_live(const fp_member_t *m);
 
-/*  The caller's context pointer.  */
+/*  The caller's context pointer, and how to set it after creation.  */
 void *fp_member_ctx(const fp_member_t *m);
+void fp_member_set_ctx(fp_member_t *m, void *ctx);
 
 #endif

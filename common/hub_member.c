@@ -379,3 +379,9 @@ fp_member_ctx(const fp_member_t *m)
 {
     return m->ctx;
 }
+
+void
+fp_member_set_ctx(fp_member_t *m, void *ctx)
+{
+    m->ctx = ctx;
+}

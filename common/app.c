@@ -1,0 +1,174 @@
+/*  app: the FastCGI responder skeleton (see app.h).  */
+#include "app.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "sig.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct fp_app {
+    fp_app_conf_t conf;
+    fp_app_cbs_t cbs;
+    void *arg;
+    fp_loop_t *loop;
+    fp_hub_t *hub;
+    fp_fcgi_t *fcgi;
+    int sig_fd;
+    int stopping;               /*  SIGTERM seen  */
+    int quit;                   /*  leave the loop  */
+    int64_t stop_deadline;
+};
+
+static void
+s_on_requests(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    fp_app_t *app = arg;
+    fp_fcgi_req_t *req;
+    while ((req = fp_fcgi_take(app->fcgi))) {
+        if (app->stopping) {
+            fp_fcgi_req_free(&req);
+            continue;
+        }
+        app->cbs.request(app, req, app->arg);
+    }
+}
+
+static void
+s_begin_stop(fp_app_t *app, int sig)
+{
+    if (app->stopping)
+        return;
+    fp_log_info("signal %d: stopping (no new requests, ending streams)", sig);
+    app->stopping = 1;
+    app->stop_deadline = fp_clock_ms() + app->conf.grace_ms;
+    fp_fcgi_stop(app->fcgi);
+    if (app->cbs.stopping)
+        app->cbs.stopping(app, app->arg);
+}
+
+static void
+s_on_signal(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    fp_app_t *app = arg;
+    int sig;
+    while ((sig = fp_sig_read(fd)) > 0) {
+        if (sig == SIGTERM || sig == SIGINT)
+            s_begin_stop(app, sig);
+        else
+            fp_log_info("signal %d ignored", sig);
+    }
+}
+
+/*  The hub's descriptors only wake the loop; the work happens in
+ *  fp_hub_process after every round.  */
+static void
+s_on_hub(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+}
+
+fp_app_t *
+fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs, void *arg,
+           char *err)
+{
+    fp_app_t *app = fp_calloc(1, sizeof *app);
+    app->conf = *conf;
+    app->cbs = *cbs;
+    app->arg = arg;
+    if (app->conf.tick_ms <= 0)
+        app->conf.tick_ms = 100;
+    if (app->conf.grace_ms <= 0)
+        app->conf.grace_ms = 3000;
+    app->sig_fd = fp_sig_fd();
+    zsys_handler_set(NULL);         /*  signals come through sig_fd  */
+    zsys_init();
+    zsys_set_logstream(NULL);
+    int fds[2];
+    if (app->sig_fd < 0 || !(app->loop = fp_loop_new(err)) ||
+        !(app->hub = fp_hub_new(&conf->hub, err)) ||
+        !(app->fcgi = fp_fcgi_new(&conf->fcgi, err))) {
+        if (app->sig_fd < 0)
+            snprintf(err, FP_ERR_LEN, "cannot set up signal handling");
+        fp_app_destroy(&app);
+        return NULL;
+    }
+    fp_hub_fds(app->hub, fds);
+    fp_loop_add(app->loop, app->sig_fd, EPOLLIN, s_on_signal, app);
+    fp_loop_add(app->loop, fp_fcgi_fd(app->fcgi), EPOLLIN, s_on_requests,
+                app);
+    fp_loop_add(app->loop, fds[0], EPOLLIN, s_on_hub, app);
+    fp_loop_add(app->loop, fds[1], EPOLLIN, s_on_hub, app);
+    return app;
+}
+
+int
+fp_app_run(fp_app_t *app)
+{
+    int64_t next_tick = fp_clock_ms();
+    bool more = true;
+
+    while (!app->quit) {
+        int64_t now = fp_clock_ms();
+        int timeout = more ? 0 : (int) (next_tick > now ? next_tick - now : 0);
+        if (fp_loop_run(app->loop, timeout) < 0) {
+            fp_log_warn("epoll_wait");
+            return 1;
+        }
+        more = fp_hub_process(app->hub);
+        if (app->cbs.round)
+            app->cbs.round(app, app->arg);
+        now = fp_clock_ms();
+        if (now >= next_tick) {
+            fp_hub_tick(app->hub, now);
+            if (app->cbs.tick)
+                app->cbs.tick(app, now, app->arg);
+            next_tick = now + app->conf.tick_ms;
+            more = true;    /*  the tick may have used the hub's sockets  */
+        }
+        if (app->stopping && now >= app->stop_deadline)
+            app->quit = 1;
+    }
+    return 0;
+}
+
+void
+fp_app_quit(fp_app_t *app)
+{
+    app->quit = 1;
+}
+
+int
+fp_app_stopping(const fp_app_t *app)
+{
+    return app->stopping;
+}
+
+fp_loop_t *
+fp_app_loop(fp_app_t *app)
+{
+    return app->loop;
+}
+
+fp_hub_t *
+fp_app_hub(fp_app_t *app)
+{
+    return app->hub;
+}
+
+void
+fp_app_destroy(fp_app_t **app_p)
+{
+    fp_app_t *app = *app_p;
+    if (!app)
+        return;
+    *app_p = NULL;
+    fp_fcgi_destroy(&app->fcgi);
+    fp_hub_destroy(&app->hub);
+    fp_loop_destroy(&app->loop);
+    if (app->sig_fd >= 0)
+        close(app->sig_fd);
+    free(app);
+}

@@ -1,0 +1,64 @@
+/*  app: the skeleton of a FastCGI responder (fastpush-sse, -poll).
+ *
+ *  One loop thread owns everything: the epoll loop, the hub (broker
+ *  connection), and every handed-over FastCGI connection.  libfcgi
+ *  acceptor threads (fcgi.h) feed it requests.  The app calls the
+ *  program back for each request, after each loop round (to flush
+ *  writes in batches), on a periodic tick, and once at shutdown.
+ *
+ *  SIGTERM/SIGINT: stop accepting, call `stopping` (end streams so
+ *  browsers reconnect), then leave the loop once the program calls
+ *  fp_app_quit or the grace period ends; run returns 0.
+ */
+#ifndef FP_APP_H
+#define FP_APP_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "fcgi.h"
+#include "hub.h"
+#include "loop.h"
+
+typedef struct fp_app fp_app_t;
+
+typedef struct {
+    /*  A request taken over from libfcgi; the callee owns req.  */
+    void (*request)(fp_app_t *app, fp_fcgi_req_t *req, void *arg);
+    /*  After every loop round (flush what the round produced).  */
+    void (*round)(fp_app_t *app, void *arg);
+    /*  Every tick_ms, with the monotonic time.  */
+    void (*tick)(fp_app_t *app, int64_t now, void *arg);
+    /*  Shutdown began: end open streams cleanly.  */
+    void (*stopping)(fp_app_t *app, void *arg);
+} fp_app_cbs_t;
+
+typedef struct {
+    fp_fcgi_conf_t fcgi;        /*  where to accept requests  */
+    fp_hub_conf_t hub;          /*  the broker  */
+    int tick_ms;                /*  default 100  */
+    int grace_ms;               /*  shutdown grace (default 3000)  */
+} fp_app_conf_t;
+
+/*  Block signals, connect the hub, open the listener, start acceptors.
+ *  NULL with err.  Caller owns the app.  */
+fp_app_t *fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs,
+                     void *arg, char *err);
+
+/*  Run until shutdown; returns the exit status (0 after SIGTERM).  */
+int fp_app_run(fp_app_t *app);
+
+/*  Leave the loop at the end of this round (e.g. all streams ended).  */
+void fp_app_quit(fp_app_t *app);
+
+/*  True once shutdown began.  */
+int fp_app_stopping(const fp_app_t *app);
+
+/*  The loop and the hub (borrowed).  */
+fp_loop_t *fp_app_loop(fp_app_t *app);
+fp_hub_t *fp_app_hub(fp_app_t *app);
+
+/*  Stop everything and free; NULLs *app_p.  */
+void fp_app_destroy(fp_app_t **app_p);
+
+#endif

@@ -1,0 +1,249 @@
+/*  fastpush-sse: a FastCGI responder that streams broker events to
+ *  browsers' EventSource, behind Apache, lighttpd or nginx.
+ *
+ *  main.c: directives, start-up, the loop callbacks, statistics.
+ */
+#include "ssed.h"
+#include "clock.h"
+#include "fcgi_rec.h"
+#include "log.h"
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static ssed_conf_t s_conf;
+
+static const fp_conf_opt_t s_opts[] = {
+    { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
+      "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
+      "fd 0 (spawned by the web server)" },
+    { "socket-mode", FP_CONF_INT, &s_conf.socket_mode, 0, 0777, NULL,
+      "permissions of a unix socket, e.g. 432 (= 0660); 0 leaves them" },
+    { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
+      "libfcgi acceptor threads (2)" },
+    { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
+      "broker XPUB endpoint (tcp://127.0.0.1:7402)" },
+    { "control", FP_CONF_STR, &s_conf.control, 0, 0, NULL,
+      "broker ROUTER endpoint (tcp://127.0.0.1:7401)" },
+    { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
+      "URL prefix of the streams; channels may follow it (/events)" },
+    { "heartbeat", FP_CONF_MS, &s_conf.heartbeat, 100, 3600000, NULL,
+      "silence before a heartbeat comment; keep it below every proxy "
+      "timeout (15s)" },
+    { "retry", FP_CONF_MS, &s_conf.retry, 0, 3600000, NULL,
+      "reconnect delay sent to browsers (2s)" },
+    { "max-channels", FP_CONF_INT, &s_conf.max_channels, 1, 1000, NULL,
+      "channels per stream (32)" },
+    { "max-buffer", FP_CONF_SIZE, &s_conf.max_buffer, 1024, 0, NULL,
+      "bytes queued for a stream before it is cut as slow (256k)" },
+    { "max-query", FP_CONF_INT, &s_conf.max_query, 16, 65536, NULL,
+      "longest query string in bytes (4096)" },
+    { "max-streams", FP_CONF_INT, &s_conf.max_streams, 1, 1000000, NULL,
+      "open streams in this process (19000; the fd limit is 20000)" },
+    { "linger", FP_CONF_MS, &s_conf.linger, 0, 3600000, NULL,
+      "keep a channel subscribed after its last stream left (30s)" },
+    { "allow-origin", FP_CONF_LIST, &s_conf.allow_origin, 0, 0, NULL,
+      "origins allowed to read streams cross-origin (CORS); * = any" },
+    { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
+      "error, warn, info or debug (info)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static void
+s_defaults(void)
+{
+    s_conf.listen = fp_strdup("");
+    s_conf.threads = 2;
+    s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
+    s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
+    s_conf.prefix = fp_strdup("/events");
+    s_conf.heartbeat = 15000;
+    s_conf.retry = 2000;
+    s_conf.max_channels = 32;
+    s_conf.max_buffer = 256 * 1024;
+    s_conf.max_query = 4096;
+    s_conf.max_streams = 19000;
+    s_conf.linger = 30000;
+    s_conf.log_level = fp_strdup("info");
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fastpush-sse [-f FILE] [-n] [-v] [--ready-fd N] "
+        "[--DIRECTIVE VALUE ...]\n\n"
+        "FastCGI responder streaming fastpush events as Server-Sent Events.\n"
+        "Run it behind Apache (mod_proxy_fcgi with flushpackets=on), "
+        "lighttpd\n(server.stream-response-body = 2) or nginx "
+        "(fastcgi_buffering off):\n"
+        "see docs/deploy.md.  Streams: GET PREFIX/chan1,chan2 or "
+        "PREFIX?channel=a&channel=b,\nresuming from Last-Event-ID or "
+        "?last_event_id=EPOCH-SEQ.\n\n"
+        "  -f FILE          read directives from FILE\n"
+        "  -n               check the configuration and exit\n"
+        "  -v               log debug messages\n"
+        "  --ready-fd N     write a newline to fd N once listening\n"
+        "  -h, --help       this text;  --version\n\n"
+        "Directives (in FILE, or as --name value):\n");
+    fp_conf_usage(s_opts, out);
+}
+
+static int
+s_args(int argc, char **argv, bool *check)
+{
+    char err[FP_ERR_LEN];
+    int ready_fd = -1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--version")) {
+            printf("fastpush-sse %s\n", SSED_VERSION);
+            exit(0);
+        } else if (!strcmp(a, "-n")) {
+            *check = true;
+        } else if (!strcmp(a, "-v")) {
+            fp_conf_set(s_opts, "log-level", 1, (char *[]) { "debug" }, err);
+        } else if (!strcmp(a, "-f") && i + 1 < argc) {
+            if (fp_conf_load(s_opts, argv[++i], err) < 0)
+                fp_fatalx("%s", err);
+        } else if (!strcmp(a, "--ready-fd") && i + 1 < argc) {
+            ready_fd = atoi(argv[++i]);
+        } else if (!strncmp(a, "--", 2) && i + 1 < argc) {
+            if (fp_conf_set(s_opts, a + 2, 1, &argv[++i], err) < 0)
+                fp_fatalx("command line: %s", err);
+        } else {
+            fprintf(stderr, "fastpush-sse: unexpected argument '%s' (try "
+                    "--help)\n", a);
+            exit(2);
+        }
+    }
+    return ready_fd;
+}
+
+/*  Tell the broker how this responder is doing (shown by STATS, the
+ *  /stats page and /metrics).  */
+static void
+s_report(ssed_t *d)
+{
+    fp_hub_stats_t hs;
+    fp_hub_stats(fp_app_hub(d->app), &hs);
+    json_t *body = json_pack(
+        "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I, s:b}}",
+        "transport", "sse", "pid", (int) getpid(), "stats",
+        "streams", (json_int_t) d->nlive,
+        "opened", (json_int_t) d->stats.opened,
+        "closed", (json_int_t) d->stats.closed,
+        "refused", (json_int_t) d->stats.refused,
+        "events", (json_int_t) d->stats.events,
+        "resets", (json_int_t) d->stats.resets,
+        "slow_cut", (json_int_t) d->stats.slow_cut,
+        "gone", (json_int_t) d->stats.gone,
+        "bytes", (json_int_t) d->stats.bytes,
+        "gaps", (json_int_t) hs.gaps,
+        "backfilled", (json_int_t) hs.backfilled,
+        "channels", (json_int_t) hs.channels,
+        "broker_up", hs.broker_up);
+    fp_hub_request(fp_app_hub(d->app), "REPORT", body, NULL, NULL);
+}
+
+static void
+s_on_request(fp_app_t *app, fp_fcgi_req_t *req, void *arg)
+{
+    ssed_route(arg, req);
+}
+
+static void
+s_on_round(fp_app_t *app, void *arg)
+{
+    ssed_t *d = arg;
+    ssed_flush_all(d);
+    if (fp_app_stopping(app) && d->nstreams == 0)
+        fp_app_quit(app);
+}
+
+static void
+s_on_tick(fp_app_t *app, int64_t now, void *arg)
+{
+    ssed_t *d = arg;
+    if (now >= d->next_sweep) {
+        ssed_sweep(d, now);
+        d->next_sweep = now + 1000;
+    }
+    if (now >= d->next_report) {
+        s_report(d);
+        d->next_report = now + 5000;
+    }
+}
+
+static void
+s_on_stopping(fp_app_t *app, void *arg)
+{
+    ssed_stop_all(arg);
+}
+
+static const fp_app_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
+                                    s_on_stopping };
+
+int
+main(int argc, char **argv)
+{
+    ssed_t d = { 0 };
+    bool check = false;
+    char err[FP_ERR_LEN];
+
+    fp_log_init("fastpush-sse", FP_LOG_INFO);
+    s_defaults();
+    int ready_fd = s_args(argc, argv, &check);
+    int level = fp_log_level_parse(s_conf.log_level);
+    if (level < 0)
+        fp_fatalx("log-level: '%s' is not error, warn, info or debug",
+                  s_conf.log_level);
+    fp_log_set_level(level);
+    if (check) {
+        printf("fastpush-sse: configuration OK\n");
+        return 0;
+    }
+    d.conf = s_conf;
+    fp_app_conf_t ac = {
+        .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
+                  .socket_mode = (int) s_conf.socket_mode },
+        .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
+                 .linger_ms = s_conf.linger },
+    };
+    d.app = fp_app_new(&ac, &s_cbs, &d, err);
+    if (!d.app)
+        fp_fatalx("%s", err);
+    fp_buf_t hb;
+    fp_buf_init(&hb);
+    fp_fcgi_stdout(&hb, 1, ": hb\n\n", 6);
+    d.heartbeat = fp_blob_new(hb.data, hb.len);
+    fp_buf_free(&hb);
+    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s",
+                *s_conf.listen ? s_conf.listen : "fd 0", s_conf.prefix,
+                s_conf.control);
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "\n", 1) < 0)
+            fp_log_warn("ready-fd");
+        close(ready_fd);
+    }
+    int rc = fp_app_run(d.app);
+    for (uint32_t i = d.nstreams; i-- > 0;)
+        ssed_stream_close(d.streams[i]);
+    ssed_flush_all(&d);
+    fp_log_info("stopped: %llu streams served, %llu slow cuts",
+                (unsigned long long) d.stats.opened,
+                (unsigned long long) d.stats.slow_cut);
+    fp_app_destroy(&d.app);
+    fp_blob_unref(&d.heartbeat);
+    free(d.streams);
+    fp_conf_free(s_opts);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/*  fastpush-sse: private header.
+ *
+ *  One FastCGI request = one Server-Sent Events stream.  libfcgi accepts
+ *  and parses the request (common/fcgi), route.c checks it, stream.c
+ *  writes the headers and then every event as whole FCGI_STDOUT records,
+ *  non-blocking, from one epoll loop.  Each stream is a member of the
+ *  process's hub, which keeps one broker subscription per channel and
+ *  gives every stream its events once, in order, after a resume.
+ */
+#ifndef SSED_H
+#define SSED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "conf.h"
+#include "outq.h"
+
+#define SSED_VERSION "0.1.0"
+
+typedef struct {
+    char *listen;               /*  FastCGI address / socket, "" = fd 0  */
+    int64_t socket_mode;        /*  chmod of a unix socket (octal), 0 = no  */
+    int64_t threads;            /*  libfcgi acceptor threads  */
+    char *fanout;               /*  broker XPUB endpoint  */
+    char *control;              /*  broker ROUTER endpoint  */
+    char *prefix;               /*  URL prefix, channels may follow it  */
+    uint64_t heartbeat;         /*  ms of silence before a comment  */
+    uint64_t retry;             /*  ms the browser waits to reconnect  */
+    int64_t max_channels;       /*  per stream  */
+    uint64_t max_buffer;        /*  queued bytes before a slow cut  */
+    int64_t max_query;          /*  bytes of query string  */
+    int64_t max_streams;        /*  open streams in this process  */
+    uint64_t linger;            /*  keep unused subscriptions (ms)  */
+    fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
+    char *log_level;
+} ssed_conf_t;
+
+typedef struct ssed ssed_t;
+
+typedef struct ssed_stream {
+    ssed_t *d;
+    int fd;                     /*  the FastCGI connection  */
+    int rid;                    /*  FastCGI request id  */
+    uint32_t index;             /*  position in d->streams  */
+    bool dirty;                 /*  listed in d->dirty  */
+    bool want_out;              /*  waiting for EPOLLOUT  */
+    bool closing;               /*  end queued: close once flushed  */
+    fp_member_t *member;        /*  NULL for plain replies  */
+    fp_outq_t out;
+    int64_t last_write;         /*  ms of the last bytes queued  */
+    struct ssed_stream *next_dirty;
+} ssed_stream_t;
+
+typedef struct {
+    uint64_t opened, closed;    /*  streams  */
+    uint64_t refused;           /*  requests answered with 4xx/5xx  */
+    uint64_t events, resets;    /*  written to streams  */
+    uint64_t slow_cut;          /*  streams ended for not reading  */
+    uint64_t gone;              /*  clients that went away  */
+    uint64_t heartbeats;
+    uint64_t bytes;             /*  queued for writing  */
+} ssed_stats_t;
+
+struct ssed {
+    ssed_conf_t conf;
+    fp_app_t *app;
+    ssed_stream_t **streams;    /*  every open connection  */
+    uint32_t nstreams, cap;
+    uint32_t nlive;             /*  of which SSE streams  */
+    ssed_stream_t *dirty;       /*  streams with output to flush  */
+    fp_blob_t *heartbeat;       /*  the comment record for request id 1  */
+    int64_t next_sweep;
+    int64_t next_report;
+    ssed_stats_t stats;
+};
+
+/*  route.c  */
+void ssed_route(ssed_t *d, fp_fcgi_req_t *req);
+
+/*  stream.c  */
+void ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req,
+                      const fp_strlist_t *channels, const char *cursor,
+                      const char *headers);
+void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
+                const char *headers, const char *code, const char *msg);
+void ssed_stream_close(ssed_stream_t *s);
+void ssed_flush_all(ssed_t *d);
+void ssed_sweep(ssed_t *d, int64_t now);
+void ssed_stop_all(ssed_t *d);
+
+#endif
