@@ -138,7 +138,7 @@ s_report(ssed_t *d)
         "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:I, s:I, s:b}}",
         "transport", "sse", "pid", (int) getpid(), "stats",
-        "streams", (json_int_t) d->nlive,
+        "streams", (json_int_t) d->nstreams,
         "opened", (json_int_t) d->stats.opened,
         "closed", (json_int_t) d->stats.closed,
         "refused", (json_int_t) d->stats.refused,
@@ -164,8 +164,8 @@ static void
 s_on_round(fp_app_t *app, void *arg)
 {
     ssed_t *d = arg;
-    ssed_flush_all(d);
-    if (fp_app_stopping(app) && d->nstreams == 0)
+    fp_fconns_flush(d->conns);
+    if (fp_app_stopping(app) && fp_fconns_count(d->conns) == 0)
         fp_app_quit(app);
 }
 
@@ -221,6 +221,7 @@ main(int argc, char **argv)
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
+    d.conns = fp_fconns_new(fp_app_loop(d.app));
     fp_buf_t hb;
     fp_buf_init(&hb);
     fp_fcgi_stdout(&hb, 1, ": hb\n\n", 6);
@@ -235,9 +236,8 @@ main(int argc, char **argv)
         close(ready_fd);
     }
     int rc = fp_app_run(d.app);
-    for (uint32_t i = d.nstreams; i-- > 0;)
-        ssed_stream_close(d.streams[i]);
-    ssed_flush_all(&d);
+    ssed_stop_all(&d);
+    fp_fconns_destroy(&d.conns);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",
                 (unsigned long long) d.stats.opened,
                 (unsigned long long) d.stats.slow_cut);

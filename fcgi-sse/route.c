@@ -111,7 +111,7 @@ ssed_route(ssed_t *d, fp_fcgi_req_t *req)
     if (!v.status)
         s_channels(d, req, &q, &chans, &v);
     const char *cursor = v.status ? NULL : s_cursor(req, &q, &v);
-    if (!v.status && d->nlive >= (uint32_t) d->conf.max_streams)
+    if (!v.status && d->nstreams >= (uint32_t) d->conf.max_streams)
         s_refuse(&v, 503, "too_many_streams", "this responder holds as many "
                  "streams as it may; retry later");
     if (v.status) {

@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "fconn.h"
 #include "outq.h"
 
 #define SSED_VERSION "0.1.0"
@@ -39,18 +40,12 @@ typedef struct {
 
 typedef struct ssed ssed_t;
 
+/*  One SSE stream: a connection and a hub member.  */
 typedef struct ssed_stream {
     ssed_t *d;
-    int fd;                     /*  the FastCGI connection  */
-    int rid;                    /*  FastCGI request id  */
+    fp_fconn_t *conn;
+    fp_member_t *member;
     uint32_t index;             /*  position in d->streams  */
-    bool dirty;                 /*  listed in d->dirty  */
-    bool want_out;              /*  waiting for EPOLLOUT  */
-    bool closing;               /*  end queued: close once flushed  */
-    fp_member_t *member;        /*  NULL for plain replies  */
-    fp_outq_t out;
-    int64_t last_write;         /*  ms of the last bytes queued  */
-    struct ssed_stream *next_dirty;
 } ssed_stream_t;
 
 typedef struct {
@@ -66,10 +61,9 @@ typedef struct {
 struct ssed {
     ssed_conf_t conf;
     fp_app_t *app;
-    ssed_stream_t **streams;    /*  every open connection  */
+    fp_fconns_t *conns;         /*  every handed-over connection  */
+    ssed_stream_t **streams;    /*  the open streams  */
     uint32_t nstreams, cap;
-    uint32_t nlive;             /*  of which SSE streams  */
-    ssed_stream_t *dirty;       /*  streams with output to flush  */
     fp_blob_t *heartbeat;       /*  the comment record for request id 1  */
     int64_t next_sweep;
     int64_t next_report;
@@ -85,8 +79,6 @@ void ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req,
                       const char *headers);
 void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
                 const char *headers, const char *code, const char *msg);
-void ssed_stream_close(ssed_stream_t *s);
-void ssed_flush_all(ssed_t *d);
 void ssed_sweep(ssed_t *d, int64_t now);
 void ssed_stop_all(ssed_t *d);
 

@@ -1,0 +1,82 @@
+/*  fconn: a FastCGI connection owned by the event loop.
+ *
+ *  After the hand-over (fcgi.h) a responder writes whole FastCGI records
+ *  itself.  An fconn holds the connection's output queue; writes queued
+ *  during a loop round are flushed together at its end (fp_fconns_flush,
+ *  one writev per connection), EPOLLOUT is watched only while the socket
+ *  is full, and the client going away (the web server closing the
+ *  connection, or a write error) is reported once to the owner through
+ *  `gone`.  fp_fconn_close is the one way a connection ends.
+ */
+#ifndef FP_FCONN_H
+#define FP_FCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fcgi.h"
+#include "loop.h"
+#include "outq.h"
+
+typedef struct fp_fconn fp_fconn_t;
+typedef struct fp_fconns fp_fconns_t;
+
+/*  The client went away (or a write failed).  The connection closes right
+ *  after this returns: drop every reference to it.  */
+typedef void (fp_fconn_gone_fn)(fp_fconn_t *c, void *ctx);
+
+struct fp_fconn {
+    fp_fconns_t *set;
+    int fd;                     /*  -1 once closed  */
+    int rid;                    /*  FastCGI request id  */
+    fp_outq_t out;              /*  records waiting to be written  */
+    int64_t last_write;         /*  ms (monotonic) of the last queueing  */
+    bool dirty;                 /*  listed for the end-of-round flush  */
+    bool want_out;              /*  EPOLLOUT watched  */
+    bool closing;               /*  close once the queue is written  */
+    fp_fconn_t *next_dirty;
+    size_t index;               /*  position in the set  */
+    fp_fconn_gone_fn *gone;
+    void *ctx;                  /*  the owner's  */
+};
+
+/*  The connections of one loop.  */
+fp_fconns_t *fp_fconns_new(fp_loop_t *loop);
+
+/*  Close every connection still open (without calling `gone`) and free.  */
+void fp_fconns_destroy(fp_fconns_t **set_p);
+
+/*  Write what this round queued; close connections that are done.  Call
+ *  once per loop round.  */
+void fp_fconns_flush(fp_fconns_t *set);
+
+/*  Connections open.  */
+size_t fp_fconns_count(const fp_fconns_t *set);
+
+/*  Take over req's connection (req->fd becomes -1; the caller still
+ *  frees req).  */
+fp_fconn_t *fp_fconn_new(fp_fconns_t *set, fp_fcgi_req_t *req,
+                         fp_fconn_gone_fn *gone, void *ctx);
+
+/*  Queue a pre-encoded record blob.  */
+void fp_fconn_push(fp_fconn_t *c, fp_blob_t *b);
+
+/*  Queue data as FCGI_STDOUT records.  */
+void fp_fconn_write(fp_fconn_t *c, const void *data, size_t len);
+
+/*  Queue the end of the response; the connection closes once written.  */
+void fp_fconn_end(fp_fconn_t *c);
+
+/*  Queue a whole response (status, header lines "Name: v\r\n", body) and
+ *  the end.  */
+void fp_fconn_respond(fp_fconn_t *c, int status, const char *headers,
+                      const char *body, size_t len);
+
+/*  Bytes waiting to be written.  */
+size_t fp_fconn_queued(const fp_fconn_t *c);
+
+/*  Close now, dropping what is queued.  `gone` is not called.  */
+void fp_fconn_close(fp_fconn_t *c);
+
+#endif
