@@ -182,8 +182,10 @@ s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
     if (delim)
         zmsg_addmem(out, "", 0);
     if (rc < 0) {
-        json_decref(r->meta);
-        r->meta = json_pack("{s:s, s:s}", "code", r->code, "error", r->err);
+        if (!r->meta)
+            r->meta = json_object();
+        json_object_set_new(r->meta, "code", json_string(r->code));
+        json_object_set_new(r->meta, "error", json_string(r->err));
     }
     if (r->tag)
         json_object_set(r->meta, "tag", r->tag);

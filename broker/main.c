@@ -101,44 +101,6 @@ s_usage(FILE *out)
             "ipc:///path.\nSee docs/protocol.md for the wire format.\n");
 }
 
-/*  Parse the command line into s_conf; returns the ready fd or -1.  */
-static int
-s_args(int argc, char **argv, bool *check_only)
-{
-    char err[FP_ERR_LEN];
-    int ready_fd = -1;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            s_usage(stdout);
-            exit(0);
-        } else if (strcmp(a, "--version") == 0) {
-            printf("fastpush-broker %s\n", BROKER_VERSION);
-            exit(0);
-        } else if (strcmp(a, "-n") == 0) {
-            *check_only = true;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "-d") == 0) {
-            if (a[1] == 'v')
-                fp_conf_set(s_opts, "log-level", 1, (char *[]) { "debug" },
-                            err);
-        } else if (strcmp(a, "-f") == 0 && i + 1 < argc) {
-            if (fp_conf_load(s_opts, argv[++i], err) < 0)
-                fp_fatalx("%s", err);
-        } else if (strcmp(a, "--ready-fd") == 0 && i + 1 < argc) {
-            ready_fd = atoi(argv[++i]);
-        } else if (strncmp(a, "--", 2) == 0 && i + 1 < argc) {
-            if (fp_conf_set(s_opts, a + 2, 1, &argv[++i], err) < 0)
-                fp_fatalx("command line: %s", err);
-        } else {
-            fprintf(stderr, "fastpush-broker: unexpected argument '%s' "
-                    "(try --help)\n", a);
-            exit(2);
-        }
-    }
-    return ready_fd;
-}
-
 static void
 s_bind(zsock_t *sock, const char *endpoints, const char *what)
 {
@@ -191,20 +153,12 @@ int
 main(int argc, char **argv)
 {
     broker_t b = { 0 };
-    bool check_only = false;
+    fp_args_t args;
 
     fp_log_init("fastpush-broker", FP_LOG_INFO);
     s_defaults();
-    int ready_fd = s_args(argc, argv, &check_only);
-    int level = fp_log_level_parse(s_conf.log_level);
-    if (level < 0)
-        fp_fatalx("log-level: '%s' is not error, warn, info or debug",
-                  s_conf.log_level);
-    fp_log_set_level(level);
-    if (check_only) {
-        printf("fastpush-broker: configuration OK\n");
-        return 0;
-    }
+    fp_conf_args(s_opts, argc, argv, "fastpush-broker", BROKER_VERSION,
+                 s_usage, &args);
     zsys_init();
     zsys_set_logstream(NULL);
     b.conf = s_conf;
@@ -214,11 +168,7 @@ main(int argc, char **argv)
     s_open(&b);
     fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s", b.epoch,
                 b.conf.ingest, b.conf.control, b.conf.fanout);
-    if (ready_fd >= 0) {
-        if (write(ready_fd, "\n", 1) < 0)
-            fp_log_warn("ready-fd %d", ready_fd);
-        close(ready_fd);
-    }
+    fp_conf_ready(&args);
     s_run(&b);
     fp_log_info("shutting down: %llu events published, head %s-%llu",
                 (unsigned long long) b.stats.published, b.epoch,

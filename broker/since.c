@@ -13,9 +13,13 @@
  *    snapshot (the latest event per key, sent first and counted in
  *    "snapshot"), for any other channel every event still in history.
  *
- *  A cursor of this epoch beyond H is refused (cursor_ahead): nobody can
- *  have seen events the broker has not assigned yet.  "earliest" means
- *  S = 0 of the current epoch.
+ *  A cursor of this epoch beyond H is refused (cursor_ahead, with the
+ *  current cursor in the error so the client can start over from it):
+ *  nobody can have seen events the broker has not assigned yet.
+ *  "earliest" means S = 0 of the current epoch.
+ *
+ *  STATE {"channel": c} answers the keyed state of c and "last", the
+ *  channel's newest SEQ (a version of the state, for ETags).
  */
 #include "broker.h"
 #include "conf.h"
@@ -80,7 +84,7 @@ s_channels(broker_t *b, json_t *req, const char ***names, size_t *n,
 /*  Parse the cursor; *other_epoch is set when it is from another epoch.  */
 static int
 s_cursor(broker_t *b, json_t *req, uint64_t *seq, bool *other_epoch,
-         char *code, char *err)
+         json_t **meta, char *code, char *err)
 {
     const char *s;
     fp_cursor_t c;
@@ -100,9 +104,12 @@ s_cursor(broker_t *b, json_t *req, uint64_t *seq, bool *other_epoch,
         return 0;
     }
     if (c.seq > b->seq) {
+        char head[FP_CURSOR_LEN];
+        fp_cursor_format(b->epoch, b->seq, head);
         snprintf(err, FP_ERR_LEN, "cursor %s is ahead of this broker's "
-                 "newest event %s-%llu", s, b->epoch,
-                 (unsigned long long) b->seq);
+                 "newest event %s", s, head);
+        *meta = json_pack("{s:s, s:s, s:I}", "cursor", head, "epoch",
+                          b->epoch, "head", (json_int_t) b->seq);
         return s_fail(code, "cursor_ahead");
     }
     *seq = c.seq;
@@ -212,7 +219,7 @@ broker_since(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
         limit = json_integer_value(jl);
     if (s_channels(b, req, &names, &n, err) < 0)
         return s_fail(code, "bad_request");
-    if (s_cursor(b, req, &seq, &other_epoch, code, err) < 0) {
+    if (s_cursor(b, req, &seq, &other_epoch, meta, code, err) < 0) {
         free(names);
         return -1;
     }
@@ -266,8 +273,10 @@ broker_state(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
     chan_t *c = broker_chan_get(b, name);
     size_t k = c ? s_add_snapshot(c, events) : 0;
     fp_cursor_format(b->epoch, b->seq, cursor);
-    *meta = json_pack("{s:s, s:s, s:s, s:I, s:I}", "cursor", cursor,
+    *meta = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cursor", cursor,
                       "epoch", b->epoch, "channel", name,
-                      "head", (json_int_t) b->seq, "count", (json_int_t) k);
+                      "head", (json_int_t) b->seq,
+                      "last", (json_int_t) (c ? c->last_seq : 0),
+                      "count", (json_int_t) k);
     return 0;
 }

@@ -197,6 +197,29 @@ fp_http_cors(const char *origin, const fp_strlist_t *allowed,
     return false;
 }
 
+bool
+fp_http_etag_match(const char *inm, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = inm ? inm : ""; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return false;
+        const char *end = strchr(p + 1, '"');
+        if (!end)
+            return false;
+        if ((size_t) (end - p - 1) == n && strncmp(p + 1, etag, n) == 0)
+            return true;
+        p = end + 1;
+    }
+    return false;
+}
+
 #ifdef FP_TEST
 #include "test.h"
 
@@ -256,5 +279,11 @@ fp_http_test(void)
              "header injection refused");
     fp_buf_free(&b);
     fp_strlist_free(&allow);
+    FP_CHECK(fp_http_etag_match("\"e-5\"", "e-5"), "etag match");
+    FP_CHECK(fp_http_etag_match("\"x\", W/\"e-5\"", "e-5"), "etag list, weak");
+    FP_CHECK(fp_http_etag_match("*", "e-5"), "etag star");
+    FP_CHECK(!fp_http_etag_match("\"e-50\"", "e-5"), "etag mismatch");
+    FP_CHECK(!fp_http_etag_match("e-5", "e-5"), "unquoted is not a tag");
+    FP_CHECK(!fp_http_etag_match(NULL, "e-5"), "no header");
 }
 #endif

@@ -60,4 +60,8 @@ int fp_http_channels(const char *list, fp_strlist_t *names, int max,
 bool fp_http_cors(const char *origin, const fp_strlist_t *allowed,
                   bool credentials, fp_buf_t *headers);
 
+/*  True if an If-None-Match value (a list of entity tags, "*", weak
+ *  W/"..." forms) matches the entity tag value `etag` (without quotes).  */
+bool fp_http_etag_match(const char *if_none_match, const char *etag);
+
 #endif

@@ -92,41 +92,6 @@ s_usage(FILE *out)
     fp_conf_usage(s_opts, out);
 }
 
-static int
-s_args(int argc, char **argv, bool *check)
-{
-    char err[FP_ERR_LEN];
-    int ready_fd = -1;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "--version")) {
-            printf("fastpush-sse %s\n", SSED_VERSION);
-            exit(0);
-        } else if (!strcmp(a, "-n")) {
-            *check = true;
-        } else if (!strcmp(a, "-v")) {
-            fp_conf_set(s_opts, "log-level", 1, (char *[]) { "debug" }, err);
-        } else if (!strcmp(a, "-f") && i + 1 < argc) {
-            if (fp_conf_load(s_opts, argv[++i], err) < 0)
-                fp_fatalx("%s", err);
-        } else if (!strcmp(a, "--ready-fd") && i + 1 < argc) {
-            ready_fd = atoi(argv[++i]);
-        } else if (!strncmp(a, "--", 2) && i + 1 < argc) {
-            if (fp_conf_set(s_opts, a + 2, 1, &argv[++i], err) < 0)
-                fp_fatalx("command line: %s", err);
-        } else {
-            fprintf(stderr, "fastpush-sse: unexpected argument '%s' (try "
-                    "--help)\n", a);
-            exit(2);
-        }
-    }
-    return ready_fd;
-}
-
 /*  Tell the broker how this responder is doing (shown by STATS, the
  *  /stats page and /metrics).  */
 static void
@@ -196,21 +161,13 @@ int
 main(int argc, char **argv)
 {
     ssed_t d = { 0 };
-    bool check = false;
+    fp_args_t args;
     char err[FP_ERR_LEN];
 
     fp_log_init("fastpush-sse", FP_LOG_INFO);
     s_defaults();
-    int ready_fd = s_args(argc, argv, &check);
-    int level = fp_log_level_parse(s_conf.log_level);
-    if (level < 0)
-        fp_fatalx("log-level: '%s' is not error, warn, info or debug",
-                  s_conf.log_level);
-    fp_log_set_level(level);
-    if (check) {
-        printf("fastpush-sse: configuration OK\n");
-        return 0;
-    }
+    fp_conf_args(s_opts, argc, argv, "fastpush-sse", SSED_VERSION, s_usage,
+                 &args);
     d.conf = s_conf;
     fp_app_conf_t ac = {
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
@@ -230,11 +187,7 @@ main(int argc, char **argv)
     fp_log_info("ready: FastCGI on %s, streams under %s, broker %s",
                 *s_conf.listen ? s_conf.listen : "fd 0", s_conf.prefix,
                 s_conf.control);
-    if (ready_fd >= 0) {
-        if (write(ready_fd, "\n", 1) < 0)
-            fp_log_warn("ready-fd");
-        close(ready_fd);
-    }
+    fp_conf_ready(&args);
     int rc = fp_app_run(d.app);
     ssed_stop_all(&d);
     fp_fconns_destroy(&d.conns);

@@ -1,0 +1,122 @@
+/*  fastpush-poll: private header.
+ *
+ *  A FastCGI responder for everything that is request/response:
+ *
+ *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]
+ *    GET  PREFIX/state?channel=c
+ *    POST PREFIX/publish                (JSON event; needs the secret)
+ *    GET  PREFIX/stats                  (JSON)
+ *    GET  PREFIX/metrics                (Prometheus text format)
+ *
+ *  Every request is handed over from libfcgi to the loop (common/fconn)
+ *  and answered asynchronously: a broker request through the hub, or a
+ *  parked long-poll (a hub member) that answers at its first event or
+ *  when its wait ends.  No thread is held by a waiting request.
+ */
+#ifndef POLLD_H
+#define POLLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "buf.h"
+#include "conf.h"
+#include "cursor.h"
+#include "fconn.h"
+
+#define POLLD_VERSION "0.1.0"
+
+typedef struct {
+    char *listen;               /*  FastCGI address / socket, "" = fd 0  */
+    int64_t socket_mode;
+    int64_t threads;
+    char *fanout, *control;     /*  broker endpoints  */
+    char *prefix;               /*  URL prefix of the routes  */
+    int64_t max_channels;       /*  per poll  */
+    int64_t default_limit;      /*  events per answer without ?limit  */
+    int64_t max_limit;
+    uint64_t max_wait;          /*  longest long-poll (ms)  */
+    int64_t max_parked;         /*  long-polls waiting at once  */
+    uint64_t max_body;          /*  publish body bytes  */
+    int64_t max_query;          /*  query string bytes  */
+    char *publish_secret;       /*  X-Fastpush-Secret for POST publish  */
+    fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
+    uint64_t linger;            /*  keep unused subscriptions (ms)  */
+    int64_t metrics_top;        /*  channels listed in /metrics  */
+    char *log_level;
+} polld_conf_t;
+
+typedef struct {
+    uint64_t requests[5];       /*  poll, state, publish, stats, metrics  */
+    uint64_t status[6];         /*  1xx..5xx answers (index status/100)  */
+    uint64_t not_modified;      /*  304s  */
+    uint64_t parked;            /*  long-polls that waited  */
+    uint64_t woken;             /*  ... answered by an event  */
+    uint64_t timed_out;         /*  ... answered when the wait ended  */
+    uint64_t events;            /*  events returned  */
+    uint64_t resets;            /*  resets returned  */
+    uint64_t published;         /*  HTTP publishes accepted  */
+    uint64_t gone;              /*  clients that left while waiting  */
+} polld_stats_t;
+
+typedef struct polld polld_t;
+
+/*  One request being answered.  */
+typedef struct polld_req {
+    polld_t *d;
+    fp_fconn_t *conn;
+    int route;                  /*  POLLD_R_*  */
+    char *headers;              /*  extra header lines (CORS), owned  */
+    char *if_none_match;        /*  owned or NULL  */
+    fp_strlist_t channels;
+    int64_t limit;
+    int64_t wait_ms;            /*  0 = answer at once  */
+    fp_hub_req_t *hreq;         /*  pending broker request  */
+    fp_member_t *member;        /*  parked long-poll  */
+    int64_t deadline;           /*  end of the wait (ms, monotonic)  */
+    uint32_t slot;              /*  position in d->parked  */
+    bool answer_due;            /*  answer at the end of this round  */
+    fp_buf_t events;            /*  JSON texts, comma-separated  */
+    int64_t nevents;
+    fp_buf_t resets;            /*  reset objects, comma-separated  */
+    char cursor[FP_CURSOR_LEN]; /*  cursor to answer with  */
+    struct polld_req *next_due;
+} polld_req_t;
+
+enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
+       POLLD_R_METRICS };
+
+struct polld {
+    polld_conf_t conf;
+    fp_app_t *app;
+    fp_fconns_t *conns;
+    polld_req_t **parked;       /*  waiting long-polls  */
+    uint32_t nparked, cap;
+    polld_req_t *due;           /*  answers to send this round  */
+    int64_t next_report;
+    polld_stats_t stats;
+};
+
+/*  route.c: dispatch, and the helpers every route answers with.  */
+void polld_route(polld_t *d, fp_fcgi_req_t *req);
+void polld_answer(polld_req_t *r, int status, const char *extra_headers,
+                  const char *body, size_t len);
+void polld_error(polld_req_t *r, int status, const char *code,
+                 const char *msg);
+void polld_req_free(polld_req_t *r);
+int polld_status_of(const char *code);
+
+/*  poll.c  */
+void polld_poll(polld_req_t *r, fp_fcgi_req_t *req);
+void polld_answer_due(polld_t *d);
+void polld_expire(polld_t *d, int64_t now);
+void polld_unpark(polld_req_t *r);
+
+/*  state.c, publish.c, stats.c  */
+void polld_state(polld_req_t *r, fp_fcgi_req_t *req);
+void polld_publish(polld_req_t *r, fp_fcgi_req_t *req);
+void polld_stats(polld_req_t *r, bool prometheus);
+json_t *polld_self_stats(polld_t *d);
+
+#endif
