@@ -17,6 +17,7 @@ struct fp_app {
     fp_loop_t *loop;
     fp_hub_t *hub;
     fp_fcgi_t *fcgi;
+    fp_fconns_t *conns;
     int sig_fd;
     int stopping;               /*  SIGTERM seen  */
     int quit;                   /*  leave the loop  */
@@ -95,6 +96,7 @@ fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs, void *arg,
         fp_app_destroy(&app);
         return NULL;
     }
+    app->conns = fp_fconns_new(app->loop);
     fp_hub_fds(app->hub, fds);
     fp_loop_add(app->loop, app->sig_fd, EPOLLIN, s_on_signal, app);
     fp_loop_add(app->loop, fp_fcgi_fd(app->fcgi), EPOLLIN, s_on_requests,
@@ -120,6 +122,9 @@ fp_app_run(fp_app_t *app)
         more = fp_hub_process(app->hub);
         if (app->cbs.round)
             app->cbs.round(app, app->arg);
+        fp_fconns_flush(app->conns);
+        if (app->stopping && fp_fconns_count(app->conns) == 0)
+            app->quit = 1;
         now = fp_clock_ms();
         if (now >= next_tick) {
             fp_hub_tick(app->hub, now);
@@ -158,6 +163,12 @@ fp_app_hub(fp_app_t *app)
     return app->hub;
 }
 
+fp_fconns_t *
+fp_app_conns(fp_app_t *app)
+{
+    return app->conns;
+}
+
 void
 fp_app_destroy(fp_app_t **app_p)
 {
@@ -167,6 +178,9 @@ fp_app_destroy(fp_app_t **app_p)
     *app_p = NULL;
     fp_fcgi_destroy(&app->fcgi);
     fp_hub_destroy(&app->hub);
+    if (app->conns)
+        fp_fconns_flush(app->conns);
+    fp_fconns_destroy(&app->conns);
     fp_loop_destroy(&app->loop);
     if (app->sig_fd >= 0)
         close(app->sig_fd);

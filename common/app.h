@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "fcgi.h"
+#include "fconn.h"
 #include "hub.h"
 #include "loop.h"
 
@@ -54,11 +55,14 @@ void fp_app_quit(fp_app_t *app);
 /*  True once shutdown began.  */
 int fp_app_stopping(const fp_app_t *app);
 
-/*  The loop and the hub (borrowed).  */
+/*  The loop, the hub and the handed-over connections (borrowed).  */
 fp_loop_t *fp_app_loop(fp_app_t *app);
 fp_hub_t *fp_app_hub(fp_app_t *app);
+fp_fconns_t *fp_app_conns(fp_app_t *app);
 
-/*  Stop everything and free; NULLs *app_p.  */
+/*  Stop everything and free, in the order that keeps callbacks safe:
+ *  acceptors, hub (pending requests are failed with "shutdown" while
+ *  connections still exist), connections, loop.  NULLs *app_p.  */
 void fp_app_destroy(fp_app_t **app_p);
 
 #endif

@@ -126,15 +126,6 @@ s_on_request(fp_app_t *app, fp_fcgi_req_t *req, void *arg)
 }
 
 static void
-s_on_round(fp_app_t *app, void *arg)
-{
-    ssed_t *d = arg;
-    fp_fconns_flush(d->conns);
-    if (fp_app_stopping(app) && fp_fconns_count(d->conns) == 0)
-        fp_app_quit(app);
-}
-
-static void
 s_on_tick(fp_app_t *app, int64_t now, void *arg)
 {
     ssed_t *d = arg;
@@ -154,7 +145,7 @@ s_on_stopping(fp_app_t *app, void *arg)
     ssed_stop_all(arg);
 }
 
-static const fp_app_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
+static const fp_app_cbs_t s_cbs = { s_on_request, NULL, s_on_tick,
                                     s_on_stopping };
 
 int
@@ -178,7 +169,7 @@ main(int argc, char **argv)
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
-    d.conns = fp_fconns_new(fp_app_loop(d.app));
+    d.conns = fp_app_conns(d.app);
     fp_buf_t hb;
     fp_buf_init(&hb);
     fp_fcgi_stdout(&hb, 1, ": hb\n\n", 6);
@@ -190,7 +181,6 @@ main(int argc, char **argv)
     fp_conf_ready(&args);
     int rc = fp_app_run(d.app);
     ssed_stop_all(&d);
-    fp_fconns_destroy(&d.conns);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",
                 (unsigned long long) d.stats.opened,
                 (unsigned long long) d.stats.slow_cut);

@@ -1,0 +1,184 @@
+/*  fastpush-poll: delta-sync polls, long-polls, HTTP publish, stats and
+ *  Prometheus metrics, as a FastCGI responder.
+ *
+ *  main.c: directives, start-up, the loop callbacks, reports.
+ */
+#include "polld.h"
+#include "fcgi_rec.h"
+#include "log.h"
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static polld_conf_t s_conf;
+
+static const fp_conf_opt_t s_opts[] = {
+    { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
+      "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
+      "fd 0 (spawned by the web server, e.g. mod_fcgid)" },
+    { "socket-mode", FP_CONF_INT, &s_conf.socket_mode, 0, 0777, NULL,
+      "permissions of a unix socket (decimal, e.g. 432 = 0660); 0 leaves "
+      "them" },
+    { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
+      "libfcgi acceptor threads (2)" },
+    { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
+      "broker XPUB endpoint (tcp://127.0.0.1:7402)" },
+    { "control", FP_CONF_STR, &s_conf.control, 0, 0, NULL,
+      "broker ROUTER endpoint (tcp://127.0.0.1:7401)" },
+    { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
+      "URL prefix of the routes /poll /state /publish /stats /metrics "
+      "(/push)" },
+    { "max-channels", FP_CONF_INT, &s_conf.max_channels, 1, 1000, NULL,
+      "channels per poll (32)" },
+    { "default-limit", FP_CONF_INT, &s_conf.default_limit, 1, 100000, NULL,
+      "events per answer when the poll gives no limit (100)" },
+    { "max-limit", FP_CONF_INT, &s_conf.max_limit, 1, 100000, NULL,
+      "largest ?limit (1000)" },
+    { "max-wait", FP_CONF_MS, &s_conf.max_wait, 1000, 3600000, NULL,
+      "longest ?wait; keep it below the web server's timeout (30s)" },
+    { "max-parked", FP_CONF_INT, &s_conf.max_parked, 1, 1000000, NULL,
+      "long-polls waiting at once (15000)" },
+    { "max-body", FP_CONF_SIZE, &s_conf.max_body, 64, 64 << 20, NULL,
+      "largest publish body (64k)" },
+    { "max-query", FP_CONF_INT, &s_conf.max_query, 16, 65536, NULL,
+      "longest query string in bytes (4096)" },
+    { "publish-secret", FP_CONF_STR, &s_conf.publish_secret, 0, 0, NULL,
+      "shared secret for POST /publish (X-Fastpush-Secret); empty = "
+      "publishing off" },
+    { "allow-origin", FP_CONF_LIST, &s_conf.allow_origin, 0, 0, NULL,
+      "origins allowed to call cross-origin (CORS); * = any" },
+    { "linger", FP_CONF_MS, &s_conf.linger, 0, 3600000, NULL,
+      "keep a channel subscribed after its last long-poll (30s)" },
+    { "metrics-top", FP_CONF_INT, &s_conf.metrics_top, 0, 1000, NULL,
+      "channels listed in /stats and /metrics (20)" },
+    { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
+      "error, warn, info or debug (info)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static void
+s_defaults(void)
+{
+    s_conf.listen = fp_strdup("");
+    s_conf.threads = 2;
+    s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
+    s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
+    s_conf.prefix = fp_strdup("/push");
+    s_conf.max_channels = 32;
+    s_conf.default_limit = 100;
+    s_conf.max_limit = 1000;
+    s_conf.max_wait = 30000;
+    s_conf.max_parked = 15000;
+    s_conf.max_body = 64 * 1024;
+    s_conf.max_query = 4096;
+    s_conf.publish_secret = fp_strdup("");
+    s_conf.linger = 30000;
+    s_conf.metrics_top = 20;
+    s_conf.log_level = fp_strdup("info");
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: fastpush-poll [-f FILE] [-n] [-v] [--ready-fd N] "
+        "[--DIRECTIVE VALUE ...]\n\n"
+        "FastCGI responder for fastpush polls and HTTP publishing:\n"
+        "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]\n"
+        "  GET  PREFIX/state?channel=c\n"
+        "  POST PREFIX/publish        (with X-Fastpush-Secret)\n"
+        "  GET  PREFIX/stats, PREFIX/metrics\n"
+        "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
+        "nginx;\nsee docs/deploy.md and docs/protocol.md.\n\n"
+        "  -f FILE          read directives from FILE\n"
+        "  -n               check the configuration and exit\n"
+        "  -v               log debug messages\n"
+        "  --ready-fd N     write a newline to fd N once listening\n"
+        "  -h, --help       this text;  --version\n\n"
+        "Directives (in FILE, or as --name value):\n");
+    fp_conf_usage(s_opts, out);
+}
+
+static void
+s_report(polld_t *d)
+{
+    json_t *body = json_pack("{s:s, s:i, s:o}", "transport", "poll",
+                             "pid", (int) getpid(), "stats",
+                             polld_self_stats(d));
+    fp_hub_request(fp_app_hub(d->app), "REPORT", body, NULL, NULL);
+}
+
+static void
+s_on_request(fp_app_t *app, fp_fcgi_req_t *req, void *arg)
+{
+    polld_route(arg, req);
+}
+
+static void
+s_on_round(fp_app_t *app, void *arg)
+{
+    polld_t *d = arg;
+    polld_answer_due(d);
+}
+
+static void
+s_on_tick(fp_app_t *app, int64_t now, void *arg)
+{
+    polld_t *d = arg;
+    polld_expire(d, now);
+    if (now >= d->next_report) {
+        s_report(d);
+        d->next_report = now + 5000;
+    }
+}
+
+/*  SIGTERM: answer every waiting long-poll now (empty), so clients poll
+ *  again elsewhere; requests waiting on the broker finish normally.  */
+static void
+s_on_stopping(fp_app_t *app, void *arg)
+{
+    polld_expire(arg, INT64_MAX);
+}
+
+static const fp_app_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
+                                    s_on_stopping };
+
+int
+main(int argc, char **argv)
+{
+    polld_t d = { 0 };
+    fp_args_t args;
+    char err[FP_ERR_LEN];
+
+    fp_log_init("fastpush-poll", FP_LOG_INFO);
+    s_defaults();
+    fp_conf_args(s_opts, argc, argv, "fastpush-poll", POLLD_VERSION, s_usage,
+                 &args);
+    d.conf = s_conf;
+    fp_app_conf_t ac = {
+        .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
+                  .socket_mode = (int) s_conf.socket_mode,
+                  .max_body = s_conf.max_body },
+        .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
+                 .linger_ms = s_conf.linger },
+    };
+    d.app = fp_app_new(&ac, &s_cbs, &d, err);
+    if (!d.app)
+        fp_fatalx("%s", err);
+    d.conns = fp_app_conns(d.app);
+    fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, HTTP "
+                "publish %s", *s_conf.listen ? s_conf.listen : "fd 0",
+                s_conf.prefix, s_conf.control,
+                *s_conf.publish_secret ? "on" : "off");
+    fp_conf_ready(&args);
+    int rc = fp_app_run(d.app);
+    polld_expire(&d, INT64_MAX);
+    polld_answer_due(&d);
+    fp_app_destroy(&d.app);
+    free(d.parked);
+    fp_conf_free(s_opts);
+    return rc;
+}

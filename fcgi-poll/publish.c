@@ -1,0 +1,107 @@
+/*  publish: events over HTTP, for applications without a ZeroMQ binding
+ *  (PHP without php-zmq, a shell with curl).
+ *
+ *    POST PREFIX/publish   X-Fastpush-Secret: SECRET
+ *    {"channel": "c", "event": "t", "key": "k", "data": ...}
+ *
+ *  answers 202 {"id", "seq", "channel"} once the broker accepted the
+ *  event.  Publishing is off unless `publish-secret` is set; the body is
+ *  checked here (400/413) before it reaches the broker.  Any content type
+ *  whose body is JSON is accepted (`curl -d` sends form-urlencoded), but
+ *  not multipart uploads (415).
+ */
+#include "polld.h"
+#include "event.h"
+#include "json.h"
+#include "mem.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
+{
+    polld_req_t *r = arg;
+    r->hreq = NULL;
+    if (!ok) {
+        const char *code = json_string_value(json_object_get(meta, "code"));
+        polld_error(r, polld_status_of(code), code ? code : "broker_error",
+                    json_string_value(json_object_get(meta, "error")));
+        return;
+    }
+    json_object_del(meta, "tag");
+    char *body = fp_json_dump(meta, NULL);
+    r->d->stats.published++;
+    polld_answer(r, 202, "Content-Type: application/json\r\n"
+                 "Cache-Control: no-store\r\n", body, strlen(body));
+    free(body);
+}
+
+/*  The shared secret, compared in constant time.  */
+static int
+s_secret(polld_req_t *r, fp_fcgi_req_t *req)
+{
+    const char *want = r->d->conf.publish_secret;
+    const char *got = fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
+
+    if (!want || !*want) {
+        polld_error(r, 403, "publish_disabled", "publishing over HTTP is "
+                    "off (set publish-secret)");
+        return -1;
+    }
+    if (!got) {
+        polld_error(r, 401, "unauthorized", "X-Fastpush-Secret is required");
+        return -1;
+    }
+    if (strlen(got) != strlen(want) ||
+        CRYPTO_memcmp(got, want, strlen(want)) != 0) {
+        polld_error(r, 403, "forbidden", "wrong X-Fastpush-Secret");
+        return -1;
+    }
+    return 0;
+}
+
+/*  The validated event as a broker PUBLISH body.  */
+static json_t *
+s_body(const fp_publish_t *p)
+{
+    json_t *data = json_loadb(p->data, p->data_len, JSON_DECODE_ANY, NULL);
+    json_t *body = json_pack("{s:s, s:s, s:o}", "channel", p->channel,
+                             "event", p->type,
+                             "data", data ? data : json_null());
+    if (p->key)
+        json_object_set_new(body, "key", json_string(p->key));
+    return body;
+}
+
+void
+polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
+{
+    const char *ctype = fp_fcgi_param(req, "CONTENT_TYPE");
+    fp_publish_t p;
+    char err[FP_ERR_LEN];
+
+    if (s_secret(r, req) < 0)
+        return;
+    if (req->body_too_large) {
+        snprintf(err, sizeof err, "the body is larger than %llu bytes",
+                 (unsigned long long) r->d->conf.max_body);
+        polld_error(r, 413, "too_large", err);
+        return;
+    }
+    if (ctype && strncmp(ctype, "multipart/", 10) == 0) {
+        polld_error(r, 415, "unsupported_media_type", "send the event as a "
+                    "JSON body (application/json)");
+        return;
+    }
+    int rc = fp_publish_parse(req->body, req->body_len, &p, false, err);
+    if (rc < 0) {
+        polld_error(r, 400, rc == FP_PUBLISH_EJSON ? "invalid_json"
+                                                    : "invalid_event", err);
+    } else {
+        r->hreq = fp_hub_request(fp_app_hub(r->d->app), "PUBLISH", s_body(&p),
+                                 s_on_published, r);
+    }
+    fp_publish_clear(&p);
+}
