@@ -33,5 +33,6 @@ void fp_ring_test(void);
 void fp_sse_test(void);
 void fp_utf8_test(void);
 void fp_jscan_test(void);
+void fp_wal_test(void);
 
 #endif

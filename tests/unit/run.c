@@ -24,6 +24,7 @@ static const struct {
     { "sse", fp_sse_test },
     { "utf8", fp_utf8_test },
     { "jscan", fp_jscan_test },
+    { "wal", fp_wal_test },
 };
 
 int
