@@ -69,7 +69,7 @@ broker_stats_json(broker_t *b, json_t *req)
     json_t *top = s_top(b, req, &subs, &keys);
     broker_stats_t *s = &b->stats;
 
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I,"
         " s:{s:I, s:I, s:I},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
@@ -109,4 +109,13 @@ broker_stats_json(broker_t *b, json_t *req)
         "other_subscribers", (json_int_t) b->other_subscribers,
         "subscribes", (json_int_t) s->subscribes,
         "top", top);
+    if (b->store) {
+        json_t *store = broker_store_json(b->store);
+        json_object_set_new(store, "replay_ms",
+                            json_integer((json_int_t) s->replay_ms));
+        json_object_set_new(store, "records_replayed",
+                            json_integer((json_int_t) s->replay_records));
+        json_object_set_new(st, "store", store);
+    }
+    return st;
 }
