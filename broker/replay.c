@@ -34,6 +34,7 @@ typedef struct {
     uint64_t max_seq;           /*  newest event SEQ replayed  */
     uint64_t reserved;          /*  SEQs reserved by the newest record  */
     bool reserved_always;       /*  ... written under store-fsync always  */
+    bool reserved_clean;        /*  ... at an orderly stop  */
     uint64_t lost_upto;         /*  newest SEQ that may be lost  */
     bool damaged;               /*  damage seen and no event since  */
     uint64_t damage;            /*  damaged stretches seen  */
@@ -102,17 +103,18 @@ s_copy(replay_t *r, fp_event_t *ev)
 static int
 s_reservation(replay_t *r, const fp_wal_rec_t *rec)
 {
-    char line[96], policy[16];
+    char line[96], policy[16], stop[16] = "";
     unsigned long long lost;
 
     if (rec->len >= sizeof line)
         return -1;
     memcpy(line, rec->data, rec->len);
     line[rec->len] = '\0';
-    if (sscanf(line, "lost %llu fsync %15s", &lost, policy) != 2)
+    if (sscanf(line, "lost %llu fsync %15s %15s", &lost, policy, stop) < 2)
         return -1;
     r->reserved = rec->seq;
     r->reserved_always = strcmp(policy, "always") == 0;
+    r->reserved_clean = strcmp(stop, "stop") == 0;
     r->lost_upto = s_max(r->lost_upto, lost);
     return 0;
 }
@@ -159,7 +161,8 @@ s_finish(replay_t *r)
 
     if (r->damaged)
         r->lost_upto = s_max(r->lost_upto, s_max(r->reserved, r->max_seq));
-    else if (r->reserved > r->max_seq && !r->reserved_always)
+    else if (!r->reserved_clean && !r->reserved_always &&
+             r->reserved > r->max_seq)
         r->lost_upto = s_max(r->lost_upto, r->reserved);
     b->seq = s_max(r->max_seq, r->reserved);
     s_lost(b, r->lost_upto);

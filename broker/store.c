@@ -116,16 +116,17 @@ s_by_no(const void *x, const void *y)
     return a < c ? -1 : a > c;
 }
 
-/*  Segment numbers found in the directory, sorted; leftovers of an
- *  interrupted segment creation (*.seg.tmp) are removed.  */
-static uint64_t *
-s_list(broker_store_t *st, size_t *n, char *err)
+/*  The segment numbers found in the directory, sorted, into *nos (caller
+ *  frees); leftovers of an interrupted segment creation (*.seg.tmp) are
+ *  removed.  */
+static int
+s_list(broker_store_t *st, uint64_t **nos_p, size_t *n, char *err)
 {
     DIR *d = opendir(st->path);
     if (!d) {
         snprintf(err, FP_ERR_LEN, "store: cannot read %s: %s", st->path,
                  strerror(errno));
-        return NULL;
+        return -1;
     }
     uint64_t *nos = NULL;
     size_t cap = 0;
@@ -150,8 +151,10 @@ s_list(broker_store_t *st, size_t *n, char *err)
         nos[(*n)++] = no;
     }
     closedir(d);
-    qsort(nos, *n, sizeof *nos, s_by_no);
-    return nos;
+    if (*n > 0)
+        qsort(nos, *n, sizeof *nos, s_by_no);
+    *nos_p = nos;
+    return 0;
 }
 
 /*  Read one segment's header: a newer format or a second epoch is fatal;
@@ -200,7 +203,7 @@ broker_store_open(const broker_conf_t *conf, char *epoch, char *err)
     st->fd = st->lock_fd = -1;
     st->next_no = 1;
     fp_buf_init(&st->buf);
-    if (s_lock(st, err) < 0 || !(nos = s_list(st, &n, err)))
+    if (s_lock(st, err) < 0 || s_list(st, &nos, &n, err) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++)
         if (s_header(st, nos[i], err) < 0)
@@ -267,22 +270,24 @@ broker_store_base(const broker_store_t *st)
     return 0;
 }
 
-/*  Append a reservation record to out: SEQs up to `upto` may be in use.  */
+/*  Append a reservation record to out: SEQs up to `upto` may be in use.
+ *  Its text: "lost N fsync POLICY", and " stop" at an orderly stop.  */
 static void
-s_reservation(const broker_store_t *st, fp_buf_t *out, uint64_t upto)
+s_reservation(const broker_store_t *st, fp_buf_t *out, uint64_t upto,
+              bool stop)
 {
     char line[96];
-    int n = snprintf(line, sizeof line, "lost %llu fsync %s",
+    int n = snprintf(line, sizeof line, "lost %llu fsync %s%s",
                      (unsigned long long) st->lost_upto,
-                     s_policies[st->policy]);
+                     s_policies[st->policy], stop ? " stop" : "");
     fp_wal_add(out, FP_WAL_RESERVE, upto, line, (size_t) n);
 }
 
 /*  Queue a reservation record in the batch.  */
 static void
-s_reserve(broker_store_t *st, uint64_t upto)
+s_reserve(broker_store_t *st, uint64_t upto, bool stop)
 {
-    s_reservation(st, &st->buf, upto);
+    s_reservation(st, &st->buf, upto, stop);
     st->records_pending++;
     st->res_added = upto;
 }
@@ -299,7 +304,7 @@ s_new_segment(broker_store_t *st, char *err)
     h.created = broker_now_ms();
     strcpy(h.epoch, st->epoch);
     fp_buf_init(&first);
-    s_reservation(st, &first, st->res_written);
+    s_reservation(st, &first, st->res_written, false);
     int fd = broker_seg_create(st->path, &h, &first, err);
     if (fd >= 0) {
         broker_seg_t seg = { .no = h.segno, .prior_seq = h.prior_seq,
@@ -341,7 +346,7 @@ broker_store_start(broker_store_t *st, uint64_t seq, uint64_t lost_upto,
         return s_new_segment(st, err);
     if (s_open_active(st, err) < 0)
         return -1;
-    s_reserve(st, seq);
+    s_reserve(st, seq, false);
     return broker_store_flush(st, true, err);
 }
 
@@ -350,7 +355,7 @@ broker_store_add(broker_store_t *st, const fp_event_t *ev, bool copy)
 {
     int type = copy ? FP_WAL_COPY : ev->key ? FP_WAL_KEYED : FP_WAL_EVENT;
     if (!copy && ev->seq + RESERVE_STEP / 2 > st->res_added)
-        s_reserve(st, ev->seq + RESERVE_STEP);
+        s_reserve(st, ev->seq + RESERVE_STEP, false);
     if (!copy && ev->seq > st->res_synced)
         st->must_sync = true;
     size_t before = st->buf.len;
@@ -599,7 +604,7 @@ broker_store_close(broker_store_t **st_p, uint64_t seq)
         return;
     *st_p = NULL;
     if (st->fd >= 0) {
-        s_reserve(st, seq);
+        s_reserve(st, seq, true);
         if (broker_store_flush(st, true, err) < 0)
             fp_log_error("%s", err);
         close(st->fd);
