@@ -223,6 +223,7 @@ s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
     zmsg_send(&out, sock);
 }
 
+/*  Free what a request owns.  */
 static void
 s_request_free(request_t *r)
 {
@@ -265,6 +266,8 @@ s_hold(broker_t *b, zframe_t **identity, bool delim, int rc, request_t *r,
     *identity = NULL;
 }
 
+/*  One request: PUBLISH replies are held for the batch; anything else
+ *  settles the batch first and is answered at once.  */
 static void
 s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
 {
@@ -297,6 +300,7 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
     s_request_free(&r);
 }
 
+/*  Up to 256 requests per call, then settle their batch.  */
 int
 broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
 {

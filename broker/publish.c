@@ -24,6 +24,7 @@
 
 static fp_log_limit_t s_reject_log;
 
+/*  Set the error code; returns -1.  */
 static int
 s_fail(char *code, const char *what)
 {
@@ -47,6 +48,8 @@ s_stage(broker_t *b, chan_t *c, fp_event_t *ev, bool pull)
         broker_store_add(b->store, ev, false);
 }
 
+/*  Check p, assign its SEQ and stage it.  *out (if given) gets a
+ *  reference to the staged event.  */
 static int
 s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
          char *code, char *err)
@@ -80,6 +83,7 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
     return 0;
 }
 
+/*  An acknowledged publish (ROUTER); see s_accept.  */
 int
 broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                char *code, char *err)
@@ -102,6 +106,7 @@ broker_publish_keep(broker_t *b, chan_t *c, fp_event_t *ev)
         broker_chan_set_key(b, c, ev, err);
 }
 
+/*  The staged event leaves its channel's batch counters.  */
 static void
 s_unstage(broker_staged_t *s)
 {
@@ -143,6 +148,8 @@ s_refuse(broker_t *b, const char *err)
                      err);
 }
 
+/*  Settle the open batch: store, then keep and fan out; or refuse it.
+ *  0, or -1 with err when the store failed.  */
 int
 broker_publish_flush(broker_t *b, char *err)
 {

@@ -36,6 +36,7 @@ typedef struct {
     bool reserved_always;       /*  ... written under store-fsync always  */
     bool reserved_clean;        /*  ... at an orderly stop  */
     uint64_t lost_upto;         /*  newest SEQ that may be lost  */
+    uint64_t lost_before;       /*  ... as known before this start  */
     bool damaged;               /*  damage seen and no event since  */
     uint64_t damage;            /*  damaged stretches seen  */
     uint64_t records, events, copies, refused;
@@ -47,6 +48,8 @@ s_max(uint64_t a, uint64_t c)
     return a > c ? a : c;
 }
 
+/*  The event's channel, created if needed; NULL (and the event counts as
+ *  lost) when max-channels is reached.  */
 static chan_t *
 s_chan(replay_t *r, const fp_event_t *ev)
 {
@@ -60,6 +63,7 @@ s_chan(replay_t *r, const fp_event_t *ev)
     return c;
 }
 
+/*  An accepted event, in SEQ order: history, keyed state, last SEQ.  */
 static int
 s_event(replay_t *r, fp_event_t *ev)
 {
@@ -82,6 +86,7 @@ s_event(replay_t *r, fp_event_t *ev)
     return 0;
 }
 
+/*  A compaction copy: the key's value unless a newer one was replayed.  */
 static int
 s_copy(replay_t *r, fp_event_t *ev)
 {
@@ -100,6 +105,7 @@ s_copy(replay_t *r, fp_event_t *ev)
     return 0;
 }
 
+/*  A reservation record: "lost N fsync POLICY[ stop]".  */
 static int
 s_reservation(replay_t *r, const fp_wal_rec_t *rec)
 {
@@ -116,6 +122,7 @@ s_reservation(replay_t *r, const fp_wal_rec_t *rec)
     r->reserved_always = strcmp(policy, "always") == 0;
     r->reserved_clean = strcmp(stop, "stop") == 0;
     r->lost_upto = s_max(r->lost_upto, lost);
+    r->lost_before = s_max(r->lost_before, lost);
     return 0;
 }
 
@@ -157,7 +164,6 @@ static void
 s_finish(replay_t *r)
 {
     broker_t *b = r->b;
-    uint64_t lost_before = r->lost_upto;
 
     if (r->damaged)
         r->lost_upto = s_max(r->lost_upto, s_max(r->reserved, r->max_seq));
@@ -167,7 +173,7 @@ s_finish(replay_t *r)
     b->seq = s_max(r->max_seq, r->reserved);
     s_lost(b, r->lost_upto);
     broker_history_trim_global(b, broker_now_ms());
-    if (r->lost_upto > lost_before)
+    if (r->lost_upto > r->lost_before)
         fp_log_warnx("replay: events up to %s-%llu may be lost (%s): "
                      "older cursors get a reset", b->epoch,
                      (unsigned long long) r->lost_upto,
@@ -183,6 +189,9 @@ s_ms(void)
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/*  Replay the store into b (epoch already set from the store), log the
+ *  figures, then open the store for appending.  Exits with status 1 if
+ *  the store cannot be read or written.  */
 void
 broker_replay(broker_t *b)
 {

@@ -98,6 +98,8 @@ s_needed(const broker_t *b)
     return fp_ring_at(&b->heap[0]->ring, 0)->seq;
 }
 
+/*  Delete (after compaction) the oldest segments no channel needs, a few
+ *  per call (the store's one-second timer).  */
 void
 broker_retain(broker_t *b)
 {

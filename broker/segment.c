@@ -34,6 +34,7 @@ typedef struct {
     size_t truncate_at;         /*  torn tail found here, or len  */
 } scan_t;
 
+/*  DIR/NNNNNNNNNNNNNNNNNNNN.seg plus suffix into out.  */
 void
 broker_seg_path(const char *dir, uint64_t no, const char *suffix, char *out,
                 size_t len)
@@ -42,6 +43,7 @@ broker_seg_path(const char *dir, uint64_t no, const char *suffix, char *out,
              suffix);
 }
 
+/*  err = "what path: strerror(errno)"; returns -1.  */
 static int
 s_fail(char *err, const char *what, const char *path)
 {
@@ -49,6 +51,7 @@ s_fail(char *err, const char *what, const char *path)
     return -1;
 }
 
+/*  write() all of data, resuming after short writes and EINTR.  */
 static int
 s_write_all(int fd, const void *data, size_t len)
 {
@@ -173,6 +176,7 @@ s_damage(scan_t *s, size_t off, int rc, const char *why)
     return next;
 }
 
+/*  Hand every record after the header to s->fn; skip damage.  */
 static void
 s_walk(scan_t *s)
 {

@@ -66,12 +66,14 @@ struct broker_store {
     int64_t last_fsync;         /*  ms since 1970, 0: never  */
 };
 
+/*  The segment being appended to (borrowed; valid until segs grows).  */
 static broker_seg_t *
 s_active(broker_store_t *st)
 {
     return &st->segs[st->nsegs - 1];
 }
 
+/*  Append a copy of seg to the list; count its bytes.  */
 static void
 s_seg_add(broker_store_t *st, const broker_seg_t *seg)
 {
@@ -85,6 +87,7 @@ s_seg_add(broker_store_t *st, const broker_seg_t *seg)
         st->next_no = seg->no + 1;
 }
 
+/*  Create the directory if needed and take the LOCK (held until close).  */
 static int
 s_lock(broker_store_t *st, char *err)
 {
@@ -109,6 +112,7 @@ s_lock(broker_store_t *st, char *err)
     return 0;
 }
 
+/*  qsort order of segment numbers.  */
 static int
 s_by_no(const void *x, const void *y)
 {
@@ -135,8 +139,8 @@ s_list(broker_store_t *st, uint64_t **nos_p, size_t *n, char *err)
     while ((e = readdir(d))) {
         unsigned long long no;
         int end = 0;
-        if (sscanf(e->d_name, "%20llu.seg%n", &no, &end) != 1 || end != 24 ||
-            strlen(e->d_name) < 24)
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+            sscanf(e->d_name, "%20llu.seg%n", &no, &end) != 1 || end != 24)
             continue;
         if (strcmp(e->d_name + 24, ".tmp") == 0) {
             fp_log_info("store: removing %s/%s (an unfinished segment)",
@@ -190,6 +194,11 @@ s_header(broker_store_t *st, uint64_t no, char *err)
     return 0;
 }
 
+/*  Open (or create) the store directory: lock it, list the segments and
+ *  read their headers.  Copies the store's epoch (a new one for an empty
+ *  store) into `epoch`.  Returns the store (caller owns it: close with
+ *  broker_store_close), or NULL with err for a store that must not be
+ *  used: locked, unreadable, a newer format, two epochs.  */
 broker_store_t *
 broker_store_open(const broker_conf_t *conf, char *epoch, char *err)
 {
@@ -237,23 +246,29 @@ s_set_aside(broker_store_t *st, size_t i)
     st->nsegs--;
 }
 
-/*  Walk every record, oldest segment first; the newest is the tail (a
- *  torn end is truncated).  Returns the number of segments read, or -1
+/*  Walk every record, oldest segment first.  The newest readable segment
+ *  is the tail, where the next records will be appended: a torn or
+ *  damaged end there is truncated.  Segments with a bad header are set
+ *  aside (counted as damage).  Returns the number of segments read, or -1
  *  with err when a file cannot be read.  */
 int
 broker_store_replay(broker_store_t *st, broker_scan_fn *fn, void *arg,
                     char *err)
 {
+    size_t tail = st->nsegs;
+    for (size_t i = 0; i < st->nsegs; i++)
+        if (!st->segs[i].bad)
+            tail = i;
     for (size_t i = 0; i < st->nsegs; i++) {
         broker_seg_t *seg = &st->segs[i];
         if (seg->bad) {
             fn(arg, NULL);
+            tail -= i < tail;
             s_set_aside(st, i--);
             continue;
         }
         uint64_t before = seg->bytes;
-        if (broker_seg_scan(st->path, seg, i == st->nsegs - 1, fn, arg,
-                            err) < 0)
+        if (broker_seg_scan(st->path, seg, i == tail, fn, arg, err) < 0)
             return -1;
         st->bytes -= before - seg->bytes;
     }
@@ -319,6 +334,7 @@ s_new_segment(broker_store_t *st, char *err)
     return fd >= 0 ? 0 : -1;
 }
 
+/*  Open the newest segment for appending.  */
 static int
 s_open_active(broker_store_t *st, char *err)
 {
@@ -350,6 +366,9 @@ broker_store_start(broker_store_t *st, uint64_t seq, uint64_t lost_upto,
     return broker_store_flush(st, true, err);
 }
 
+/*  Queue ev's record in the batch buffer (a compaction copy if `copy`),
+ *  with a reservation record first when ev->seq comes near the reserved
+ *  range.  ev is borrowed; its JSON is copied.  */
 void
 broker_store_add(broker_store_t *st, const fp_event_t *ev, bool copy)
 {
@@ -388,6 +407,7 @@ s_discard(broker_store_t *st)
     s_clear(st);
 }
 
+/*  Fill err with what failed on the active segment; counts the error.  */
 static int
 s_error(broker_store_t *st, const char *what, char *err)
 {
@@ -409,6 +429,8 @@ s_undo(broker_store_t *st)
     errno = saved;
 }
 
+/*  write() the batch buffer to the active segment; on failure the file
+ *  is cut back.  */
 static int
 s_write(broker_store_t *st, char *err)
 {
@@ -445,6 +467,7 @@ s_synced(broker_store_t *st)
     st->last_fsync = broker_now_ms();
 }
 
+/*  fdatasync the active segment.  */
 static int
 s_sync(broker_store_t *st, char *err)
 {
@@ -522,12 +545,15 @@ broker_store_flush(broker_store_t *st, bool sync, char *err)
     return 0;
 }
 
+/*  The oldest segment if it is not the active one (borrowed), else NULL.  */
 const broker_seg_t *
 broker_store_oldest(const broker_store_t *st)
 {
     return st->nsegs > 1 ? &st->segs[0] : NULL;
 }
 
+/*  Walk the oldest segment's records (read-only; damage is logged and
+ *  reported to fn).  -1 if it cannot be read.  */
 int
 broker_store_scan_oldest(broker_store_t *st, broker_scan_fn *fn, void *arg)
 {
@@ -573,6 +599,7 @@ broker_store_on_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/*  The store's figures for STATS; caller owns the object.  */
 json_t *
 broker_store_json(const broker_store_t *st)
 {
