@@ -173,14 +173,21 @@ def check_everysec(env):
     t.eq(b.publish("es", "next")["seq"], head + 1, "clean restart: the next SEQ follows the head")
 
 
-def check_torn_tail(env):
-    path = env.path("store-torn")
-    b = env.broker(store=path)
+def stopped_store(env, name, channel, n):
+    """A broker with n events on channel in store `name`, stopped.
+    Returns (broker, epoch, seqs, newest segment path, its event records)."""
+    path = env.path(name)
+    b = env.broker(f"broker-{channel}", store=path)
     epoch = b.request("PING")[1]["epoch"]
-    seqs = publish_many(b, "tt", 20)
+    seqs = publish_many(b, channel, n)
     b.stop()
     seg = os.path.join(path, segments(path)[-1])
-    last = [r for r in records(seg) if r[1] == 1][-1]     # the newest event record
+    return b, epoch, seqs, seg, [r for r in records(seg) if r[1] == 1]
+
+
+def check_torn_tail(env):
+    b, epoch, seqs, seg, evrecs = stopped_store(env, "store-torn", "tt", 20)
+    last = evrecs[-1]                                      # the newest event record
     os.truncate(seg, last[0] + REC_HEAD + last[3] // 2)
     b.restart()
     log = b.read_log()
@@ -194,13 +201,8 @@ def check_torn_tail(env):
 
 
 def check_flipped_byte(env):
-    path = env.path("store-flip")
-    b = env.broker(store=path)
-    epoch = b.request("PING")[1]["epoch"]
-    seqs = publish_many(b, "fb", 30)
-    b.stop()
-    seg = os.path.join(path, segments(path)[-1])
-    victim = [r for r in records(seg) if r[1] == 1][9]     # the 10th event
+    b, epoch, seqs, seg, evrecs = stopped_store(env, "store-flip", "fb", 30)
+    victim = evrecs[9]                                     # the 10th event
     with open(seg, "r+b") as f:
         f.seek(victim[0] + REC_HEAD + 5)
         c = f.read(1)
