@@ -38,6 +38,7 @@
 #define RESERVE_STEP 1000000
 
 static const char *const s_policies[] = { "always", "everysec", "no" };
+static fp_log_limit_t s_roll_log;
 
 struct broker_store {
     char *path;                 /*  directory (owned)  */
@@ -514,7 +515,8 @@ s_maybe_roll(broker_store_t *st)
     }
     if (s_new_segment(st, err) < 0) {
         st->errors++;
-        fp_log_warnx("%s (still appending to the full segment)", err);
+        if (fp_log_limit_ok(&s_roll_log))
+            fp_log_warnx("%s (still appending to the full segment)", err);
     }
 }
 
