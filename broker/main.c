@@ -52,8 +52,7 @@ static const fp_conf_opt_t s_opts[] = {
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
     { "store", FP_CONF_STR, &s_conf.store, 0, 0, NULL,
-      "directory of the durable log; without it history is in memory only "
-      "and every start is a new epoch" },
+      "durable log directory (none: memory only, new epoch per start)" },
     { "store-fsync", FP_CONF_ENUM, &s_conf.store_fsync, 0, 0,
       s_fsync_choices, "always, everysec or no (everysec)" },
     { "store-segment-bytes", FP_CONF_SIZE, &s_conf.store_segment_bytes,
