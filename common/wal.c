@@ -8,6 +8,7 @@
 
 static const char s_magic[8] = { 'F', 'P', 'S', 'T', 'O', 'R', 'E', '\n' };
 
+/*  Little-endian integers in and out.  */
 static void
 s_put32(unsigned char *p, uint32_t v)
 {
@@ -61,6 +62,7 @@ fp_wal_header_encode(const fp_wal_header_t *h,
     s_put32(out + 76, s_crc(0, out, 76));
 }
 
+/*  err = why; returns FP_WAL_ECORRUPT.  */
 static int
 s_corrupt(char *err, const char *why)
 {
