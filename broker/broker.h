@@ -20,8 +20,16 @@
 #include "cursor.h"
 #include "event.h"
 #include "ring.h"
+#include "wal.h"
 
 #define BROKER_VERSION "0.1.0"
+
+/*  store-fsync: when the durable log is flushed to disk.  */
+enum {
+    BROKER_FSYNC_ALWAYS,        /*  before every batch is acknowledged  */
+    BROKER_FSYNC_EVERYSEC,      /*  once a second  */
+    BROKER_FSYNC_NO             /*  when the kernel decides  */
+};
 
 typedef struct {
     char *ingest;               /*  PULL endpoint(s)  */
@@ -39,6 +47,9 @@ typedef struct {
     uint64_t heartbeat;         /*  ms between fanout heartbeats  */
     int64_t fanout_hwm;         /*  XPUB send high-water mark  */
     char *log_level;            /*  error, warn, info, debug  */
+    char *store;                /*  durable log directory, NULL: memory  */
+    int store_fsync;            /*  BROKER_FSYNC_*  */
+    uint64_t store_segment_bytes; /*  new data per segment file  */
 } broker_conf_t;
 
 /*  One channel: its history, keyed state and subscriber count.  */
@@ -54,7 +65,37 @@ typedef struct chan {
     size_t heap_pos;            /*  index in the oldest-event heap, or -1  */
     bool in_active;             /*  listed in broker_t.active  */
     uint64_t published;         /*  events published here  */
+    uint32_t staged;            /*  events of the open batch (not kept yet) */
+    uint32_t staged_keys;       /*  ... of them with a key not held yet  */
 } chan_t;
+
+/*  An accepted event waiting for the end of its batch (publish.c).  */
+typedef struct {
+    chan_t *chan;
+    fp_event_t *ev;             /*  owned reference  */
+    bool pull;                  /*  came through PULL  */
+    bool new_key;               /*  counted in chan->staged_keys  */
+} broker_staged_t;
+
+/*  One segment file of the durable log (store.c, segment.c).  */
+typedef struct {
+    uint64_t no;                /*  segment number: file NNN...N.seg  */
+    uint64_t prior_seq;         /*  newest SEQ assigned before it began  */
+    uint64_t max_seq;           /*  newest event SEQ in it, 0 if none  */
+    uint64_t top_seq;           /*  newest SEQ of any event or copy  */
+    uint64_t keyed;             /*  keyed event and copy records  */
+    uint64_t bytes;             /*  file size  */
+    uint64_t copy_bytes;        /*  ... of it compaction copies  */
+    bool bad;                   /*  unreadable header: not replayed  */
+} broker_seg_t;
+
+/*  Called for each valid record of a segment, and with rec NULL where
+ *  damaged bytes were skipped.  Returns 0, or -1 to report the record as
+ *  invalid (it is then treated as damage).  */
+typedef int broker_scan_fn(void *arg, const fp_wal_rec_t *rec);
+
+typedef struct broker_store broker_store_t;     /*  store.c  */
+struct broker_reply;                             /*  control.c  */
 
 typedef struct {
     uint64_t published;         /*  events accepted  */
@@ -71,6 +112,8 @@ typedef struct {
     uint64_t evicted;           /*  idle channels forgotten  */
     uint64_t subscribes;        /*  XPUB subscribe messages  */
     uint64_t unsubscribes;      /*  XPUB unsubscribe messages  */
+    uint64_t replay_records;    /*  log records read at start  */
+    uint64_t replay_ms;         /*  time the replay took  */
 } broker_stats_t;
 
 typedef struct broker {
@@ -94,6 +137,11 @@ typedef struct broker {
     json_t *reports;            /*  "transport/pid" -> latest REPORT  */
     chan_t **active;            /*  channels that get beacons  */
     size_t active_len, active_cap;
+    broker_store_t *store;      /*  durable log, NULL without `store`  */
+    broker_staged_t *staged;    /*  the open batch, in SEQ order  */
+    size_t staged_len, staged_cap;
+    struct broker_reply *replies; /*  ROUTER replies held for the batch  */
+    size_t replies_len, replies_cap;
     broker_stats_t stats;
 } broker_t;
 
@@ -112,13 +160,54 @@ void broker_history_push(broker_t *b, chan_t *c, fp_event_t *ev);
 void broker_history_trim(broker_t *b, chan_t *c);
 void broker_history_trim_global(broker_t *b, int64_t now);
 
-/*  publish.c: the one path every accepted event takes.  */
+/*  publish.c: the one path every accepted event takes.  An accepted
+ *  event is staged (SEQ assigned, appended to the store's buffer); the
+ *  batch is then settled by broker_publish_flush: written (and fsynced as
+ *  store-fsync says), then kept in history and fanned out -- or, when the
+ *  store fails, refused as a whole.  */
 int broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                    char *code, char *err);
+int broker_publish_flush(broker_t *b, char *err);
+void broker_publish_keep(broker_t *b, chan_t *c, fp_event_t *ev);
 int broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg);
+
+/*  store.c: the durable log (segments, fsync policy, SEQ reservation).  */
+broker_store_t *broker_store_open(const broker_conf_t *conf, char *epoch,
+                                  char *err);
+int broker_store_replay(broker_store_t *st, broker_scan_fn *fn, void *arg,
+                        char *err);
+uint64_t broker_store_base(const broker_store_t *st);
+int broker_store_start(broker_store_t *st, uint64_t seq, uint64_t lost_upto,
+                       char *err);
+void broker_store_add(broker_store_t *st, const fp_event_t *ev, bool copy);
+int broker_store_flush(broker_store_t *st, bool sync, char *err);
+const broker_seg_t *broker_store_oldest(const broker_store_t *st);
+int broker_store_scan_oldest(broker_store_t *st, broker_scan_fn *fn,
+                             void *arg);
+int broker_store_drop_oldest(broker_store_t *st);
+int broker_store_on_timer(zloop_t *loop, int timer_id, void *arg);
+json_t *broker_store_json(const broker_store_t *st);
+void broker_store_close(broker_store_t **st_p, uint64_t seq);
+
+/*  segment.c: one segment file.  */
+void broker_seg_path(const char *dir, uint64_t no, const char *suffix,
+                     char *out, size_t len);
+int broker_seg_create(const char *dir, const fp_wal_header_t *h,
+                      const fp_buf_t *records, char *err);
+int broker_seg_header(const char *dir, uint64_t no, fp_wal_header_t *h,
+                      uint64_t *size, char *err);
+int broker_seg_scan(const char *dir, broker_seg_t *seg, bool tail,
+                    broker_scan_fn *fn, void *arg, char *err);
+
+/*  replay.c: rebuild history, keyed state and SEQ from the store.  */
+void broker_replay(broker_t *b);
+
+/*  retain.c: delete old segments no channel needs (with compaction).  */
+void broker_retain(broker_t *b);
 
 /*  control.c: the ROUTER socket.  */
 int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
+void broker_control_free(broker_t *b);
 
 /*  since.c: SINCE and STATE.  Each fills *meta (caller owns) and appends
  *  the events to `events`, one JSON text per line; -1 with code and err

@@ -64,7 +64,7 @@ static bool
 s_idle(const chan_t *c)
 {
     return c->ring.count == 0 && c->subscribers == 0 && !c->in_active &&
-           (!c->keys || zhashx_size(c->keys) == 0);
+           c->staged == 0 && (!c->keys || zhashx_size(c->keys) == 0);
 }
 
 static int
@@ -128,12 +128,16 @@ broker_chan_key_count(const chan_t *c)
     return c->keys ? zhashx_size(c->keys) : 0;
 }
 
+/*  May c take an event with this key?  Keys new to c that wait in the
+ *  open batch count too (a key repeated there counts more than once, so
+ *  near the limit this errs on the side of refusing).  */
 bool
 broker_chan_key_allowed(broker_t *b, chan_t *c, const char *key)
 {
-    if (!c->keys || zhashx_lookup(c->keys, key))
+    if (c->keys && zhashx_lookup(c->keys, key))
         return true;
-    return zhashx_size(c->keys) < (size_t) b->conf.max_keys;
+    return broker_chan_key_count(c) + c->staged_keys <
+           (size_t) b->conf.max_keys;
 }
 
 /*  The newest event for a key replaces the older one; an event whose data

@@ -10,11 +10,17 @@
  *  STATS or PING.  A body member "tag" (string or integer) is removed
  *  before the command sees the body and echoed in META, so DEALER clients
  *  can match replies to requests.  Errors carry {"code", "error"}.
+ *
+ *  PUBLISH replies wait for the end of the batch (publish.c): the event
+ *  must be in the store first.  Any other request settles the batch before
+ *  it is handled, so it sees every event acknowledged before it, and
+ *  replies leave in the order the requests came.
  */
 #include "broker.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "mem.h"
 
 #include <string.h>
 #include <time.h>
@@ -30,6 +36,15 @@ typedef struct {
     char err[FP_ERR_LEN];       /*  error message  */
 } request_t;
 
+/*  A reply held until the batch is settled.  */
+struct broker_reply {
+    zframe_t *identity;         /*  owned  */
+    bool delim;                 /*  echo an empty delimiter  */
+    int rc;                     /*  0 or -1 (r.code, r.err)  */
+    request_t r;
+    fp_event_t *ev;             /*  the PUBLISH's staged event, or NULL  */
+};
+
 static int
 s_fail(request_t *r, const char *code, const char *msg)
 {
@@ -39,13 +54,12 @@ s_fail(request_t *r, const char *code, const char *msg)
     return -1;
 }
 
-/*  PUBLISH skips jansson: the body is scanned once by fp_publish_parse.  */
+/*  PUBLISH skips jansson: the body is scanned once by fp_publish_parse.
+ *  *ev is the staged event; the reply is made when the batch settles.  */
 static int
-s_publish(broker_t *b, request_t *r, zframe_t *body)
+s_publish(broker_t *b, request_t *r, zframe_t *body, fp_event_t **ev)
 {
-    fp_event_t *ev = NULL;
     fp_publish_t p;
-    char cursor[FP_CURSOR_LEN];
 
     int rc = body ? fp_publish_parse((const char *) zframe_data(body),
                                      zframe_size(body), &p, true, r->err)
@@ -53,18 +67,32 @@ s_publish(broker_t *b, request_t *r, zframe_t *body)
     if (p.tag)
         r->tag = json_loads(p.tag, JSON_DECODE_ANY, NULL);
     if (rc == 0)
-        rc = broker_publish(b, &p, &ev, r->code, r->err);
+        rc = broker_publish(b, &p, ev, r->code, r->err);
     else
         snprintf(r->code, sizeof r->code, "%s",
                  rc == FP_PUBLISH_EJSON ? "invalid_json" : "invalid_event");
     fp_publish_clear(&p);
-    if (rc < 0)
-        return -1;
-    fp_cursor_format(b->epoch, ev->seq, cursor);
-    r->meta = json_pack("{s:s, s:I, s:s}", "id", cursor,
-                        "seq", (json_int_t) ev->seq, "channel", ev->channel);
-    fp_event_unref(&ev);
-    return 0;
+    return rc < 0 ? -1 : 0;
+}
+
+/*  The acknowledgement of a held PUBLISH, once its batch is settled.  */
+static void
+s_ack(broker_t *b, struct broker_reply *h, int flushed, const char *err)
+{
+    char cursor[FP_CURSOR_LEN];
+
+    if (!h->ev)
+        return;
+    if (flushed < 0) {
+        h->rc = -1;
+        snprintf(h->r.code, sizeof h->r.code, "store_failed");
+        snprintf(h->r.err, sizeof h->r.err, "%s", err);
+        return;
+    }
+    fp_cursor_format(b->epoch, h->ev->seq, cursor);
+    h->r.meta = json_pack("{s:s, s:I, s:s}", "id", cursor,
+                          "seq", (json_int_t) h->ev->seq,
+                          "channel", h->ev->channel);
 }
 
 static int
@@ -146,7 +174,7 @@ s_body(request_t *r, zframe_t *frame)
 }
 
 static int
-s_handle(broker_t *b, zmsg_t *msg, request_t *r)
+s_handle(broker_t *b, zmsg_t *msg, request_t *r, fp_event_t **ev)
 {
     zframe_t *cmdf = zmsg_pop(msg);
     zframe_t *bodyf = zmsg_pop(msg);
@@ -161,7 +189,7 @@ s_handle(broker_t *b, zmsg_t *msg, request_t *r)
     else if (zframe_size(cmdf) < 1 || zframe_size(cmdf) > 16)
         s_fail(r, "unknown_command", "command must be 1 to 16 bytes");
     else if (zframe_streq(cmdf, "PUBLISH"))
-        rc = s_publish(b, r, bodyf);
+        rc = s_publish(b, r, bodyf, ev);
     else if (s_body(r, bodyf) == 0) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
         cmd[zframe_size(cmdf)] = '\0';
@@ -199,10 +227,56 @@ s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
     zmsg_send(&out, sock);
 }
 
+/*  Free what a request owns.  */
+static void
+s_request_free(request_t *r)
+{
+    json_decref(r->body);
+    json_decref(r->tag);
+    json_decref(r->meta);
+    fp_buf_free(&r->events);
+}
+
+/*  Settle the batch (publish.c) and send the replies held for it.  */
+static void
+s_settle(broker_t *b, zsock_t *sock)
+{
+    char err[FP_ERR_LEN];
+    int rc = broker_publish_flush(b, err);
+
+    for (size_t i = 0; i < b->replies_len; i++) {
+        struct broker_reply *h = &b->replies[i];
+        s_ack(b, h, rc, err);
+        s_reply(sock, &h->identity, h->delim, h->rc, &h->r);
+        zframe_destroy(&h->identity);
+        fp_event_unref(&h->ev);
+        s_request_free(&h->r);
+    }
+    b->replies_len = 0;
+}
+
+/*  Hold a PUBLISH reply (ownership of identity, r and ev moves).  */
+static void
+s_hold(broker_t *b, zframe_t **identity, bool delim, int rc, request_t *r,
+       fp_event_t *ev)
+{
+    if (b->replies_len == b->replies_cap) {
+        b->replies_cap = b->replies_cap ? b->replies_cap * 2 : 64;
+        b->replies = fp_realloc(b->replies,
+                                b->replies_cap * sizeof *b->replies);
+    }
+    b->replies[b->replies_len++] = (struct broker_reply) { *identity, delim,
+                                                           rc, *r, ev };
+    *identity = NULL;
+}
+
+/*  One request: PUBLISH replies are held for the batch; anything else
+ *  settles the batch first and is answered at once.  */
 static void
 s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
 {
     request_t r = { 0 };
+    fp_event_t *ev = NULL;
     zframe_t *identity = zmsg_pop(msg);
     zframe_t *first = zmsg_first(msg);
     bool delim = first && zframe_size(first) == 0;
@@ -211,20 +285,26 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
         first = zmsg_pop(msg);
         zframe_destroy(&first);
     }
-    int rc = s_handle(b, msg, &r);
+    bool publish = zmsg_first(msg) && zframe_streq(zmsg_first(msg),
+                                                   "PUBLISH");
+    if (!publish)
+        s_settle(b, sock);
+    int rc = s_handle(b, msg, &r, &ev);
     if (rc < 0) {
         b->stats.bad_requests++;
         if (fp_log_limit_ok(&s_bad_log))
             fp_log_warnx("control: request refused (%s): %s", r.code, r.err);
     }
+    if (publish) {
+        s_hold(b, &identity, delim, rc, &r, ev);
+        return;
+    }
     s_reply(sock, &identity, delim, rc, &r);
     zframe_destroy(&identity);
-    json_decref(r.body);
-    json_decref(r.tag);
-    json_decref(r.meta);
-    fp_buf_free(&r.events);
+    s_request_free(&r);
 }
 
+/*  Up to 256 requests per call, then settle their batch.  */
 int
 broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -236,5 +316,15 @@ broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
         s_request(b, sock, msg);
         zmsg_destroy(&msg);
     }
+    s_settle(b, sock);
     return 0;
+}
+
+/*  Free what the ROUTER side holds (at shutdown, after the last batch).  */
+void
+broker_control_free(broker_t *b)
+{
+    free(b->replies);
+    b->replies = NULL;
+    b->replies_len = b->replies_cap = 0;
 }

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 static broker_conf_t s_conf;
+static const char *const s_fsync_choices[] = { "always", "everysec", "no",
+                                               NULL };
 
 static const fp_conf_opt_t s_opts[] = {
     { "ingest", FP_CONF_STR, &s_conf.ingest, 0, 0, NULL,
@@ -49,6 +51,12 @@ static const fp_conf_opt_t s_opts[] = {
       "messages queued per subscriber before drops (100000)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "store", FP_CONF_STR, &s_conf.store, 0, 0, NULL,
+      "durable log directory (none: memory only, new epoch per start)" },
+    { "store-fsync", FP_CONF_ENUM, &s_conf.store_fsync, 0, 0,
+      s_fsync_choices, "always, everysec or no (everysec)" },
+    { "store-segment-bytes", FP_CONF_SIZE, &s_conf.store_segment_bytes,
+      4096, 0, NULL, "new data per segment file of the store (64m)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -78,6 +86,8 @@ s_defaults(void)
     s_conf.heartbeat = 1000;
     s_conf.fanout_hwm = 100000;
     s_conf.log_level = fp_strdup("info");
+    s_conf.store_fsync = BROKER_FSYNC_EVERYSEC;
+    s_conf.store_segment_bytes = 64u << 20;
 }
 
 static void
@@ -134,6 +144,24 @@ s_open(broker_t *b)
     s_bind(b->xpub, b->conf.fanout, "fanout");
 }
 
+/*  Open the store and replay it, or start a new epoch in memory.  */
+static void
+s_history(broker_t *b)
+{
+    char err[FP_ERR_LEN];
+
+    if (!b->conf.store) {
+        fp_epoch_generate(b->epoch);
+        fp_log_info("no store: history is kept in memory only, epoch %s is "
+                    "new", b->epoch);
+        return;
+    }
+    b->store = broker_store_open(&b->conf, b->epoch, err);
+    if (!b->store)
+        fp_fatalx("%s", err);
+    broker_replay(b);
+}
+
 static void
 s_run(broker_t *b)
 {
@@ -145,6 +173,8 @@ s_run(broker_t *b)
     zloop_reader_set_tolerant(b->loop, b->router);
     zloop_reader_set_tolerant(b->loop, b->xpub);
     zloop_timer(b->loop, b->conf.heartbeat, 0, broker_on_tick, b);
+    if (b->store)
+        zloop_timer(b->loop, 1000, 0, broker_store_on_timer, b);
     zloop_start(b->loop);
     zloop_destroy(&b->loop);
 }
@@ -163,8 +193,8 @@ main(int argc, char **argv)
     zsys_set_logstream(NULL);
     b.conf = s_conf;
     b.started = broker_now_ms();
-    fp_epoch_generate(b.epoch);
     broker_chan_table_init(&b);
+    s_history(&b);
     s_open(&b);
     fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s", b.epoch,
                 b.conf.ingest, b.conf.control, b.conf.fanout);
@@ -173,9 +203,12 @@ main(int argc, char **argv)
     fp_log_info("shutting down: %llu events published, head %s-%llu",
                 (unsigned long long) b.stats.published, b.epoch,
                 (unsigned long long) b.seq);
+    broker_store_close(&b.store, b.seq);
     zsock_destroy(&b.pull);
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);
+    broker_control_free(&b);
+    free(b.staged);
     broker_chan_table_free(&b);
     json_decref(b.reports);
     fp_conf_free(s_opts);

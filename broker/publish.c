@@ -1,13 +1,22 @@
 /*  publish: the one path every accepted event takes, from PULL or ROUTER.
  *
- *  Validate, assign SEQ and time, keep in history and keyed state, fan
- *  out.  Everything that can refuse an event is checked before a SEQ is
+ *  Validate, assign SEQ and time, then stage: the event goes to the
+ *  store's batch buffer (when there is a store) and to b->staged.  At the
+ *  end of each reader callback -- and before any other ROUTER request is
+ *  answered -- broker_publish_flush settles the batch: the store writes
+ *  it (and fsyncs it under store-fsync always: group commit), and only
+ *  then is each event kept in history and keyed state and fanned out; the
+ *  ROUTER acknowledgements follow (control.c).  If the store fails, the
+ *  whole batch is refused (store_failed) and its SEQs are taken back.
+ *
+ *  Everything else that can refuse an event is checked before a SEQ is
  *  assigned, so a refused publish leaves no hole in the sequence.
  */
 #include "broker.h"
 #include "conf.h"
 #include "jscan.h"
 #include "log.h"
+#include "mem.h"
 
 #include <string.h>
 
@@ -15,6 +24,7 @@
 
 static fp_log_limit_t s_reject_log;
 
+/*  Set the error code; returns -1.  */
 static int
 s_fail(char *code, const char *what)
 {
@@ -22,9 +32,27 @@ s_fail(char *code, const char *what)
     return -1;
 }
 
+/*  Add ev (the caller's reference) to the open batch.  */
+static void
+s_stage(broker_t *b, chan_t *c, fp_event_t *ev, bool pull)
+{
+    if (b->staged_len == b->staged_cap) {
+        b->staged_cap = b->staged_cap ? b->staged_cap * 2 : 256;
+        b->staged = fp_realloc(b->staged, b->staged_cap * sizeof *b->staged);
+    }
+    bool new_key = ev->key && !(c->keys && zhashx_lookup(c->keys, ev->key));
+    b->staged[b->staged_len++] = (broker_staged_t) { c, ev, pull, new_key };
+    c->staged++;
+    c->staged_keys += new_key;
+    if (b->store)
+        broker_store_add(b->store, ev, false);
+}
+
+/*  Check p, assign its SEQ and stage it.  *out (if given) gets a
+ *  reference to the staged event.  */
 static int
-s_accept(broker_t *b, const fp_publish_t *p, fp_event_t **out, char *code,
-         char *err)
+s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
+         char *code, char *err)
 {
     size_t size = p->data_len + strlen(p->channel) + strlen(p->type) +
                   (p->key ? strlen(p->key) : 0);
@@ -49,27 +77,91 @@ s_accept(broker_t *b, const fp_publish_t *p, fp_event_t **out, char *code,
                                   p->channel, p->type, p->key, p->data,
                                   p->data_len);
     c->last_seq = ev->seq;
-    c->last_ts = ts;
-    c->published++;
-    broker_history_push(b, c, ev);
-    broker_history_trim(b, c);
-    broker_history_trim_global(b, ts);
-    if (ev->key)
-        broker_chan_set_key(b, c, ev, err);
-    broker_fanout_event(b, c, ev);
-    b->stats.published++;
     if (out)
-        *out = ev;
-    else
-        fp_event_unref(&ev);
+        *out = fp_event_ref(ev);
+    s_stage(b, c, ev, pull);
     return 0;
 }
 
+/*  An acknowledged publish (ROUTER); see s_accept.  */
 int
 broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                char *code, char *err)
 {
-    return s_accept(b, p, out, code, err);
+    return s_accept(b, p, false, out, code, err);
+}
+
+/*  Keep ev in c's history and keyed state (the limits apply).  Shared by
+ *  the live path and the replay of the store.  */
+void
+broker_publish_keep(broker_t *b, chan_t *c, fp_event_t *ev)
+{
+    char err[FP_ERR_LEN];
+
+    c->last_ts = ev->ts;
+    broker_history_push(b, c, ev);
+    broker_history_trim(b, c);
+    broker_history_trim_global(b, ev->ts);
+    if (ev->key)
+        broker_chan_set_key(b, c, ev, err);
+}
+
+/*  The staged event leaves its channel's batch counters.  */
+static void
+s_unstage(broker_staged_t *s)
+{
+    s->chan->staged--;
+    s->chan->staged_keys -= s->new_key;
+}
+
+/*  The batch is durable: keep and fan out every event.  */
+static void
+s_commit(broker_t *b)
+{
+    for (size_t i = 0; i < b->staged_len; i++) {
+        broker_staged_t *s = &b->staged[i];
+        s_unstage(s);
+        broker_publish_keep(b, s->chan, s->ev);
+        broker_fanout_event(b, s->chan, s->ev);
+        s->chan->published++;
+        b->stats.published++;
+        b->stats.published_pull += s->pull;
+        fp_event_unref(&s->ev);
+    }
+}
+
+/*  The store failed: refuse the batch and take its SEQs back.  */
+static void
+s_refuse(broker_t *b, const char *err)
+{
+    size_t n = b->staged_len;
+    for (size_t i = n; i-- > 0;) {
+        broker_staged_t *s = &b->staged[i];
+        s_unstage(s);
+        s->chan->last_seq = s->ev->prev;
+        b->seq = s->ev->seq - 1;
+        fp_event_unref(&s->ev);
+    }
+    b->stats.rejected += n;
+    if (fp_log_limit_ok(&s_reject_log))
+        fp_log_warnx("ingest: %zu events refused (store_failed): %s", n,
+                     err);
+}
+
+/*  Settle the open batch: store, then keep and fan out; or refuse it.
+ *  0, or -1 with err when the store failed.  */
+int
+broker_publish_flush(broker_t *b, char *err)
+{
+    if (b->staged_len == 0)
+        return 0;
+    int rc = b->store ? broker_store_flush(b->store, false, err) : 0;
+    if (rc == 0)
+        s_commit(b);
+    else
+        s_refuse(b, err);
+    b->staged_len = 0;
+    return rc;
 }
 
 static void
@@ -89,9 +181,7 @@ s_ingest_one(broker_t *b, fp_jscan_t *s)
     char code[32], err[FP_ERR_LEN];
 
     int rc = fp_publish_scan(s, &p, false, err);
-    if (rc == 0 && s_accept(b, &p, NULL, code, err) == 0)
-        b->stats.published_pull++;
-    else
+    if (rc != 0 || s_accept(b, &p, true, NULL, code, err) < 0)
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
                  rc ? "invalid_event" : code, err);
     fp_publish_clear(&p);
@@ -153,8 +243,10 @@ int
 broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg)
 {
     broker_t *b = arg;
+    char err[FP_ERR_LEN];
     void *raw = zsock_resolve(sock);
     for (int i = 0; i < PULL_BATCH && s_pull_one(b, raw); i++)
         ;
+    broker_publish_flush(b, err);
     return 0;
 }

@@ -110,5 +110,13 @@ broker_stats_json(broker_t *b, json_t *req)
         "subscribes", (json_int_t) s->subscribes,
         "top", top);
     json_object_set_new(st, "responders", broker_reports_json(b));
+    if (b->store) {
+        json_t *store = broker_store_json(b->store);
+        json_object_set_new(store, "replay_ms",
+                            json_integer((json_int_t) s->replay_ms));
+        json_object_set_new(store, "records_replayed",
+                            json_integer((json_int_t) s->replay_records));
+        json_object_set_new(st, "store", store);
+    }
     return st;
 }

@@ -83,7 +83,8 @@ def wait_for(pred, timeout=5.0, interval=0.02):
 class Proc:
     """A started program: its PID, log file and how to stop it."""
 
-    def __init__(self, env, name, argv, ready_fd=False, cwd=None, extra_env=None):
+    def __init__(self, env, name, argv, ready_fd=False, cwd=None, extra_env=None,
+                 preexec_fn=None):
         self.env, self.name, self.argv = env, name, argv
         self.log_path = os.path.join(env.dir, f"{name}.log")
         self.log = open(self.log_path, "ab")
@@ -98,7 +99,8 @@ class Proc:
             argv = argv + ["--ready-fd", str(wfd)]
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, cwd=cwd or env.dir, env=penv,
-                                  pass_fds=(wfd,) if wfd is not None else ())
+                                  pass_fds=(wfd,) if wfd is not None else (),
+                                  preexec_fn=preexec_fn)
         self.pid = self.p.pid
         self.stopped = False
         if ready_fd:
@@ -154,9 +156,10 @@ class Proc:
 
 
 class Broker(Proc):
-    """fastpush-broker on ipc:// endpoints in the env's directory."""
+    """fastpush-broker on ipc:// endpoints in the env's directory.
+    preexec_fn (optional) runs in the child before exec, at every start."""
 
-    def __init__(self, env, name="broker", **directives):
+    def __init__(self, env, name="broker", preexec_fn=None, **directives):
         d = os.path.join(env.dir, name)
         os.makedirs(d, exist_ok=True)
         self.ingest = f"ipc://{d}/ingest"
@@ -171,14 +174,19 @@ class Broker(Proc):
                 f.write(f"{k} {v}\n")
         self._ctx = env.ctx
         self._req = None
+        self.preexec_fn = preexec_fn
         super().__init__(env, name, [os.path.join(BIN, "fastpush-broker"), "-f", self.conf_path],
-                         ready_fd=True)
+                         ready_fd=True, preexec_fn=preexec_fn)
 
     def restart(self, sig=signal.SIGTERM):
+        """Stop (SIGTERM, or e.g. SIGKILL for a crash) and start again."""
         self.stop(sig)
         self.log = open(self.log_path, "ab")
+        if self._req is not None:
+            self._req.close()
         Proc.__init__(self, self.env, self.name,
-                      [os.path.join(BIN, "fastpush-broker"), "-f", self.conf_path], ready_fd=True)
+                      [os.path.join(BIN, "fastpush-broker"), "-f", self.conf_path], ready_fd=True,
+                      preexec_fn=self.preexec_fn)
         self._req = None
 
     def request(self, cmd, body=None, timeout=5.0, raw_frames=None):
