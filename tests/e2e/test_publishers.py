@@ -57,6 +57,15 @@ def php(env, b, ops, timeout=3.0, control=None, ingest=None):
     return out
 
 
+def error_code(fn, *args, **kw):
+    """The FastpushError code fn raises, or None."""
+    try:
+        fn(*args, **kw)
+    except FastpushError as e:
+        return e.code
+    return None
+
+
 def events_of(msgs):
     return [m for _, m in msgs if "id" in m]
 
@@ -132,12 +141,7 @@ def check_errors(env):
              ("ok", 1, {"key": ""}, "invalid_event"),
              ("ok", "x" * 2000, {}, "too_large")]
     for channel, data, opts, code in cases:
-        try:
-            py.publish(channel, data, **opts)
-            got = None
-        except FastpushError as e:
-            got = e.code
-        t.eq(got, code, f"Python publish({channel[:12]!r}, {opts}) raises {code}")
+        t.eq(error_code(py.publish, channel, data, **opts), code, f"Python publish({channel[:12]!r}, {opts}) raises {code}")
     out = php(env, b, [{"op": "publish", "channel": c, "data": d, "options": o}
                        for c, d, o, _ in cases])
     t.eq([o.get("error") for o in out], [c[3] for c in cases],
@@ -152,12 +156,7 @@ def check_errors(env):
     # async: nobody answers, so names are checked before sending
     before = b.request("STATS")[1]["events"]
     for channel, opts in (("bad channel", {}), ("ok", {"event": "close"}), ("ok", {"key": "a\"b"})):
-        try:
-            py.publish_async(channel, 1, **opts)
-            got = None
-        except FastpushError as e:
-            got = e.code
-        t.eq(got, "invalid_event", f"Python publish_async({channel!r}, {opts}) refused locally")
+        t.eq(error_code(py.publish_async, channel, 1, **opts), "invalid_event", f"Python publish_async({channel!r}, {opts}) refused locally")
     out = php(env, b, [{"op": "async", "channel": "bad channel", "data": 1},
                        {"op": "async", "channel": "ok", "data": 1, "options": {"event": "close"}},
                        {"op": "batch", "events": [{"channel": "ok", "data": 1},
@@ -174,11 +173,7 @@ def check_timeouts(env):
     py = FastpushPublisher(control=b.control, ingest=b.ingest, timeout=0.5, context=env.ctx)
     t.eq(py.publish("t", 0), b.request("PING")[1]["epoch"] + "-1", "first publish")
     b.send_signal(signal.SIGSTOP)
-    try:
-        py.publish("t", "while stopped")
-        got = None
-    except FastpushError as e:
-        got = e.code
+    got = error_code(py.publish, "t", "while stopped")
     b.send_signal(signal.SIGCONT)
     t.eq(got, "timeout", "Python: no answer within the timeout raises 'timeout'")
     # the broker publishes the late request (seq 2) and answers it; that
@@ -200,12 +195,7 @@ def check_timeouts(env):
     nowhere = "ipc://" + env.path("nothing-here")
     py = FastpushPublisher(control=nowhere, ingest=nowhere, timeout=0.3, context=env.ctx)
     for name, fn in (("publish", py.publish), ("publish_async", py.publish_async)):
-        try:
-            fn("t", 1)
-            got = None
-        except FastpushError as e:
-            got = e.code
-        t.eq(got, "broker_unavailable", f"Python {name} without a broker: broker_unavailable")
+        t.eq(error_code(fn, "t", 1), "broker_unavailable", f"Python {name} without a broker: broker_unavailable")
     py.close()
     out = php(env, b, [{"op": "publish", "channel": "t", "data": 1},
                        {"op": "async", "channel": "t", "data": 1}],
