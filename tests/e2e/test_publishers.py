@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import zmq
+
 from harness import Env, Tap, recv_all, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
@@ -168,6 +170,28 @@ def check_errors(env):
     py.close()
 
 
+def check_raw_async_refusals(env):
+    """Async events the clients would have refused, sent raw: the broker
+    only counts them, keeps going, and keeps the valid events of a batch."""
+    b = env.broker()
+    sub = b.subscriber("r")
+    recv_all(sub, timeout=0.3, until=lambda o: len(o) >= 1)
+    push = env.ctx.socket(zmq.PUSH)
+    push.connect(b.ingest)
+    push.send(b'{"channel":"r","data":0,"tag":1}')                 # unknown field, alone
+    push.send(b'[{"channel":"r","data":1},{"channel":"r","data":2,"x":{"y":[1]}},'
+              b'{"channel":7,"data":3},{"channel":"r","data":4}]')  # refused inside a batch
+    push.send(b'[{"channel":"r","data":5,"zz":1},{"channel":"r","data":tru},'
+              b'{"channel":"r","data":6}]')                        # invalid JSON ends a batch
+    push.send(b'{"channel":"r","data":7}')
+    got = events_of(recv_all(sub, timeout=1.0, until=lambda o: len(events_of(o)) >= 3))
+    t.eq([e["data"] for e in got], [1, 4, 7], "the valid events around refused ones are published")
+    t.ok(b.alive(), "the broker survives refused events on the ingest socket")
+    t.eq(b.request("STATS")[1]["events"]["rejected"], 5, "each refused event is counted once")
+    push.close()
+    sub.close()
+
+
 def check_timeouts(env):
     b = env.broker()
     py = FastpushPublisher(control=b.control, ingest=b.ingest, timeout=0.5, context=env.ctx)
@@ -227,6 +251,8 @@ with Env(t) as env:
     check_three_publishers(env)
 with Env(t) as env:
     check_errors(env)
+with Env(t) as env:
+    check_raw_async_refusals(env)
 with Env(t) as env:
     check_timeouts(env)
 with Env(t) as env:
