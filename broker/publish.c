@@ -173,18 +173,26 @@ s_reject(broker_t *b, const char *code, const char *err)
 }
 
 /*  Validate and accept the object at the scanner; false when the rest of
- *  the text cannot be read any more (invalid JSON).  */
+ *  the text cannot be read any more (invalid JSON).  Errors go to the
+ *  scanner's buffer, which outlives this call.  A refused event can stop
+ *  the scan inside its object: the scanner then skips the whole value, so
+ *  that the next event of a batch is read from its start.  */
 static bool
 s_ingest_one(broker_t *b, fp_jscan_t *s)
 {
     fp_publish_t p;
-    char code[32], err[FP_ERR_LEN];
+    char code[32];
+    const char *start = s->p;
 
-    int rc = fp_publish_scan(s, &p, false, err);
-    if (rc != 0 || s_accept(b, &p, true, NULL, code, err) < 0)
+    int rc = fp_publish_scan(s, &p, false, s->err);
+    if (rc != 0 || s_accept(b, &p, true, NULL, code, s->err) < 0)
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
-                 rc ? "invalid_event" : code, err);
+                 rc ? "invalid_event" : code, s->err);
     fp_publish_clear(&p);
+    if (rc == FP_PUBLISH_EEVENT) {
+        s->p = start;
+        return fp_jscan_value(s, NULL, 0) == 0;
+    }
     return rc != FP_PUBLISH_EJSON;
 }
 

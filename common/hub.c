@@ -4,8 +4,10 @@
  *  arrival order, which is SEQ order.  When a channel shows a gap the hub
  *  pauses: later items wait in a queue, the missing events are fetched
  *  with SINCE and merged into the queue by SEQ, and the queue drains
- *  through s_apply again.  Members therefore always see SEQ order across
- *  all their channels.
+ *  through s_apply again.  Members see each channel in SEQ order, and all
+ *  their channels in SEQ order except when a gap shows late: a channel's
+ *  feed only reveals a drop with its next event or beacon, and newer
+ *  events of other channels may have been dispatched by then.
  */
 #include "hub_int.h"
 #include "err.h"

@@ -14,7 +14,9 @@
  *    resets, snapshots and missed events, then live events with SEQ above
  *    the reply's head (Clone pattern: subscribe first, then SINCE, then
  *    drop what SINCE already covered).  Each member sees every event of
- *    its channels once, in SEQ order;
+ *    its channels once, in SEQ order on each channel and across them,
+ *    except that events recovered after a gap come when the gap shows,
+ *    possibly after newer events of its other channels;
  *  - a new epoch (the broker lost its history) rejoins every member from
  *    its cursor, which yields explicit resets.
  *
@@ -41,9 +43,9 @@ typedef struct fp_hub_req fp_hub_req_t;
 /*  What a member is told.  All pointers are borrowed for the call.  A
  *  callback may destroy its own member.  */
 typedef struct {
-    /*  An event, in SEQ order, once.  `snapshot` marks the events of a
-     *  keyed snapshot after a reset: apply them, they do not move the
-     *  cursor.  */
+    /*  An event, once, in SEQ order (see above for gaps).  `snapshot`
+     *  marks the events of a keyed snapshot after a reset: apply them,
+     *  they do not move the cursor.  */
     void (*event)(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx);
     /*  History could not cover the member's cursor for this channel
      *  (reason "epoch", "trimmed" or "ahead").  When `snapshot`, the keyed

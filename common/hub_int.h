@@ -49,6 +49,8 @@ struct fp_member {
     bool overflow;              /*  join buffer overflowed  */
     bool in_start;              /*  listed in hub->starting  */
     uint64_t cursor;            /*  newest SEQ delivered  */
+    uint64_t joined;            /*  SEQ the join covered: live events up
+                                    to it are duplicates  */
     char *epoch;                /*  epoch of cursor (owned) or NULL  */
     fp_event_t **buf;           /*  live events held while joining  */
     uint32_t nbuf;

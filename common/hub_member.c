@@ -2,7 +2,7 @@
  *
  *  WAIT     until every channel of the member is LIVE and the epoch known;
  *  JOINING  SINCE sent; live events are held in a buffer meanwhile;
- *  ACTIVE   live events with SEQ above the cursor are delivered.
+ *  ACTIVE   live events with SEQ above the join's head are delivered.
  *
  *  A member joining "from now" needs no SINCE: its cursor is the newest SEQ
  *  the hub has seen on the fanout, and every later event of its channels
@@ -62,6 +62,7 @@ s_ready(fp_member_t *m)
 {
     char cursor[FP_CURSOR_LEN];
     m->state = MEMBER_ACTIVE;
+    m->joined = m->cursor;
     m->has_cursor = true;
     m->hub->stats.joins++;
     fp_cursor_format(m->epoch, m->cursor, cursor);
@@ -87,16 +88,27 @@ hub_member_try_start(fp_member_t *m)
     s_ready(m);
 }
 
+/*  A live event for an ACTIVE member.  The feed gives each event of a
+ *  channel once, but one recovered after a fanout gap can be older than
+ *  events of other channels already delivered: drop only what the join
+ *  covered, and never move the cursor back.  */
+static void
+s_deliver(fp_member_t *m, fp_event_t *ev)
+{
+    if (ev->seq <= m->joined)
+        return;
+    if (ev->seq > m->cursor)
+        m->cursor = ev->seq;
+    m->cbs->event(m, ev, false, m->ctx);
+}
+
 void
 hub_member_event(fp_member_t *m, fp_event_t *ev)
 {
     if (m->dead)
         return;
     if (m->state == MEMBER_ACTIVE) {
-        if (ev->seq <= m->cursor)
-            return;
-        m->cursor = ev->seq;
-        m->cbs->event(m, ev, false, m->ctx);
+        s_deliver(m, ev);
     } else if (m->state == MEMBER_JOINING) {
         if (m->nbuf >= m->hub->conf.join_buffer) {
             m->overflow = true;
@@ -141,16 +153,13 @@ s_resets(fp_member_t *m, json_t *resets)
     }
 }
 
-/*  After the reply: held live events above the cursor, then free them.  */
+/*  After the reply: held live events the join did not cover, then free
+ *  them.  */
 static void
 s_flush_buffer(fp_member_t *m)
 {
-    for (uint32_t i = 0; i < m->nbuf && !m->dead; i++) {
-        if (m->buf[i]->seq <= m->cursor)
-            continue;
-        m->cursor = m->buf[i]->seq;
-        m->cbs->event(m, m->buf[i], false, m->ctx);
-    }
+    for (uint32_t i = 0; i < m->nbuf && !m->dead; i++)
+        s_deliver(m, m->buf[i]);
     if (!m->dead)
         s_buf_clear(m);
 }

@@ -1,0 +1,235 @@
+<?php
+/**
+ * Publish events to a fastpush broker from PHP (php-zmq only).
+ *
+ *     require 'FastpushPublisher.php';
+ *     $pub = new FastpushPublisher([
+ *         'control' => 'tcp://127.0.0.1:7401',    // acknowledged publishes
+ *         'ingest'  => 'tcp://127.0.0.1:7400',    // fire and forget
+ *         'timeout' => 3.0,                       // seconds
+ *     ]);
+ *     $id = $pub->publish('news', ['title' => 'Hello']);     // "EPOCH-SEQ"
+ *     $pub->publish('prices', 1.0841, ['key' => 'EURUSD', 'event' => 'tick']);
+ *     $pub->publishAsync('news', 'fire and forget');
+ *
+ * publish() waits for the broker, which numbers the event and answers with
+ * its id or refuses it with an error code (FastpushException::getErrorCode(),
+ * e.g. "invalid_event", "too_large").  publishAsync() pushes the event to the
+ * broker's ingest socket without waiting; the broker drops invalid ones, so
+ * the names are checked here first.  The wire format is in docs/protocol.md.
+ *
+ * Works with PHP 7.0 and later.
+ */
+
+/**
+ * A publish that failed.  getErrorCode() is the broker's error code, or one
+ * of the client's own: "timeout" (no answer in time: the event may still
+ * have been published), "broker_unavailable" (could not send),
+ * "invalid_event" (refused before sending), "bad_reply".
+ */
+class FastpushException extends RuntimeException
+{
+    private $errorCode;
+
+    public function __construct($errorCode, $message)
+    {
+        parent::__construct($errorCode . ': ' . $message);
+        $this->errorCode = $errorCode;
+    }
+
+    /** @return string the fastpush error code */
+    public function getErrorCode()
+    {
+        return $this->errorCode;
+    }
+}
+
+class FastpushPublisher
+{
+    const RESERVED_TYPES = ['ready', 'reset', 'error', 'heartbeat',
+                            'auth-expired', 'close'];
+
+    private $control;
+    private $ingest;
+    private $timeout;
+    private $context;
+    private $dealer = null;
+    private $push = null;
+    private $tag = 0;
+
+    /**
+     * @param array $options 'control', 'ingest' (ZeroMQ endpoints),
+     *     'timeout' (seconds, 3.0), 'context' (a ZMQContext to share)
+     */
+    public function __construct(array $options = [])
+    {
+        $this->control = isset($options['control']) ? $options['control']
+                                                    : 'tcp://127.0.0.1:7401';
+        $this->ingest = isset($options['ingest']) ? $options['ingest']
+                                                  : 'tcp://127.0.0.1:7400';
+        $this->timeout = isset($options['timeout']) ? (float) $options['timeout']
+                                                    : 3.0;
+        $this->context = isset($options['context']) ? $options['context']
+                                                    : new ZMQContext(1, false);
+    }
+
+    /**
+     * Publish and wait for the broker.
+     *
+     * @param string $channel
+     * @param mixed  $data     any JSON value; null with a key deletes the key
+     * @param array  $options  'event' (type, default "message"), 'key'
+     * @return string the event's id "EPOCH-SEQ"
+     * @throws FastpushException with the broker's code
+     */
+    public function publish($channel, $data, array $options = [])
+    {
+        $meta = $this->request('PUBLISH', self::event($channel, $data, $options));
+        return $meta['id'];
+    }
+
+    /**
+     * Send without waiting for an answer (no id).  Names are checked here.
+     *
+     * @throws FastpushException "invalid_event" or "broker_unavailable"
+     */
+    public function publishAsync($channel, $data, array $options = [])
+    {
+        $event = self::event($channel, $data, $options);
+        self::check($event);
+        $this->pushSend(self::encode($event));
+    }
+
+    /**
+     * Send several events in one message: a list of arrays with 'channel',
+     * 'data' and optionally 'event' and 'key'.
+     */
+    public function publishBatchAsync(array $events)
+    {
+        $list = [];
+        foreach ($events as $e) {
+            $event = self::event(isset($e['channel']) ? $e['channel'] : null,
+                                 isset($e['data']) ? $e['data'] : null, $e);
+            self::check($event);
+            $list[] = $event;
+        }
+        $this->pushSend(self::encode($list));
+    }
+
+    /**
+     * Send COMMAND with a body on the control socket and return the reply's
+     * META as an array (the events of SINCE and STATE are in
+     * $meta['events']).
+     *
+     * @throws FastpushException
+     */
+    public function request($command, array $body = [])
+    {
+        if ($this->dealer === null)
+            $this->dealer = $this->socket(ZMQ::SOCKET_DEALER, $this->control);
+        $tag = ++$this->tag;
+        $body['tag'] = $tag;
+        try {
+            $sent = $this->dealer->sendMulti([$command, self::encode($body)]);
+        } catch (ZMQSocketException $e) {
+            $sent = false;
+        }
+        if ($sent === false)
+            throw new FastpushException('broker_unavailable',
+                "cannot reach the broker at {$this->control}");
+        $deadline = microtime(true) + $this->timeout;
+        $poll = new ZMQPoll();
+        $poll->add($this->dealer, ZMQ::POLL_IN);
+        $readable = $writable = [];
+        while (($left = $deadline - microtime(true)) > 0) {
+            if ($poll->poll($readable, $writable, (int) ceil($left * 1000)) == 0)
+                break;
+            $frames = $this->dealer->recvMulti();
+            $meta = count($frames) >= 2 ? json_decode($frames[1], true) : null;
+            if (!is_array($meta))
+                throw new FastpushException('bad_reply',
+                                            'malformed reply from the broker');
+            if (!isset($meta['tag']) || $meta['tag'] !== $tag)
+                continue;   // a late answer to an earlier, timed-out request
+            if ($frames[0] !== 'OK')
+                throw new FastpushException(
+                    isset($meta['code']) ? $meta['code'] : 'bad_reply',
+                    isset($meta['error']) ? $meta['error'] : '');
+            $meta['events'] = [];
+            foreach (array_slice($frames, 2) as $frame)
+                foreach (explode("\n", $frame) as $line)
+                    if ($line !== '')
+                        $meta['events'][] = json_decode($line, true);
+            return $meta;
+        }
+        throw new FastpushException('timeout', "no answer from the broker at "
+            . "{$this->control} within {$this->timeout} s (the event may have "
+            . "been published)");
+    }
+
+    private function socket($type, $endpoint)
+    {
+        $ms = (int) ($this->timeout * 1000);
+        $s = $this->context->getSocket($type);
+        $s->setSockOpt(ZMQ::SOCKOPT_LINGER, $type == ZMQ::SOCKET_PUSH ? $ms : 0);
+        $s->setSockOpt(ZMQ::SOCKOPT_SNDTIMEO, $ms);
+        $s->setSockOpt(ZMQ::SOCKOPT_IMMEDIATE, 1);
+        $s->connect($endpoint);
+        return $s;
+    }
+
+    private function pushSend($payload)
+    {
+        if ($this->push === null)
+            $this->push = $this->socket(ZMQ::SOCKET_PUSH, $this->ingest);
+        try {
+            $sent = $this->push->send($payload);
+        } catch (ZMQSocketException $e) {
+            $sent = false;
+        }
+        if ($sent === false)
+            throw new FastpushException('broker_unavailable',
+                "cannot reach the broker at {$this->ingest}");
+    }
+
+    private static function event($channel, $data, array $options)
+    {
+        $event = ['channel' => $channel];
+        if (isset($options['event']))
+            $event['event'] = $options['event'];
+        if (isset($options['key']))
+            $event['key'] = $options['key'];
+        $event['data'] = $data;
+        return $event;
+    }
+
+    private static function encode($value)
+    {
+        $json = json_encode($value, JSON_UNESCAPED_SLASHES
+                            | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+        if ($json === false)
+            throw new FastpushException('invalid_event',
+                'data cannot be encoded as JSON: ' . json_last_error_msg());
+        return $json;
+    }
+
+    /** The broker's name rules (common/event.h), for the async path. */
+    private static function check(array $event)
+    {
+        $c = $event['channel'];
+        if (!is_string($c) || !preg_match('/\A[A-Za-z0-9_.:@~=+-]{1,128}\z/', $c))
+            throw new FastpushException('invalid_event', 'invalid channel name: '
+                . '1 to 128 characters of A-Z a-z 0-9 _ . : @ ~ = + -');
+        if (isset($event['event']) && (!is_string($event['event'])
+                || !preg_match('/\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\z/', $event['event'])
+                || in_array($event['event'], self::RESERVED_TYPES, true)))
+            throw new FastpushException('invalid_event', 'invalid event type: 1 '
+                . 'to 64 characters of A-Z a-z 0-9 _ . : -, not a reserved name');
+        if (isset($event['key']) && (!is_string($event['key'])
+                || strlen($event['key']) < 1 || strlen($event['key']) > 256
+                || preg_match('/[\x00-\x1f\x7f"\\\\]/', $event['key'])
+                || !preg_match('//u', $event['key'])))
+            throw new FastpushException('invalid_event', 'invalid key: 1 to 256 '
+                . 'bytes of UTF-8 without control characters, quote or backslash');
+    }
+}
