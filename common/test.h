@@ -37,6 +37,7 @@ void fp_loop_test(void);
 void fp_outq_test(void);
 void fp_fcgi_rec_test(void);
 void fp_http_test(void);
+void fp_auth_test(void);
 void fp_wal_test(void);
 
 #endif
