@@ -36,5 +36,6 @@ void fp_jscan_test(void);
 void fp_loop_test(void);
 void fp_outq_test(void);
 void fp_fcgi_rec_test(void);
+void fp_args_test(void);
 
 #endif

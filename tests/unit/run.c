@@ -27,6 +27,7 @@ static const struct {
     { "loop", fp_loop_test },
     { "outq", fp_outq_test },
     { "fcgi_rec", fp_fcgi_rec_test },
+    { "args", fp_args_test },
 };
 
 int
