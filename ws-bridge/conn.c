@@ -139,8 +139,9 @@ wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame)
 {
     if (c->state != WSB_CS_OPEN)
         return;
+    size_t before = c->out.bytes;
     s_push(c, frame);
-    if (c->out.bytes > c->w->conf->max_queue && !c->cut) {
+    if (before > c->w->conf->max_queue && !c->cut) {
         fp_buf_t b;
         c->cut = true;
         c->w->stats.slow_consumers++;

@@ -254,8 +254,9 @@ void wsb_worker_stats(wsb_worker_t *w, const char *when);
 void wsb_conn_accept(wsb_worker_t *w);
 
 /*  Queue a frame (a reference is taken) and schedule a flush.  Frames
- *  queued after our close frame are dropped.  A queue past max-queue
- *  cuts the client as a slow consumer.  */
+ *  queued after our close frame are dropped.  A frame queued behind more
+ *  than max-queue bytes cuts the client as a slow consumer (so one frame
+ *  larger than the limit still goes out).  */
 void wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame);
 
 /*  Queue a text frame holding a copy of text.  */
