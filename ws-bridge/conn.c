@@ -134,30 +134,44 @@ wsb_conn_accept(wsb_worker_t *w)
     }
 }
 
+/*  Cut a slow consumer: an error message with its cursors after what is
+ *  queued, then close 1008.  */
+static void
+s_cut(wsb_conn_t *c)
+{
+    fp_buf_t b;
+    c->cut = true;
+    c->w->stats.slow_consumers++;
+    if (fp_log_limit_ok(&s_limit))
+        fp_log_warnx("slow consumer: %zu bytes queued, closing it with "
+                     "1008 and its cursor", c->out.bytes);
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":\"slow_consumer\","
+                "\"message\":\"the client did not read fast enough; "
+                "resume from the cursor\"");
+    wsb_sub_cursors(c, &b);
+    fp_buf_addc(&b, '}');
+    wsb_conn_send_text(c, b.data, b.len);
+    fp_buf_free(&b);
+    wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "slow consumer");
+}
+
 void
 wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame)
 {
+    const wsb_conf_t *conf = c->w->conf;
+
     if (c->state != WSB_CS_OPEN)
         return;
     size_t before = c->out.bytes;
     s_push(c, frame);
-    if (before > c->w->conf->max_queue && !c->cut) {
-        fp_buf_t b;
-        c->cut = true;
-        c->w->stats.slow_consumers++;
-        if (fp_log_limit_ok(&s_limit))
-            fp_log_warnx("slow consumer: %zu bytes queued, closing it with "
-                         "1008 and its cursor", c->out.bytes);
-        fp_buf_init(&b);
-        fp_buf_adds(&b, "{\"type\":\"error\",\"code\":\"slow_consumer\","
-                    "\"message\":\"the client did not read fast enough; "
-                    "resume from the cursor\"");
-        wsb_sub_cursors(c, &b);
-        fp_buf_addc(&b, '}');
-        wsb_conn_send_text(c, b.data, b.len);
-        fp_buf_free(&b);
-        wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "slow consumer");
-    }
+    if (c->cut || c->out.bytes <= conf->max_queue)
+        return;
+    if (!c->over_since)
+        c->over_since = c->w->now;
+    if (before > conf->max_queue_hard ||
+        c->w->now - c->over_since >= (int64_t) conf->slow_timeout)
+        s_cut(c);
 }
 
 void
@@ -221,6 +235,8 @@ s_flush(wsb_conn_t *c)
         wsb_conn_close(c, strerror(errno));
         return -1;
     }
+    if (c->out.bytes <= c->w->conf->max_queue)
+        c->over_since = 0;
     if (rc == 0) {
         if (!c->writing && fp_loop_mod(c->w->loop, c->fd,
                                        EPOLLIN | EPOLLOUT) == 0)
@@ -229,6 +245,7 @@ s_flush(wsb_conn_t *c)
     }
     if (c->writing && fp_loop_mod(c->w->loop, c->fd, EPOLLIN) == 0)
         c->writing = false;
+    c->over_since = 0;
     if (c->shut_after_flush) {
         c->shut_after_flush = false;
         shutdown(c->fd, SHUT_WR);
@@ -391,6 +408,9 @@ wsb_conn_sweep(wsb_worker_t *w)
                            ? "handshake timeout" : "close timeout");
             continue;
         }
+        if (c->state == WSB_CS_OPEN && c->over_since && !c->cut &&
+            now - c->over_since >= (int64_t) conf->slow_timeout)
+            s_cut(c);
         if (c->state != WSB_CS_OPEN || hb <= 0)
             continue;
         int64_t idle = now - c->last_rx;

@@ -53,7 +53,12 @@ static const fp_conf_opt_t s_opts[] = {
     { "max-message", FP_CONF_SIZE, &s_conf.max_message, 16, 1 << 30, NULL,
       "bytes of one client message; close 1009 past it (64k)" },
     { "max-queue", FP_CONF_SIZE, &s_conf.max_queue, 1024, 0, NULL,
-      "output bytes queued per client before it is cut with 1008 (256k)" },
+      "output bytes a client may keep queued past slow-timeout (256k)" },
+    { "slow-timeout", FP_CONF_MS, &s_conf.slow_timeout, 0, 0, NULL,
+      "how long a queue may stay above max-queue before the client is cut "
+      "with 1008 and its cursor (5s)" },
+    { "max-queue-hard", FP_CONF_SIZE, &s_conf.max_queue_hard, 1024, 0, NULL,
+      "output bytes that cut a client at once (16m)" },
     { "heartbeat", FP_CONF_MS, &s_conf.heartbeat, 0, 0, NULL,
       "ping a client silent this long; 0 = never (25s)" },
     { "heartbeat-misses", FP_CONF_INT, &s_conf.heartbeat_misses, 2, 100,
@@ -91,6 +96,8 @@ s_defaults(void)
     s_conf.handshake_timeout = 10000;
     s_conf.max_message = 64 << 10;
     s_conf.max_queue = 256 << 10;
+    s_conf.slow_timeout = 5000;
+    s_conf.max_queue_hard = 16 << 20;
     s_conf.heartbeat = 25000;
     s_conf.heartbeat_misses = 3;
     s_conf.close_timeout = 2000;
@@ -152,6 +159,8 @@ s_finish_conf(void)
             || o[strlen(o) - 1] == '/')
             fp_fatalx("origin: '%s' is not scheme://host[:port]", o);
     }
+    if (s_conf.max_queue_hard < s_conf.max_queue)
+        fp_fatalx("max-queue-hard is below max-queue");
     if (s_conf.heartbeat && s_conf.heartbeat < 100)
         fp_fatalx("heartbeat: at least 100ms (or 0 for none)");
 }

@@ -39,7 +39,10 @@ typedef struct {
     uint64_t max_header;        /*  bytes of the upgrade request  */
     uint64_t handshake_timeout;
     uint64_t max_message;       /*  bytes of one client message  */
-    uint64_t max_queue;         /*  output bytes before a client is cut  */
+    uint64_t max_queue;         /*  output bytes a client may stay above
+                                    for slow_timeout before it is cut  */
+    uint64_t slow_timeout;
+    uint64_t max_queue_hard;    /*  output bytes that cut at once  */
     uint64_t heartbeat;         /*  ping after this much silence  */
     int64_t heartbeat_misses;   /*  silent intervals before closing  */
     uint64_t close_timeout;     /*  wait for the peer's close / EOF  */
@@ -235,6 +238,7 @@ struct wsb_conn {
     int64_t deadline;           /*  handshake or close timer, 0 if none  */
     int64_t last_rx;            /*  when bytes last arrived  */
     int64_t last_ping;          /*  when we last sent a heartbeat ping  */
+    int64_t over_since;         /*  queue above max-queue since, or 0  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;
@@ -254,9 +258,9 @@ void wsb_worker_stats(wsb_worker_t *w, const char *when);
 void wsb_conn_accept(wsb_worker_t *w);
 
 /*  Queue a frame (a reference is taken) and schedule a flush.  Frames
- *  queued after our close frame are dropped.  A frame queued behind more
- *  than max-queue bytes cuts the client as a slow consumer (so one frame
- *  larger than the limit still goes out).  */
+ *  queued after our close frame are dropped.  A client whose queue stays
+ *  above max-queue for slow-timeout (a catch-up burst may pass it
+ *  briefly), or grows past max-queue-hard, is cut as a slow consumer.  */
 void wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame);
 
 /*  Queue a text frame holding a copy of text.  */
