@@ -39,7 +39,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
-            curl chromium nodejs npm gnuplot-nox procps psmisc iproute2
+            curl chromium nodejs node-ws npm gnuplot-nox procps psmisc \
+            iproute2
 
 # ---------------------------------------------------------------- library
 COMMON_SRC := $(wildcard common/*.c)
