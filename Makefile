@@ -111,6 +111,7 @@ e2e: all
 test: all
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
+	$(MAKE) fuzz FUZZ_TIME=20
 
 clean:
 	rm -rf build build-san build-fuzz
@@ -131,5 +132,26 @@ bench-full: all
 
 bench-broker: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
+
+# ---------------------------------------------------------------- fuzz
+# libFuzzer targets (clang); `make fuzz` runs each for FUZZ_TIME seconds
+# from its seed corpus in tests/fuzz/corpus/NAME (new inputs are kept in
+# build-fuzz/corpus/NAME).
+FUZZ_TIME ?= 60
+FUZZ_CC   ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=undefined $(CPPFLAGS) -Iws-bridge
+FUZZ_WS    = tests/fuzz/ws_frame_fuzz.c ws-bridge/frame.c common/utf8.c \
+             common/outq.c common/buf.c common/mem.c
+
+build-fuzz/ws_frame_fuzz: $(FUZZ_WS) ws-bridge/wsb.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_WS)
+
+fuzz: build-fuzz/ws_frame_fuzz
+	@mkdir -p build-fuzz/corpus/ws_frame
+	build-fuzz/ws_frame_fuzz -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	    -artifact_prefix=build-fuzz/ \
+	    -print_final_stats=1 build-fuzz/corpus/ws_frame tests/fuzz/corpus/ws_frame
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -246,7 +246,7 @@ wsb_parse(wsb_parser_t *p, uint8_t *in, size_t n, wsb_ev_t *ev)
     const char *why = NULL;
     int code;
 
-    ev->type = WSB_EV_NONE;
+    memset(ev, 0, sizeof *ev);
     while (i < n) {
         switch (p->state) {
         case WSB_PS_FAILED:
