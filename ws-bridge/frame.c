@@ -354,7 +354,8 @@ wsb_close_blob(unsigned code, const char *reason)
             r = 123;
         while (r > 0 && !fp_utf8_valid((const uint8_t *) reason, r))
             r--;
-        memcpy(pay + 2, reason, r);
+        if (r)
+            memcpy(pay + 2, reason, r);
         n += r;
     }
     return wsb_frame_blob(WSB_OP_CLOSE, pay, n);
