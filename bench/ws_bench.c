@@ -5,8 +5,8 @@
  *  Opens CONNS connections to ws://HOST:PORT/ws (at most -i handshakes in
  *  flight), spread over the source addresses SRC.1 .. SRC.50 (e.g. -s
  *  127.1.0: the kernel picks ports per address, so one process is not
- *  held to one address's ephemeral ports), subscribes each to CHANNEL and
- *  prints "READY ok failed" once every connection is ready or failed.
+ *  held to one address's ephemeral ports), subscribes each to CHANNEL
+ *  (not with -S: handshake only) and prints "READY ok failed" once every connection is ready or failed.
  *  It then answers pings and reads events: an event whose data holds
  *  "t":NANOSECONDS (CLOCK_REALTIME at publish) adds a latency sample.
  *  SIGUSR1 prints the counters as one JSON line, SIGTERM prints them and
@@ -55,6 +55,7 @@ static struct {
     uint32_t *hist;
     int ep;
     bool announced;
+    bool no_subscribe;          /*  -S: ready right after the 101  */
 } B;
 
 static int64_t
@@ -230,6 +231,13 @@ s_readable(conn_t *c)
         size_t hl = (size_t) (end + 4 - c->buf);
         memmove(c->buf, c->buf + hl, c->len - hl);
         c->len = (uint16_t) (c->len - hl);
+        if (B.no_subscribe) {
+            c->state = C_READY;
+            B.ready++;
+            B.pending--;
+            s_frames(c);
+            return;
+        }
         char sub[256];
         int sl = snprintf(sub, sizeof sub, "{\"type\":\"subscribe\","
                           "\"channels\":[\"%s\"]}", B.channel);
@@ -288,7 +296,7 @@ main(int argc, char **argv)
     B.host = "127.0.0.1";
     B.channel = "bench";
     B.inflight = 200;
-    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:S")) != -1) {
         switch (opt) {
         case 'H': B.host = optarg; break;
         case 'p': B.port = atoi(optarg); break;
@@ -296,9 +304,10 @@ main(int argc, char **argv)
         case 's': B.src = optarg; break;
         case 'c': B.channel = optarg; break;
         case 'i': B.inflight = atoi(optarg); break;
+        case 'S': B.no_subscribe = true; break;
         default:
             fprintf(stderr, "usage: ws_bench -p PORT -n CONNS [-H HOST] "
-                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT]\n");
+                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT] [-S]\n");
             return 2;
         }
     }
