@@ -19,6 +19,7 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -79,6 +80,23 @@ s_finish(wsb_conn_t *c)
     s_mark(c);
 }
 
+/*  Log a refused handshake (rate-limited: remote input).  */
+static void
+s_log_refusal(wsb_conn_t *c, int status, const char *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[NI_MAXHOST] = "?";
+
+    c->w->stats.refused++;
+    if (!fp_log_limit_ok(&s_limit))
+        return;
+    if (getpeername(c->fd, (struct sockaddr *) &ss, &sl) == 0)
+        getnameinfo((struct sockaddr *) &ss, sl, host, sizeof host, NULL, 0,
+                    NI_NUMERICHOST);
+    fp_log_info("handshake from %s refused: %d %s", host, status, why);
+}
+
 /*  Refuse an upgrade with an HTTP status and a text body.  */
 static void
 s_refuse(wsb_conn_t *c, int status, const char *why)
@@ -88,7 +106,7 @@ s_refuse(wsb_conn_t *c, int status, const char *why)
     wsb_hs_refusal(status, why, &b);
     fp_outq_push_copy(&c->out, b.data, b.len);
     fp_buf_free(&b);
-    c->w->stats.refused++;
+    s_log_refusal(c, status, why);
     s_finish(c);
 }
 
@@ -348,7 +366,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     fp_buf_free(&c->in);
     s_mark(c);
     if (hs.status != 101) {
-        c->w->stats.refused++;
+        s_log_refusal(c, hs.status, hs.why);
         s_finish(c);
         return;
     }

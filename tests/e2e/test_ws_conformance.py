@@ -345,6 +345,7 @@ def origin_cases(env):
         st = c.handshake(headers={"Origin": origin} if origin else {})
         t.eq(st, want, f"origin allowlist: {origin} -> {want}")
         c.close()
+    t.ok("refused: 403 origin not allowed" in w.read_log(), "refusals are logged with the reason")
 
 
 def slowloris_and_timers(env):
