@@ -2,7 +2,8 @@
 #
 #   make deps      install every Debian package the build and tests use
 #   make           build libfastpush and the programs into build/
-#   make test      unit + end-to-end tests, then again under ASan+UBSan
+#   make test      fuzz briefly, unit + end-to-end tests, then again under
+#                  ASan+UBSan
 #   make demo      run the whole system locally (see README.md)
 #   make bench     quick benchmarks, results in bench/results/
 #   make install PREFIX=/usr/local
@@ -109,9 +110,9 @@ e2e: all
 	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
 
 test: all
+	$(MAKE) fuzz FUZZ_TIME=20
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
-	$(MAKE) fuzz FUZZ_TIME=20
 
 clean:
 	rm -rf build build-san build-fuzz
