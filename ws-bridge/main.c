@@ -71,6 +71,8 @@ static const fp_conf_opt_t s_opts[] = {
       "channels per connection over all subscriptions (64)" },
     { "max-pending", FP_CONF_INT, &s_conf.max_pending, 1, 10000, NULL,
       "publishes per connection waiting for the broker (16)" },
+    { "message-rate", FP_CONF_INT, &s_conf.message_rate, 0, 1000000, NULL,
+      "client messages per second and connection, 0 = no limit (100)" },
     { "publish", FP_CONF_BOOL, &s_conf.publish, 0, 0, NULL,
       "let clients publish (off)" },
     { "echo", FP_CONF_BOOL, &s_conf.echo, 0, 0, NULL,
@@ -104,6 +106,7 @@ s_defaults(void)
     s_conf.max_subscriptions = 16;
     s_conf.max_channels = 64;
     s_conf.max_pending = 16;
+    s_conf.message_rate = 100;
     s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
     s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
     s_conf.log_level = fp_strdup("info");

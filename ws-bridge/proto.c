@@ -8,6 +8,8 @@
  *  message causes.  Publishes go to the broker with fp_hub_request and
  *  are answered "published" (with the event's id) or "error" when the
  *  broker refuses; they are allowed only with the `publish` directive.
+ *  Each connection has a budget of message-rate messages a second (a
+ *  token bucket); past it a message gets a rate_limited error.
  */
 #include "wsb.h"
 #include "cursor.h"
@@ -264,6 +266,27 @@ done:
     json_decref(msg);
 }
 
+/*  Take one message from the connection's budget (a token bucket of
+ *  message-rate per second); false when it is spent.  */
+static bool
+s_rate_ok(wsb_conn_t *c)
+{
+    int64_t rate = c->w->conf->message_rate, now = c->w->now;
+    if (rate <= 0)
+        return true;
+    if (c->rate_at == 0) {
+        c->rate_tokens = (int32_t) (rate * 1000);
+    } else {
+        int64_t t = c->rate_tokens + (now - c->rate_at) * rate;
+        c->rate_tokens = (int32_t) (t > rate * 1000 ? rate * 1000 : t);
+    }
+    c->rate_at = now;
+    if (c->rate_tokens < 1000)
+        return false;
+    c->rate_tokens -= 1000;
+    return true;
+}
+
 void
 wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
                   size_t len)
@@ -273,6 +296,10 @@ wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
         fp_blob_t *b = wsb_frame_blob(opcode, data, len);
         wsb_conn_send(c, b);
         fp_blob_unref(&b);
+    } else if (!s_rate_ok(c)) {
+        c->w->stats.rate_limited++;
+        wsb_proto_error(c, "rate_limited", "too many messages; slow down",
+                        NULL);
     } else if (opcode != WSB_OP_TEXT) {
         wsb_proto_error(c, "bad_request", "binary messages are not part of "
                         "the protocol", NULL);

@@ -78,7 +78,8 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
     fp_log_info("%s: connections %u, accepted %llu, upgraded %llu, "
                 "refused %llu, timeouts %llu, protocol_errors %llu, "
                 "dead_peers %llu, slow_consumers %llu, messages_in %llu, "
-                "frames_out %llu, published %llu", when, w->nconns,
+                "frames_out %llu, published %llu, rate_limited %llu", when,
+                w->nconns,
                 (unsigned long long) s->accepted,
                 (unsigned long long) s->upgraded,
                 (unsigned long long) s->refused,
@@ -88,7 +89,8 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
                 (unsigned long long) s->slow_consumers,
                 (unsigned long long) s->messages_in,
                 (unsigned long long) s->frames_out,
-                (unsigned long long) s->published);
+                (unsigned long long) s->published,
+                (unsigned long long) s->rate_limited);
 }
 
 static void

@@ -49,6 +49,8 @@ typedef struct {
     int64_t max_subscriptions;  /*  per connection  */
     int64_t max_channels;       /*  per connection, all subscriptions  */
     int64_t max_pending;        /*  publishes in flight per connection  */
+    int64_t message_rate;       /*  client messages per second (burst the
+                                    same); 0 = no limit  */
     bool publish;               /*  clients may publish  */
     bool echo;                  /*  echo test mode instead of JSON  */
     char *fanout;               /*  broker endpoints  */
@@ -192,6 +194,7 @@ typedef struct {
     uint64_t messages_in;       /*  client messages  */
     uint64_t frames_out;        /*  frames queued  */
     uint64_t published;         /*  client publishes accepted  */
+    uint64_t rate_limited;      /*  client messages refused by the rate  */
 } wsb_stats_t;
 
 struct wsb_worker {
@@ -239,6 +242,8 @@ struct wsb_conn {
     int64_t last_rx;            /*  when bytes last arrived  */
     int64_t last_ping;          /*  when we last sent a heartbeat ping  */
     int64_t over_since;         /*  queue above max-queue since, or 0  */
+    int64_t rate_at;            /*  message budget: last refill (ms)  */
+    int32_t rate_tokens;        /*  messages allowed now, x1000  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;

@@ -8,7 +8,7 @@ import struct
 import time
 
 from harness import Env, Tap, wait_for
-from wsclient import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, close_payload, start_ws
+from wsclient import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, close_payload, frame, start_ws
 
 t = Tap()
 
@@ -170,6 +170,13 @@ def check_errors(env, b, w):
         m = jrecv(c)
         t.ok(m and m.get("type") == "error" and m.get("code") == code and m.get("message"),
              f"{text[:40]!r} -> error {code}", m)
+    time.sleep(1.1)                     # a full budget
+    c.raw(b"".join(frame(OP_TEXT, b'{"type":"ping"}') for _ in range(130)))
+    got = [jrecv(c) for _ in range(130)]
+    limited = [m for m in got if m and m.get("code") == "rate_limited"]
+    t.ok(20 <= len(limited) <= 32 and len([m for m in got if m and m.get("type") == "pong"]) + len(limited) == 130,
+         f"message-rate 100: a burst of 130 pings -> {len(limited)} rate_limited errors", got[-3:])
+    time.sleep(1.1)
     c.send(0x2, b"\x01\x02")
     m = jrecv(c)
     t.eq(m and m.get("code"), "bad_request", "a binary message -> error")
