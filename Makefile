@@ -110,7 +110,7 @@ e2e: all
 	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
 
 test: all
-	$(MAKE) fuzz FUZZ_TIME=20
+	$(MAKE) fuzz FUZZ_TIME=10
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
 
@@ -135,24 +135,30 @@ bench-broker: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
 
 # ---------------------------------------------------------------- fuzz
-# libFuzzer targets (clang); `make fuzz` runs each for FUZZ_TIME seconds
+# libFuzzer targets (clang): tests/fuzz/NAME_fuzz.c with the sources in
+# FUZZ_SRC_NAME; `make fuzz` runs each for FUZZ_TIME seconds
 # from its seed corpus in tests/fuzz/corpus/NAME (new inputs are kept in
 # build-fuzz/corpus/NAME).
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=undefined $(CPPFLAGS) -Iws-bridge
-FUZZ_WS    = tests/fuzz/ws_frame_fuzz.c ws-bridge/frame.c common/utf8.c \
-             common/outq.c common/buf.c common/mem.c
+FUZZ_LIB   = common/utf8.c common/outq.c common/buf.c common/mem.c
+FUZZ_NAMES = ws_frame ws_handshake
+FUZZ_SRC_ws_frame     = ws-bridge/frame.c
+FUZZ_SRC_ws_handshake = ws-bridge/handshake.c -lcrypto
 
-build-fuzz/ws_frame_fuzz: $(FUZZ_WS) ws-bridge/wsb.h
+build-fuzz/%_fuzz: tests/fuzz/%_fuzz.c ws-bridge/frame.c ws-bridge/handshake.c \
+                   ws-bridge/wsb.h $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_WS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIB)
 
-fuzz: build-fuzz/ws_frame_fuzz
-	@mkdir -p build-fuzz/corpus/ws_frame
-	build-fuzz/ws_frame_fuzz -max_total_time=$(FUZZ_TIME) -max_len=8192 \
-	    -artifact_prefix=build-fuzz/ \
-	    -print_final_stats=1 build-fuzz/corpus/ws_frame tests/fuzz/corpus/ws_frame
+fuzz: $(FUZZ_NAMES:%=build-fuzz/%_fuzz)
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$n && \
+	    build-fuzz/$${n}_fuzz -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	        -artifact_prefix=build-fuzz/ -print_final_stats=1 \
+	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
