@@ -2,7 +2,8 @@
 #
 #   make deps      install every Debian package the build and tests use
 #   make           build libfastpush and the programs into build/
-#   make test      unit + end-to-end tests, then again under ASan+UBSan
+#   make test      fuzz briefly, unit + end-to-end tests, then again under
+#                  ASan+UBSan
 #   make demo      run the whole system locally (see README.md)
 #   make bench     quick benchmarks, results in bench/results/
 #   make install PREFIX=/usr/local
@@ -39,7 +40,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
-            curl chromium nodejs npm gnuplot-nox procps psmisc iproute2
+            curl chromium nodejs node-ws npm gnuplot-nox procps psmisc \
+            iproute2
 
 # ---------------------------------------------------------------- library
 COMMON_SRC := $(wildcard common/*.c)
@@ -108,6 +110,7 @@ e2e: all
 	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
 
 test: all
+	$(MAKE) fuzz FUZZ_TIME=10
 	$(MAKE) unit e2e
 	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
 
@@ -130,5 +133,32 @@ bench-full: all
 
 bench-broker: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
+
+# ---------------------------------------------------------------- fuzz
+# libFuzzer targets (clang): tests/fuzz/NAME_fuzz.c with the sources in
+# FUZZ_SRC_NAME; `make fuzz` runs each for FUZZ_TIME seconds
+# from its seed corpus in tests/fuzz/corpus/NAME (new inputs are kept in
+# build-fuzz/corpus/NAME).
+FUZZ_TIME ?= 60
+FUZZ_CC   ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=undefined $(CPPFLAGS) -Iws-bridge
+FUZZ_LIB   = common/utf8.c common/outq.c common/buf.c common/mem.c
+FUZZ_NAMES = ws_frame ws_handshake
+FUZZ_SRC_ws_frame     = ws-bridge/frame.c
+FUZZ_SRC_ws_handshake = ws-bridge/handshake.c -lcrypto
+
+build-fuzz/%_fuzz: tests/fuzz/%_fuzz.c ws-bridge/frame.c ws-bridge/handshake.c \
+                   ws-bridge/wsb.h $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIB)
+
+fuzz: $(FUZZ_NAMES:%=build-fuzz/%_fuzz)
+	@for n in $(FUZZ_NAMES); do \
+	    mkdir -p build-fuzz/corpus/$$n && \
+	    build-fuzz/$${n}_fuzz -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	        -artifact_prefix=build-fuzz/ -print_final_stats=1 \
+	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,7 @@
  *  main.c: command line, configuration, sockets, the reactor, shutdown.
  */
 #include "broker.h"
+#include "args.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -184,11 +185,17 @@ main(int argc, char **argv)
 {
     broker_t b = { 0 };
     fp_args_t args;
+    char err[FP_ERR_LEN];
 
     fp_log_init("fastpush-broker", FP_LOG_INFO);
     s_defaults();
-    fp_conf_args(s_opts, argc, argv, "fastpush-broker", BROKER_VERSION,
-                 s_usage, &args);
+    fp_args_spec_t spec = { s_opts, NULL };
+    int start = fp_args_start(&spec, argc, argv, "fastpush-broker", BROKER_VERSION,
+                              s_usage, &args, err);
+    if (start < 0)
+        fp_fatalx("%s", err);
+    if (start > 0)
+        return 0;
     zsys_init();
     zsys_set_logstream(NULL);
     b.conf = s_conf;
@@ -198,7 +205,7 @@ main(int argc, char **argv)
     s_open(&b);
     fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s", b.epoch,
                 b.conf.ingest, b.conf.control, b.conf.fanout);
-    fp_conf_ready(&args);
+    fp_args_ready(&args);
     s_run(&b);
     fp_log_info("shutting down: %llu events published, head %s-%llu",
                 (unsigned long long) b.stats.published, b.epoch,

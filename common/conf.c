@@ -1,6 +1,5 @@
 /*  conf: configuration files with one directive per line (see conf.h).  */
 #include "conf.h"
-#include "log.h"
 #include "mem.h"
 
 #include <ctype.h>
@@ -8,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #define MAX_WORDS 64
 #define MAX_LINE 4096
@@ -325,74 +323,6 @@ fp_conf_free(const fp_conf_opt_t *opts)
             fp_strlist_free((fp_strlist_t *) o->ptr);
         }
     }
-}
-
-static void
-s_log_level(const fp_conf_opt_t *opts)
-{
-    for (const fp_conf_opt_t *o = opts; o->name; o++) {
-        if (strcmp(o->name, "log-level") != 0 || o->type != FP_CONF_STR)
-            continue;
-        const char *v = *(char **) o->ptr;
-        int level = fp_log_level_parse(v ? v : "info");
-        if (level < 0)
-            fp_fatalx("log-level: '%s' is not error, warn, info or debug", v);
-        fp_log_set_level(level);
-    }
-}
-
-void
-fp_conf_args(const fp_conf_opt_t *opts, int argc, char **argv,
-             const char *prog, const char *version, void (*usage)(FILE *),
-             fp_args_t *out)
-{
-    char err[FP_ERR_LEN];
-
-    out->check = false;
-    out->ready_fd = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(a, "--version")) {
-            printf("%s %s\n", prog, version);
-            exit(0);
-        } else if (!strcmp(a, "-n")) {
-            out->check = true;
-        } else if (!strcmp(a, "-v")) {
-            fp_conf_set(opts, "log-level", 1, (char *[]) { "debug" }, err);
-        } else if (!strcmp(a, "-f") && has) {
-            if (fp_conf_load(opts, argv[++i], err) < 0)
-                fp_fatalx("%s", err);
-        } else if (!strcmp(a, "--ready-fd") && has) {
-            out->ready_fd = atoi(argv[++i]);
-        } else if (!strncmp(a, "--", 2) && has) {
-            if (fp_conf_set(opts, a + 2, 1, &argv[++i], err) < 0)
-                fp_fatalx("command line: %s", err);
-        } else {
-            fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n",
-                    prog, a);
-            exit(2);
-        }
-    }
-    s_log_level(opts);
-    if (out->check) {
-        printf("%s: configuration OK\n", prog);
-        exit(0);
-    }
-}
-
-void
-fp_conf_ready(fp_args_t *args)
-{
-    if (args->ready_fd < 0)
-        return;
-    if (write(args->ready_fd, "\n", 1) < 0)
-        fp_log_warn("ready-fd %d", args->ready_fd);
-    close(args->ready_fd);
-    args->ready_fd = -1;
 }
 
 #ifdef FP_TEST

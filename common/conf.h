@@ -75,24 +75,6 @@ void fp_strlist_add(fp_strlist_t *l, const char *s);
 /*  Free a string list's strings; the list is empty afterwards.  */
 void fp_strlist_free(fp_strlist_t *l);
 
-/*  What the standard daemon command line asked for.  */
-typedef struct {
-    bool check;                 /*  -n: check the configuration and exit  */
-    int ready_fd;               /*  --ready-fd N, or -1  */
-} fp_args_t;
-
-/*  Parse a daemon's command line: -f FILE, --DIRECTIVE VALUE, -n, -v
- *  (log-level debug), --ready-fd N, -h/--help (usage(stdout), exit 0),
- *  --version (exit 0).  Then applies the "log-level" directive of the
- *  table.  Errors are fatal (exit 1 for configuration, 2 for usage).  */
-void fp_conf_args(const fp_conf_opt_t *opts, int argc, char **argv,
-                  const char *prog, const char *version,
-                  void (*usage)(FILE *out), fp_args_t *out);
-
-/*  Tell whoever waits on --ready-fd that the program is ready (writes a
- *  newline and closes the descriptor).  */
-void fp_conf_ready(fp_args_t *args);
-
 /*  Value parsers, also used for query parameters: 0, or -1 with err.  */
 int fp_conf_parse_int(const char *s, int64_t min, int64_t max,
                       int64_t *out, char *err);

@@ -39,5 +39,6 @@ void fp_fcgi_rec_test(void);
 void fp_http_test(void);
 void fp_auth_test(void);
 void fp_wal_test(void);
+void fp_args_test(void);
 
 #endif

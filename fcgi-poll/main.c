@@ -5,6 +5,7 @@
  */
 #include "polld.h"
 #include "fcgi_rec.h"
+#include "args.h"
 #include "log.h"
 #include "mem.h"
 
@@ -155,8 +156,13 @@ main(int argc, char **argv)
 
     fp_log_init("fastpush-poll", FP_LOG_INFO);
     s_defaults();
-    fp_conf_args(s_opts, argc, argv, "fastpush-poll", POLLD_VERSION, s_usage,
-                 &args);
+    fp_args_spec_t spec = { s_opts, NULL };
+    int start = fp_args_start(&spec, argc, argv, "fastpush-poll", POLLD_VERSION,
+                              s_usage, &args, err);
+    if (start < 0)
+        fp_fatalx("%s", err);
+    if (start > 0)
+        return 0;
     d.conf = s_conf;
     fp_app_conf_t ac = {
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
@@ -173,7 +179,7 @@ main(int argc, char **argv)
                 "publish %s", *s_conf.listen ? s_conf.listen : "fd 0",
                 s_conf.prefix, s_conf.control,
                 *s_conf.publish_secret ? "on" : "off");
-    fp_conf_ready(&args);
+    fp_args_ready(&args);
     int rc = fp_app_run(d.app);
     polld_expire(&d, INT64_MAX);
     polld_answer_due(&d);

@@ -6,6 +6,7 @@
 #include "ssed.h"
 #include "clock.h"
 #include "fcgi_rec.h"
+#include "args.h"
 #include "log.h"
 #include "mem.h"
 
@@ -157,8 +158,13 @@ main(int argc, char **argv)
 
     fp_log_init("fastpush-sse", FP_LOG_INFO);
     s_defaults();
-    fp_conf_args(s_opts, argc, argv, "fastpush-sse", SSED_VERSION, s_usage,
-                 &args);
+    fp_args_spec_t spec = { s_opts, NULL };
+    int start = fp_args_start(&spec, argc, argv, "fastpush-sse", SSED_VERSION,
+                              s_usage, &args, err);
+    if (start < 0)
+        fp_fatalx("%s", err);
+    if (start > 0)
+        return 0;
     d.conf = s_conf;
     fp_app_conf_t ac = {
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
@@ -178,7 +184,7 @@ main(int argc, char **argv)
     fp_log_info("ready: FastCGI on %s, streams under %s, broker %s",
                 *s_conf.listen ? s_conf.listen : "fd 0", s_conf.prefix,
                 s_conf.control);
-    fp_conf_ready(&args);
+    fp_args_ready(&args);
     int rc = fp_app_run(d.app);
     ssed_stop_all(&d);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",

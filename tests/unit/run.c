@@ -30,6 +30,7 @@ static const struct {
     { "http", fp_http_test },
     { "auth", fp_auth_test },
     { "wal", fp_wal_test },
+    { "args", fp_args_test },
 };
 
 int

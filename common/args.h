@@ -1,0 +1,52 @@
+/*  args: the command line every fastpush daemon shares.
+ *
+ *      -f FILE  -n  -v  --ready-fd N  -h/--help  --version
+ *      --DIRECTIVE VALUE ...   (the program's fp_conf_opt_t table)
+ *      --FLAG                  (a boolean directive named in `flags`,
+ *                               meaning "--FLAG on")
+ *
+ *  Arguments apply in order, so a later one wins over the config file.
+ *  Like every common/ module it neither prints nor exits: the caller
+ *  shows usage or the version when told to.
+ */
+#ifndef FP_ARGS_H
+#define FP_ARGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+
+typedef struct {
+    const fp_conf_opt_t *opts;  /*  the program's directives  */
+    const char *const *flags;   /*  boolean directives allowed bare, or
+                                    NULL; NULL-terminated  */
+} fp_args_spec_t;
+
+typedef struct {
+    int ready_fd;               /*  --ready-fd, or -1  */
+    bool check_only;            /*  -n  */
+    bool help;                  /*  -h / --help: show usage, exit 0  */
+    bool version;               /*  --version: show it, exit 0  */
+} fp_args_t;
+
+/*  Apply argv[1..argc) to the directive table.  Returns 0, or -1 with a
+ *  message in err (FP_ERR_LEN) for an unknown argument or a bad value.
+ *  Stops early (returning 0) at -h/--help or --version.  */
+int fp_args_parse(const fp_args_spec_t *spec, int argc, char **argv,
+                  fp_args_t *out, char *err);
+
+/*  The usual start of a daemon: parse, apply the "log-level" directive,
+ *  and handle -h (usage to stdout), --version and -n (print what was
+ *  asked).  Returns 0 to go on, 1 when the program should now exit 0,
+ *  -1 with err on a bad command line, file or log level.  */
+int fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
+                  const char *prog, const char *version,
+                  void (*usage)(FILE *out), fp_args_t *out, char *err);
+
+/*  Tell whoever waits on --ready-fd that the program is ready: write a
+ *  newline and close the descriptor (once).  */
+void fp_args_ready(fp_args_t *args);
+
+#endif

@@ -1,0 +1,443 @@
+/*  conn: one client connection, from accept to close.
+ *
+ *  HANDSHAKE  the upgrade request is collected in `in` (bounded, timed);
+ *  OPEN       frames are parsed as they arrive, messages assembled in `in`
+ *             and handed to proto.c, output queued in `out`;
+ *  CLOSING    our close frame is queued: data is discarded, the peer's
+ *             close ends the handshake (close-timeout otherwise);
+ *  DRAIN      our side is shut (FIN after the last frame); input is
+ *             discarded until the peer's EOF or the close timer.
+ *
+ *  Output is never written from inside a send: senders queue and mark
+ *  the connection dirty, and the worker flushes the dirty ones once per
+ *  round, so a burst of events leaves in one writev.  Nothing but
+ *  wsb_conn_close frees a connection, and nothing calls it from inside a
+ *  hub callback: a callback only queues, shuts down or cuts.
+ */
+#include "wsb.h"
+#include "log.h"
+#include "mem.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static fp_log_limit_t s_limit;
+
+static void s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg);
+
+/*  Put c on the worker's dirty list (flushed at the end of the round).  */
+static void
+s_mark(wsb_conn_t *c)
+{
+    wsb_worker_t *w = c->w;
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->dprev = NULL;
+    c->dnext = w->dirty;
+    if (w->dirty)
+        w->dirty->dprev = c;
+    w->dirty = c;
+}
+
+static void
+s_unmark(wsb_conn_t *c)
+{
+    if (!c->dirty)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        c->w->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->dirty = false;
+    c->dprev = c->dnext = NULL;
+}
+
+/*  Queue bytes whatever the state (handshake responses, close frames).  */
+static void
+s_push(wsb_conn_t *c, fp_blob_t *b)
+{
+    fp_outq_push(&c->out, b);
+    c->w->stats.frames_out++;
+    s_mark(c);
+}
+
+/*  Queue the final bytes: the FIN follows them, then we wait for EOF.  */
+static void
+s_finish(wsb_conn_t *c)
+{
+    c->state = WSB_CS_DRAIN;
+    c->shut_after_flush = true;
+    c->deadline = c->w->now + (int64_t) c->w->conf->close_timeout;
+    fp_buf_free(&c->in);
+    s_mark(c);
+}
+
+/*  Log a refused handshake (rate-limited: remote input).  */
+static void
+s_log_refusal(wsb_conn_t *c, int status, const char *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[NI_MAXHOST] = "?";
+
+    c->w->stats.refused++;
+    if (!fp_log_limit_ok(&s_limit))
+        return;
+    if (getpeername(c->fd, (struct sockaddr *) &ss, &sl) == 0)
+        getnameinfo((struct sockaddr *) &ss, sl, host, sizeof host, NULL, 0,
+                    NI_NUMERICHOST);
+    fp_log_info("handshake from %s refused: %d %s", host, status, why);
+}
+
+/*  Refuse an upgrade with an HTTP status and a text body.  */
+static void
+s_refuse(wsb_conn_t *c, int status, const char *why)
+{
+    fp_buf_t b;
+    fp_buf_init(&b);
+    wsb_hs_refusal(status, why, &b);
+    fp_outq_push_copy(&c->out, b.data, b.len);
+    fp_buf_free(&b);
+    s_log_refusal(c, status, why);
+    s_finish(c);
+}
+
+void
+wsb_conn_accept(wsb_worker_t *w)
+{
+    const wsb_conf_t *conf = w->conf;
+
+    for (int k = 0; k < 256 && w->lfd >= 0; k++) {
+        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                fp_log_warn("accept: pausing the listener for 1 s");
+                fp_loop_mod(w->loop, w->lfd, 0);
+                w->accept_resume = w->now + 1000;
+            }
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        wsb_conn_t *c = fp_calloc(1, sizeof *c);
+        c->w = w;
+        c->fd = fd;
+        c->state = WSB_CS_HANDSHAKE;
+        c->deadline = w->now + (int64_t) conf->handshake_timeout;
+        c->last_rx = w->now;
+        wsb_parser_init(&c->p, conf->max_message);
+        if (fp_loop_add(w->loop, fd, EPOLLIN, s_on_io, c) < 0) {
+            fp_log_warn("epoll_ctl");
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = w->conns;
+        if (w->conns)
+            w->conns->prev = c;
+        w->conns = c;
+        w->nconns++;
+        w->stats.accepted++;
+        if (w->nconns > (uint32_t) conf->max_connections)
+            s_refuse(c, 503, "too many connections, try again later");
+    }
+}
+
+/*  Cut a slow consumer: an error message with its cursors after what is
+ *  queued, then close 1008.  */
+static void
+s_cut(wsb_conn_t *c)
+{
+    fp_buf_t b;
+    c->cut = true;
+    c->w->stats.slow_consumers++;
+    if (fp_log_limit_ok(&s_limit))
+        fp_log_warnx("slow consumer: %zu bytes queued, closing it with "
+                     "1008 and its cursor", c->out.bytes);
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":\"slow_consumer\","
+                "\"message\":\"the client did not read fast enough; "
+                "resume from the cursor\"");
+    wsb_sub_cursors(c, &b);
+    fp_buf_addc(&b, '}');
+    wsb_conn_send_text(c, b.data, b.len);
+    fp_buf_free(&b);
+    wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "slow consumer");
+}
+
+void
+wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame)
+{
+    const wsb_conf_t *conf = c->w->conf;
+
+    if (c->state != WSB_CS_OPEN)
+        return;
+    size_t before = c->out.bytes;
+    s_push(c, frame);
+    if (c->cut || c->out.bytes <= conf->max_queue)
+        return;
+    if (!c->over_since)
+        c->over_since = c->w->now;
+    if (before > conf->max_queue_hard ||
+        c->w->now - c->over_since >= (int64_t) conf->slow_timeout)
+        s_cut(c);
+}
+
+void
+wsb_conn_send_text(wsb_conn_t *c, const char *text, size_t len)
+{
+    if (c->state != WSB_CS_OPEN)
+        return;
+    fp_blob_t *b = wsb_frame_blob(WSB_OP_TEXT, text, len);
+    wsb_conn_send(c, b);
+    fp_blob_unref(&b);
+}
+
+void
+wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason)
+{
+    if (c->state == WSB_CS_HANDSHAKE) {
+        s_finish(c);
+        return;
+    }
+    if (c->state != WSB_CS_OPEN)
+        return;
+    wsb_sub_drop_all(c);
+    wsb_proto_drop(c);
+    fp_blob_t *b = wsb_close_blob(code, reason);
+    s_push(c, b);
+    fp_blob_unref(&b);
+    fp_buf_free(&c->in);
+    c->state = WSB_CS_CLOSING;
+    c->deadline = c->w->now + (int64_t) c->w->conf->close_timeout;
+}
+
+void
+wsb_conn_close(wsb_conn_t *c, const char *why)
+{
+    wsb_worker_t *w = c->w;
+
+    fp_log_debug("fd %d: %s", c->fd, why);
+    s_unmark(c);
+    wsb_sub_drop_all(c);
+    wsb_proto_drop(c);
+    fp_loop_del(w->loop, c->fd);
+    close(c->fd);
+    fp_outq_clear(&c->out);
+    fp_buf_free(&c->in);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    free(c);
+}
+
+/*  Write what is queued.  -1 when the connection was closed.  */
+static int
+s_flush(wsb_conn_t *c)
+{
+    int rc = fp_outq_flush(&c->out, c->fd);
+    if (rc < 0) {
+        wsb_conn_close(c, strerror(errno));
+        return -1;
+    }
+    if (c->out.bytes <= c->w->conf->max_queue)
+        c->over_since = 0;
+    if (rc == 0) {
+        if (!c->writing && fp_loop_mod(c->w->loop, c->fd,
+                                       EPOLLIN | EPOLLOUT) == 0)
+            c->writing = true;
+        return 0;
+    }
+    if (c->writing && fp_loop_mod(c->w->loop, c->fd, EPOLLIN) == 0)
+        c->writing = false;
+    c->over_since = 0;
+    if (c->shut_after_flush) {
+        c->shut_after_flush = false;
+        shutdown(c->fd, SHUT_WR);
+    }
+    return 0;
+}
+
+void
+wsb_conn_flush_dirty(wsb_worker_t *w)
+{
+    while (w->dirty) {
+        wsb_conn_t *c = w->dirty;
+        s_unmark(c);
+        s_flush(c);
+    }
+}
+
+/*  A close, ping or pong from the peer.  */
+static void
+s_control(wsb_conn_t *c, const wsb_ev_t *ev)
+{
+    if (ev->opcode == WSB_OP_PING && c->state == WSB_CS_OPEN) {
+        fp_blob_t *b = wsb_frame_blob(WSB_OP_PONG, ev->data, ev->len);
+        wsb_conn_send(c, b);
+        fp_blob_unref(&b);
+    } else if (ev->opcode == WSB_OP_CLOSE) {
+        c->close_got = true;
+        if (c->state == WSB_CS_OPEN)
+            wsb_conn_shutdown(c, ev->code == WSB_CLOSE_NO_STATUS ? 0
+                              : ev->code, NULL);
+        s_finish(c);
+    }
+}
+
+/*  A piece of a data message: assemble, hand complete ones over.  */
+static void
+s_data(wsb_conn_t *c, const wsb_ev_t *ev)
+{
+    if (c->state != WSB_CS_OPEN)
+        return;
+    if (ev->fin && c->in.len == 0) {
+        wsb_proto_message(c, ev->opcode, ev->data, ev->len);
+        return;
+    }
+    fp_buf_add(&c->in, ev->data, ev->len);
+    if (!ev->fin)
+        return;
+    fp_buf_t msg = c->in;
+    fp_buf_init(&c->in);
+    wsb_proto_message(c, ev->opcode, (const uint8_t *) msg.data, msg.len);
+    fp_buf_free(&msg);
+}
+
+/*  Frames from the peer.  */
+static void
+s_frames(wsb_conn_t *c, uint8_t *buf, size_t n)
+{
+    size_t off = 0;
+    while (off < n && c->state != WSB_CS_DRAIN) {
+        wsb_ev_t ev;
+        off += wsb_parse(&c->p, buf + off, n - off, &ev);
+        if (ev.type == WSB_EV_DATA) {
+            s_data(c, &ev);
+        } else if (ev.type == WSB_EV_CONTROL) {
+            s_control(c, &ev);
+        } else if (ev.type == WSB_EV_ERROR) {
+            c->w->stats.protocol_errors++;
+            fp_log_debug("fd %d: failing the connection: %u %s", c->fd,
+                         ev.code, ev.why);
+            wsb_conn_shutdown(c, ev.code, ev.why);
+            s_finish(c);
+        }
+    }
+}
+
+/*  Upgrade request bytes: answer once the blank line is in.  */
+static void
+s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
+{
+    const wsb_conf_t *conf = c->w->conf;
+    wsb_hs_t hs;
+
+    fp_buf_add(&c->in, buf, n);
+    char *end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
+    size_t hlen = end ? (size_t) (end + 4 - c->in.data) : c->in.len;
+    if (hlen > conf->max_header) {
+        s_refuse(c, 431, "request header too large");
+        return;
+    }
+    if (!end)
+        return;
+    size_t rest = c->in.len - hlen;     /*  frames sent right after  */
+    c->in.data[hlen] = '\0';
+    wsb_hs_check(conf, c->in.data, hlen, &hs);
+    fp_buf_t resp;
+    fp_buf_init(&resp);
+    wsb_hs_response(&hs, &resp);
+    fp_outq_push_copy(&c->out, resp.data, resp.len);
+    fp_buf_free(&resp);
+    fp_buf_free(&c->in);
+    s_mark(c);
+    if (hs.status != 101) {
+        s_log_refusal(c, hs.status, hs.why);
+        s_finish(c);
+        return;
+    }
+    c->w->stats.upgraded++;
+    c->state = WSB_CS_OPEN;
+    c->deadline = 0;
+    if (rest)
+        s_frames(c, buf + n - rest, rest);
+}
+
+static void
+s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    wsb_conn_t *c = arg;
+    wsb_worker_t *w = c->w;
+
+    if (events & EPOLLOUT) {
+        s_unmark(c);
+        if (s_flush(c) < 0)
+            return;
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        return;
+    ssize_t n = recv(fd, w->rbuf, WSB_RBUF, 0);
+    if (n == 0) {
+        wsb_conn_close(c, "peer closed the connection");
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            wsb_conn_close(c, strerror(errno));
+        return;
+    }
+    c->last_rx = w->now;
+    if (c->state == WSB_CS_HANDSHAKE)
+        s_handshake(c, w->rbuf, (size_t) n);
+    else if (c->state != WSB_CS_DRAIN)
+        s_frames(c, w->rbuf, (size_t) n);
+}
+
+void
+wsb_conn_sweep(wsb_worker_t *w)
+{
+    const wsb_conf_t *conf = w->conf;
+    int64_t hb = (int64_t) conf->heartbeat, now = w->now;
+    wsb_conn_t *next;
+
+    if (w->accept_resume && now >= w->accept_resume && w->lfd >= 0) {
+        w->accept_resume = 0;
+        fp_loop_mod(w->loop, w->lfd, EPOLLIN);
+    }
+    for (wsb_conn_t *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->deadline && now >= c->deadline) {
+            w->stats.timeouts++;
+            wsb_conn_close(c, c->state == WSB_CS_HANDSHAKE
+                           ? "handshake timeout" : "close timeout");
+            continue;
+        }
+        if (c->state == WSB_CS_OPEN && c->over_since && !c->cut &&
+            now - c->over_since >= (int64_t) conf->slow_timeout)
+            s_cut(c);
+        if (c->state != WSB_CS_OPEN || hb <= 0)
+            continue;
+        int64_t idle = now - c->last_rx;
+        if (idle >= hb * conf->heartbeat_misses) {
+            w->stats.dead_peers++;
+            wsb_conn_shutdown(c, WSB_CLOSE_AWAY, "no answer to pings");
+        } else if (idle >= hb && now - c->last_ping >= hb) {
+            c->last_ping = now;
+            s_push(c, w->ping);
+        }
+    }
+}

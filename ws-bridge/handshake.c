@@ -1,0 +1,288 @@
+/*  handshake: the HTTP/1.1 upgrade request (RFC 6455 section 4.2).
+ *
+ *  The connection collects the request up to the blank line (bounded by
+ *  max-header, else 431) and hands it here in one piece.  Checks, in
+ *  order: GET (405), HTTP/1.1 (400), the path (404), one Host (400),
+ *  Upgrade: websocket (426), Connection with the token "upgrade" (400),
+ *  Sec-WebSocket-Version 13 (426 naming 13), Sec-WebSocket-Key the base64
+ *  of 16 bytes (400), Origin against the allowlist (403).  Then one of
+ *  our subprotocols that the client offered is chosen (our order of
+ *  preference); extensions are never accepted, so permessage-deflate
+ *  offers are simply not answered.  A refusal has a short text body that
+ *  says why.
+ */
+#include "wsb.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+typedef struct {
+    const char *host, *upgrade, *connection, *key, *version, *origin;
+    int nhost, nkey, norigin, nversion;
+    char protocols[512];        /*  offered, comma-joined  */
+} s_hdrs_t;
+
+void
+wsb_hs_accept(const char *key, size_t len, char out[WSB_ACCEPT_LEN])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, key, len);
+    EVP_DigestUpdate(ctx, WS_GUID, sizeof WS_GUID - 1);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    EVP_EncodeBlock((unsigned char *) out, md, (int) mdlen);
+}
+
+/*  Refuse with status and reason; returns nothing useful.  */
+static void
+s_refuse(wsb_hs_t *hs, int status, const char *why)
+{
+    hs->status = status;
+    hs->why = why;
+}
+
+/*  True if the comma-separated list holds token (case-insensitive).  */
+static bool
+s_has_token(const char *list, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t) (t - p) == tl && strncasecmp(p, token, tl) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+/*  True for the base64 text of exactly 16 bytes.  */
+static bool
+s_key_ok(const char *k)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                              "vwxyz0123456789+/";
+    if (strlen(k) != 24 || k[22] != '=' || k[23] != '=')
+        return false;
+    for (int i = 0; i < 22; i++)
+        if (!k[i] || !strchr(b64, k[i]))
+            return false;
+    /*  the last character carries 2 bits; the other 4 must be zero  */
+    return (strchr(b64, k[21]) - b64) % 16 == 0;
+}
+
+/*  Split the header lines into h.  -1 on a malformed line.  */
+static int
+s_headers(char *p, s_hdrs_t *h)
+{
+    while (*p) {
+        char *eol = strstr(p, "\r\n");
+        if (!eol)
+            return -1;
+        *eol = '\0';
+        if (p == eol)
+            break;
+        if (*p == ' ' || *p == '\t')
+            return -1;                      /*  obsolete line folding  */
+        char *colon = strchr(p, ':');
+        if (!colon || colon == p)
+            return -1;
+        for (char *n = p; n < colon; n++)
+            if (*n <= ' ' || *n >= 127)
+                return -1;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        for (char *t = eol; t > v && (t[-1] == ' ' || t[-1] == '\t');)
+            *--t = '\0';
+        if (strcasecmp(p, "Host") == 0) {
+            h->host = v;
+            h->nhost++;
+        } else if (strcasecmp(p, "Upgrade") == 0) {
+            h->upgrade = v;
+        } else if (strcasecmp(p, "Connection") == 0) {
+            h->connection = v;
+        } else if (strcasecmp(p, "Sec-WebSocket-Key") == 0) {
+            h->key = v;
+            h->nkey++;
+        } else if (strcasecmp(p, "Sec-WebSocket-Version") == 0) {
+            h->version = v;
+            h->nversion++;
+        } else if (strcasecmp(p, "Origin") == 0) {
+            h->origin = v;
+            h->norigin++;
+        } else if (strcasecmp(p, "Sec-WebSocket-Protocol") == 0) {
+            size_t l = strlen(h->protocols);
+            snprintf(h->protocols + l, sizeof h->protocols - l, "%s%s",
+                     l ? "," : "", v);
+        }
+        p = eol + 2;
+    }
+    return 0;
+}
+
+/*  The request line: GET, an origin-form target on a served path,
+ *  HTTP/1.1.  Returns the header part or NULL (refused).  */
+static char *
+s_request_line(const wsb_conf_t *conf, char *req, wsb_hs_t *hs)
+{
+    char *eol = strstr(req, "\r\n");
+    if (!eol)
+        return s_refuse(hs, 400, "malformed request"), NULL;
+    *eol = '\0';
+    char *sp1 = strchr(req, ' ');
+    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (!sp1 || !sp2 || strchr(sp2 + 1, ' '))
+        return s_refuse(hs, 400, "malformed request line"), NULL;
+    *sp1 = *sp2 = '\0';
+    char *target = sp1 + 1, *version = sp2 + 1;
+    if (strcmp(req, "GET") != 0)
+        return s_refuse(hs, 405, "a WebSocket handshake is a GET"), NULL;
+    if (strcmp(version, "HTTP/1.1") != 0)
+        return s_refuse(hs, 400, "HTTP/1.1 is required"), NULL;
+    if (target[0] != '/')
+        return s_refuse(hs, 400, "the target must be a path"), NULL;
+    size_t plen = strcspn(target, "?#");
+    bool found = conf->paths.count == 0;
+    for (int i = 0; i < conf->paths.count && !found; i++)
+        found = strlen(conf->paths.items[i]) == plen &&
+                strncmp(conf->paths.items[i], target, plen) == 0;
+    if (!found)
+        return s_refuse(hs, 404, "no WebSocket endpoint at this path"), NULL;
+    return eol + 2;
+}
+
+/*  Choose our first subprotocol that the client offered.  */
+static void
+s_protocol(const wsb_conf_t *conf, const char *offered, wsb_hs_t *hs)
+{
+    hs->protocol[0] = '\0';
+    for (int i = 0; i < conf->subprotocols.count && offered[0]; i++) {
+        if (s_has_token(offered, conf->subprotocols.items[i])) {
+            snprintf(hs->protocol, sizeof hs->protocol, "%s",
+                     conf->subprotocols.items[i]);
+            return;
+        }
+    }
+}
+
+/*  The Origin policy: listed origins only (exact, case-insensitive);
+ *  no list means any; no Origin header per allow-no-origin.  */
+static bool
+s_origin_ok(const wsb_conf_t *conf, const s_hdrs_t *h)
+{
+    if (h->norigin == 0)
+        return conf->allow_no_origin;
+    if (h->norigin > 1)
+        return false;
+    if (conf->origins.count == 0)
+        return true;
+    for (int i = 0; i < conf->origins.count; i++)
+        if (strcasecmp(conf->origins.items[i], h->origin) == 0)
+            return true;
+    return false;
+}
+
+void
+wsb_hs_check(const wsb_conf_t *conf, char *req, size_t len, wsb_hs_t *hs)
+{
+    s_hdrs_t h = { 0 };
+
+    memset(hs, 0, sizeof *hs);
+    if (strlen(req) != len)
+        return s_refuse(hs, 400, "NUL byte in the request");
+    char *hp = s_request_line(conf, req, hs);
+    if (!hp)
+        return;
+    if (s_headers(hp, &h) < 0)
+        return s_refuse(hs, 400, "malformed header line");
+    if (h.nhost != 1 || !h.host[0])
+        return s_refuse(hs, 400, "exactly one Host header is required");
+    if (!h.upgrade || !s_has_token(h.upgrade, "websocket")) {
+        hs->need_upgrade = true;
+        return s_refuse(hs, 426, "this is a WebSocket endpoint: "
+                        "Upgrade: websocket is required");
+    }
+    if (!h.connection || !s_has_token(h.connection, "upgrade"))
+        return s_refuse(hs, 400, "Connection must contain 'upgrade'");
+    if (h.nversion != 1 || strcmp(h.version, "13") != 0) {
+        hs->bad_version = true;
+        return s_refuse(hs, 426, "Sec-WebSocket-Version 13 is required");
+    }
+    if (h.nkey != 1 || !s_key_ok(h.key))
+        return s_refuse(hs, 400, "Sec-WebSocket-Key must be the base64 of "
+                        "16 bytes");
+    if (!s_origin_ok(conf, &h))
+        return s_refuse(hs, 403, h.norigin ? "origin not allowed"
+                        : "a request without Origin is not allowed");
+    s_protocol(conf, h.protocols, hs);
+    wsb_hs_accept(h.key, strlen(h.key), hs->accept);
+    hs->status = 101;
+}
+
+static const char *
+s_phrase(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/*  A refusal with optional extra header lines.  */
+static void
+s_refusal(int status, const char *why, const char *extra, fp_buf_t *out)
+{
+    fp_buf_addf(out, "HTTP/1.1 %d %s\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n"
+                "Cache-Control: no-store\r\n%s\r\n"
+                "fastpush-ws: %s\n", status, s_phrase(status),
+                strlen(why) + 14, extra, why);
+}
+
+void
+wsb_hs_refusal(int status, const char *why, fp_buf_t *out)
+{
+    s_refusal(status, why, "", out);
+}
+
+void
+wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out)
+{
+    if (hs->status != 101) {
+        s_refusal(hs->status, hs->why,
+                  hs->bad_version ? "Sec-WebSocket-Version: 13\r\n"
+                  : hs->need_upgrade ? "Upgrade: websocket\r\n"
+                  : hs->status == 405 ? "Allow: GET\r\n" : "", out);
+        return;
+    }
+    fp_buf_addf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\n", hs->accept);
+    if (hs->protocol[0])
+        fp_buf_addf(out, "Sec-WebSocket-Protocol: %s\r\n", hs->protocol);
+    fp_buf_adds(out, "\r\n");
+}

@@ -1,0 +1,321 @@
+/*  proto: what a client says, in the JSON protocol (docs/protocol.md,
+ *  "WebSocket (fastpush-ws)"), or echoed back in echo test mode.
+ *
+ *  Every message is one JSON object with a "type": subscribe,
+ *  unsubscribe, publish or ping.  A message that is not understood gets a
+ *  {"type":"error"} reply and the connection stays open; "ref", any JSON
+ *  value of at most WSB_REF_MAX bytes, is copied into every reply the
+ *  message causes.  Publishes go to the broker with fp_hub_request and
+ *  are answered "published" (with the event's id) or "error" when the
+ *  broker refuses; they are allowed only with the `publish` directive.
+ *  Each connection has a budget of message-rate messages a second (a
+ *  token bucket); past it a message gets a rate_limited error.
+ */
+#include "wsb.h"
+#include "cursor.h"
+#include "event.h"
+#include "json.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WSB_REF_MAX 256
+
+struct wsb_pub {
+    wsb_pub_t *next;            /*  the connection's publishes in flight  */
+    wsb_conn_t *c;
+    fp_hub_req_t *req;
+    char *ref;                  /*  raw JSON or NULL (owned)  */
+};
+
+/*  Append ,"ref":REF when there is one.  */
+static void
+s_add_ref(fp_buf_t *b, const char *ref)
+{
+    if (ref) {
+        fp_buf_adds(b, ",\"ref\":");
+        fp_buf_adds(b, ref);
+    }
+}
+
+void
+wsb_proto_error(wsb_conn_t *c, const char *code, const char *msg,
+                const char *ref)
+{
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":");
+    fp_json_append_str(&b, code);
+    fp_buf_adds(&b, ",\"message\":");
+    fp_json_append_str(&b, msg ? msg : "");
+    s_add_ref(&b, ref);
+    fp_buf_addc(&b, '}');
+    wsb_conn_send_text(c, b.data, b.len);
+    fp_buf_free(&b);
+}
+
+/*  The channels member as borrowed strings; NULL with a reply sent.  */
+static const char **
+s_channels(wsb_conn_t *c, json_t *msg, size_t *n, const char *ref)
+{
+    json_t *arr = json_object_get(msg, "channels"), *v;
+    size_t i, max = (size_t) c->w->conf->max_channels;
+
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        wsb_proto_error(c, "bad_request", "\"channels\" must be a non-empty "
+                        "array of channel names", ref);
+        return NULL;
+    }
+    if (json_array_size(arr) > max) {
+        wsb_proto_error(c, "limit_exceeded", "too many channels", ref);
+        return NULL;
+    }
+    const char **out = fp_calloc(json_array_size(arr), sizeof *out);
+    json_array_foreach(arr, i, v) {
+        const char *s = json_string_value(v);
+        if (!s || !fp_channel_valid(s, json_string_length(v))) {
+            char err[FP_ERR_LEN];
+            snprintf(err, sizeof err, "invalid channel name at index %zu",
+                     i);
+            wsb_proto_error(c, "bad_channel", err, ref);
+            free(out);
+            return NULL;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out[j], s) == 0) {
+                wsb_proto_error(c, "bad_channel", "a channel is named twice",
+                                ref);
+                free(out);
+                return NULL;
+            }
+        out[i] = s;
+    }
+    *n = json_array_size(arr);
+    return out;
+}
+
+static void
+s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
+{
+    json_t *since = json_object_get(msg, "since");
+    const char *cursor = NULL;
+    char err[FP_ERR_LEN];
+    size_t n;
+
+    if (since && !json_is_null(since)) {
+        fp_cursor_t cur;
+        cursor = json_string_value(since);
+        if (!cursor || (strcmp(cursor, "earliest") != 0 &&
+                        fp_cursor_parse(cursor, &cur, err) < 0)) {
+            wsb_proto_error(c, "bad_cursor", "\"since\" must be a cursor "
+                            "EPOCH-SEQ or \"earliest\"", ref);
+            return;
+        }
+    }
+    const char **chans = s_channels(c, msg, &n, ref);
+    if (!chans)
+        return;
+    wsb_sub_add(c, chans, n, cursor, ref);
+    free(chans);
+}
+
+static void
+s_unsubscribe(wsb_conn_t *c, json_t *msg, const char *ref)
+{
+    size_t n;
+    const char **chans = s_channels(c, msg, &n, ref);
+    if (!chans)
+        return;
+    wsb_sub_remove(c, chans, n, ref);
+    free(chans);
+}
+
+static void
+s_pub_free(wsb_pub_t *p)
+{
+    free(p->ref);
+    free(p);
+}
+
+/*  Unlink p from its connection's list.  */
+static void
+s_pub_unlink(wsb_pub_t *p)
+{
+    wsb_conn_t *c = p->c;
+    for (wsb_pub_t **pp = &c->pubs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            c->npubs--;
+            return;
+        }
+}
+
+/*  The broker's answer to a publish.  */
+static void
+s_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
+{
+    wsb_pub_t *p = arg;
+    wsb_conn_t *c = p->c;
+
+    s_pub_unlink(p);
+    if (ok) {
+        fp_buf_t b;
+        const char *id = json_string_value(json_object_get(meta, "id"));
+        c->w->stats.published++;
+        fp_buf_init(&b);
+        fp_buf_adds(&b, "{\"type\":\"published\",\"id\":");
+        fp_json_append_str(&b, id ? id : "");
+        s_add_ref(&b, p->ref);
+        fp_buf_addc(&b, '}');
+        wsb_conn_send_text(c, b.data, b.len);
+        fp_buf_free(&b);
+    } else {
+        const char *code = json_string_value(json_object_get(meta, "code"));
+        const char *err = json_string_value(json_object_get(meta, "error"));
+        wsb_proto_error(c, code ? code : "error", err, p->ref);
+    }
+    s_pub_free(p);
+}
+
+static void
+s_publish(wsb_conn_t *c, json_t *msg, const char *ref)
+{
+    static const char *const fields[] = { "channel", "event", "key", "data",
+                                          NULL };
+    if (!c->w->conf->publish) {
+        wsb_proto_error(c, "forbidden", "publishing is not enabled on this "
+                        "server", ref);
+        return;
+    }
+    if (c->npubs >= c->w->conf->max_pending) {
+        wsb_proto_error(c, "too_many_requests", "too many publishes waiting "
+                        "for the broker", ref);
+        return;
+    }
+    json_t *body = json_object();
+    for (int i = 0; fields[i]; i++) {
+        json_t *v = json_object_get(msg, fields[i]);
+        if (v)
+            json_object_set(body, fields[i], v);
+    }
+    wsb_pub_t *p = fp_calloc(1, sizeof *p);
+    p->c = c;
+    p->ref = ref ? fp_strdup(ref) : NULL;
+    p->next = c->pubs;
+    c->pubs = p;
+    c->npubs++;
+    p->req = fp_hub_request(c->w->hub, "PUBLISH", body, s_published, p);
+}
+
+static void
+s_ping(wsb_conn_t *c, const char *ref)
+{
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"pong\"");
+    s_add_ref(&b, ref);
+    fp_buf_addc(&b, '}');
+    wsb_conn_send_text(c, b.data, b.len);
+    fp_buf_free(&b);
+}
+
+/*  A JSON protocol message.  */
+static void
+s_json(wsb_conn_t *c, const char *text, size_t len)
+{
+    char err[FP_ERR_LEN], *ref = NULL;
+    json_t *msg = fp_json_parse(text, len, err);
+
+    if (!msg) {
+        wsb_proto_error(c, "invalid_json", err, NULL);
+        return;
+    }
+    json_t *jref = json_object_get(msg, "ref");
+    if (!json_is_object(msg)) {
+        wsb_proto_error(c, "bad_request", "a message is a JSON object",
+                        NULL);
+        goto done;
+    }
+    if (jref) {
+        size_t rl;
+        ref = fp_json_dump(jref, &rl);
+        if (rl > WSB_REF_MAX) {
+            free(ref);
+            ref = NULL;
+            wsb_proto_error(c, "bad_request", "\"ref\" is too long", NULL);
+            goto done;
+        }
+    }
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type)
+        wsb_proto_error(c, "bad_request", "\"type\" is missing", ref);
+    else if (strcmp(type, "subscribe") == 0)
+        s_subscribe(c, msg, ref);
+    else if (strcmp(type, "unsubscribe") == 0)
+        s_unsubscribe(c, msg, ref);
+    else if (strcmp(type, "publish") == 0)
+        s_publish(c, msg, ref);
+    else if (strcmp(type, "ping") == 0)
+        s_ping(c, ref);
+    else
+        wsb_proto_error(c, "unknown_type", "type is not subscribe, "
+                        "unsubscribe, publish or ping", ref);
+done:
+    free(ref);
+    json_decref(msg);
+}
+
+/*  Take one message from the connection's budget (a token bucket of
+ *  message-rate per second); false when it is spent.  */
+static bool
+s_rate_ok(wsb_conn_t *c)
+{
+    int64_t rate = c->w->conf->message_rate, now = c->w->now;
+    if (rate <= 0)
+        return true;
+    if (c->rate_at == 0) {
+        c->rate_tokens = (int32_t) (rate * 1000);
+    } else {
+        int64_t t = c->rate_tokens + (now - c->rate_at) * rate;
+        c->rate_tokens = (int32_t) (t > rate * 1000 ? rate * 1000 : t);
+    }
+    c->rate_at = now;
+    if (c->rate_tokens < 1000)
+        return false;
+    c->rate_tokens -= 1000;
+    return true;
+}
+
+void
+wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
+                  size_t len)
+{
+    c->w->stats.messages_in++;
+    if (c->w->conf->echo) {
+        fp_blob_t *b = wsb_frame_blob(opcode, data, len);
+        wsb_conn_send(c, b);
+        fp_blob_unref(&b);
+    } else if (!s_rate_ok(c)) {
+        c->w->stats.rate_limited++;
+        wsb_proto_error(c, "rate_limited", "too many messages; slow down",
+                        NULL);
+    } else if (opcode != WSB_OP_TEXT) {
+        wsb_proto_error(c, "bad_request", "binary messages are not part of "
+                        "the protocol", NULL);
+    } else {
+        s_json(c, (const char *) data, len);
+    }
+}
+
+void
+wsb_proto_drop(wsb_conn_t *c)
+{
+    while (c->pubs) {
+        wsb_pub_t *p = c->pubs;
+        c->pubs = p->next;
+        fp_hub_cancel(c->w->hub, &p->req);
+        s_pub_free(p);
+    }
+    c->npubs = 0;
+}

@@ -1,0 +1,301 @@
+/*  sub: a connection's subscriptions, one hub member each.
+ *
+ *  The hub delivers each member's events once, in SEQ order, after
+ *  resets, snapshots and backfills (hub.h).  An event goes out as the
+ *  canonical JSON the broker made, in a text frame encoded once per
+ *  process: the first subscriber to see the event stores the frame in
+ *  ev->cache, every other subscriber's queue takes a reference to the
+ *  same blob.  Snapshot events carry "snapshot":true, so they are
+ *  encoded per delivery (they are rare).
+ *
+ *  A partial unsubscribe re-joins the channels that remain from the
+ *  subscription's cursor, so nothing is lost or repeated on them.
+ */
+#include "wsb.h"
+#include "cursor.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wsb_sub {
+    wsb_sub_t *next;            /*  the connection's subscriptions  */
+    wsb_conn_t *c;
+    fp_member_t *m;             /*  owned (fp_member_destroy)  */
+    char *ref;                  /*  raw JSON or NULL (owned)  */
+    char **chans;               /*  owned  */
+    uint16_t n;
+};
+
+static void s_event(fp_member_t *m, fp_event_t *ev, bool snapshot,
+                    void *ctx);
+static void s_reset(fp_member_t *m, const char *channel, const char *reason,
+                    bool snapshot, void *ctx);
+static void s_ready(fp_member_t *m, const char *cursor, void *ctx);
+static void s_failed(fp_member_t *m, const char *code, const char *msg,
+                     void *ctx);
+
+static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
+
+/*  Append ,"ref":REF when there is one, then the closing brace.  */
+static void
+s_close_obj(fp_buf_t *b, const char *ref)
+{
+    if (ref) {
+        fp_buf_adds(b, ",\"ref\":");
+        fp_buf_adds(b, ref);
+    }
+    fp_buf_addc(b, '}');
+}
+
+/*  Append the channel names as a JSON array.  */
+static void
+s_add_chans(fp_buf_t *b, char *const *chans, size_t n)
+{
+    fp_buf_addc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fp_buf_addc(b, ',');
+        fp_json_append_str(b, chans[i]);
+    }
+    fp_buf_addc(b, ']');
+}
+
+static void
+s_event(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx)
+{
+    wsb_sub_t *s = ctx;
+
+    if (snapshot) {
+        size_t len;
+        char *json = fp_event_snapshot_json(ev, &len);
+        wsb_conn_send_text(s->c, json, len);
+        free(json);
+        return;
+    }
+    if (!ev->cache) {
+        ev->cache = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
+        ev->cache_free = fp_blob_cache_free;
+    }
+    wsb_conn_send(s->c, ev->cache);
+}
+
+static void
+s_reset(fp_member_t *m, const char *channel, const char *reason,
+        bool snapshot, void *ctx)
+{
+    wsb_sub_t *s = ctx;
+    fp_buf_t b;
+
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"reset\",\"channel\":");
+    fp_json_append_str(&b, channel);
+    fp_buf_adds(&b, ",\"reason\":");
+    fp_json_append_str(&b, reason);
+    fp_buf_addf(&b, ",\"snapshot\":%s", snapshot ? "true" : "false");
+    s_close_obj(&b, s->ref);
+    wsb_conn_send_text(s->c, b.data, b.len);
+    fp_buf_free(&b);
+}
+
+static void
+s_ready(fp_member_t *m, const char *cursor, void *ctx)
+{
+    wsb_sub_t *s = ctx;
+    fp_buf_t b;
+
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"ready\",\"channels\":");
+    s_add_chans(&b, s->chans, s->n);
+    fp_buf_adds(&b, ",\"cursor\":");
+    fp_json_append_str(&b, cursor);
+    s_close_obj(&b, s->ref);
+    wsb_conn_send_text(s->c, b.data, b.len);
+    fp_buf_free(&b);
+}
+
+/*  Unlink and free a subscription, leaving its hub member.  */
+static void
+s_free(wsb_sub_t *s)
+{
+    wsb_conn_t *c = s->c;
+    for (wsb_sub_t **pp = &c->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    c->nsubs--;
+    c->nchans = (uint16_t) (c->nchans - s->n);
+    fp_member_destroy(&s->m);
+    for (uint16_t i = 0; i < s->n; i++)
+        free(s->chans[i]);
+    free(s->chans);
+    free(s->ref);
+    free(s);
+}
+
+static void
+s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
+{
+    wsb_sub_t *s = ctx;
+    wsb_proto_error(s->c, code, msg ? msg : "the broker refused the "
+                    "subscription", s->ref);
+    s_free(s);
+}
+
+/*  True if the connection already has channel ch.  */
+static bool
+s_has(wsb_conn_t *c, const char *ch)
+{
+    for (wsb_sub_t *s = c->subs; s; s = s->next)
+        for (uint16_t i = 0; i < s->n; i++)
+            if (strcmp(s->chans[i], ch) == 0)
+                return true;
+    return false;
+}
+
+void
+wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
+            const char *since, const char *ref)
+{
+    const wsb_conf_t *conf = c->w->conf;
+    char err[FP_ERR_LEN];
+
+    if (c->nsubs >= conf->max_subscriptions) {
+        wsb_proto_error(c, "limit_exceeded", "too many subscriptions on "
+                        "this connection", ref);
+        return;
+    }
+    if (c->nchans + n > (size_t) conf->max_channels) {
+        wsb_proto_error(c, "limit_exceeded", "too many channels on this "
+                        "connection", ref);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_has(c, chans[i])) {
+            snprintf(err, sizeof err, "already subscribed to '%s'",
+                     chans[i]);
+            wsb_proto_error(c, "already_subscribed", err, ref);
+            return;
+        }
+    wsb_sub_t *s = fp_calloc(1, sizeof *s);
+    s->m = fp_member_new(c->w->hub, chans, n, since, &s_cbs, s, err);
+    if (!s->m) {
+        wsb_proto_error(c, "bad_request", err, ref);
+        free(s);
+        return;
+    }
+    s->c = c;
+    s->ref = ref ? fp_strdup(ref) : NULL;
+    s->chans = fp_calloc(n, sizeof *s->chans);
+    for (size_t i = 0; i < n; i++)
+        s->chans[i] = fp_strdup(chans[i]);
+    s->n = (uint16_t) n;
+    s->next = c->subs;
+    c->subs = s;
+    c->nsubs++;
+    c->nchans = (uint16_t) (c->nchans + n);
+}
+
+/*  True if ch is one of list[0..n).  */
+static bool
+s_listed(const char *const *list, size_t n, const char *ch)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], ch) == 0)
+            return true;
+    return false;
+}
+
+/*  Keep only the channels of s not in list: re-join them from the
+ *  subscription's cursor.  */
+static void
+s_narrow(wsb_sub_t *s, const char *const *list, size_t n)
+{
+    char cursor[FP_CURSOR_LEN], err[FP_ERR_LEN];
+    bool known = fp_member_cursor(s->m, cursor);
+    uint16_t k = 0;
+
+    for (uint16_t i = 0; i < s->n; i++) {
+        if (s_listed(list, n, s->chans[i]))
+            free(s->chans[i]);
+        else
+            s->chans[k++] = s->chans[i];
+    }
+    s->c->nchans = (uint16_t) (s->c->nchans - (s->n - k));
+    s->n = k;
+    fp_member_destroy(&s->m);
+    s->m = fp_member_new(s->c->w->hub, (const char *const *) s->chans, k,
+                         known ? cursor : NULL, &s_cbs, s, err);
+    if (!s->m) {
+        fp_log_warnx("re-join after unsubscribe failed: %s", err);
+        s_free(s);
+    }
+}
+
+void
+wsb_sub_remove(wsb_conn_t *c, const char *const *chans, size_t n,
+               const char *ref)
+{
+    fp_buf_t b;
+    size_t removed = 0;
+    wsb_sub_t *next;
+
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"unsubscribed\",\"channels\":[");
+    for (wsb_sub_t *s = c->subs; s; s = next) {
+        size_t hits = 0;
+        next = s->next;
+        for (uint16_t i = 0; i < s->n; i++) {
+            if (!s_listed(chans, n, s->chans[i]))
+                continue;
+            fp_buf_adds(&b, removed++ ? "," : "");
+            fp_json_append_str(&b, s->chans[i]);
+            hits++;
+        }
+        if (hits == s->n)
+            s_free(s);
+        else if (hits)
+            s_narrow(s, chans, n);
+    }
+    fp_buf_addc(&b, ']');
+    s_close_obj(&b, ref);
+    if (removed)
+        wsb_conn_send_text(c, b.data, b.len);
+    else
+        wsb_proto_error(c, "not_subscribed", "none of these channels is "
+                        "subscribed", ref);
+    fp_buf_free(&b);
+}
+
+void
+wsb_sub_drop_all(wsb_conn_t *c)
+{
+    while (c->subs)
+        s_free(c->subs);
+}
+
+void
+wsb_sub_cursors(wsb_conn_t *c, fp_buf_t *out)
+{
+    char cursor[FP_CURSOR_LEN];
+    int k = 0;
+
+    if (c->nsubs == 1 && fp_member_cursor(c->subs->m, cursor)) {
+        fp_buf_adds(out, ",\"cursor\":");
+        fp_json_append_str(out, cursor);
+    }
+    fp_buf_adds(out, ",\"subscriptions\":[");
+    for (wsb_sub_t *s = c->subs; s; s = s->next) {
+        fp_buf_adds(out, k++ ? ",{\"channels\":" : "{\"channels\":");
+        s_add_chans(out, s->chans, s->n);
+        if (fp_member_cursor(s->m, cursor)) {
+            fp_buf_adds(out, ",\"cursor\":");
+            fp_json_append_str(out, cursor);
+        }
+        s_close_obj(out, s->ref);
+    }
+    fp_buf_addc(out, ']');
+}

@@ -1,0 +1,239 @@
+/*  worker: one process's loop: the listening socket (SO_REUSEPORT, so
+ *  several workers share the port), the hub (its own broker connection),
+ *  signals and timers.
+ *
+ *  A round: wait for events (at most until the next tick), let the hub
+ *  read what the broker sent (members queue frames), write every
+ *  connection that got output, and every TICK_MS run the hub's timers and
+ *  the connection sweep.  SIGTERM closes every connection with 1001 and
+ *  ends the loop once they are gone (or after close-timeout).
+ */
+#include "wsb.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+
+/*  Open the listening socket for "HOST:PORT", "[V6]:PORT" or ":PORT".  */
+static int
+s_listen(const wsb_conf_t *conf, char *err)
+{
+    char host[256], *port;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE }, *res = NULL;
+    int fd = -1, one = 1;
+
+    snprintf(host, sizeof host, "%s", conf->listen);
+    port = strrchr(host, ':');
+    if (!port) {
+        snprintf(err, FP_ERR_LEN, "listen: '%s' is not HOST:PORT",
+                 conf->listen);
+        return -1;
+    }
+    *port++ = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    int rc = getaddrinfo(h[0] ? h : NULL, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, FP_ERR_LEN, "listen %s: %s", conf->listen,
+                 gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        listen(fd, (int) conf->backlog) < 0) {
+        snprintf(err, FP_ERR_LEN, "listen %s: %s", conf->listen,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+void
+wsb_worker_stats(wsb_worker_t *w, const char *when)
+{
+    const wsb_stats_t *s = &w->stats;
+    fp_log_info("%s: connections %u, accepted %llu, upgraded %llu, "
+                "refused %llu, timeouts %llu, protocol_errors %llu, "
+                "dead_peers %llu, slow_consumers %llu, messages_in %llu, "
+                "frames_out %llu, published %llu, rate_limited %llu", when,
+                w->nconns,
+                (unsigned long long) s->accepted,
+                (unsigned long long) s->upgraded,
+                (unsigned long long) s->refused,
+                (unsigned long long) s->timeouts,
+                (unsigned long long) s->protocol_errors,
+                (unsigned long long) s->dead_peers,
+                (unsigned long long) s->slow_consumers,
+                (unsigned long long) s->messages_in,
+                (unsigned long long) s->frames_out,
+                (unsigned long long) s->published,
+                (unsigned long long) s->rate_limited);
+}
+
+static void
+s_on_listen(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    wsb_conn_accept(arg);
+}
+
+/*  Stop accepting and start closing every connection with 1001.  */
+static void
+s_stop(wsb_worker_t *w)
+{
+    wsb_conn_t *next;
+
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    fp_log_info("worker %d: shutting down, closing %u connections", w->id,
+                w->nconns);
+    if (w->lfd >= 0) {
+        fp_loop_del(w->loop, w->lfd);
+        close(w->lfd);
+        w->lfd = -1;
+    }
+    for (wsb_conn_t *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->state == WSB_CS_HANDSHAKE)
+            wsb_conn_close(c, "shutting down");
+        else
+            wsb_conn_shutdown(c, WSB_CLOSE_AWAY, "server shutting down");
+    }
+}
+
+static void
+s_on_signal(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    wsb_worker_t *w = arg;
+    int sig;
+    while ((sig = fp_sig_read(fd)) > 0) {
+        if (sig == SIGTERM || sig == SIGINT)
+            s_stop(w);
+        else if (sig == SIGUSR1)
+            wsb_worker_stats(w, "stats");
+    }
+}
+
+/*  The hub's descriptors: the hub is processed every round anyway.  */
+static void
+s_on_hub(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+}
+
+/*  Open everything; -1 with err.  */
+static int
+s_open(wsb_worker_t *w, char *err)
+{
+    const wsb_conf_t *conf = w->conf;
+
+    w->sigfd = fp_sig_fd();
+    w->loop = fp_loop_new(err);
+    if (w->sigfd < 0 || !w->loop)
+        return -1;
+    w->lfd = s_listen(conf, err);
+    if (w->lfd < 0)
+        return -1;
+    fp_loop_add(w->loop, w->lfd, EPOLLIN, s_on_listen, w);
+    fp_loop_add(w->loop, w->sigfd, EPOLLIN, s_on_signal, w);
+    if (!conf->echo) {
+        fp_hub_conf_t hc = { .fanout = conf->fanout,
+                             .control = conf->control,
+                             .linger_ms = 10000 };
+        int fds[2];
+        w->hub = fp_hub_new(&hc, err);
+        if (!w->hub)
+            return -1;
+        fp_hub_fds(w->hub, fds);
+        fp_loop_add(w->loop, fds[0], EPOLLIN, s_on_hub, w);
+        fp_loop_add(w->loop, fds[1], EPOLLIN, s_on_hub, w);
+    }
+    w->rbuf = fp_malloc(WSB_RBUF);
+    uint8_t ping[2] = { 0x89, 0x00 };
+    w->ping = fp_blob_new(ping, sizeof ping);
+    return 0;
+}
+
+static void
+s_close_all(wsb_worker_t *w)
+{
+    while (w->conns)
+        wsb_conn_close(w->conns, "shutdown");
+    if (w->lfd >= 0)
+        close(w->lfd);
+    fp_hub_destroy(&w->hub);
+    fp_loop_destroy(&w->loop);
+    if (w->sigfd >= 0)
+        close(w->sigfd);
+    fp_blob_unref(&w->ping);
+    free(w->rbuf);
+}
+
+int
+wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
+{
+    wsb_worker_t w = { .conf = conf, .id = id, .lfd = -1, .sigfd = -1 };
+    char err[FP_ERR_LEN];
+    int64_t next_tick, stop_by = 0;
+    bool more = false;
+
+    w.now = fp_clock_ms();
+    if (s_open(&w, err) < 0) {
+        fp_log_error("worker %d: %s", id, err);
+        s_close_all(&w);
+        return 1;
+    }
+    fp_log_info("worker %d: listening on %s (%s)", id, conf->listen,
+                conf->echo ? "echo test mode" : "JSON protocol");
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "\n", 1) < 0)
+            fp_log_warn("ready-fd %d", ready_fd);
+        close(ready_fd);
+    }
+    next_tick = w.now + TICK_MS;
+    while (!w.stopping || (w.nconns > 0 && w.now < stop_by)) {
+        int timeout = more ? 0 : (int) (next_tick - w.now);
+        if (fp_loop_run(w.loop, timeout < 0 ? 0 : timeout) < 0 &&
+            errno != EINTR) {
+            fp_log_warn("epoll_wait");
+            break;
+        }
+        w.now = fp_clock_ms();
+        more = w.hub ? fp_hub_process(w.hub) : false;
+        wsb_conn_flush_dirty(&w);
+        if (w.now >= next_tick) {
+            if (w.hub)
+                fp_hub_tick(w.hub, w.now);
+            wsb_conn_sweep(&w);
+            wsb_conn_flush_dirty(&w);
+            next_tick = w.now + TICK_MS;
+        }
+        if (w.stopping && !stop_by)
+            stop_by = w.now + (int64_t) conf->close_timeout + 500;
+    }
+    wsb_worker_stats(&w, "exit");
+    s_close_all(&w);
+    return 0;
+}

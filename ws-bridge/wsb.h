@@ -1,0 +1,315 @@
+/*  wsb: fastpush-ws, the WebSocket bridge (RFC 6455 over epoll).
+ *
+ *  Files: main.c (command line, directives, master and workers), worker.c
+ *  (one worker's loop: listener, hub, timers, shutdown), conn.c (one
+ *  connection: handshake, frames, close handshake, output), frame.c (the
+ *  frame parser and encoder, no I/O), handshake.c (the HTTP upgrade),
+ *  proto.c (the JSON protocol of client messages), sub.c (subscriptions:
+ *  hub members and the shared event frames).  docs/protocol.md describes
+ *  what clients see.
+ */
+#ifndef WSB_H
+#define WSB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "hub.h"
+#include "loop.h"
+#include "outq.h"
+#include "utf8.h"
+
+#define WSB_VERSION "0.1.0"
+
+/* ------------------------------------------------------------ config */
+
+typedef struct {
+    char *listen;               /*  HOST:PORT  */
+    int64_t workers;            /*  processes sharing the port  */
+    int64_t backlog;
+    int64_t max_connections;    /*  per worker; 503 past it  */
+    fp_strlist_t paths;         /*  request paths served  */
+    fp_strlist_t subprotocols;  /*  ours, in order of preference  */
+    fp_strlist_t origins;       /*  allowed Origin values; empty = any  */
+    bool allow_no_origin;       /*  requests without Origin  */
+    uint64_t max_header;        /*  bytes of the upgrade request  */
+    uint64_t handshake_timeout;
+    uint64_t max_message;       /*  bytes of one client message  */
+    uint64_t max_queue;         /*  output bytes a client may stay above
+                                    for slow_timeout before it is cut  */
+    uint64_t slow_timeout;
+    uint64_t max_queue_hard;    /*  output bytes that cut at once  */
+    uint64_t heartbeat;         /*  ping after this much silence  */
+    int64_t heartbeat_misses;   /*  silent intervals before closing  */
+    uint64_t close_timeout;     /*  wait for the peer's close / EOF  */
+    int64_t max_subscriptions;  /*  per connection  */
+    int64_t max_channels;       /*  per connection, all subscriptions  */
+    int64_t max_pending;        /*  publishes in flight per connection  */
+    int64_t message_rate;       /*  client messages per second (burst the
+                                    same); 0 = no limit  */
+    bool publish;               /*  clients may publish  */
+    bool echo;                  /*  echo test mode instead of JSON  */
+    char *fanout;               /*  broker endpoints  */
+    char *control;
+    char *log_level;
+} wsb_conf_t;
+
+/* ------------------------------------------------------------ frames */
+
+enum {
+    WSB_OP_CONT = 0, WSB_OP_TEXT = 1, WSB_OP_BINARY = 2,
+    WSB_OP_CLOSE = 8, WSB_OP_PING = 9, WSB_OP_PONG = 10
+};
+
+enum {
+    WSB_CLOSE_NORMAL = 1000, WSB_CLOSE_AWAY = 1001,
+    WSB_CLOSE_PROTOCOL = 1002, WSB_CLOSE_UNSUPPORTED = 1003,
+    WSB_CLOSE_NO_STATUS = 1005, WSB_CLOSE_BAD_DATA = 1007,
+    WSB_CLOSE_POLICY = 1008, WSB_CLOSE_TOO_BIG = 1009,
+    WSB_CLOSE_ERROR = 1011, WSB_CLOSE_TRY_LATER = 1013
+};
+
+/*  Parser states: the bytes of a frame may arrive one at a time.  */
+typedef enum {
+    WSB_PS_HEAD,                /*  first two header bytes  */
+    WSB_PS_LEN,                 /*  16- or 64-bit extended length  */
+    WSB_PS_MASK,                /*  masking key  */
+    WSB_PS_DATA,                /*  payload  */
+    WSB_PS_FAILED               /*  protocol error; nothing more parsed  */
+} wsb_pstate_t;
+
+typedef enum {
+    WSB_EV_NONE,                /*  all input consumed, need more  */
+    WSB_EV_DATA,                /*  a piece of a text/binary message  */
+    WSB_EV_CONTROL,             /*  a whole close, ping or pong frame  */
+    WSB_EV_ERROR                /*  fail the connection with `code`  */
+} wsb_evtype_t;
+
+typedef struct {
+    wsb_evtype_t type;
+    uint8_t opcode;             /*  DATA: the message's (1 or 2);
+                                    CONTROL: 8, 9 or 10  */
+    bool fin;                   /*  DATA: last piece of the message  */
+    uint16_t code;              /*  ERROR: close code to send;
+                                    CONTROL close: received code or 1005  */
+    const uint8_t *data;        /*  unmasked payload (borrowed: the input
+                                    buffer or the parser)  */
+    size_t len;
+    const char *why;            /*  ERROR: reason for the close frame  */
+} wsb_ev_t;
+
+typedef struct {
+    uint64_t max_message;       /*  message size limit (0: none)  */
+    uint64_t len;               /*  payload length of the current frame  */
+    uint64_t got;               /*  payload bytes of it consumed  */
+    uint64_t msg_len;           /*  bytes of the open data message  */
+    fp_utf8_t utf8;             /*  validation of the open text message  */
+    uint8_t state;              /*  wsb_pstate_t  */
+    uint8_t op, fin;            /*  current frame  */
+    uint8_t msg_op;             /*  opcode of the open message, 0 if none  */
+    uint8_t need, have;         /*  header bytes wanted / collected  */
+    uint8_t hdr[8];
+    uint8_t mask[4];
+    uint8_t ctl[125];           /*  control frame payload  */
+    uint16_t fail_code;
+    const char *fail_why;
+} wsb_parser_t;
+
+/*  Reset a parser for a new connection with a message size limit.  */
+void wsb_parser_init(wsb_parser_t *p, uint64_t max_message);
+
+/*  Parse client frames from in[0..n), unmasking in place.  Returns the
+ *  bytes consumed and fills ev; call again with the rest while ev->type is
+ *  not WSB_EV_NONE.  After WSB_EV_ERROR the parser stays failed.  */
+size_t wsb_parse(wsb_parser_t *p, uint8_t *in, size_t n, wsb_ev_t *ev);
+
+/*  Check a close frame's payload.  Returns 0 (code in *code, 1005 when
+ *  empty) or the close code to fail with (1002, or 1007 for a reason that
+ *  is not UTF-8).  */
+int wsb_close_check(const uint8_t *p, size_t n, uint16_t *code);
+
+/*  True for codes a peer may send (1000-1003, 1007-1014, 3000-4999).  */
+bool wsb_close_code_valid(unsigned code);
+
+/*  Write an unmasked frame header with FIN for a payload of len bytes;
+ *  returns its size (2, 4 or 10; out needs 10).  */
+size_t wsb_frame_head(uint8_t *out, int opcode, uint64_t len);
+
+/*  A whole frame in a blob with one reference (the caller's).  */
+fp_blob_t *wsb_frame_blob(int opcode, const void *data, size_t len);
+
+/*  A close frame: code (0 for none) and a reason cut to fit 123 bytes at
+ *  a character boundary.  */
+fp_blob_t *wsb_close_blob(unsigned code, const char *reason);
+
+/* ------------------------------------------------------------ handshake */
+
+#define WSB_ACCEPT_LEN 29       /*  base64 of SHA-1, with the NUL  */
+
+typedef struct {
+    int status;                 /*  101, or the HTTP status of a refusal  */
+    const char *why;            /*  refusal text for the body  */
+    bool bad_version;           /*  426: add Sec-WebSocket-Version  */
+    bool need_upgrade;          /*  426: add Upgrade: websocket  */
+    char accept[WSB_ACCEPT_LEN];
+    char protocol[64];          /*  chosen subprotocol or ""  */
+} wsb_hs_t;
+
+/*  Check a complete upgrade request (the bytes up to and including the
+ *  blank line, NUL-terminated, modified in place) against the
+ *  configuration.  Fills hs; hs->status is 101 when accepted.  */
+void wsb_hs_check(const wsb_conf_t *conf, char *req, size_t len,
+                  wsb_hs_t *hs);
+
+/*  Append the response for hs (101 or a refusal with a text body).  */
+void wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out);
+
+/*  A plain refusal (e.g. 503 when full) with a text body.  */
+void wsb_hs_refusal(int status, const char *why, fp_buf_t *out);
+
+/*  Sec-WebSocket-Accept for a key (RFC 6455 section 4.2.2).  */
+void wsb_hs_accept(const char *key, size_t len, char out[WSB_ACCEPT_LEN]);
+
+/* ------------------------------------------------------------ worker */
+
+#define WSB_RBUF 65536          /*  read buffer shared by connections  */
+
+typedef struct wsb_worker wsb_worker_t;
+typedef struct wsb_conn wsb_conn_t;
+typedef struct wsb_sub wsb_sub_t;
+typedef struct wsb_pub wsb_pub_t;
+
+typedef struct {
+    uint64_t accepted;          /*  TCP connections accepted  */
+    uint64_t upgraded;          /*  handshakes completed  */
+    uint64_t refused;           /*  handshakes refused  */
+    uint64_t timeouts;          /*  handshake or close timeouts  */
+    uint64_t protocol_errors;   /*  connections failed by the parser  */
+    uint64_t dead_peers;        /*  closed after missed heartbeats  */
+    uint64_t slow_consumers;    /*  cut for not reading  */
+    uint64_t messages_in;       /*  client messages  */
+    uint64_t frames_out;        /*  frames queued  */
+    uint64_t published;         /*  client publishes accepted  */
+    uint64_t rate_limited;      /*  client messages refused by the rate  */
+} wsb_stats_t;
+
+struct wsb_worker {
+    const wsb_conf_t *conf;
+    int id;                     /*  worker number, from 0  */
+    fp_loop_t *loop;
+    fp_hub_t *hub;              /*  NULL in echo mode  */
+    int lfd;                    /*  listening socket, -1 once closed  */
+    int sigfd;
+    int64_t now;                /*  ms, monotonic, updated every round  */
+    bool stopping;
+    int64_t accept_resume;      /*  listener paused (EMFILE) until  */
+    wsb_conn_t *conns;          /*  every connection  */
+    uint32_t nconns;
+    wsb_conn_t *dirty;          /*  connections with output to flush  */
+    uint8_t *rbuf;              /*  read buffer shared by connections  */
+    fp_blob_t *ping;            /*  the heartbeat ping frame  */
+    wsb_stats_t stats;
+};
+
+/*  Connection states.  */
+enum {
+    WSB_CS_HANDSHAKE,           /*  reading the upgrade request  */
+    WSB_CS_OPEN,                /*  frames flow both ways  */
+    WSB_CS_CLOSING,             /*  our close frame is queued or sent:
+                                    input is discarded but a close  */
+    WSB_CS_DRAIN                /*  FIN sent; waiting for the peer's EOF  */
+};
+
+struct wsb_conn {
+    wsb_worker_t *w;
+    wsb_conn_t *prev, *next;    /*  worker's list  */
+    wsb_conn_t *dprev, *dnext;  /*  worker's dirty list  */
+    int fd;
+    uint8_t state;              /*  WSB_CS_*  */
+    bool dirty;                 /*  in the dirty list  */
+    bool writing;               /*  EPOLLOUT armed  */
+    bool shut_after_flush;      /*  FIN once the queue is written  */
+    bool close_got;             /*  the peer's close frame arrived  */
+    bool cut;                   /*  cut as a slow consumer  */
+    uint16_t nsubs;             /*  subscriptions  */
+    uint16_t nchans;            /*  channels over all subscriptions  */
+    uint16_t npubs;             /*  publishes in flight  */
+    int64_t deadline;           /*  handshake or close timer, 0 if none  */
+    int64_t last_rx;            /*  when bytes last arrived  */
+    int64_t last_ping;          /*  when we last sent a heartbeat ping  */
+    int64_t over_since;         /*  queue above max-queue since, or 0  */
+    int64_t rate_at;            /*  message budget: last refill (ms)  */
+    int32_t rate_tokens;        /*  messages allowed now, x1000  */
+    fp_buf_t in;                /*  upgrade request, then the message
+                                    being assembled; empty when idle  */
+    wsb_parser_t p;
+    fp_outq_t out;
+    wsb_sub_t *subs;            /*  subscriptions (sub.c)  */
+    wsb_pub_t *pubs;            /*  publishes in flight (proto.c)  */
+};
+
+/*  worker.c: run one worker until SIGTERM; returns the exit status.
+ *  ready_fd (-1: none) gets a newline once the worker listens.  */
+int wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd);
+
+/*  Log the worker's counters.  */
+void wsb_worker_stats(wsb_worker_t *w, const char *when);
+
+/*  conn.c: accept what the listener has.  */
+void wsb_conn_accept(wsb_worker_t *w);
+
+/*  Queue a frame (a reference is taken) and schedule a flush.  Frames
+ *  queued after our close frame are dropped.  A client whose queue stays
+ *  above max-queue for slow-timeout (a catch-up burst may pass it
+ *  briefly), or grows past max-queue-hard, is cut as a slow consumer.  */
+void wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame);
+
+/*  Queue a text frame holding a copy of text.  */
+void wsb_conn_send_text(wsb_conn_t *c, const char *text, size_t len);
+
+/*  Start the closing handshake: queue a close frame (once), stop the
+ *  subscriptions, start the close timer.  */
+void wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason);
+
+/*  The one place a connection ends: unregister, drop subscriptions and
+ *  requests, close the socket, free.  c is invalid afterwards.  */
+void wsb_conn_close(wsb_conn_t *c, const char *why);
+
+/*  Write the queues of the connections that got output this round.  */
+void wsb_conn_flush_dirty(wsb_worker_t *w);
+
+/*  Timers: handshake and close timeouts, heartbeat pings, dead peers.  */
+void wsb_conn_sweep(wsb_worker_t *w);
+
+/*  proto.c: one complete client message (JSON protocol or echo).  */
+void wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
+                       size_t len);
+
+/*  Send {"type":"error",...}; ref is raw JSON text or NULL.  */
+void wsb_proto_error(wsb_conn_t *c, const char *code, const char *msg,
+                     const char *ref);
+
+/*  Cancel the connection's publishes in flight (close path).  */
+void wsb_proto_drop(wsb_conn_t *c);
+
+/*  sub.c: subscribe c to channels from a cursor (NULL: now); errors go
+ *  to the client.  ref is raw JSON text or NULL.  */
+void wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
+                 const char *since, const char *ref);
+
+/*  Unsubscribe channels; replies "unsubscribed" or an error.  */
+void wsb_sub_remove(wsb_conn_t *c, const char *const *chans, size_t n,
+                    const char *ref);
+
+/*  Drop every subscription (close path, slow-consumer cut).  */
+void wsb_sub_drop_all(wsb_conn_t *c);
+
+/*  Append [{"ref":..,"channels":[..],"cursor":".."},...] for the
+ *  connection's subscriptions (the slow-consumer message).  */
+void wsb_sub_cursors(wsb_conn_t *c, fp_buf_t *out);
+
+#endif
