@@ -37,5 +37,6 @@ void fp_loop_test(void);
 void fp_outq_test(void);
 void fp_fcgi_rec_test(void);
 void fp_http_test(void);
+void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */
 
 #endif

@@ -28,6 +28,7 @@ static const struct {
     { "outq", fp_outq_test },
     { "fcgi_rec", fp_fcgi_rec_test },
     { "http", fp_http_test },
+    { "lg_parse", fp_lg_parse_test },
 };
 
 int
