@@ -38,7 +38,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             clang libclang-rt-14-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
-            php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
+            php-cli php-zmq php-curl python3 python3-zmq python3-websockets node-ws \
             curl chromium nodejs npm gnuplot-nox procps psmisc iproute2
 
 # ---------------------------------------------------------------- library

@@ -68,13 +68,14 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
     with open(out) as f:
         r = json.load(f)
     r["wall_s"] = time.time() - t0
-    if r["ramp"]["connected"] < conns:
+    if r["ramp"]["connected"] < conns and not churn:
         r["warning"] = f"only {r['ramp']['connected']} of {conns} connected"
     ctx.log(f"    connected {r['ramp']['connected']}/{conns}, "
             f"{r['mem']['per_conn_pss_kb']:.1f} KB PSS/conn"
             + "".join(f"; {ph['rate']:g}/s: {ph['delivery_ratio'] * 100:.1f}% p99 "
                       f"{ph['p99_ms']:.0f} ms" for ph in r["phases"])
-            + (f"; {r['window']['requests_per_s']:.0f} req/s" if duration else "")
+            + (f"; {r['window']['requests_per_s']:.0f} req/s" if duration and not churn else "")
+            + (f"; {r['window']['cycles_per_s']:.0f} cycles/s" if churn else "")
             + (f"; error: {r['first_error']}" if r["first_error"] else ""))
     return r
 
@@ -88,6 +89,7 @@ def each_system(ctx, names, conns, fn):
         try:
             with sys:
                 notes[name] = sys
+                remember(sys)
                 results[name] = fn(sys)
         except Exception as e:          # keep going with the others
             ctx.log(f"  {name}: FAILED: {e}")
@@ -105,6 +107,8 @@ def fmt(v, unit=""):
         return "–"
     if isinstance(v, str):
         return v
+    if isinstance(v, int):
+        return f"{v:,}{unit}"
     if abs(v) >= 100:
         s = f"{v:,.0f}"
     elif abs(v) >= 10:
@@ -130,7 +134,8 @@ def side_by_side(rows, names, labels, base="fastpush"):
     head = "| metric | " + " | ".join(labels[n] for n in names)
     if base in names and peers:
         head += " | " + " | ".join(f"fastpush vs {labels[p]}" for p in peers)
-    lines = [head + " |", "|" + "---|" * (head.count("|") - 1)]
+    head += " |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for metric, vals, lower in rows:
         cells = [fmt(vals.get(n)) for n in names]
         line = f"| {metric} | " + " | ".join(cells)
@@ -147,7 +152,7 @@ def why(r):
     if r is None:
         return "not run"
     if r.get("missing"):
-        return f"n/a: {r['error']}"
+        return "n/a"
     if "error" in r:
         return "failed"
     return None
@@ -156,13 +161,15 @@ def why(r):
 def errors_note(results, labels):
     out = []
     for n, r in results.items():
-        if r and "error" in r and not r.get("missing"):
+        if r and r.get("missing"):
+            out.append(f"- {labels.get(n, n)}: n/a, {r['error']}")
+        elif r and "error" in r:
             out.append(f"- {labels.get(n, n)}: {r['error']}")
         elif r and r.get("first_error"):
             out.append(f"- {labels.get(n, n)}: first client error: `{r['first_error']}`")
         if r and r.get("warning"):
             out.append(f"- {labels.get(n, n)}: {r['warning']}")
-    return ("\n\nErrors and warnings:\n\n" + "\n".join(out)) if out else ""
+    return ("\n\nNot available, errors and warnings:\n\n" + "\n".join(out)) if out else ""
 
 
 def configs_md(notes):
@@ -211,3 +218,82 @@ plot {cols}
         ctx.log(f"gnuplot failed: {p.stderr[-300:]}")
         return ""
     return f"![{title}]({name}.svg)"
+
+
+# ------------------------------------------------------------ common rows
+
+CONFIGS = {}                    # system label -> (description, {file: text})
+
+
+def remember(sys):
+    """Keep a started system's configuration for the configs section."""
+    if sys.label not in CONFIGS:
+        CONFIGS[sys.label] = (sys.describe(), dict(sys.configs))
+
+
+def cell(r, get):
+    """get(r) for a usable result, else a short reason."""
+    w = why(r)
+    if w:
+        return w
+    try:
+        return get(r)
+    except (KeyError, IndexError, TypeError, ZeroDivisionError):
+        return "–"
+
+
+def memory_rows(results, names, what="connection"):
+    return [
+        ("connected", {n: cell(results.get(n), lambda r: r["ramp"]["connected"]) for n in names},
+         None),
+        (f"server PSS per {what}, KB", {n: cell(results.get(n),
+                                                lambda r: r["mem"]["per_conn_pss_kb"])
+                                        for n in names}, True),
+        (f"server RSS per {what}, KB", {n: cell(results.get(n),
+                                                lambda r: r["mem"]["per_conn_rss_kb"])
+                                        for n in names}, True),
+        ("server processes", {n: cell(results.get(n), lambda r: r["mem"]["idle"]["procs"])
+                              for n in names}, None),
+        ("connect to response head p50, ms",
+         {n: cell(results.get(n), lambda r: r["handshake_or_request"]["p50_ms"])
+          for n in names}, True),
+        ("connect to response head p99, ms",
+         {n: cell(results.get(n), lambda r: r["handshake_or_request"]["p99_ms"])
+          for n in names}, True),
+    ]
+
+
+def phase_rows(results, names, index, title):
+    """Rows for publish phase `index` of each result."""
+    def ph(get):
+        return {n: cell(results.get(n), lambda r: get(r["phases"][index])) for n in names}
+    return [
+        (f"**{title}**: delivered, % (by the end of the drain)",
+         ph(lambda p: 100.0 * p["delivery_ratio"]), False),
+        ("deliveries/s", ph(lambda p: p["deliveries_per_s"]), False),
+        ("latency p50, ms", ph(lambda p: p["p50_ms"]), True),
+        ("latency p90, ms", ph(lambda p: p["p90_ms"]), True),
+        ("latency p99, ms", ph(lambda p: p["p99_ms"]), True),
+        ("latency p99.9, ms", ph(lambda p: p["p999_ms"]), True),
+        ("latency max, ms", ph(lambda p: p["max_ms"]), True),
+        ("bytes on the wire per event", ph(lambda p: p["bytes_per_event"]), True),
+        ("server CPU per delivery, µs", ph(lambda p: p["server_us_per_delivery"]), True),
+    ]
+
+
+def latency_plot(ctx, name, title, results, names, labels, index):
+    series = {}
+    for n in names:
+        r = results.get(n)
+        if why(r) or len(r.get("phases", [])) <= index:
+            continue
+        p = r["phases"][index]
+        series[labels[n]] = [p["p50_ms"], p["p90_ms"], p["p99_ms"], p["p999_ms"], p["max_ms"]]
+    if not series:
+        return ""
+    return plot(ctx, name, title, "ms (publish to receipt)", series,
+                ["p50", "p90", "p99", "p99.9", "max"], logy=True)
+
+
+def labels_of(names):
+    return {n: systems.SYSTEMS[n].label for n in names}

@@ -248,7 +248,7 @@ fastcgi.server = (
         if os.path.exists(f"{self.ctx.bin}/fastpush-ws"):
             self.ws_port = free_port()
             self.write("fastpush-ws.conf",
-                       f"listen 127.0.0.1:{self.ws_port}\nworkers 2\n"
+                       f"listen 127.0.0.1:{self.ws_port}\nworkers 2\npath /ws\n"
                        f"fanout {self.ep['fanout']}\ncontrol {self.ep['control']}\n"
                        "log-level warn\n")
             self.spawn("fastpush-ws", [f"{self.ctx.bin}/fastpush-ws", "-f",
@@ -263,7 +263,7 @@ fastcgi.server = (
             return [f"http://127.0.0.1:{p}/poll?channel=%c&since=%C&wait={wait}"
                     for p in self.ports]
         if mode == "ws" and self.ws_port:
-            return [f"http://127.0.0.1:{self.ws_port}/"]
+            return [f"http://127.0.0.1:{self.ws_port}/ws"]
         return None
 
     def ws_sub(self):
@@ -420,6 +420,9 @@ class Pushpin(System):
     name = "pushpin"
     label = "Pushpin"
     modes = ("sse", "ws", "longpoll", "poll")
+    message_rate = int(os.environ.get("PUSHPIN_MESSAGE_RATE", "1000000"))
+    message_hwm = int(os.environ.get("PUSHPIN_MESSAGE_HWM", "1000000"))
+    client_buffer = int(os.environ.get("PUSHPIN_CLIENT_BUFFER", "8192"))   # default
 
     def start(self):
         self.port = free_port()
@@ -442,7 +445,7 @@ services=condure,zurl,pushpin-proxy,pushpin-handler
 http_port=127.0.0.1:{self.port}
 logdir=log
 log_level=1
-client_buffer_size=8192
+client_buffer_size={self.client_buffer}
 client_maxconn=50000
 condure_bin=condure
 zurl_bin=zurl
@@ -466,8 +469,8 @@ push_in_http_addr=127.0.0.1
 push_in_http_port={self.http_pub}
 stats_spec=ipc://{{rundir}}/{{ipc_prefix}}stats
 command_spec=tcp://127.0.0.1:{self.cmd}
-message_rate=1000000
-message_hwm=1000000
+message_rate={self.message_rate}
+message_hwm={self.message_hwm}
 message_wait=5000
 id_cache_ttl=60
 connection_subscription_max=20
