@@ -263,6 +263,22 @@ def memory_rows(results, names, what="connection"):
     ]
 
 
+def proc_per_conn(r, proc):
+    """PSS growth of the processes named proc, per connection (KB)."""
+    m0, m1 = r["mem"]["base"]["by_name"], r["mem"]["idle"]["by_name"]
+    if proc not in m1:
+        return "–"
+    grow = m1[proc]["pss_kb"] - m0.get(proc, {"pss_kb": 0})["pss_kb"]
+    return grow / max(r["ramp"]["connected"], 1)
+
+
+def responder_row(results, names, proc="fastpush-sse"):
+    """fastpush's own responder share (the DESIGN target is < 1 KB per
+    idle stream); '–' for the peers."""
+    return (f"of which {proc}, PSS KB per connection",
+            {n: cell(results.get(n), lambda r: proc_per_conn(r, proc)) for n in names}, None)
+
+
 def phase_rows(results, names, index, title):
     """Rows for publish phase `index` of each result."""
     def ph(get):

@@ -19,6 +19,7 @@ def run(ctx):
 
     res, notes = bl.each_system(ctx, names, n, one)
     rows = bl.memory_rows(res, names, "idle subscriber")
+    rows.insert(3, bl.responder_row(res, names))
     table_mem = bl.side_by_side(rows, names, labels)
     rows = []
     for i, r in enumerate(rates):

@@ -23,6 +23,8 @@ def run(ctx):
 
         res, _ = bl.each_system(ctx, names, n, one)
         rows = bl.memory_rows(res, names, "idle subscriber")
+        rows.insert(3, bl.responder_row(res, names,
+                                        "fastpush-sse" if mode == "sse" else "fastpush-ws"))
         for i, r in enumerate(rates):
             rows += bl.phase_rows(res, names, i, f"{r} event/s")
         out.append(f"### {mode.upper() if mode == 'sse' else 'WebSocket'}\n\n"

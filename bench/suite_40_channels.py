@@ -18,6 +18,7 @@ def run(ctx):
 
     res, _ = bl.each_system(ctx, names, n, one)
     rows = bl.memory_rows(res, names, "subscriber (own channel)")
+    rows.insert(3, bl.responder_row(res, names))
     rows += bl.phase_rows(res, names, 0, f"{rate:,} events/s round robin over {n:,} channels")
     return f"""## {TITLE}
 
