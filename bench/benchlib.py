@@ -61,10 +61,9 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
     argv += ["--json", out]
     ctx.log(f"  {sys.name} {tag}: loadgen {mode} x{conns}")
     t0 = time.time()
-    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                       timeout=600)
-    if p.returncode != 0 or not os.path.exists(out):
-        return {"error": f"loadgen failed ({p.returncode}): {p.stderr[-300:]}"}
+    rc, tail = _progress(argv)
+    if rc != 0 or not os.path.exists(out):
+        return {"error": f"loadgen failed ({rc}): {tail[-300:]}"}
     with open(out) as f:
         r = json.load(f)
     r["wall_s"] = time.time() - t0
@@ -78,6 +77,20 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
             + (f"; {r['window']['cycles_per_s']:.0f} cycles/s" if churn else "")
             + (f"; error: {r['first_error']}" if r["first_error"] else ""))
     return r
+
+
+def _progress(argv, every=5.0):
+    """Run loadgen, passing on a progress line every `every` seconds
+    (every line with $BENCH_VERBOSE); returns (status, last lines)."""
+    verbose = bool(os.environ.get("BENCH_VERBOSE"))
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last, shown = [], 0.0
+    for line in p.stderr:
+        last = (last + [line])[-5:]
+        if verbose or time.time() - shown >= every:
+            print("      " + line.rstrip(), flush=True)
+            shown = time.time()
+    return p.wait(), "".join(last)
 
 
 def each_system(ctx, names, conns, fn):

@@ -587,6 +587,11 @@ main(int argc, char **argv)
         next = s_secs() + 1;
         while (s_shm->pub_done != p + 1) {
             usleep(20000);
+            if (s_secs() - start > a.phases[p].secs * 2 + 30) {
+                fprintf(stderr, "loadgen: the publisher did not finish "
+                        "phase %d in time\n", p);
+                break;
+            }
             if (s_secs() >= next) {
                 s_progress(&a, "publish");
                 next += 1;
@@ -604,8 +609,17 @@ main(int argc, char **argv)
     }
     lg_mem_sample(a.pids, a.npids, &m2);
     s_shm->stop = 1;
-    for (int k = 0; k < nkids; k++)
-        waitpid(kids[k], NULL, 0);
+    int rc = 0;
+    for (int k = 0; k < nkids; k++) {
+        int st;
+        if (waitpid(kids[k], &st, 0) == kids[k] &&
+            !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+            fprintf(stderr, "loadgen: %s process %d ended badly (status "
+                    "0x%x)\n", a.have_pub && k == 0 ? "publisher" : "worker",
+                    (int) kids[k], st);
+            rc = 1;
+        }
+    }
     s_write(&a, &m0, &m1, &m2, ramp_s, pr, &w0, &w1, win_s, win_cpu);
-    return 0;
+    return rc;
 }
