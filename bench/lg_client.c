@@ -114,10 +114,17 @@ s_close(worker_t *W, conn_t *c, int64_t delay_ns)
     c->counted = c->fresh = false;
     c->st = C_IDLE;
     c->ilen = c->blen = 0;
+    c->due = lg_now_ns() + delay_ns;    /*  parsers are reset on reopening:  */
+}                                       /*  one may be running right now  */
+
+static void
+s_reset_parsers(conn_t *c)
+{
     c->sse.len = 0;
     c->sse.last_nl = c->sse.last_cr = false;
-    lg_ws_free(&c->ws);
-    c->due = lg_now_ns() + delay_ns;
+    c->ws.len = c->ws.mlen = 0;
+    c->ws.mop = 0;
+    c->ws.error = false;
 }
 
 static void
@@ -533,6 +540,7 @@ s_open(worker_t *W, conn_t *c)
     src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t) (W->w + 1) << 16 |
                                 (uint32_t) (k / 250) << 8 |
                                 (uint32_t) (k % 250 + 1));
+    s_reset_parsers(c);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     W->ws->attempts++;
     if (c->fd < 0) {

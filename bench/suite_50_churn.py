@@ -7,7 +7,7 @@ TITLE = "Connect/disconnect churn (SSE)"
 
 def run(ctx):
     n = bl.scaled(1000)
-    life = 1000
+    life = 250
     secs = 6 if ctx.quick else 20
     names = systems.selected(systems.PEERS)
     labels = bl.labels_of(names)
