@@ -171,7 +171,7 @@ def why(r):
     return None
 
 
-def errors_note(results, labels):
+def errors_note(results, labels, title="Not available, errors and warnings"):
     out = []
     for n, r in results.items():
         if r and r.get("missing"):
@@ -182,7 +182,7 @@ def errors_note(results, labels):
             out.append(f"- {labels.get(n, n)}: first client error: `{r['first_error']}`")
         if r and r.get("warning"):
             out.append(f"- {labels.get(n, n)}: {r['warning']}")
-    return ("\n\nNot available, errors and warnings:\n\n" + "\n".join(out)) if out else ""
+    return (f"\n\n{title}:\n\n" + "\n".join(out)) if out else ""
 
 
 def configs_md(notes):

@@ -415,7 +415,10 @@ s_write(const args_t *a, const lg_mem_t *m0, const lg_mem_t *m1,
     fprintf(f, "\"phases\":[");
     for (int p = 0; p < a->nphases; p++) {
         s_merge(h, p);
-        double secs = pr[p].secs_to_last > 0 ? pr[p].secs_to_last : 1;
+        /*  a system that keeps up delivers at the offered rate: the last
+         *  event goes out 1/rate before the phase's end  */
+        double secs = pr[p].secs_to_last > a->phases[p].secs
+                    ? pr[p].secs_to_last : a->phases[p].secs;
         fprintf(f, "%s{\"rate\":%.2f,\"secs\":%.1f,\"published\":%llu,"
                 "\"pub_elapsed\":%.3f,\"connected\":%llu,\"expected\":%llu,"
                 "\"received\":%llu,\"delivery_ratio\":%.5f,"

@@ -46,5 +46,6 @@ answer is followed at once by the next request with the new cursor
 (nchan: Etag / Last-Modified).
 
 {bl.side_by_side(rows_lp, names, labels)}
-{bl.errors_note(poll, labels)}{bl.errors_note(lp, labels)}
+{bl.errors_note(poll, labels, "Interval poll: not available, errors and warnings")}{
+bl.errors_note(lp, labels, "Long-poll: not available, errors and warnings")}
 """
