@@ -58,10 +58,12 @@ BINS     := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/*.c),\
               $(BUILD)/bin/$(call prog_name,$(p))))
 
 # ---------------------------------------------------------------- tests
-TEST_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/test/%.o)
+# bench/*.c are programs, except bench/lg_*.c: the parts of loadgen
+TEST_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/test/%.o) $(BUILD)/test/bench/lg_parse.o
 UNIT       := $(BUILD)/bin/fp-unit
-BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_SRC  := $(filter-out bench/lg_%.c,$(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
+LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 
 .PHONY: all deps test unit e2e test-san clean install demo bench bench-full \
         bench-broker fuzz
@@ -94,6 +96,10 @@ $(UNIT): $(BUILD)/test/tests/unit/run.o $(TEST_OBJ)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/%: $(BUILD)/bench/%.o $(LIBFP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/loadgen: $(BUILD)/bench/loadgen.o $(LG_OBJ) $(LIBFP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 

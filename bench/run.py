@@ -23,13 +23,16 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)        # suites import systems and benchlib
 
 
 class Ctx:
-    def __init__(self, bin_dir, quick):
+    def __init__(self, bin_dir, quick, out_dir):
         self.bin = os.path.abspath(bin_dir)
         self.quick = quick
         self.tmp = tempfile.mkdtemp(prefix="fp-bench-")
+        self.out_dir = out_dir                  # RESULTS.md and its plots
+        self.raw = os.path.join(out_dir, "raw") # loadgen JSON, git-ignored
 
     def log(self, msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -61,7 +64,7 @@ def main():
                    if f.startswith("suite_") and f.endswith(".py"))
     if args.suites:
         names = [n for n in names if n in args.suites]
-    ctx = Ctx(args.bin, not args.full)
+    ctx = Ctx(args.bin, not args.full, os.path.dirname(os.path.abspath(args.out)))
     sections = []
     started = time.time()
     for name in names:

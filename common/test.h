@@ -40,5 +40,6 @@ void fp_http_test(void);
 void fp_auth_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);
+void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */
 
 #endif

@@ -31,6 +31,7 @@ static const struct {
     { "auth", fp_auth_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
+    { "lg_parse", fp_lg_parse_test },
 };
 
 int

@@ -1,0 +1,42 @@
+"""Connect/disconnect churn."""
+import benchlib as bl
+import systems
+
+TITLE = "Connect/disconnect churn (SSE)"
+
+
+def run(ctx):
+    n = bl.scaled(1000)
+    life = 250
+    secs = 6 if ctx.quick else 20
+    names = systems.selected(systems.PEERS)
+    labels = bl.labels_of(names)
+
+    def one(sys):
+        return bl.loadgen(ctx, sys, "sse", n, f"churn{n}", churn=life, hold=1,
+                          duration=secs, extra=["--inflight", "128"])
+
+    res, _ = bl.each_system(ctx, names, n, one)
+
+    def g(get):
+        return {k: bl.cell(res.get(k), get) for k in names}
+    rows = [
+        ("streams opened and closed per s", g(lambda r: r["window"]["cycles_per_s"]), False),
+        ("failed connects / non-2xx answers in the window",
+         g(lambda r: f"{r['window']['failed']} / {r['window']['non2xx']}"), None),
+        ("connect to response head p50, ms", g(lambda r: r["handshake_or_request"]["p50_ms"]), True),
+        ("connect to response head p99, ms", g(lambda r: r["handshake_or_request"]["p99_ms"]), True),
+        ("server CPU per stream opened and closed, µs",
+         g(lambda r: r["window"]["server_cpu_s"] * 1e6 /
+           (r["window"]["cycles_per_s"] * r["window"]["secs"])), True),
+        ("server PSS after the churn, MB", g(lambda r: r["mem"]["end"]["pss_kb"] / 1024), True),
+    ]
+    return f"""## {TITLE}
+
+{n:,} clients; each closes its stream {life} ms after the response head
+and opens a new one at once (at most 128 handshakes in flight per client
+process), for {secs} s.
+
+{bl.side_by_side(rows, names, labels)}
+{bl.errors_note(res, labels)}
+"""
