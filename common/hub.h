@@ -46,8 +46,11 @@ typedef struct {
      *  cursor.  */
     void (*event)(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx);
     /*  History could not cover the member's cursor for this channel
-     *  (reason "epoch", "trimmed" or "ahead").  When `snapshot`, the keyed
-     *  state of the channel follows as snapshot events.  */
+     *  (reason "epoch", "trimmed" or "ahead"), or events of the channel
+     *  that the fanout dropped were recovered only after the member had
+     *  moved past them on another channel, so they cannot come in SEQ
+     *  order (reason "gap").  When `snapshot`, the keyed state of the
+     *  channel follows as snapshot events.  */
     void (*reset)(fp_member_t *m, const char *channel, const char *reason,
                   bool snapshot, void *ctx);
     /*  Caught up to `cursor`; live events follow.  Once per join.  */

@@ -23,6 +23,9 @@ typedef struct {
 typedef struct {
     hub_chan_t *chan;           /*  a channel of this member  */
     uint32_t pos;               /*  index in chan->members  */
+    uint64_t last;              /*  the member got every event of the
+                                    channel up to this SEQ, or was told
+                                    with a reset that it did not  */
 } member_link_t;
 
 struct hub_chan {
@@ -111,7 +114,7 @@ void hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok,
 void hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from);
 
 /*  hub_member.c  */
-void hub_member_event(fp_member_t *m, fp_event_t *ev);
+void hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev);
 void hub_member_try_start(fp_member_t *m);
 void hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
                            fp_event_t **evs, size_t n);

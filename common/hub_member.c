@@ -61,6 +61,8 @@ static void
 s_ready(fp_member_t *m)
 {
     char cursor[FP_CURSOR_LEN];
+    for (uint32_t i = 0; i < m->nlinks; i++)
+        m->links[i].last = m->cursor;
     m->state = MEMBER_ACTIVE;
     m->has_cursor = true;
     m->hub->stats.joins++;
@@ -87,16 +89,43 @@ hub_member_try_start(fp_member_t *m)
     s_ready(m);
 }
 
+/*  An event for an active member.  One its channel already accounted for
+ *  is a duplicate (the join's SINCE covered it).  One behind the cursor
+ *  but new on its channel came too late: the fanout dropped it and the
+ *  hub recovered it after the member had moved past it on another
+ *  channel.  It cannot come in SEQ order, so instead of vanishing it is
+ *  told, once per gap: a reset of its channel, reason "gap".  */
+static void
+s_deliver(fp_member_t *m, member_link_t *l, fp_event_t *ev)
+{
+    if (ev->seq <= l->last)
+        return;
+    if (ev->seq <= m->cursor) {
+        l->last = m->cursor;
+        m->hub->stats.resets++;
+        m->cbs->reset(m, l->chan->name, "gap", false, m->ctx);
+        return;
+    }
+    m->cursor = l->last = ev->seq;
+    m->cbs->event(m, ev, false, m->ctx);
+}
+
+static member_link_t *
+s_link(fp_member_t *m, const char *channel)
+{
+    for (uint32_t i = 0; i < m->nlinks; i++)
+        if (strcmp(m->links[i].chan->name, channel) == 0)
+            return &m->links[i];
+    return NULL;
+}
+
 void
-hub_member_event(fp_member_t *m, fp_event_t *ev)
+hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev)
 {
     if (m->dead)
         return;
     if (m->state == MEMBER_ACTIVE) {
-        if (ev->seq <= m->cursor)
-            return;
-        m->cursor = ev->seq;
-        m->cbs->event(m, ev, false, m->ctx);
+        s_deliver(m, &m->links[slot], ev);
     } else if (m->state == MEMBER_JOINING) {
         if (m->nbuf >= m->hub->conf.join_buffer) {
             m->overflow = true;
@@ -146,10 +175,9 @@ static void
 s_flush_buffer(fp_member_t *m)
 {
     for (uint32_t i = 0; i < m->nbuf && !m->dead; i++) {
-        if (m->buf[i]->seq <= m->cursor)
-            continue;
-        m->cursor = m->buf[i]->seq;
-        m->cbs->event(m, m->buf[i], false, m->ctx);
+        member_link_t *l = s_link(m, m->buf[i]->channel);
+        if (l)
+            s_deliver(m, l, m->buf[i]);
     }
     if (!m->dead)
         s_buf_clear(m);
