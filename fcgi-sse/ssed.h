@@ -50,6 +50,7 @@ typedef struct ssed_stream {
     fp_member_t *member;        /*  NULL for plain replies  */
     fp_outq_t out;
     int64_t last_write;         /*  ms of the last bytes queued  */
+    int64_t closing_since;      /*  ms when the end was queued  */
     struct ssed_stream *next_dirty;
 } ssed_stream_t;
 

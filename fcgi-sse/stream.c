@@ -5,9 +5,13 @@
  *  of events becomes one writev.  A broadcast event is encoded once: its
  *  FCGI_STDOUT record for request id 1 (what every web server uses) is
  *  cached on the event and shared by all streams.  A stream that lets
- *  more than max-buffer bytes pile up is cut: the browser reconnects with
- *  its Last-Event-ID and resumes.  ssed_stream_close is the one way a
- *  connection ends.
+ *  more than max-buffer bytes pile up (after writing what the socket takes
+ *  at once) is cut: what is queued is still written, then the response
+ *  ends, and the browser reconnects with the Last-Event-ID of the last
+ *  event it got and resumes.  A catch-up larger than max-buffer thus
+ *  arrives over several connections instead of never.  A cut stream that
+ *  cannot drain within a heartbeat interval is closed.
+ *  ssed_stream_close is the one way a connection ends.
  */
 #include "ssed.h"
 #include "sse.h"
@@ -24,6 +28,8 @@
 #include <unistd.h>
 
 static void s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg);
+static void s_flush(ssed_stream_t *s);
+static void s_end(ssed_stream_t *s);
 
 /* ------------------------------------------------------------ output */
 
@@ -38,18 +44,24 @@ s_mark_dirty(ssed_stream_t *s)
 }
 
 /*  Queue a blob; cut the stream if the client stopped reading.  Returns
- *  false if the stream was closed.  */
+ *  false if the blob was not queued (the stream ends).  */
 static bool
 s_queue(ssed_stream_t *s, fp_blob_t *b)
 {
+    size_t max = s->d->conf.max_buffer;
     if (s->closing)
-        return true;
-    if (s->out.bytes + b->len > s->d->conf.max_buffer) {
+        return false;
+    if (s->out.bytes > 0 && s->out.bytes + b->len > max && !s->want_out)
+        s_flush(s);             /*  a burst: write what the socket takes  */
+    if (s->fd < 0)
+        return false;
+    /*  an empty queue takes anything, even one event above max-buffer  */
+    if (s->out.bytes > 0 && s->out.bytes + b->len > max) {
         fp_log_info("stream fd %d: client not reading (%zu bytes queued): "
                     "ending it, the browser will resume", s->fd,
                     s->out.bytes);
         s->d->stats.slow_cut++;
-        ssed_stream_close(s);
+        s_end(s);
         return false;
     }
     fp_outq_push(&s->out, b);
@@ -174,6 +186,7 @@ s_end(ssed_stream_t *s)
     s->d->nlive--;
     s->d->stats.closed++;
     s->closing = true;
+    s->closing_since = fp_clock_ms();
     s_mark_dirty(s);
 }
 
@@ -238,6 +251,7 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
     ssed_stream_t *s = s_new(d, req);
     fp_outq_push_copy(&s->out, rec.data, rec.len);
     s->closing = true;
+    s->closing_since = fp_clock_ms();
     s_mark_dirty(s);
     d->stats.refused++;
     fp_fcgi_req_free(&req);
@@ -357,7 +371,9 @@ s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 }
 
 /*  Heartbeat comments for streams quiet for `heartbeat` ms: they keep
- *  every server's timeouts at bay and reveal clients that left.  */
+ *  every server's timeouts at bay and reveal clients that left.  Ended
+ *  streams whose client has not taken the rest within that time are
+ *  closed.  */
 void
 ssed_sweep(ssed_t *d, int64_t now)
 {
@@ -365,6 +381,13 @@ ssed_sweep(ssed_t *d, int64_t now)
         if (i >= d->nstreams)
             continue;
         ssed_stream_t *s = d->streams[i];
+        if (s->closing && now - s->closing_since >
+            (int64_t) d->conf.heartbeat) {
+            fp_log_info("stream fd %d: %zu bytes not taken since the end: "
+                        "closing", s->fd, s->out.bytes);
+            ssed_stream_close(s);
+            continue;
+        }
         if (!s->member || now - s->last_write < (int64_t) d->conf.heartbeat)
             continue;
         d->stats.heartbeats++;
