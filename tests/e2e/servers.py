@@ -98,7 +98,7 @@ def _proc_tree(root):
     return out
 
 
-def _alive(pid):
+def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             st = f.read()
@@ -152,9 +152,9 @@ class WebServer(Proc):
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         kids = _proc_tree(self.pid) if self.alive() else []
         rc = super().stop(sig, timeout)
-        if not wait_for(lambda: not any(_alive(k) for k in kids), 5):
+        if not wait_for(lambda: not any(alive(k) for k in kids), 5):
             for k in kids:
-                if _alive(k):
+                if alive(k):
                     self.env.problems.append(f"{self.name}: left running: {k} {_cmdline(k)}")
                     os.kill(k, signal.SIGKILL)
         return rc
