@@ -61,10 +61,10 @@ def check_errors(st):
 
 
 def check_full(st):
-    """max-streams 3: the 4th stream gets 503 with Retry-After."""
+    """max-streams 6: the 7th stream gets 503 with Retry-After."""
     k = st.kind
     st.wait_stats(lambda s: s["streams"] == 0, 20)     # earlier streams are gone
-    clients = [open_stream(st, f"/events/full{i}")[0] for i in range(3)]
+    clients = [open_stream(st, f"/events/full{i}")[0] for i in range(6)]
     got, h, raw = st.request("/events/full9")
     t.ok(got == 503 and h.get("retry-after") == "5" and
          json.loads(raw or b"{}").get("error") == "too_many_streams",
@@ -116,7 +116,7 @@ def wait(cond, timeout):
 
 for kind in ("lighttpd", "apache", "nginx"):
     with Env(t) as env:
-        st = Stack(env, kind, sse={"heartbeat": "1s", "max_streams": 3,
+        st = Stack(env, kind, sse={"heartbeat": "1s", "max_streams": 6,
                                    "allow_origin": "https://app.example"})
         check_errors(st)
         check_cors(st)
