@@ -126,7 +126,7 @@ clean:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 conf/*.conf $(DESTDIR)$(PREFIX)/share/fastpush/ 2>/dev/null || true
+	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/ 2>/dev/null || true
 
 demo: all
 	$(PYTHON) tools/demo.py --bin $(BUILD)/bin

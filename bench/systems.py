@@ -188,7 +188,7 @@ class Fastpush(System):
         wait_path(f"{d}/fanout", self.procs[-1])
         self.sse_sock = f"{d}/sse.sock"
         self.write("fastpush-sse.conf",
-                   f"listen {self.sse_sock}\nsocket-mode 438\nfanout {self.ep['fanout']}\n"
+                   f"listen {self.sse_sock}\nsocket-mode 0666\nfanout {self.ep['fanout']}\n"
                    f"control {self.ep['control']}\nprefix /events\nlog-level warn\n")
         self.spawn("fastpush-sse", [f"{b}/fastpush-sse", "-f", f"{d}/fastpush-sse.conf"])
         wait_path(self.sse_sock, self.procs[-1])
@@ -196,7 +196,7 @@ class Fastpush(System):
         if os.path.exists(f"{b}/fastpush-poll"):
             self.poll_sock = f"{d}/poll.sock"
             self.write("fastpush-poll.conf",
-                       f"listen {self.poll_sock}\nsocket-mode 438\nfanout {self.ep['fanout']}\n"
+                       f"listen {self.poll_sock}\nsocket-mode 0666\nfanout {self.ep['fanout']}\n"
                        f"control {self.ep['control']}\nlog-level warn\n")
             self.spawn("fastpush-poll", [f"{b}/fastpush-poll", "-f", f"{d}/fastpush-poll.conf"])
             wait_path(self.poll_sock, self.procs[-1])

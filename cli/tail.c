@@ -18,9 +18,10 @@ typedef struct {
 } tail_t;
 
 static void
-s_event(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx)
+s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     tail_t *t = ctx;
+    bool snapshot = flags & FP_EVENT_SNAPSHOT;
     cli_print_event(t->cli, ev->json, ev->json_len, snapshot);
     if (!snapshot && t->count && ++t->seen >= t->count)
         t->done = true;

@@ -28,25 +28,36 @@ fp_strlist_free(fp_strlist_t *l)
     l->count = 0;
 }
 
-int
-fp_conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
-                  char *err)
+/*  An integer in `base` (10, or 8 for file modes) within [min, max].  */
+static int
+s_parse_based(const char *s, int base, int64_t min, int64_t max,
+              int64_t *out, char *err)
 {
     char *end;
+    bool octal = base == 8;
 
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) {
-        snprintf(err, FP_ERR_LEN, "'%s' is not an integer", s);
+    long long v = strtoll(s, &end, base);
+    if (errno || end == s || *end || (octal && (*s == '-' || *s == '+'))) {
+        snprintf(err, FP_ERR_LEN, octal ? "'%s' is not an octal file mode "
+                 "(e.g. 0660)" : "'%s' is not an integer", s);
         return -1;
     }
     if (v < min || (max > min && v > max)) {
-        snprintf(err, FP_ERR_LEN, "%lld is out of range [%lld, %lld]", v,
-                 (long long) min, (long long) max);
+        snprintf(err, FP_ERR_LEN, octal ? "%llo is out of range [%llo, %llo]"
+                 : "%lld is out of range [%lld, %lld]", v, (long long) min,
+                 (long long) max);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int
+fp_conf_parse_int(const char *s, int64_t min, int64_t max, int64_t *out,
+                  char *err)
+{
+    return s_parse_based(s, 10, min, max, out, err);
 }
 
 /*  Parse "<digits><suffix>" with a table of suffix multipliers.  */
@@ -179,6 +190,9 @@ s_set_value(const fp_conf_opt_t *o, const char *word, char *err)
     case FP_CONF_LIST:
         fp_strlist_add((fp_strlist_t *) o->ptr, word);
         return 0;
+    case FP_CONF_MODE:
+        return s_parse_based(word, 8, o->min, o->max, (int64_t *) o->ptr,
+                             err);
     }
     return -1;
 }
@@ -304,7 +318,7 @@ void
 fp_conf_usage(const fp_conf_opt_t *opts, FILE *out)
 {
     static const char *kind[] = { "WORD", "N", "SIZE", "TIME", "on|off",
-                                  "WORD...", "WORD" };
+                                  "WORD...", "WORD", "MODE" };
     for (const fp_conf_opt_t *o = opts; o->name; o++) {
         char left[64];
         snprintf(left, sizeof left, "--%s %s", o->name, kind[o->type]);
@@ -336,6 +350,7 @@ fp_conf_test(void)
     uint64_t size = 0, age = 0;
     bool flag = false;
     int mode = 0;
+    int64_t perm = 0;
     fp_strlist_t list = { 0 };
     static const char *const modes[] = { "always", "everysec", "no", NULL };
     const fp_conf_opt_t opts[] = {
@@ -346,6 +361,7 @@ fp_conf_test(void)
         { "flag", FP_CONF_BOOL, &flag, 0, 0, NULL, "a flag" },
         { "mode", FP_CONF_ENUM, &mode, 0, 0, modes, "a mode" },
         { "allow", FP_CONF_LIST, &list, 0, 0, NULL, "a list" },
+        { "perm", FP_CONF_MODE, &perm, 0, 0777, NULL, "a file mode" },
         { NULL, 0, NULL, 0, 0, NULL, NULL }
     };
     char err[FP_ERR_LEN];
@@ -373,6 +389,14 @@ fp_conf_test(void)
     FP_CHECK(rc == -1 && strstr(err, "unclosed"), "unclosed quote");
     rc = fp_conf_load_string(opts, "mode sometimes\n", "x.conf", err);
     FP_CHECK(rc == -1 && strstr(err, "everysec"), "enum lists choices");
+    rc = fp_conf_load_string(opts, "perm 0660\n", "x.conf", err);
+    FP_CHECK(rc == 0 && perm == 0660, "file mode is octal");
+    rc = fp_conf_load_string(opts, "perm 666\n", "x.conf", err);
+    FP_CHECK(rc == 0 && perm == 0666, "file mode without leading 0");
+    FP_CHECK(fp_conf_load_string(opts, "perm 0680\n", "x.conf", err) == -1
+             && strstr(err, "octal"), "8 is not an octal digit");
+    FP_CHECK(fp_conf_load_string(opts, "perm 01777\n", "x.conf", err) == -1
+             && strstr(err, "range"), "file mode range");
     uint64_t v;
     FP_CHECK(fp_conf_parse_ms("99999999999999999999", &v, err) == -1,
              "overflow refused");

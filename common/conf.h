@@ -27,7 +27,9 @@ typedef enum {
     FP_CONF_MS,         /*  uint64_t *: duration in ms; ms/s/m/h, bare = s  */
     FP_CONF_BOOL,       /*  bool *: on/off, yes/no, true/false, 1/0  */
     FP_CONF_LIST,       /*  fp_strlist_t *: every word appended  */
-    FP_CONF_ENUM        /*  int *: index of the word in `choices`  */
+    FP_CONF_ENUM,       /*  int *: index of the word in `choices`  */
+    FP_CONF_MODE        /*  int64_t *: file mode in octal (0660), in
+                            [min, max]  */
 } fp_conf_type_t;
 
 typedef struct {

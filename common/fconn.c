@@ -102,6 +102,7 @@ s_push_end(fp_fconn_t *c, fp_buf_t *b)
     fp_fconn_push(c, blob);
     fp_blob_unref(&blob);
     c->closing = true;
+    c->closing_since = fp_clock_ms();
 }
 
 void
@@ -168,6 +169,32 @@ s_flush(fp_fconn_t *c)
         c->want_out = rc == 0;
         fp_loop_mod(c->set->loop, c->fd, EPOLLIN | EPOLLRDHUP |
                     (c->want_out ? EPOLLOUT : 0));
+    }
+}
+
+bool
+fp_fconn_flush_now(fp_fconn_t *c)
+{
+    if (c->fd < 0)
+        return false;
+    if (!c->want_out)
+        s_flush(c);
+    return c->fd >= 0;
+}
+
+void
+fp_fconns_reap(fp_fconns_t *set, int64_t now, int64_t max_ms)
+{
+    for (size_t i = set->n; i-- > 0;) {
+        if (i >= set->n)
+            continue;
+        fp_fconn_t *c = set->all[i];
+        if (c->closing && c->out.bytes > 0 && now - c->closing_since > max_ms) {
+            fp_log_info("connection fd %d: %zu bytes still unwritten %lld ms "
+                        "after the end of the response: closing", c->fd,
+                        c->out.bytes, (long long) (now - c->closing_since));
+            fp_fconn_close(c);
+        }
     }
 }
 

@@ -35,6 +35,7 @@ struct fp_fconn {
     bool dirty;                 /*  listed for the end-of-round flush  */
     bool want_out;              /*  EPOLLOUT watched  */
     bool closing;               /*  close once the queue is written  */
+    int64_t closing_since;      /*  ms (monotonic) the end was queued  */
     fp_fconn_t *next_dirty;
     size_t index;               /*  position in the set  */
     fp_fconn_gone_fn *gone;
@@ -75,6 +76,15 @@ void fp_fconn_respond(fp_fconn_t *c, int status, const char *headers,
 
 /*  Bytes waiting to be written.  */
 size_t fp_fconn_queued(const fp_fconn_t *c);
+
+/*  Write what the socket takes now instead of at the end of the round.
+ *  Returns false if the connection ended (the client went away: `gone`
+ *  was called).  */
+bool fp_fconn_flush_now(fp_fconn_t *c);
+
+/*  Close connections whose response ended more than max_ms ago but could
+ *  not be written (a client that stopped reading).  */
+void fp_fconns_reap(fp_fconns_t *set, int64_t now, int64_t max_ms);
 
 /*  Close now, dropping what is queued.  `gone` is not called.  */
 void fp_fconn_close(fp_fconn_t *c);

@@ -179,7 +179,8 @@ s_dispatch(fp_hub_t *hub, hub_chan_t *c, fp_event_t *ev)
     hub->depth++;
     for (uint32_t i = c->n; i-- > 0;)
         if (i < c->n)
-            hub_member_event(c->members[i].member, ev);
+            hub_member_event(c->members[i].member, c->members[i].slot,
+                             ev);
     hub->depth--;
 }
 
@@ -210,6 +211,23 @@ s_chan_live(fp_hub_t *hub, hub_chan_t *c)
     hub->depth--;
 }
 
+/*  A gap on c: the fanout dropped messages (a high-water mark), and the
+ *  drop may have hit every channel, while the others show it only with
+ *  their next event, after later events were dispatched.  So every live
+ *  channel with members is backfilled now, before anything else is
+ *  dispatched; what still comes too late reaches members flagged
+ *  FP_EVENT_LATE (hub_member.c).  */
+static void
+s_gap(fp_hub_t *hub, hub_chan_t *c)
+{
+    hub->stats.gaps++;
+    hub_backfill(hub, c, c->last_seq);
+    for (hub_chan_t *o = zhashx_first(hub->chans); o;
+         o = zhashx_next(hub->chans))
+        if (o != c && o->state == CHAN_LIVE && o->n > 0)
+            hub_backfill(hub, o, o->last_seq);
+}
+
 /*  Apply one item; on a gap the item goes back to the queue's front.  */
 static void
 s_apply(fp_hub_t *hub, hub_item_t *it)
@@ -223,13 +241,11 @@ s_apply(fp_hub_t *hub, hub_item_t *it)
             c->last_seq = it->last;
             s_chan_live(hub, c);
         } else if (it->last > c->last_seq) {
-            hub->stats.gaps++;
-            hub_backfill(hub, c, c->last_seq);
+            s_gap(hub, c);
         }
     } else if (c && c->state == CHAN_LIVE && it->ev->seq > c->last_seq) {
         if (it->ev->prev > c->last_seq) {
-            hub->stats.gaps++;
-            hub_backfill(hub, c, c->last_seq);
+            s_gap(hub, c);
             s_queue_push(hub, it, true);
             return;
         }
@@ -274,9 +290,10 @@ s_backfill_reset(fp_hub_t *hub, hub_chan_t *c, const char *reason,
         if (m->state != MEMBER_ACTIVE || m->dead)
             continue;
         hub->stats.resets++;
+        m->links[c->members[i].slot].last = m->cursor;
         m->cbs->reset(m, c->name, reason, nsnap > 0, m->ctx);
         for (size_t k = 0; k < nsnap && !m->dead; k++)
-            m->cbs->event(m, snap[k], true, m->ctx);
+            m->cbs->event(m, snap[k], FP_EVENT_SNAPSHOT, m->ctx);
     }
     hub->depth--;
 }

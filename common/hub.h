@@ -8,15 +8,20 @@
  *  - a channel is LIVE once the broker's sync mark for it arrived; from
  *    then on every event is checked against the previous one (`prev`), and
  *    a gap (a high-water-mark drop, a broker restart) pauses dispatch
- *    while the missing events are fetched with SINCE;
+ *    while the missing events of every live channel are fetched with
+ *    SINCE (a drop may have hit them all), then dispatch resumes in SEQ
+ *    order;
  *  - a member (one SSE stream, one WebSocket subscription, one long-poll)
  *    joins with a cursor: once its channels are LIVE it sends SINCE, gets
  *    resets, snapshots and missed events, then live events with SEQ above
  *    the reply's head (Clone pattern: subscribe first, then SINCE, then
  *    drop what SINCE already covered).  Each member sees every event of
- *    its channels once, in SEQ order on each channel and across them,
- *    except that events recovered after a gap come when the gap shows,
- *    possibly after newer events of its other channels;
+ *    its channels once, in SEQ order on each channel and across them.
+ *    One exception: a drop that shows only later (a channel's gap is
+ *    seen with its next event or beacon) can be recovered after newer
+ *    events of the member's other channels were delivered; such an event
+ *    is still delivered, flagged FP_EVENT_LATE, and does not move the
+ *    cursor back, so nothing is lost and a resume repeats nothing;
  *  - a new epoch (the broker lost its history) rejoins every member from
  *    its cursor, which yields explicit resets.
  *
@@ -40,13 +45,20 @@ typedef struct fp_hub fp_hub_t;
 typedef struct fp_member fp_member_t;
 typedef struct fp_hub_req fp_hub_req_t;
 
+/*  Flags of an event given to a member.  Neither kind moves the cursor:
+ *  a transport must not present it as the stream's position (SSE: no
+ *  `id:` field; a poll keeps its cursor).  */
+#define FP_EVENT_SNAPSHOT 1     /*  part of a keyed snapshot after a reset  */
+#define FP_EVENT_LATE 2         /*  recovered after a fanout gap, older than
+                                    events already delivered  */
+
 /*  What a member is told.  All pointers are borrowed for the call.  A
  *  callback may destroy its own member.  */
 typedef struct {
-    /*  An event, once, in SEQ order (see above for gaps).  `snapshot`
-     *  marks the events of a keyed snapshot after a reset: apply them,
-     *  they do not move the cursor.  */
-    void (*event)(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx);
+    /*  An event, once, in SEQ order (see above for gaps), with flags
+     *  FP_EVENT_SNAPSHOT / FP_EVENT_LATE.  */
+    void (*event)(fp_member_t *m, fp_event_t *ev, unsigned flags,
+                  void *ctx);
     /*  History could not cover the member's cursor for this channel
      *  (reason "epoch", "trimmed" or "ahead").  When `snapshot`, the keyed
      *  state of the channel follows as snapshot events.  */
@@ -72,6 +84,7 @@ typedef struct {
     uint64_t events;            /*  events received from the fanout  */
     uint64_t gaps;              /*  gaps detected (prev or beacon)  */
     uint64_t backfilled;        /*  events fetched to fill gaps  */
+    uint64_t late;              /*  ... delivered after newer events  */
     uint64_t resets;            /*  resets told to members  */
     uint64_t joins;             /*  member joins completed  */
     uint64_t epoch_changes;     /*  broker history lost  */

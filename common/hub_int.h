@@ -23,6 +23,9 @@ typedef struct {
 typedef struct {
     hub_chan_t *chan;           /*  a channel of this member  */
     uint32_t pos;               /*  index in chan->members  */
+    uint64_t last;              /*  the member got every event of the
+                                    channel up to this SEQ, or was told
+                                    with a reset that it did not  */
 } member_link_t;
 
 struct hub_chan {
@@ -49,8 +52,6 @@ struct fp_member {
     bool overflow;              /*  join buffer overflowed  */
     bool in_start;              /*  listed in hub->starting  */
     uint64_t cursor;            /*  newest SEQ delivered  */
-    uint64_t joined;            /*  SEQ the join covered: live events up
-                                    to it are duplicates  */
     char *epoch;                /*  epoch of cursor (owned) or NULL  */
     fp_event_t **buf;           /*  live events held while joining  */
     uint32_t nbuf;
@@ -113,7 +114,7 @@ void hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok,
 void hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from);
 
 /*  hub_member.c  */
-void hub_member_event(fp_member_t *m, fp_event_t *ev);
+void hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev);
 void hub_member_try_start(fp_member_t *m);
 void hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
                            fp_event_t **evs, size_t n);

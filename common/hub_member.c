@@ -61,8 +61,9 @@ static void
 s_ready(fp_member_t *m)
 {
     char cursor[FP_CURSOR_LEN];
+    for (uint32_t i = 0; i < m->nlinks; i++)
+        m->links[i].last = m->cursor;
     m->state = MEMBER_ACTIVE;
-    m->joined = m->cursor;
     m->has_cursor = true;
     m->hub->stats.joins++;
     fp_cursor_format(m->epoch, m->cursor, cursor);
@@ -88,27 +89,44 @@ hub_member_try_start(fp_member_t *m)
     s_ready(m);
 }
 
-/*  A live event for an ACTIVE member.  The feed gives each event of a
- *  channel once, but one recovered after a fanout gap can be older than
- *  events of other channels already delivered: drop only what the join
- *  covered, and never move the cursor back.  */
+/*  An event for an active member.  One its channel already accounted for
+ *  is a duplicate (the join's SINCE covered it, or it came twice).  One
+ *  behind the cursor but new on its channel came late: the fanout dropped
+ *  it and the hub recovered it after the member had moved past it on
+ *  another channel.  It is delivered all the same, flagged
+ *  FP_EVENT_LATE, and the cursor does not move back: nothing is lost, and
+ *  a resume from the cursor repeats nothing.  */
 static void
-s_deliver(fp_member_t *m, fp_event_t *ev)
+s_deliver(fp_member_t *m, member_link_t *l, fp_event_t *ev)
 {
-    if (ev->seq <= m->joined)
+    if (ev->seq <= l->last)
         return;
-    if (ev->seq > m->cursor)
-        m->cursor = ev->seq;
-    m->cbs->event(m, ev, false, m->ctx);
+    l->last = ev->seq;
+    if (ev->seq <= m->cursor) {
+        m->hub->stats.late++;
+        m->cbs->event(m, ev, FP_EVENT_LATE, m->ctx);
+        return;
+    }
+    m->cursor = ev->seq;
+    m->cbs->event(m, ev, 0, m->ctx);
+}
+
+static member_link_t *
+s_link(fp_member_t *m, const char *channel)
+{
+    for (uint32_t i = 0; i < m->nlinks; i++)
+        if (strcmp(m->links[i].chan->name, channel) == 0)
+            return &m->links[i];
+    return NULL;
 }
 
 void
-hub_member_event(fp_member_t *m, fp_event_t *ev)
+hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev)
 {
     if (m->dead)
         return;
     if (m->state == MEMBER_ACTIVE) {
-        s_deliver(m, ev);
+        s_deliver(m, &m->links[slot], ev);
     } else if (m->state == MEMBER_JOINING) {
         if (m->nbuf >= m->hub->conf.join_buffer) {
             m->overflow = true;
@@ -158,8 +176,11 @@ s_resets(fp_member_t *m, json_t *resets)
 static void
 s_flush_buffer(fp_member_t *m)
 {
-    for (uint32_t i = 0; i < m->nbuf && !m->dead; i++)
-        s_deliver(m, m->buf[i]);
+    for (uint32_t i = 0; i < m->nbuf && !m->dead; i++) {
+        member_link_t *l = s_link(m, m->buf[i]->channel);
+        if (l)
+            s_deliver(m, l, m->buf[i]);
+    }
     if (!m->dead)
         s_buf_clear(m);
 }
@@ -193,7 +214,7 @@ hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
     }
     s_resets(m, json_object_get(meta, "reset"));
     for (size_t i = 0; i < nsnap && !m->dead; i++)
-        m->cbs->event(m, evs[i], true, m->ctx);
+        m->cbs->event(m, evs[i], FP_EVENT_SNAPSHOT, m->ctx);
     if (m->dead)
         return;
     s_set_epoch(m, epoch);
@@ -201,7 +222,7 @@ hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
         if (evs[i]->seq <= m->cursor)
             continue;
         m->cursor = evs[i]->seq;
-        m->cbs->event(m, evs[i], false, m->ctx);
+        m->cbs->event(m, evs[i], 0, m->ctx);
     }
     if (m->dead)
         return;

@@ -20,9 +20,8 @@ static const fp_conf_opt_t s_opts[] = {
     { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
       "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
       "fd 0 (spawned by the web server, e.g. mod_fcgid)" },
-    { "socket-mode", FP_CONF_INT, &s_conf.socket_mode, 0, 0777, NULL,
-      "permissions of a unix socket (decimal, e.g. 432 = 0660); 0 leaves "
-      "them" },
+    { "socket-mode", FP_CONF_MODE, &s_conf.socket_mode, 0, 0777, NULL,
+      "permissions of a unix socket, in octal (0660); 0 leaves them" },
     { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
       "libfcgi acceptor threads (2)" },
     { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,

@@ -22,19 +22,22 @@
 
 /* ------------------------------------------------------------ answer */
 
+/*  Add an event to the answer; only an event in order moves the cursor
+ *  (not a snapshot event, not a late one: see FP_EVENT_LATE).  */
 static void
-s_add_event(polld_req_t *r, fp_event_t *ev, bool snapshot)
+s_add_event(polld_req_t *r, fp_event_t *ev, unsigned flags)
 {
     if (r->nevents++ > 0)
         fp_buf_addc(&r->events, ',');
-    if (snapshot) {
+    if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
         fp_buf_add(&r->events, json, len);
         free(json);
     } else {
         fp_buf_add(&r->events, ev->json, ev->json_len);
-        fp_cursor_format(ev->epoch, ev->seq, r->cursor);
+        if (!(flags & FP_EVENT_LATE))
+            fp_cursor_format(ev->epoch, ev->seq, r->cursor);
     }
 }
 
@@ -90,11 +93,11 @@ s_due(polld_req_t *r)
 }
 
 static void
-s_event(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx)
+s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     polld_req_t *r = ctx;
     if (r->nevents < r->limit)
-        s_add_event(r, ev, snapshot);
+        s_add_event(r, ev, flags);
     s_due(r);
 }
 
@@ -225,7 +228,7 @@ s_on_since(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
                     json_string_value(json_object_get(x, "reason")),
                     json_is_true(json_object_get(x, "snapshot")));
     for (i = 0; i < n; i++)
-        s_add_event(r, evs[i], i < nsnap);
+        s_add_event(r, evs[i], i < nsnap ? FP_EVENT_SNAPSHOT : 0);
     if (n > nsnap)
         snprintf(r->cursor, sizeof r->cursor, "%s", cursor);
     if (r->nevents > 0 || r->resets.len > 0 || r->wait_ms == 0)

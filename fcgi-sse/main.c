@@ -21,8 +21,8 @@ static const fp_conf_opt_t s_opts[] = {
     { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
       "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
       "fd 0 (spawned by the web server)" },
-    { "socket-mode", FP_CONF_INT, &s_conf.socket_mode, 0, 0777, NULL,
-      "permissions of a unix socket, e.g. 432 (= 0660); 0 leaves them" },
+    { "socket-mode", FP_CONF_MODE, &s_conf.socket_mode, 0, 0777, NULL,
+      "permissions of a unix socket in octal, e.g. 0660; 0 leaves them" },
     { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
       "libfcgi acceptor threads (2)" },
     { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
@@ -102,7 +102,7 @@ s_report(ssed_t *d)
     fp_hub_stats(fp_app_hub(d->app), &hs);
     json_t *body = json_pack(
         "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:I, s:I, s:b}}",
+        " s:I, s:I, s:I, s:I, s:b}}",
         "transport", "sse", "pid", (int) getpid(), "stats",
         "streams", (json_int_t) d->nstreams,
         "opened", (json_int_t) d->stats.opened,
@@ -111,6 +111,7 @@ s_report(ssed_t *d)
         "events", (json_int_t) d->stats.events,
         "resets", (json_int_t) d->stats.resets,
         "slow_cut", (json_int_t) d->stats.slow_cut,
+        "late", (json_int_t) d->stats.late,
         "gone", (json_int_t) d->stats.gone,
         "bytes", (json_int_t) d->stats.bytes,
         "gaps", (json_int_t) hs.gaps,
@@ -132,6 +133,7 @@ s_on_tick(fp_app_t *app, int64_t now, void *arg)
     ssed_t *d = arg;
     if (now >= d->next_sweep) {
         ssed_sweep(d, now);
+        fp_fconns_reap(d->conns, now, (int64_t) d->conf.heartbeat);
         d->next_sweep = now + 1000;
     }
     if (now >= d->next_report) {

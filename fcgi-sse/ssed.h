@@ -53,6 +53,7 @@ typedef struct {
     uint64_t refused;           /*  requests answered with 4xx/5xx  */
     uint64_t events, resets;    /*  written to streams  */
     uint64_t slow_cut;          /*  streams ended for not reading  */
+    uint64_t late;              /*  events delivered late (no id)  */
     uint64_t gone;              /*  clients that went away  */
     uint64_t heartbeats;
     uint64_t bytes;             /*  queued for writing  */

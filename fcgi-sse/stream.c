@@ -18,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*  Forget the stream (the connection is closed or closing).  */
+/*  Forget the stream (the connection is closed or closing; it no longer
+ *  reports to this stream).  */
 static void
 s_close(ssed_stream_t *s)
 {
     ssed_t *d = s->d;
+    s->conn->gone = NULL;
+    s->conn->ctx = NULL;
     fp_member_destroy(&s->member);
     d->streams[s->index] = d->streams[--d->nstreams];
     d->streams[s->index]->index = s->index;
@@ -30,18 +33,29 @@ s_close(ssed_stream_t *s)
     free(s);
 }
 
-/*  Queue a blob; cut the stream if the client stopped reading.  Returns
- *  false if the stream is gone.  */
+static void s_end(ssed_stream_t *s);
+
+/*  Queue a blob.  Past max-buffer, first write what the socket takes (a
+ *  burst); if that is not enough the client is not keeping up: the stream
+ *  ends after what is queued (so a big catch-up arrives over several
+ *  connections, each resuming from the last event it got), and the
+ *  browser reconnects.  An empty queue takes anything, even one event
+ *  larger than max-buffer.  Returns false if the stream ended.  */
 static bool
 s_queue(ssed_stream_t *s, fp_blob_t *b)
 {
-    if (fp_fconn_queued(s->conn) + b->len > s->d->conf.max_buffer) {
+    size_t max = s->d->conf.max_buffer;
+    if (fp_fconn_queued(s->conn) > 0 &&
+        fp_fconn_queued(s->conn) + b->len > max &&
+        !fp_fconn_flush_now(s->conn))
+        return false;           /*  gone: s was freed by s_gone  */
+    if (fp_fconn_queued(s->conn) > 0 &&
+        fp_fconn_queued(s->conn) + b->len > max) {
         fp_log_info("stream fd %d: client not reading (%zu bytes queued): "
                     "ending it, the browser will resume", s->conn->fd,
                     fp_fconn_queued(s->conn));
         s->d->stats.slow_cut++;
-        fp_fconn_close(s->conn);
-        s_close(s);
+        s_end(s);
         return false;
     }
     fp_fconn_push(s->conn, b);
@@ -99,16 +113,23 @@ s_event_blob(fp_event_t *ev, int rid)
 
 /* ------------------------------------------------------------ hub */
 
+/*  Snapshot and late events carry no `id:` (the browser's Last-Event-ID
+ *  must not move back); snapshot events also say so in their JSON.  */
 static void
-s_event(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx)
+s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     ssed_stream_t *s = ctx;
     s->d->stats.events++;
-    if (snapshot) {
+    if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
         s_queue_sse(s, NULL, ev->type, json, len);
         free(json);
+        return;
+    }
+    if (flags & FP_EVENT_LATE) {
+        s->d->stats.late++;
+        s_queue_sse(s, NULL, ev->type, ev->json, ev->json_len);
         return;
     }
     fp_blob_t *blob = s_event_blob(ev, s->conn->rid);
@@ -147,7 +168,8 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
 }
 
 /*  End the response properly, so the browser reconnects, and forget the
- *  stream; the connection closes once the end is written.  */
+ *  stream; the connection closes once the end is written (or is closed
+ *  by fp_fconns_reap if it cannot be).  */
 static void
 s_end(ssed_stream_t *s)
 {
@@ -245,7 +267,9 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
 }
 
 /*  Heartbeat comments for streams quiet for `heartbeat` ms: they keep
- *  every server's timeouts at bay and reveal clients that left.  */
+ *  every server's timeouts at bay and reveal clients that left.  Ended
+ *  streams whose client has not taken the rest within that time are
+ *  closed.  */
 void
 ssed_sweep(ssed_t *d, int64_t now)
 {

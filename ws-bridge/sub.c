@@ -29,7 +29,7 @@ struct wsb_sub {
     uint16_t n;
 };
 
-static void s_event(fp_member_t *m, fp_event_t *ev, bool snapshot,
+static void s_event(fp_member_t *m, fp_event_t *ev, unsigned flags,
                     void *ctx);
 static void s_reset(fp_member_t *m, const char *channel, const char *reason,
                     bool snapshot, void *ctx);
@@ -63,12 +63,14 @@ s_add_chans(fp_buf_t *b, char *const *chans, size_t n)
     fp_buf_addc(b, ']');
 }
 
+/*  Snapshot events say so in their JSON; late events (FP_EVENT_LATE) go
+ *  out as they are: clients de-duplicate by (channel, seq).  */
 static void
-s_event(fp_member_t *m, fp_event_t *ev, bool snapshot, void *ctx)
+s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     wsb_sub_t *s = ctx;
 
-    if (snapshot) {
+    if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
         wsb_conn_send_text(s->c, json, len);

@@ -83,8 +83,8 @@ def wait_for(pred, timeout=5.0, interval=0.02):
 class Proc:
     """A started program: its PID, log file and how to stop it."""
 
-    def __init__(self, env, name, argv, ready_fd=False, cwd=None, extra_env=None,
-                 preexec_fn=None):
+    def __init__(self, env, name, argv, ready_fd=False, cwd=None, extra_env=None, **popen):
+        """popen: more subprocess.Popen arguments (user=, group=...)."""
         self.env, self.name, self.argv = env, name, argv
         self.log_path = os.path.join(env.dir, f"{name}.log")
         self.log = open(self.log_path, "ab")
@@ -99,8 +99,7 @@ class Proc:
             argv = argv + ["--ready-fd", str(wfd)]
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, cwd=cwd or env.dir, env=penv,
-                                  pass_fds=(wfd,) if wfd is not None else (),
-                                  preexec_fn=preexec_fn)
+                                  pass_fds=(wfd,) if wfd is not None else (), **popen)
         self.pid = self.p.pid
         self.stopped = False
         if ready_fd:
@@ -167,6 +166,8 @@ class Broker(Proc):
         self.fanout = f"ipc://{d}/fanout"
         base = {"ingest": self.ingest, "control": self.control, "fanout": self.fanout}
         base.update({k.replace("_", "-"): str(v) for k, v in directives.items()})
+        # endpoints given as directives (e.g. tcp://) are the ones to use
+        self.ingest, self.control, self.fanout = base["ingest"], base["control"], base["fanout"]
         self.directives = base
         self.conf_path = os.path.join(env.dir, f"{name}.conf")
         with open(self.conf_path, "w") as f:

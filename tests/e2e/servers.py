@@ -1,0 +1,347 @@
+"""Web servers in front of fastpush-sse, configured from the files that ship
+in conf/, for the end-to-end tests.
+
+    from servers import Stack
+    with Env(t) as env:
+        st = Stack(env, "nginx", broker={"history_count": 10}, sse={"heartbeat": "1s"})
+        c = st.stream("/events/news")          # an sseclient.SseClient
+        st.broker.publish("news", {"n": 1})
+        st.stop()
+
+A Stack is a broker, fastpush-sse and one web server:
+
+    lighttpd        conf/lighttpd-sse.conf, fastpush-sse on a unix socket
+    lighttpd-spawn  conf/lighttpd-sse-spawn.conf, lighttpd starts fastpush-sse
+    apache          conf/apache-sse.conf (mod_proxy_fcgi), unix socket
+    apache-fcgid    conf/apache-sse-fcgid.conf, mod_fcgid starts fastpush-sse
+    nginx           conf/nginx-sse.conf, unix socket
+
+What ships is what runs: render() takes a file from conf/ and replaces the
+deployment paths in it (/run/fastpush/sse.sock, /usr/local/bin/fastpush-sse,
+/etc/fastpush/sse.conf, the broker's tcp://127.0.0.1:740x) with the test's
+own; a token that is missing fails the test instead of quietly testing
+something else.  The servers' own main files are small shells around the
+rendered snippet: an ephemeral port on 127.0.0.1, logs and run files in the
+env's temp directory, Debian's module files (/etc/apache2/mods-available,
+/etc/nginx/fastcgi_params).  Like the packaged services, the web servers
+run their workers as www-data, and fastpush-sse runs with group www-data
+(as conf/fastpush-sse.service does) so its 0660 socket admits them.  Every
+process is stopped by PID; processes a server started (spawned
+fastpush-sse, Apache children) must be gone once it stopped.
+"""
+import os
+import signal
+import socket
+import time
+
+from harness import BIN, Proc, free_port, wait_for
+from sseclient import SseClient, request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONF = os.path.join(ROOT, "conf")
+WEB_GROUP = "www-data"
+
+# the deployment paths in conf/ and what stands for them in a test
+SOCK = "/run/fastpush/sse.sock"
+SSE_BIN = "/usr/local/bin/fastpush-sse"
+SSE_CONF = "/etc/fastpush/sse.conf"
+
+
+def render(name, subs):
+    """conf/NAME with each key of subs replaced by its value."""
+    with open(os.path.join(CONF, name)) as f:
+        text = f.read()
+    for token, value in subs.items():
+        if token not in text:
+            raise ValueError(f"conf/{name}: '{token}' not found; update the test with the file")
+        text = text.replace(token, value)
+    return text
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def sse_conf(env, broker, path, listen, directives):
+    """conf/fastpush-sse.conf for this broker and socket, then overrides."""
+    text = render("fastpush-sse.conf", {
+        f"listen {SOCK}": f'listen "{listen}"',
+        "control tcp://127.0.0.1:7401": f"control {broker.control}",
+        "fanout tcp://127.0.0.1:7402": f"fanout {broker.fanout}",
+    })
+    text += "\n# test overrides\n" + "".join(
+        f"{k.replace('_', '-')} {v}\n" for k, v in directives.items())
+    return write(path, text)
+
+
+def _proc_tree(root):
+    """PIDs of the live descendants of root (from /proc)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            kids.setdefault(int(fields[1]), []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+        return st[st.rindex(")") + 2] != "Z"
+    except OSError:
+        return False
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class WebServer(Proc):
+    """A web server in the foreground on 127.0.0.1:port; ready once the
+    port accepts connections."""
+
+    def __init__(self, env, name, argv, port, logs=()):
+        self.port = port
+        self.logs = list(logs)
+        super().__init__(env, name, argv)
+        if not wait_for(lambda: self._listening() or not self.alive(), 15):
+            raise RuntimeError(f"{name} does not listen on {port}:\n{self.read_log()}")
+        if not self.alive():
+            raise RuntimeError(f"{name} exited:\n{self.read_log()}")
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def read_log(self):
+        text = super().read_log()
+        for p in self.logs:
+            try:
+                with open(p, "rb") as f:
+                    text += f"\n--- {os.path.basename(p)} ---\n" + f.read().decode(errors="replace")
+            except OSError:
+                pass
+        return text
+
+    def spawned(self, name="fastpush-sse"):
+        """PIDs of the processes below this server that run `name`."""
+        return [p for p in _proc_tree(self.pid) if name in _cmdline(p)]
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        kids = _proc_tree(self.pid) if self.alive() else []
+        rc = super().stop(sig, timeout)
+        if not wait_for(lambda: not any(alive(k) for k in kids), 5):
+            for k in kids:
+                if alive(k):
+                    self.env.problems.append(f"{self.name}: left running: {k} {_cmdline(k)}")
+                    os.kill(k, signal.SIGKILL)
+        return rc
+
+
+class Lighttpd(WebServer):
+    def __init__(self, env, snippet, name="lighttpd"):
+        port = free_port()
+        d = env.path(name)
+        os.makedirs(os.path.join(d, "www"), exist_ok=True)
+        errlog = os.path.join(d, "error.log")
+        main = write(os.path.join(d, "lighttpd.conf"), f"""\
+server.document-root = "{d}/www"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{errlog}"
+server.upload-dirs = ( "{d}" )
+include "{snippet}"
+""")
+        super().__init__(env, name, ["lighttpd", "-D", "-f", main], port, [errlog])
+
+
+class Apache(WebServer):
+    MODS = "/etc/apache2/mods-available"
+
+    def __init__(self, env, snippet, modules, extra="", name="apache"):
+        port = free_port()
+        d = env.path(name)
+        os.makedirs(d, exist_ok=True)
+        errlog = os.path.join(d, "error.log")
+        loads = "".join(f"Include {self.MODS}/{m}.load\n" for m in ["mpm_event", "authz_core"] + modules)
+        main = write(os.path.join(d, "apache2.conf"), f"""\
+ServerRoot "{d}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{d}/apache2.pid"
+DefaultRuntimeDir "{d}"
+ErrorLog "{errlog}"
+LogLevel warn
+User {WEB_GROUP}
+Group {WEB_GROUP}
+{loads}
+<IfModule mpm_event_module>
+    StartServers 1
+    ServerLimit 2
+    ThreadsPerChild 32
+    MaxRequestWorkers 64
+    MinSpareThreads 8
+    MaxSpareThreads 64
+</IfModule>
+{extra}
+Include "{snippet}"
+""")
+        super().__init__(env, name, ["apache2", "-DFOREGROUND", "-f", main], port, [errlog])
+
+
+class Nginx(WebServer):
+    def __init__(self, env, snippet, name="nginx"):
+        port = free_port()
+        d = env.path(name)
+        os.makedirs(d, exist_ok=True)
+        errlog = os.path.join(d, "error.log")
+        temps = "".join(f"    {k}_temp_path {d}/{k};\n"
+                        for k in ("client_body", "fastcgi", "proxy", "scgi", "uwsgi"))
+        main = write(os.path.join(d, "nginx.conf"), f"""\
+daemon off;
+user {WEB_GROUP} {WEB_GROUP};
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {errlog} notice;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+{temps}    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        include {snippet};
+    }}
+}}
+""")
+        super().__init__(env, name, ["nginx", "-e", errlog, "-p", d, "-c", main], port, [errlog])
+
+
+SERVERS = ("lighttpd", "lighttpd-spawn", "apache", "apache-fcgid", "nginx")
+
+
+class Stack:
+    """A broker, fastpush-sse and a web server in front of it."""
+
+    def __init__(self, env, server, broker=None, sse=None, name=None):
+        """broker: directives for a new broker, or a broker to use."""
+        assert server in SERVERS, server
+        self.env, self.kind = env, server
+        self.name = name or server
+        os.chmod(env.dir, 0o755)            # the web server's user reaches the socket
+        if broker is None or isinstance(broker, dict):
+            bd = dict(broker or {})
+            if server == "apache-fcgid":    # fastpush-sse runs as www-data: no ipc://
+                ports = [free_port() for _ in range(3)]
+                bd.update({k: f"tcp://127.0.0.1:{p}"
+                           for k, p in zip(("ingest", "control", "fanout"), ports)})
+            self.broker = env.broker(f"{self.name}-broker", **bd)
+        else:
+            self.broker = broker            # anything with .control and .fanout
+        spawned = server in ("lighttpd-spawn", "apache-fcgid")
+        self.sock = env.path(f"{self.name}-sse.sock")
+        self.sse_conf = sse_conf(env, self.broker, env.path(f"{self.name}-sse.conf"),
+                                 "" if spawned else self.sock, sse or {})
+        self.sse = None
+        if not spawned:
+            self.sse = Proc(env, f"{self.name}-sse",
+                            [os.path.join(BIN, "fastpush-sse"), "-f", self.sse_conf],
+                            ready_fd=True, group=WEB_GROUP)
+            env.procs.append(self.sse)
+        self.server = self._server(server)
+        env.procs.append(self.server)
+        self.port = self.server.port
+
+    def _server(self, kind):
+        env, n = self.env, self.name
+        sse_bin = os.path.join(BIN, "fastpush-sse")
+        if kind == "lighttpd":
+            snip = render("lighttpd-sse.conf", {SOCK: self.sock})
+            return Lighttpd(env, write(env.path(f"{n}-snippet.conf"), snip), n)
+        if kind == "lighttpd-spawn":
+            snip = render("lighttpd-sse-spawn.conf", {
+                "/run/lighttpd/fastpush-sse.sock": self.sock,
+                SSE_BIN: sse_bin, SSE_CONF: self.sse_conf})
+            return Lighttpd(env, write(env.path(f"{n}-snippet.conf"), snip), n)
+        if kind == "apache":
+            snip = render("apache-sse.conf", {SOCK: self.sock})
+            return Apache(env, write(env.path(f"{n}-snippet.conf"), snip), ["proxy", "proxy_fcgi"], name=n)
+        if kind == "apache-fcgid":
+            d = env.path(f"{n}-fcgid")
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, *_web_ids())
+            snip = render("apache-sse-fcgid.conf", {SSE_BIN: sse_bin, SSE_CONF: self.sse_conf})
+            extra = f'FcgidIPCDir "{d}"\nFcgidProcessTableFile "{d}/shm"\n'
+            return Apache(env, write(env.path(f"{n}-snippet.conf"), snip), ["fcgid"], extra, name=n)
+        snip = render("nginx-sse.conf", {SOCK: self.sock})
+        return Nginx(env, write(env.path(f"{n}-snippet.conf"), snip), n)
+
+    # ------------------------------------------------------------ clients
+    def stream(self, path, **kw):
+        return SseClient(self.port, path, **kw)
+
+    def request(self, path, **kw):
+        return request(self.port, path, **kw)
+
+    # ------------------------------------------------------------ stats
+    def reports(self):
+        """The fastpush-sse REPORTs the broker holds: [{"pid", "stats"...}]."""
+        st, meta, _ = self.broker.request("STATS")
+        return [r for r in meta.get("responders", []) if r.get("transport") == "sse"]
+
+    def stats(self):
+        """Counters of this stack's fastpush-sse (summed over its processes)."""
+        total = {}
+        for r in self.reports():
+            for k, v in r["stats"].items():
+                if isinstance(v, bool):
+                    total[k] = total.get(k, False) or v
+                elif isinstance(v, int):
+                    total[k] = total.get(k, 0) + v
+        return total
+
+    def wait_stats(self, cond, timeout=15.0):
+        """Poll the reports (sent every 5 s) until cond(stats); the last stats."""
+        end = time.monotonic() + timeout
+        while True:
+            st = self.stats()
+            if (st and cond(st)) or time.monotonic() > end:
+                return st
+            time.sleep(0.25)
+
+    def stop(self):
+        """Stop fastpush-sse (its streams end properly), the web server and
+        the broker; exit statuses other than 0 are problems of the env.
+        (lighttpd 1.4.69 exits 1 when stopped with a request in flight.)"""
+        for p in (self.sse, self.server, self.broker):
+            if p is not None and not p.stopped:
+                rc = p.stop()
+                if rc not in (0, None):
+                    self.env.problems.append(f"{p.name} exited with status {rc}")
+
+
+def _web_ids():
+    import grp
+    import pwd
+    return pwd.getpwnam(WEB_GROUP).pw_uid, grp.getgrnam(WEB_GROUP).gr_gid

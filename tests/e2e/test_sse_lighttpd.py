@@ -1,0 +1,9 @@
+"""fastpush-sse behind lighttpd (conf/lighttpd-sse.conf): streaming without
+buffering, resume, resets, snapshots, heartbeats, disconnects, broker
+restart, SIGTERM, gap backfill, catch-up and slow clients (sse_checks.py)."""
+from harness import Env, Tap
+from sse_checks import run_all
+
+t = Tap()
+run_all(t, Env, "lighttpd")
+t.done()
