@@ -65,6 +65,9 @@ BENCH_SRC  := $(filter-out bench/lg_%.c,$(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 
+# keep intermediate objects (bench programs): no rebuilds, no rm noise
+.SECONDARY:
+
 .PHONY: all deps test unit e2e test-san clean install demo bench bench-full \
         bench-broker fuzz
 all: $(LIBFP) $(BINS) $(UNIT) $(BENCH_BINS)
@@ -116,9 +119,7 @@ e2e: all
 	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
 
 test: all
-	$(MAKE) fuzz FUZZ_TIME=10
-	$(MAKE) unit e2e
-	$(MAKE) BUILD=build-san SAN=1 OPT=-O1 unit e2e
+	$(PYTHON) tests/all.py
 
 clean:
 	rm -rf build build-san build-fuzz
