@@ -4,7 +4,8 @@
  *  frame) into a blob; every connection's queue holds a reference to the
  *  same blob, and fp_outq_flush writes the queue with writev.  The queue
  *  counts its bytes so the owner can cut a client that stopped reading.
- *  An idle connection's queue owns no memory.
+ *  A drained queue keeps a few slots (not its blobs) so that steady
+ *  delivery does not allocate; one a burst made large gives them back.
  */
 #ifndef FP_OUTQ_H
 #define FP_OUTQ_H
