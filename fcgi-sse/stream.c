@@ -87,6 +87,14 @@ s_queue_sse(ssed_stream_t *s, const char *id, const char *type,
     fp_buf_free(&b);
 }
 
+/*  The SSE `event:` field: none for "message", the type EventSource
+ *  assumes without one (15 bytes less per event).  */
+static const char *
+s_type(const fp_event_t *ev)
+{
+    return strcmp(ev->type, FP_DEFAULT_TYPE) == 0 ? NULL : ev->type;
+}
+
 /*  The record of an event for request id `rid`; for id 1 it is built once
  *  and cached on the event.  Caller owns the returned reference.  */
 static fp_blob_t *
@@ -99,7 +107,7 @@ s_event_blob(fp_event_t *ev, int rid)
     fp_buf_init(&sse);
     fp_buf_init(&rec);
     fp_cursor_format(ev->epoch, ev->seq, id);
-    fp_sse_event(&sse, id, ev->type, ev->json, ev->json_len);
+    fp_sse_event(&sse, id, s_type(ev), ev->json, ev->json_len);
     fp_fcgi_stdout(&rec, rid, sse.data, sse.len);
     fp_blob_t *blob = fp_blob_new(rec.data, rec.len);
     fp_buf_free(&sse);
@@ -123,13 +131,13 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
-        s_queue_sse(s, NULL, ev->type, json, len);
+        s_queue_sse(s, NULL, s_type(ev), json, len);
         free(json);
         return;
     }
     if (flags & FP_EVENT_LATE) {
         s->d->stats.late++;
-        s_queue_sse(s, NULL, ev->type, ev->json, ev->json_len);
+        s_queue_sse(s, NULL, s_type(ev), ev->json, ev->json_len);
         return;
     }
     fp_blob_t *blob = s_event_blob(ev, s->conn->rid);

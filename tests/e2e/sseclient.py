@@ -153,6 +153,7 @@ class SseClient:
                     item = dict(self._field)
                     if self._data:
                         item["data"] = "\n".join(self._data)
+                        item.setdefault("event", "message")     # the spec's default
                     item["t"] = now
                     self.items.append(item)
                 self._field, self._data = {}, []
