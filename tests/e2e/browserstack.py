@@ -5,6 +5,7 @@
         s = System(env)                 # broker (with a store), fastpush-sse,
         s.url                           # -poll, -ws, lighttpd on one origin
         s.stop("ws"); s.start("ws")     # take a part away and bring it back
+        s.close()                       # at the end: stop the lighttpds
 
 The processes are the harness's (stopped by PID, sanitizer logs checked);
 their command lines and lighttpd's config come from tools/fpstack.py, as
@@ -12,17 +13,19 @@ for `make demo`.  Numbered publishes 1, 2, 3, ... on a channel from its
 own thread and socket, retrying a number until the broker took it.
 RECORDER is a script for a page: T.start(name, options) makes a Fastpush
 client that records what it gets; T.get(name) returns the record.
+run(t, main, ...) runs each main(env, br) with a fresh Env and Chromium.
 """
 import json
 import os
+import shutil
 import sys
 import threading
-import time
 import urllib.request
 
 import zmq
 
-from harness import BIN, wait_for
+from chromium import Chromium
+from harness import BIN, Env
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import fpstack  # noqa: E402
@@ -116,14 +119,30 @@ class System:
         self.procs[name] = p
         return port
 
+    def close(self):
+        """Stop the lighttpds first.  lighttpd exits 1 (or dies of the
+        SIGTERM) when streams were open or had just ended: that is not a
+        failure of ours, so its status is not checked."""
+        for name, p in self.procs.items():
+            if name.startswith("lighttpd"):
+                p.stop()
+
     def get(self, path):
         with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=5) as r:
             return json.loads(r.read())
 
-    def responders(self, transport, key):
-        """The sum of a counter over the reports of one transport."""
-        reps = self.get("/push/stats")["broker"].get("responders", [])
-        return sum(r["stats"].get(key, 0) for r in reps if r["transport"] == transport)
+    def responders(self, transport, key, after=0):
+        """The sum of a counter over the reports of one transport, or None
+        while a report is older than `after` (the broker's ms clock)."""
+        reps = [r for r in self.get("/push/stats")["broker"].get("responders", [])
+                if r["transport"] == transport]
+        if not reps or any(r["ts"] <= after for r in reps):
+            return None
+        return sum(r["stats"].get(key, 0) for r in reps)
+
+    def now(self):
+        """The broker's clock (ms), to ask for reports newer than now."""
+        return self.b.request("PING")[1]["ts"]
 
     def history(self, channel):
         """The broker's events of a channel (current epoch), ids in order."""
@@ -181,6 +200,15 @@ def check_sequence(t, s, got, channel, desc):
                 f"{dups} repeated, missing {missing[:10]}")
 
 
-def wait_tab(tab, expr, timeout=10.0):
-    """Poll a JS expression in a tab until it is truthy."""
-    return wait_for(lambda: tab.eval(expr), timeout, 0.1)
+
+def run(t, *mains):
+    """Each main(env, br) in its own Env with its own Chromium; skipped
+    without chromium or lighttpd.  Ends the test (t.done)."""
+    if not Chromium.available() or not shutil.which("lighttpd"):
+        t.note("SKIP: needs chromium and lighttpd")
+        mains = ()
+    for main in mains:
+        with Env(t) as env:
+            with Chromium(env.dir) as br:
+                main(env, br)
+    t.done()
