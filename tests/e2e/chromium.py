@@ -207,22 +207,25 @@ class Tab:
         return asyncio.run(self.br._session(
             self.target, lambda ws, s: self.br._run(ws, s, expression, timeout)))
 
-    def screenshot(self, path, width=1280, height=None):
+    def screenshot(self, path, width=1280, height=None, clip=None):
         """Save a PNG of the whole page at this width (the page's full
-        height unless given)."""
+        height unless given); clip=(x, y, w, h) saves that part only."""
         import base64
 
         async def shot(ws, s):
             call = self.br._call
-            if height is None:
-                r = await self.br._run(ws, s, "document.documentElement.scrollHeight", 5)
-                h = int(r or 900)
-            else:
-                h = height
-            await call(ws, "Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": h, "deviceScaleFactor": 1, "mobile": False}, s)
-            await asyncio.sleep(0.3)        # let the page lay out and draw at that size
-            r = await call(ws, "Page.captureScreenshot", {"format": "png"}, s)
+
+            async def size(h):
+                await call(ws, "Emulation.setDeviceMetricsOverride", {
+                    "width": width, "height": h, "deviceScaleFactor": 1, "mobile": False}, s)
+                await asyncio.sleep(0.3)    # let the page lay out and draw at that size
+            await size(height or 900)
+            if height is None:              # the page's height at this width
+                await size(int(await self.br._run(ws, s, "document.body.scrollHeight", 5) or 900))
+            params = {"format": "png"}
+            if clip:
+                params["clip"] = dict(zip(("x", "y", "width", "height"), clip), scale=1)
+            r = await call(ws, "Page.captureScreenshot", params, s)
             return base64.b64decode(r["data"])
         data = asyncio.run(self.br._session(self.target, shot))
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
