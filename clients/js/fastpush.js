@@ -53,6 +53,10 @@
 
     var TRANSPORTS = {};
 
+    /*  Failures that retrying cures (restarts, overload, the network):
+     *  shown in the status, not raised as "error" events.  */
+    var TRANSIENT = /^(silent|closed|disconnected|http_5|timeout|broker_unavailable|shutdown|too_many|slow_consumer|rate_limited|store_failed)/;
+
     /* ------------------------------------------------------------ helpers */
 
     function assign(to) {
@@ -385,7 +389,7 @@
             return;
         this._cur = null;
         this._setStatus({ connected: false, error: msg });
-        if (err && err.code && !/^(silent|http_5|closed)/.test(err.code))
+        if (err && err.code && !TRANSIENT.test(err.code) && !(err.status >= 500))
             this._emit("error", err);
         if (this._probe) {                  // the better one is on its way
             this._cur = this._probe;

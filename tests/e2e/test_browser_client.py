@@ -28,8 +28,8 @@ def data_of(tab, name, channel):
 
 
 def check_transports(s, tab):
-    for tr in TRANSPORTS:
-        start(tab, tr, channels=["t1", "k1"], transports=[tr], share=False)
+    for tr in TRANSPORTS:       # a token is passed through (nothing checks it here)
+        start(tab, tr, channels=["t1", "k1"], transports=[tr], share=False, token="t0ken.a.b")
     for tr in TRANSPORTS:
         wait(tab, tr, f"r.status.connected && r.status.transport === '{tr}'",
              f"{tr}: connects with only that transport")
@@ -53,6 +53,16 @@ def check_transports(s, tab):
              f"{tr}: the page's publishes, in order")
     err = tab.eval("T.clients.sse.fp.publish('bad channel!', 1).then(() => 'ok', e => e.code)")
     t.eq(err, "invalid_event", "a refused publish rejects with the server's code")
+    for tr in TRANSPORTS:
+        start(tab, f"bad-{tr}", channels=["bad channel!"], transports=[tr], share=False)
+    for tr in TRANSPORTS:
+        wait(tab, f"bad-{tr}", "r.errors.length > 0", f"{tr}: a refusal (a bad channel name) is "
+             "raised as an 'error' event")
+        r = tab.eval(f"T.get('bad-{tr}')")
+        t.ok(not r["status"]["connected"] and
+             any(e.startswith(("bad_channel", "bad_request")) for e in r["errors"]),
+             f"{tr}: ... with the server's code, and no connection", r)
+        tab.eval(f"T.clients['bad-{tr}'].fp.close(), true")
 
 
 def check_resets(s, tab):
