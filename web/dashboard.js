@@ -99,10 +99,8 @@ function showStatus(s) {
         (s.error ? "reconnecting…" : "connecting…");
     conn.title = s.error || "";
     $("transport").textContent = s.connected ? NAMES[s.transport] : "not connected";
-    $("cursor").textContent = (s.role === "follower"
-        ? "follower: another tab holds the connection · "
-        : s.role === "leader" ? "leader: holds the connection for this origin's tabs · " : "") +
-        `cursor ${s.cursor || "–"}`;
+    $("role").textContent = s.role === "follower" ? "follower: another tab holds the connection" :
+        s.role === "leader" ? "leader: holds the connection for this origin's tabs" : "";
 }
 
 /* ------------------------------------------------------------ prices */
@@ -228,6 +226,7 @@ function drawBench() {
         $(`p50-${t}`).textContent = recent.length ? fmt(Math.round(median(recent))) : "–";
         $(`p95-${t}`).textContent = recent.length ? fmt(Math.round(pct(recent, 0.95))) : "–";
     }
+    if (main) $("cursor").textContent = `cursor ${main.cursor || "–"}`;
     chart($("lat"), lat, { log: true });
     chart($("thr"), thr, { log: false });
 }
@@ -364,21 +363,30 @@ function drawStats(st) {
                ["long-polls waiting", fmt(sum("poll", "waiting"))]]),
         el("h4", {}, "Broker"),
         table([["epoch · head", `${b.epoch} · ${fmt(b.head || 0)}`],
-               ["events published", fmt((b.events || {}).published || 0)],
+               ["events published since it started", fmt((b.events || {}).published || 0)],
                ["channels · keys", `${fmt((b.channels || {}).count || 0)} · ${fmt((b.history || {}).keys || 0)}`],
                ["history", `${fmt((b.history || {}).events || 0)} events, ${fmt(Math.round(((b.history || {}).bytes || 0) / 1024))} KiB`],
                ["store", store ? `${fmt(Math.round(store.bytes / 1024))} KiB in ${store.segments} segment(s), fsync ${store.fsync}` : "none (memory only)"],
                ["up", `${fmt(Math.round((b.uptime_ms || 0) / 1000))} s`]]),
         el("h4", {}, "Busiest channels"),
-        table((b.top || []).slice(0, 6).map((c) => [c.channel, `${fmt(c.published)} published, ${c.subscribers} subscriber(s)`])));
+        table((b.top || []).slice(0, 6).map((c) => [c.channel, `${fmt(c.history)} in history, ${c.subscribers} subscriber(s)`])));
 }
 
 async function refresh() {
+    let brokerOk = false;
     try {
-        drawStats(await fetch("/push/stats", { cache: "no-store" }).then((r) => r.json()));
+        const res = await fetch("/push/stats", { cache: "no-store" });
+        const st = await res.json();
+        if (!res.ok) throw new Error(st.message || `HTTP ${res.status}`);
+        drawStats(st);
+        brokerOk = true;
     } catch (e) {
-        $("stats").textContent = "/push/stats did not answer (is fastpush-poll running?)";
+        $("stats").textContent = `/push/stats did not answer: ${e.message}`;
     }
+    // the connection to the page can be fine while the broker behind it is
+    // not: say so rather than look healthy
+    $("broker-warn").textContent = brokerOk ? "" :
+        "the broker is not answering: events resume when it is back";
     try {
         drawParts(await fetch("/demo/state", { cache: "no-store" }).then((r) => r.json()));
     } catch (e) {

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -112,7 +113,16 @@ def main(env, br):
          "no number missed or repeated, and no reset (the store kept the history)",
          text(tab, "continuity") + "\n" + tab.eval(
              "[...document.querySelectorAll('#feed .note')].map(e => e.textContent).join('\\n')"))
-    pids = [p["pid"] for p in tab.eval("fetch('/demo/state').then(r => r.json())")["parts"].values()]
+    parts = tab.eval("fetch('/demo/state').then(r => r.json())")["parts"]
+    os.kill(parts["broker"]["pid"], signal.SIGSTOP)     # a hung broker: nothing answers
+    t.ok(wait_for(lambda: "not answering" in text(tab, "broker-warn"), 15, 0.3),
+         "a hung broker: the page says so, though its own connection is up",
+         text(tab, "broker-warn"))
+    tab.screenshot(os.path.join(ARTIFACTS, "dashboard-broker-hung.png"), clip=(0, 0, 1280, 300))
+    os.kill(parts["broker"]["pid"], signal.SIGCONT)
+    t.ok(wait_for(lambda: text(tab, "broker-warn") == "", 10, 0.3), "... and stops saying it once "
+         "the broker answers again")
+    pids = [p["pid"] for p in parts.values()]
     t.eq(demo.stop(), 0, "SIGTERM: the demo exits 0")
     t.ok(wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 5),
          "... having stopped every process it started")
