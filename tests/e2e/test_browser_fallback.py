@@ -1,9 +1,10 @@
 """The browser client (clients/js/fastpush.js) in headless Chromium against
 the real system behind lighttpd: it falls back from WebSocket to SSE to
-polling as parts go away, upgrades back as they return, survives a broker
-crash (with its store: no reset), and gives up on an SSE path that a
-buffering server never delivers.  Numbers are published throughout; the
-page must get exactly the broker's events, none lost or repeated."""
+polling as parts go away, upgrades back as they return, survives broker
+restarts (with its store: no reset), notices a hung part by its silence,
+and gives up on an SSE path that a buffering server never delivers.
+Numbers are published throughout; the page must get exactly the broker's
+events, none lost or repeated."""
 import json
 import signal
 
@@ -65,6 +66,20 @@ def main(env, br):
     t.eq(r["transports"], ["websocket", "sse", "poll", "sse", "websocket"],
          "transports in use, in order")
     t.eq(r["status"]["role"], "leader", "the only tab leads")
+
+    # a hung part keeps its connections open and says nothing: the client
+    # notices the silence (no pong, no heartbeat comment) and moves on
+    for part, name, order, want in (("ws", "h1", ["websocket", "sse"], "sse"),
+                                    ("sse", "h2", ["sse", "poll"], "poll")):
+        tab.eval(f"T.start('{name}', {json.dumps(dict(FAST, channels=['seq'], transports=order))})")
+        wait_transport(tab, name, order[0], f"{part} hung: first on {order[0]}")
+        s.procs[part].send_signal(signal.SIGSTOP)
+        wait_transport(tab, name, want, f"{part} hung (SIGSTOP): silent, falls back to {want}")
+        s.procs[part].send_signal(signal.SIGCONT)
+        wait_transport(tab, name, order[0], f"{part} answers again: back on {order[0]}")
+        t.ok(any("silent" in (st.get("error") or "") for st in
+                 tab.eval(f"T.clients.{name}.rec.statuses")), f"{name}: the status said silent")
+        tab.eval(f"T.clients.{name}.fp.close(), true")
 
     # a server that buffers the SSE path delivers nothing: fall back to polling
     port = s.lighttpd("lighttpd-buffered", buffered_sse=True)
