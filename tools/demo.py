@@ -57,7 +57,7 @@ def rel(path):
 def missing():
     """What `make deps` would install that is not there yet."""
     need = []
-    if not shutil.which("lighttpd") and not os.path.exists("/usr/sbin/lighttpd"):
+    if not fpstack.LIGHTTPD:
         need.append("lighttpd")
     try:
         import zmq  # noqa: F401
@@ -358,7 +358,7 @@ $HTTP["url"] =~ "^/demo/" {{
             "poll": s.poll_argv(secret=self.secret),
             "ws": s.ws_argv(ws_port, publish="on", origin=origins) if origins else
             s.ws_argv(ws_port, publish="on"),
-            "lighttpd": [shutil.which("lighttpd") or "/usr/sbin/lighttpd", "-D", "-f", conf],
+            "lighttpd": [fpstack.LIGHTTPD or "lighttpd", "-D", "-f", conf],
         }
         for name in PARTS:
             self.parts[name] = Part(self, name, specs[name],

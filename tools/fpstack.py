@@ -18,12 +18,17 @@ Usage:
     s.write_lighttpd(port, docroot, ws_port)  # -> path of lighttpd.conf
 """
 import os
+import shutil
 import socket
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JS_DIR = os.path.join(ROOT, "clients", "js")
 WEB_DIR = os.path.join(ROOT, "web")
+
+# /usr/sbin is not on every user's PATH
+LIGHTTPD = shutil.which("lighttpd") or next(
+    (p for p in ("/usr/sbin/lighttpd",) if os.access(p, os.X_OK)), None)
 
 MIME = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
         ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",

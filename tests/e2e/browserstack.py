@@ -17,7 +17,6 @@ run(t, main, ...) runs each main(env, br) with a fresh Env and Chromium.
 """
 import json
 import os
-import shutil
 import sys
 import threading
 import urllib.request
@@ -113,7 +112,7 @@ class System:
         """Start a lighttpd (kw: buffered_sse=True) and return its port."""
         port = fpstack.free_port()
         conf = self.stack.write_lighttpd(port, self.docroot, self.ws_port, name=name, **kw)
-        p = self.env.start(name, ["lighttpd", "-D", "-f", conf])
+        p = self.env.start(name, [fpstack.LIGHTTPD, "-D", "-f", conf])
         if not fpstack.wait_port(port, p.alive):
             raise RuntimeError(f"{name} did not start:\n{p.read_log()}")
         self.procs[name] = p
@@ -204,7 +203,7 @@ def check_sequence(t, s, got, channel, desc):
 def run(t, *mains):
     """Each main(env, br) in its own Env with its own Chromium; skipped
     without chromium or lighttpd.  Ends the test (t.done)."""
-    if not Chromium.available() or not shutil.which("lighttpd"):
+    if not Chromium.available() or not fpstack.LIGHTTPD:
         t.note("SKIP: needs chromium and lighttpd")
         mains = ()
     for main in mains:
