@@ -4,7 +4,7 @@
 #   make           build libfastpush and the programs into build/
 #   make test      fuzz briefly, unit + end-to-end tests, then again under
 #                  ASan+UBSan
-#   make demo      run the whole system locally (see README.md)
+#   make demo      run the whole system locally with a dashboard (README.md)
 #   make bench     quick benchmarks, results in bench/results/
 #   make install PREFIX=/usr/local
 #
@@ -68,8 +68,8 @@ LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 # keep intermediate objects (bench programs): no rebuilds, no rm noise
 .SECONDARY:
 
-.PHONY: all deps test unit e2e test-san clean install demo bench bench-full \
-        bench-broker fuzz
+.PHONY: all deps ensure-deps test unit e2e test-san clean install demo bench \
+        bench-full bench-broker fuzz
 all: $(LIBFP) $(BINS) $(UNIT) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -112,13 +112,23 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
+# `make deps` when the build, lighttpd or python3-zmq is missing (a fresh
+# machine); apt needs root, so sudo is used when not root.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+ensure-deps:
+	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
+	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
+	    ! pkg-config --exists libczmq jansson 2>/dev/null; then \
+	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
+
 unit: $(UNIT)
 	$(UNIT)
 
 e2e: all
 	$(PYTHON) tests/run.py --bin $(BUILD)/bin $(E2E)
 
-test: all
+test: ensure-deps
+	$(MAKE) all
 	$(PYTHON) tests/all.py
 
 clean:
@@ -129,7 +139,8 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/ 2>/dev/null || true
 
-demo: all
+# builds what it runs, serves on $(PORT) (8080, or a free port if busy)
+demo: ensure-deps
 	$(PYTHON) tools/demo.py --bin $(BUILD)/bin
 
 bench: all

@@ -5,8 +5,9 @@
  *  A round: wait for events (at most until the next tick), let the hub
  *  read what the broker sent (members queue frames), write every
  *  connection that got output, and every TICK_MS run the hub's timers and
- *  the connection sweep.  SIGTERM closes every connection with 1001 and
- *  ends the loop once they are gone (or after close-timeout).
+ *  the connection sweep; every REPORT_MS send the broker a REPORT.
+ *  SIGTERM closes every connection with 1001 and ends the loop once they
+ *  are gone (or after close-timeout).
  */
 #include "wsb.h"
 #include "clock.h"
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #define TICK_MS 100
+#define REPORT_MS 5000            /*  REPORT to the broker this often  */
 
 /*  Open the listening socket for "HOST:PORT", "[V6]:PORT" or ":PORT".  */
 static int
@@ -91,6 +93,39 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
                 (unsigned long long) s->frames_out,
                 (unsigned long long) s->published,
                 (unsigned long long) s->rate_limited);
+}
+
+/*  Tell the broker how this worker is doing (shown by STATS, the poll
+ *  responder's /stats and /metrics, next to the SSE and poll reports).  */
+static void
+s_report(wsb_worker_t *w)
+{
+    const wsb_stats_t *s = &w->stats;
+    fp_hub_stats_t hs;
+
+    if (!w->hub)
+        return;
+    fp_hub_stats(w->hub, &hs);
+    json_t *body = json_pack(
+        "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:I, s:I, s:I, s:b}}",
+        "transport", "ws", "pid", (int) getpid(), "stats",
+        "connections", (json_int_t) w->nconns,
+        "accepted", (json_int_t) s->accepted,
+        "upgraded", (json_int_t) s->upgraded,
+        "refused", (json_int_t) s->refused,
+        "timeouts", (json_int_t) s->timeouts,
+        "protocol_errors", (json_int_t) s->protocol_errors,
+        "dead_peers", (json_int_t) s->dead_peers,
+        "slow_consumers", (json_int_t) s->slow_consumers,
+        "messages_in", (json_int_t) s->messages_in,
+        "frames_out", (json_int_t) s->frames_out,
+        "published", (json_int_t) s->published,
+        "gaps", (json_int_t) hs.gaps,
+        "backfilled", (json_int_t) hs.backfilled,
+        "channels", (json_int_t) hs.channels,
+        "broker_up", hs.broker_up);
+    fp_hub_request(w->hub, "REPORT", body, NULL, NULL);
 }
 
 static void
@@ -196,7 +231,7 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
 {
     wsb_worker_t w = { .conf = conf, .id = id, .lfd = -1, .sigfd = -1 };
     char err[FP_ERR_LEN];
-    int64_t next_tick, stop_by = 0;
+    int64_t next_tick, next_report, stop_by = 0;
     bool more = false;
 
     w.now = fp_clock_ms();
@@ -213,6 +248,7 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
         close(ready_fd);
     }
     next_tick = w.now + TICK_MS;
+    next_report = w.now + 500;
     while (!w.stopping || (w.nconns > 0 && w.now < stop_by)) {
         int timeout = more ? 0 : (int) (next_tick - w.now);
         if (fp_loop_run(w.loop, timeout < 0 ? 0 : timeout) < 0 &&
@@ -229,6 +265,10 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
             wsb_conn_sweep(&w);
             wsb_conn_flush_dirty(&w);
             next_tick = w.now + TICK_MS;
+        }
+        if (w.now >= next_report && !w.stopping) {
+            s_report(&w);
+            next_report = w.now + REPORT_MS;
         }
         if (w.stopping && !stop_by)
             stop_by = w.now + (int64_t) conf->close_timeout + 500;

@@ -14,6 +14,10 @@ awaitPromise and returns the value (returnByValue), then closes the tab.
 A script that throws raises ChromiumError with the exception text.
 Chromium is stopped by PID when the context ends.
 
+Chromium.open(url) keeps a tab open instead: tab.eval(expression) runs
+scripts in it over time (the page keeps its state between them),
+tab.screenshot(path) saves a PNG, tab.close() closes it.
+
 Chromium.available() is False when there is no chromium binary, so a
 test can skip.
 """
@@ -129,31 +133,40 @@ class Chromium:
                     raise ChromiumError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
 
+    async def _attach(self, ws, target):
+        return (await self._call(ws, "Target.attachToTarget",
+                                 {"targetId": target, "flatten": True}))["sessionId"]
+
+    async def _wait_loaded(self, ws, session, url, timeout):
+        end = time.time() + timeout
+        want = f"complete {url or 'about:blank'}"
+        while time.time() < end:
+            try:
+                r = await self._call(ws, "Runtime.evaluate", {
+                    "expression": "document.readyState + ' ' + location.href",
+                    "returnByValue": True}, session)
+            except ChromiumError:
+                r = {}          # the context went away: navigating
+            if r.get("result", {}).get("value") == want:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _run(self, ws, session, expression, timeout):
+        r = await asyncio.wait_for(self._call(ws, "Runtime.evaluate", {
+            "expression": expression, "awaitPromise": True, "returnByValue": True,
+            "timeout": int(timeout * 1000)}, session), timeout + 5)
+        if "exceptionDetails" in r:
+            d = r["exceptionDetails"]
+            raise ChromiumError(d.get("exception", {}).get("description") or d.get("text"))
+        return r.get("result", {}).get("value")
+
     async def _evaluate(self, expression, url, timeout):
         async with websockets.connect(self.ws_url, max_size=None, ping_interval=None) as ws:
             target = (await self._call(ws, "Target.createTarget", {"url": url or "about:blank"}))["targetId"]
             try:
-                session = (await self._call(ws, "Target.attachToTarget",
-                                            {"targetId": target, "flatten": True}))["sessionId"]
-                end = time.time() + timeout
-                want = f"complete {url or 'about:blank'}"
-                while time.time() < end:
-                    try:
-                        r = await self._call(ws, "Runtime.evaluate", {
-                            "expression": "document.readyState + ' ' + location.href",
-                            "returnByValue": True}, session)
-                    except ChromiumError:
-                        r = {}          # the context went away: navigating
-                    if r.get("result", {}).get("value") == want:
-                        break
-                    await asyncio.sleep(0.05)
-                r = await asyncio.wait_for(self._call(ws, "Runtime.evaluate", {
-                    "expression": expression, "awaitPromise": True, "returnByValue": True,
-                    "timeout": int(timeout * 1000)}, session), timeout + 5)
-                if "exceptionDetails" in r:
-                    d = r["exceptionDetails"]
-                    raise ChromiumError(d.get("exception", {}).get("description") or d.get("text"))
-                return r.get("result", {}).get("value")
+                session = await self._attach(ws, target)
+                await self._wait_loaded(ws, session, url, timeout)
+                return await self._run(ws, session, expression, timeout)
             finally:
                 await self._call(ws, "Target.closeTarget", {"targetId": target})
 
@@ -161,6 +174,70 @@ class Chromium:
         """Run a JS expression (usually an async IIFE) in a new tab and
         return the JSON value its promise resolves to."""
         return asyncio.run(self._evaluate(expression, url, timeout))
+
+    # ------------------------------------------------------------ tabs
+
+    async def _session(self, target, fn):
+        async with websockets.connect(self.ws_url, max_size=None, ping_interval=None) as ws:
+            session = await self._attach(ws, target)
+            try:
+                return await fn(ws, session)
+            finally:
+                await self._call(ws, "Target.detachFromTarget", {"sessionId": session})
+
+    def open(self, url, timeout=20.0):
+        """Open a tab that stays open (until Tab.close or the end), wait
+        until it has loaded, and return it."""
+        async def go():
+            async with websockets.connect(self.ws_url, max_size=None, ping_interval=None) as ws:
+                return (await self._call(ws, "Target.createTarget", {"url": url}))["targetId"]
+        tab = Tab(self, asyncio.run(go()), url)
+        asyncio.run(self._session(tab.target, lambda ws, s: self._wait_loaded(ws, s, url, timeout)))
+        return tab
+
+
+class Tab:
+    """A tab opened by Chromium.open: run scripts in it, take screenshots."""
+
+    def __init__(self, br, target, url):
+        self.br, self.target, self.url = br, target, url
+
+    def eval(self, expression, timeout=20.0):
+        """The JSON value of a JS expression (a promise is awaited)."""
+        return asyncio.run(self.br._session(
+            self.target, lambda ws, s: self.br._run(ws, s, expression, timeout)))
+
+    def screenshot(self, path, width=1280, height=None, clip=None):
+        """Save a PNG of the whole page at this width (the page's full
+        height unless given); clip=(x, y, w, h) saves that part only."""
+        import base64
+
+        async def shot(ws, s):
+            call = self.br._call
+
+            async def size(h):
+                await call(ws, "Emulation.setDeviceMetricsOverride", {
+                    "width": width, "height": h, "deviceScaleFactor": 1, "mobile": False}, s)
+                await asyncio.sleep(0.3)    # let the page lay out and draw at that size
+            await size(height or 900)
+            if height is None:              # the page's height at this width
+                await size(int(await self.br._run(ws, s, "document.body.scrollHeight", 5) or 900))
+            params = {"format": "png"}
+            if clip:
+                params["clip"] = dict(zip(("x", "y", "width", "height"), clip), scale=1)
+            r = await call(ws, "Page.captureScreenshot", params, s)
+            return base64.b64decode(r["data"])
+        data = asyncio.run(self.br._session(self.target, shot))
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def close(self):
+        async def go():
+            async with websockets.connect(self.br.ws_url, max_size=None, ping_interval=None) as ws:
+                await self.br._call(ws, "Target.closeTarget", {"targetId": self.target})
+        asyncio.run(go())
 
 
 class PageServer:

@@ -111,6 +111,15 @@ def check_live_and_cursor(env, b, w):
         m = jrecv(cc)
         t.eq(m and m.get("data"), {"a": 3}, f"live event reaches the {name} connection once")
         t.eq(jrecv(cc, 0.2), None, f"... and nothing else ({name})")
+
+    def ws_report():
+        reps = b.request("STATS")[1].get("responders", [])
+        return next((r for r in reps if r["transport"] == "ws" and
+                     r["stats"]["connections"] == 3), None)
+    rep = wait_for(ws_report, 7, 0.2)
+    t.ok(rep and rep["stats"]["upgraded"] >= 3 and rep["stats"]["broker_up"],
+         "the bridge reports its connections to the broker (STATS responders)",
+         b.request("STATS")[1].get("responders"))
     for cc in (c, c2, c3):
         cc.close()
 

@@ -1,0 +1,13 @@
+/*  fastpush.mjs: the browser client as an ES module.
+ *
+ *      import { Fastpush } from "/js/fastpush.mjs";
+ *      const fp = new Fastpush({ channels: ["news"] });
+ *
+ *  The code is in fastpush.js (no build step): importing it runs it as a
+ *  module, where it defines globalThis.Fastpush, exported here.
+ */
+import "./fastpush.js";
+
+const Fastpush = globalThis.Fastpush;
+export { Fastpush };
+export default Fastpush;

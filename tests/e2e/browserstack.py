@@ -1,0 +1,213 @@
+"""The real system for the browser tests, and what they share.
+
+    from browserstack import System, Numbered, RECORDER
+    with Env(t) as env:
+        s = System(env)                 # broker (with a store), fastpush-sse,
+        s.url                           # -poll, -ws, lighttpd on one origin
+        s.stop("ws"); s.start("ws")     # take a part away and bring it back
+        s.close()                       # at the end: stop the lighttpds
+
+The processes are the harness's (stopped by PID, sanitizer logs checked);
+their command lines and lighttpd's config come from tools/fpstack.py, as
+for `make demo`.  Numbered publishes 1, 2, 3, ... on a channel from its
+own thread and socket, retrying a number until the broker took it.
+RECORDER is a script for a page: T.start(name, options) makes a Fastpush
+client that records what it gets; T.get(name) returns the record.
+run(t, main, ...) runs each main(env, br) with a fresh Env and Chromium.
+"""
+import json
+import os
+import sys
+import threading
+import urllib.request
+
+import zmq
+
+from chromium import Chromium
+from harness import BIN, Env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import fpstack  # noqa: E402
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "artifacts")
+SECRET = "test-secret"
+PAGE = """<!doctype html><meta charset="utf-8"><title>fastpush browser test</title>
+<script src="/js/fastpush.js"></script><body>fastpush browser test</body>"""
+
+# Short timeouts, so that falling back and upgrading take seconds.
+FAST = {"openTimeout": 1500, "silenceTimeout": 4000, "pingInterval": 1000, "pollWait": 2,
+        "upgradeInterval": 1500, "backoff": [100, 1000], "publishSecret": SECRET}
+
+RECORDER = r"""
+window.T = window.T || { clients: {} };
+T.start = function (name, opts) {
+  const rec = { events: [], resets: [], statuses: [], errors: [] };
+  const fp = new Fastpush(opts);
+  fp.on('event', e => rec.events.push(e));
+  fp.on('reset', r => rec.resets.push(r));
+  fp.on('status', s => rec.statuses.push(s));
+  fp.on('error', e => rec.errors.push(e.code + ': ' + e.message));
+  T.clients[name] = { fp, rec };
+  return true;
+};
+T.get = function (name, all) {
+  const c = T.clients[name];
+  const evs = c.rec.events;
+  return { status: c.fp.status, cursor: c.fp.cursor, n: evs.length,
+           events: all ? evs.map(e => [e.channel, e.id, e.data, !!e.snapshot]) : [],
+           resets: c.rec.resets, errors: c.rec.errors,
+           transports: c.rec.statuses.filter(s => s.connected).map(s => s.transport) };
+};
+T.wait = function (name, pred, ms) {
+  return new Promise((resolve, reject) => {
+    const end = Date.now() + (ms || 10000);
+    (function check() {
+      const r = T.get(name, true);
+      if (pred(r)) return resolve(true);
+      if (Date.now() > end) return resolve(false);
+      setTimeout(check, 50);
+    })();
+  });
+};
+true
+"""
+
+
+class System:
+    """broker + fastpush-sse + fastpush-poll + fastpush-ws behind lighttpd."""
+
+    def __init__(self, env, store=True):
+        self.env = env
+        kw = {"history_count": 100000}
+        if store:
+            kw["store"] = env.path("store")
+        self.b = env.broker(**kw)
+        self.stack = fpstack.Stack(BIN, env.path("run"), endpoints={
+            "ingest": self.b.ingest, "control": self.b.control, "fanout": self.b.fanout})
+        self.ws_port = fpstack.free_port()
+        self.docroot = env.path("www")
+        os.makedirs(self.docroot, exist_ok=True)
+        with open(os.path.join(self.docroot, "index.html"), "w") as f:
+            f.write(PAGE)
+        self.procs = {}
+        for name in ("sse", "poll", "ws"):
+            self.start(name)
+        self.port = self.lighttpd()
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def argv(self, name):
+        if name == "sse":
+            return self.stack.sse_argv(heartbeat="1s", retry="500ms")
+        if name == "poll":
+            return self.stack.poll_argv(secret=SECRET, max_wait="5s")
+        return self.stack.ws_argv(self.ws_port, publish="on", heartbeat="2s")
+
+    def start(self, name):
+        self.procs[name] = self.env.start(name, self.argv(name), ready_fd=True)
+
+    def stop(self, name):
+        return self.procs[name].stop()
+
+    def lighttpd(self, name="lighttpd", **kw):
+        """Start a lighttpd (kw: buffered_sse=True) and return its port."""
+        port = fpstack.free_port()
+        conf = self.stack.write_lighttpd(port, self.docroot, self.ws_port, name=name, **kw)
+        p = self.env.start(name, [fpstack.LIGHTTPD, "-D", "-f", conf])
+        if not fpstack.wait_port(port, p.alive):
+            raise RuntimeError(f"{name} did not start:\n{p.read_log()}")
+        self.procs[name] = p
+        return port
+
+    def close(self):
+        """Stop the lighttpds first.  lighttpd exits 1 (or dies of the
+        SIGTERM) when streams were open or had just ended: that is not a
+        failure of ours, so its status is not checked."""
+        for name, p in self.procs.items():
+            if name.startswith("lighttpd"):
+                p.stop()
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=5) as r:
+            return json.loads(r.read())
+
+    def responders(self, transport, key, after=0):
+        """The sum of a counter over the reports of one transport, or None
+        while a report is older than `after` (the broker's ms clock)."""
+        reps = [r for r in self.get("/push/stats")["broker"].get("responders", [])
+                if r["transport"] == transport]
+        if not reps or any(r["ts"] <= after for r in reps):
+            return None
+        return sum(r["stats"].get(key, 0) for r in reps)
+
+    def now(self):
+        """The broker's clock (ms), to ask for reports newer than now."""
+        return self.b.request("PING")[1]["ts"]
+
+    def history(self, channel):
+        """The broker's events of a channel (current epoch), ids in order."""
+        st, meta, evs = self.b.request("SINCE", {"channels": [channel], "cursor": "earliest",
+                                                 "limit": 10000})
+        return [e["id"] for e in evs if not e.get("snapshot")]
+
+
+class Numbered(threading.Thread):
+    """Publish 1, 2, 3, ... on `channel` every `interval` s, retrying a
+    number until the broker acknowledges it (over restarts)."""
+
+    def __init__(self, control, channel, interval=0.04):
+        super().__init__(daemon=True)
+        self.control, self.channel, self.interval = control, channel, interval
+        self.n = 0
+        self.halt = threading.Event()
+
+    def run(self):
+        ctx = zmq.Context()
+        sock = None
+        n = 1
+        while not self.halt.is_set():
+            if sock is None:
+                sock = ctx.socket(zmq.DEALER)
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.connect(self.control)
+            sock.send_multipart([b"PUBLISH", json.dumps({"channel": self.channel,
+                                                         "data": n}).encode()])
+            if sock.poll(1000) and sock.recv_multipart()[0] == b"OK":
+                self.n = n
+                n += 1
+            else:
+                sock.close()
+                sock = None
+            self.halt.wait(self.interval)
+        if sock is not None:
+            sock.close()
+        ctx.term()
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+        return self.n
+
+
+def check_sequence(t, s, got, channel, desc):
+    """`got` (T.get(..., all)['events']) holds exactly the broker's events
+    of `channel`, in order: nothing lost, nothing repeated."""
+    ids = [e[1] for e in got if e[0] == channel and not e[3]]
+    want = s.history(channel)
+    dups = len(ids) - len(set(ids))
+    missing = [i for i in want if i not in set(ids)]
+    return t.ok(ids == want, desc, f"got {len(ids)} events, broker has {len(want)}; "
+                f"{dups} repeated, missing {missing[:10]}")
+
+
+
+def run(t, *mains):
+    """Each main(env, br) in its own Env with its own Chromium; skipped
+    without chromium or lighttpd.  Ends the test (t.done)."""
+    if not Chromium.available() or not fpstack.LIGHTTPD:
+        t.note("SKIP: needs chromium and lighttpd")
+        mains = ()
+    for main in mains:
+        with Env(t) as env:
+            with Chromium(env.dir) as br:
+                main(env, br)
+    t.done()

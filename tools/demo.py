@@ -1,0 +1,470 @@
+#!/usr/bin/python3
+"""make demo: the whole fastpush system on this machine, and a dashboard.
+
+    python3 tools/demo.py [--bin build/bin] [--port 8080] [--var var/demo]
+
+Installs what is missing (`make deps`, which needs root: sudo is used when
+there is one) and builds the programs, then starts:
+
+  - fastpush-broker, its durable store in var/demo/store;
+  - fastpush-sse and fastpush-poll as FastCGI responders, fastpush-ws, and
+    lighttpd in front of them all on one origin (tools/fpstack.py): the
+    dashboard (web/), the client (/js/), /events, /push, /ws;
+  - a publisher that ticks a clock, a counter and a keyed "prices" channel;
+  - a small control service for the dashboard's buttons (stop and start a
+    part, restart the broker, publish a burst), at /demo/ behind lighttpd.
+
+It prints the URL.  A part that dies is started again after 2 s (one
+stopped from the dashboard stays stopped until started there).  Ctrl-C or
+SIGTERM stops everything, by PID.  Logs: var/demo/run/*.log.
+"""
+import argparse
+import http.server
+import json
+import os
+import random
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import fpstack
+
+ROOT = fpstack.ROOT
+PARTS = ("broker", "sse", "poll", "ws", "lighttpd")
+LABELS = {"broker": "fastpush-broker", "sse": "fastpush-sse", "poll": "fastpush-poll",
+          "ws": "fastpush-ws", "lighttpd": "lighttpd"}
+PROGRAMS = ("fastpush-broker", "fastpush-sse", "fastpush-poll", "fastpush-ws", "fastpush")
+
+
+def say(msg):
+    print(f"demo: {msg}", flush=True)
+
+
+def rel(path):
+    """path relative to the source tree when inside it."""
+    r = os.path.relpath(path, ROOT)
+    return path if r.startswith("..") else r
+
+
+# ------------------------------------------------------------ installing
+
+def missing():
+    """What `make deps` would install that is not there yet."""
+    need = []
+    if not fpstack.LIGHTTPD:
+        need.append("lighttpd")
+    try:
+        import zmq  # noqa: F401
+    except ImportError:
+        need.append("python3-zmq")
+    have_libs = shutil.which("pkg-config") and subprocess.run(
+        ["pkg-config", "--exists", "libczmq", "jansson"], capture_output=True).returncode == 0
+    if not have_libs or not shutil.which("cc"):
+        need.append("the build dependencies")
+    return need
+
+
+def install(bin_dir):
+    need = missing()
+    if need:
+        say(f"missing: {', '.join(need)}: running `make deps` (apt-get, as root)")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        if sudo and not shutil.which("sudo"):
+            sys.exit("demo: run `make deps` as root first (apt-get needs root)")
+        if subprocess.run(sudo + ["make", "-C", ROOT, "deps"]).returncode != 0:
+            sys.exit("demo: `make deps` failed")
+    build = os.path.dirname(os.path.abspath(bin_dir))
+    targets = [os.path.join(bin_dir, p) for p in PROGRAMS]
+    say("building the programs (make)")
+    rc = subprocess.run(["make", "-C", ROOT, "-j2", f"BUILD={os.path.relpath(build, ROOT)}"] +
+                        [os.path.relpath(os.path.abspath(t), ROOT) for t in targets],
+                        stdout=subprocess.DEVNULL).returncode
+    if rc != 0:
+        sys.exit("demo: the build failed (run `make` to see why)")
+
+
+# ------------------------------------------------------------ processes
+
+class Part:
+    """One program: started with --ready-fd (or waited for on its port),
+    restarted when it dies, unless stopped on purpose."""
+
+    def __init__(self, demo, name, argv, port=None):
+        self.demo, self.name, self.argv, self.port = demo, name, argv, port
+        self.proc = None
+        self.held = False               # stopped from the dashboard
+        self.restarts = []
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.running() else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self):
+        log = open(os.path.join(self.demo.run, f"{self.name}.log"), "ab")
+        argv, fds = list(self.argv), ()
+        rfd = None
+        if self.port is None:
+            rfd, wfd = os.pipe()
+            argv += ["--ready-fd", str(wfd)]
+            fds = (wfd,)
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=ROOT, pass_fds=fds,
+                                     start_new_session=True)
+        log.close()
+        self.held = False
+        if rfd is not None:
+            os.close(fds[0])
+            ok = self._wait_fd(rfd)
+        else:
+            ok = fpstack.wait_port(self.port, self.running)
+        if not ok:
+            raise RuntimeError(f"{LABELS[self.name]} did not start; see "
+                               f"{rel(self.demo.run)}/{self.name}.log")
+
+    def _wait_fd(self, rfd, timeout=15.0):
+        import select
+        end = time.time() + timeout
+        try:
+            while time.time() < end and self.running():
+                if select.select([rfd], [], [], 0.1)[0]:
+                    return bool(os.read(rfd, 8))
+            return False
+        finally:
+            os.close(rfd)
+
+    def stop(self, hold=False):
+        self.held = hold
+        if not self.running():
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(8)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def check(self):
+        """Restart a part that died (at most 5 times a minute)."""
+        if self.held or self.proc is None or self.running():
+            return
+        now = time.time()
+        self.restarts = [t for t in self.restarts if now - t < 60]
+        if len(self.restarts) >= 5:
+            raise RuntimeError(f"{LABELS[self.name]} keeps dying; see its log")
+        say(f"{LABELS[self.name]} exited (status {self.proc.returncode}); starting it again")
+        self.restarts.append(now)
+        time.sleep(2)
+        self.start()
+        say(f"{LABELS[self.name]} is back (pid {self.pid})")
+
+
+# ------------------------------------------------------------ publisher
+
+class Publisher(threading.Thread):
+    """Ticks: "clock" every second, the keyed "counter" twice a second (each
+    number acknowledged before the next, continuing over demo restarts),
+    one of the keyed "prices" five times a second; bursts on request."""
+
+    SYMBOLS = {"EURUSD": 1.0842, "GBPUSD": 1.2671, "USDJPY": 151.37, "BTCUSD": 67120.0,
+               "GOLD": 2331.4}
+
+    def __init__(self, stack):
+        super().__init__(daemon=True)
+        from fastpush_publisher import FastpushPublisher
+        self.pub = FastpushPublisher(control=stack.control, ingest=stack.ingest, timeout=0.5)
+        self.halt = threading.Event()
+        self.lock = threading.Lock()
+        self.prices = dict(self.SYMBOLS)
+
+    def send(self, channel, data, **kw):
+        """Publish without waiting; False if the broker is not there."""
+        with self.lock:
+            try:
+                self.pub.publish_async(channel, data, **kw)
+                return True
+            except Exception:
+                return False
+
+    def count(self, n):
+        """Publish n on the keyed "counter" and wait for the broker: True
+        once it has n (also when the answer was lost in a restart but the
+        event was taken: its state tells), so no number is skipped or
+        published twice."""
+        with self.lock:
+            try:
+                self.pub.publish("counter", n, key="value", event="count")
+                return True
+            except Exception:
+                try:
+                    _, evs = self.pub.request("STATE", {"channel": "counter"})
+                    return bool(evs) and evs[-1]["data"] == n
+                except Exception:
+                    return False
+
+    def last_count(self):
+        """Where the counter stands in the broker (its store keeps it)."""
+        try:
+            _, evs = self.pub.request("STATE", {"channel": "counter"})
+            return int(evs[-1]["data"]) if evs else 0
+        except Exception:
+            return 0
+
+    def burst(self, n):
+        """n events on "burst" as fast as the ingest socket takes them."""
+        t0 = time.time()
+        for start in range(0, n, 200):
+            batch = [{"channel": "burst", "data": {"i": i + 1, "of": n}}
+                     for i in range(start, min(n, start + 200))]
+            with self.lock:
+                self.pub.publish_batch_async(batch)
+        return time.time() - t0
+
+    def run(self):
+        step, counter = 0, self.last_count()
+        while not self.halt.wait(0.05):
+            step += 1
+            if step % 5 == 0:
+                sym = random.choice(list(self.prices))
+                p = self.prices[sym] * (1 + random.gauss(0, 0.0008))
+                self.prices[sym] = p
+                self.send("prices", {"symbol": sym, "price": round(p, 6 if p < 10 else 2)},
+                          key=sym, event="quote")
+            if step % 10 == 2 and self.count(counter + 1):
+                counter += 1
+            if step % 20 == 0:
+                self.send("clock", {"time": time.strftime("%H:%M:%S"), "unix": time.time()},
+                          event="tick")
+        self.pub.close()
+
+
+# ------------------------------------------------------------ control service
+
+def control_handler(demo):
+    """The dashboard's buttons: GET /demo/state, POST /demo/stop|start|
+    restart?part=NAME, POST /demo/burst?n=N (with X-Fastpush-Secret)."""
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def reply(self, status, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if urllib.parse.urlparse(self.path).path != "/demo/state":
+                return self.reply(404, {"error": "not_found"})
+            self.reply(200, demo.state())
+
+        def do_POST(self):
+            u = urllib.parse.urlparse(self.path)
+            q = dict(urllib.parse.parse_qsl(u.query))
+            if self.headers.get("X-Fastpush-Secret") != demo.secret:
+                return self.reply(403, {"error": "forbidden"})
+            try:
+                return self.reply(200, demo.command(u.path.rsplit("/", 1)[-1], q))
+            except (KeyError, ValueError) as e:
+                return self.reply(400, {"error": "bad_request", "message": str(e)})
+
+        def log_message(self, *a):
+            pass
+
+    return H
+
+
+# ------------------------------------------------------------ the demo
+
+class Demo:
+    def __init__(self, args):
+        self.var = os.path.abspath(args.var)
+        self.run = os.path.join(self.var, "run")
+        shutil.rmtree(self.run, ignore_errors=True)
+        os.makedirs(self.run)
+        self.host = args.host
+        self.port = fpstack.free_port(self.host, args.port)
+        if args.port and self.port != args.port:
+            say(f"port {args.port} is busy: using {self.port}")
+        self.secret = secrets.token_urlsafe(12)
+        self.stack = fpstack.Stack(args.bin, self.run, self.endpoints(args.ipc))
+        self.lock = threading.Lock()
+        self.parts = {}
+
+    def endpoints(self, ipc):
+        """The broker's default TCP ports when they are free (so the CLI
+        and the publishers need no settings), else ipc:// sockets."""
+        ports = (7400, 7401, 7402)
+        if not ipc and all(fpstack.free_port("127.0.0.1", p) == p for p in ports):
+            return {n: f"tcp://127.0.0.1:{p}" for n, p in zip(("ingest", "control", "fanout"),
+                                                              ports)}
+        d = self.run if len(self.run) < 90 else f"/tmp/fastpush-demo-{os.getuid()}"
+        os.makedirs(d, exist_ok=True)
+        return {n: f"ipc://{d}/{n}" for n in ("ingest", "control", "fanout")}
+
+    def write_config(self):
+        env = self.stack.env()
+        url = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}"
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        commands = {
+            "cli": f"{'' if self.default_eps() else 'export ' + exports + chr(10)}"
+                   f"{rel(self.stack.bin)}/fastpush publish chat "
+                   "'{\"user\":\"shell\",\"text\":\"hello from the CLI\"}'",
+            "php": f"{'' if self.default_eps() else 'export ' + exports + chr(10)}"
+                   "php clients/php/example.php chat",
+            "curl": f"curl -H 'X-Fastpush-Secret: {self.secret}' -d "
+                    "'{\"channel\":\"chat\",\"data\":{\"user\":\"curl\",\"text\":\"hi\"}}' "
+                    f"{url}/push/publish",
+        }
+        cfg = {"publishSecret": self.secret, "commands": commands}
+        with open(os.path.join(self.run, "demo-config.js"), "w") as f:
+            f.write("window.FASTPUSH_DEMO = " + json.dumps(cfg, indent=1) + ";\n")
+        with open(os.path.join(self.var, "env.sh"), "w") as f:
+            f.write("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
+        return url, commands
+
+    def default_eps(self):
+        return self.stack.control == "tcp://127.0.0.1:7401"
+
+    def build_parts(self, ctl_port):
+        s = self.stack
+        ws_port = fpstack.free_port()
+        origins = [] if self.host != "127.0.0.1" else \
+            [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
+        conf = s.write_lighttpd(self.port, fpstack.WEB_DIR, ws_port, host=self.host,
+                                aliases={"/demo-config.js": os.path.join(self.run,
+                                                                         "demo-config.js")},
+                                extra=f'''# the demo's control service (dashboard buttons)
+$HTTP["url"] =~ "^/demo/" {{
+    proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => {ctl_port} ) ) )
+}}
+''')
+        specs = {
+            # history and the SSE buffer hold a whole burst from the dashboard
+            # (fastpush-sse cuts a stream with max-buffer queued: 256k by default)
+            "broker": s.broker_argv(store=os.path.join(self.var, "store"),
+                                    store_fsync="always", history_count=20000,
+                                    history_bytes="8m"),
+            "sse": s.sse_argv(max_buffer="4m"),
+            "poll": s.poll_argv(secret=self.secret),
+            "ws": s.ws_argv(ws_port, publish="on", origin=origins) if origins else
+            s.ws_argv(ws_port, publish="on"),
+            "lighttpd": [fpstack.LIGHTTPD or "lighttpd", "-D", "-f", conf],
+        }
+        for name in PARTS:
+            self.parts[name] = Part(self, name, specs[name],
+                                    port=self.port if name == "lighttpd" else None)
+
+    def state(self):
+        with self.lock:
+            return {"parts": {n: {"label": LABELS[n], "pid": p.pid, "running": p.running(),
+                                  "held": p.held} for n, p in self.parts.items()}}
+
+    def command(self, what, q):
+        if what == "burst":
+            n = max(1, min(20000, int(q.get("n", 1000))))
+            return {"published": n, "seconds": round(self.publisher.burst(n), 4)}
+        part = q["part"]
+        if part not in ("broker", "sse", "poll", "ws"):
+            raise ValueError(f"no part {part!r}")
+        p = self.parts[part]
+        with self.lock:
+            if what == "stop":
+                say(f"stopping {LABELS[part]} (from the dashboard)")
+                p.stop(hold=True)
+            elif what == "start" and not p.running():
+                say(f"starting {LABELS[part]} (from the dashboard)")
+                p.start()
+            elif what == "restart":
+                say(f"restarting {LABELS[part]} (from the dashboard)")
+                p.stop()
+                p.start()
+            elif what not in ("start",):
+                raise ValueError(f"unknown command {what!r}")
+        return self.state()
+
+    def main(self):
+        sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+        ctl = http.server.ThreadingHTTPServer(("127.0.0.1", 0), control_handler(self))
+        threading.Thread(target=ctl.serve_forever, daemon=True).start()
+        self.build_parts(ctl.server_address[1])
+        url, commands = self.write_config()
+        stopping = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *a: stopping.set())
+        try:
+            for name in PARTS:
+                self.parts[name].start()
+            self.publisher = Publisher(self.stack)
+            self.publisher.start()
+            self.banner(url, commands)
+            while not stopping.wait(0.5):
+                with self.lock:
+                    for p in self.parts.values():
+                        p.check()
+        except RuntimeError as e:
+            say(f"error: {e}")
+            return 1
+        finally:
+            say("stopping")
+            if hasattr(self, "publisher"):
+                self.publisher.halt.set()
+                self.publisher.join(2)
+            for name in reversed(PARTS):
+                if name in self.parts:
+                    self.parts[name].stop(hold=True)
+            ctl.shutdown()
+            say("stopped")
+        return 0
+
+    def banner(self, url, commands):
+        pids = ", ".join(f"{LABELS[n]} {p.pid}" for n, p in self.parts.items())
+        print(f"""
+fastpush demo is running:
+
+    {url}/
+
+Publish from elsewhere and watch the page:
+    {commands['cli'].replace(chr(10), chr(10) + '    ')}
+    {commands['php'].replace(chr(10), chr(10) + '    ')}
+    {commands['curl']}
+
+Stats: {url}/push/stats   Prometheus: {url}/push/metrics
+Processes: {pids}
+  (kill one to watch the page fall back; it is started again after 2 s)
+Logs: {rel(self.run)}/*.log   Store: {rel(self.var)}/store
+
+Ctrl-C stops everything.
+""", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--var", default=os.path.join(ROOT, "var", "demo"),
+                    help="state and logs (var/demo)")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8080)),
+                    help="HTTP port ($PORT, 8080; a free one if busy)")
+    ap.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                    help="address to serve on ($HOST, 127.0.0.1)")
+    ap.add_argument("--ipc", action="store_true",
+                    help="broker on ipc:// sockets even if its TCP ports are free")
+    ap.add_argument("--no-install", action="store_true", help="do not run make deps / make")
+    args = ap.parse_args()
+    if not args.no_install:
+        install(args.bin)
+    return Demo(args).main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
