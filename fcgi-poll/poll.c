@@ -98,6 +98,8 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
     polld_req_t *r = ctx;
     if (r->nevents < r->limit)
         s_add_event(r, ev, flags);
+    else
+        r->cut = true;
     s_due(r);
 }
 
@@ -183,7 +185,7 @@ polld_answer_due(polld_t *d)
         }
         polld_unpark(r);
         d->stats.woken++;
-        s_answer(r, false);
+        s_answer(r, r->cut);
     }
 }
 

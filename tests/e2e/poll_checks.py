@@ -8,12 +8,13 @@ Each check uses its own channels.  The broker keeps 200 events per channel
 (history_count), so a stale cursor can be made by publishing 250.
 """
 import json
+import signal
 import statistics
 import time
 
 from pollclient import get, start
 from servers import Stack
-from sse_checks import open_stream, payload
+from sse_checks import burst, open_stream, payload
 
 MAX_WAKE_MS = 200           # publish -> long-poll answered
 SECRET = "test-secret-1"
@@ -177,6 +178,34 @@ def check_longpoll(t, st, rounds=5):
     t.eq(ids(a), [eid], f"{k}: a long-poll without since waits from now")
 
 
+def check_lp_limit(t, st):
+    """A burst larger than its limit wakes a long-poll: the answer is cut at
+    the limit with more:true (regression: more was false), and polling on
+    from its cursor gets the rest."""
+    k = st.kind
+    cur = cursor_now(st, "ll")
+    lp = start(st.port, f"/push/poll?channel=ll&since={cur}&limit=3&wait=8")
+    wait_parked(st, 1)
+    if st.poll:                 # the burst reaches fastpush-poll in one round
+        st.poll.send_signal(signal.SIGSTOP)
+    try:
+        first = burst(st.broker, st.env.ctx, ["ll"], 8, 10)
+    finally:
+        if st.poll:
+            st.poll.send_signal(signal.SIGCONT)
+    a = lp.finish(5)
+    seqs = [e["seq"] for e in (a.json or {}).get("events", [])]
+    t.ok(a.json and seqs == list(range(first, first + len(seqs))) and 1 <= len(seqs) <= 3 and
+         a.json["cursor"] == ids(a)[-1],
+         f"{k}: a long-poll woken by a burst of 8 answers at most its limit (3), in order", a)
+    if st.poll:
+        t.ok(a.json and len(seqs) == 3 and a.json["more"] is True,
+             f"{k}: ... cut at the limit, with more:true", a.json)
+    rest = poll(st, f"channel=ll&since={a.json['cursor']}&limit=100")
+    t.eq(seqs + [e["seq"] for e in rest.json["events"]], list(range(first, first + 8)),
+         f"{k}: polling on from its cursor: the rest, none lost or repeated")
+
+
 def check_lp_timeout(t, st):
     """The wait ends: an empty answer with the same cursor, or 304."""
     k = st.kind
@@ -306,7 +335,8 @@ def check_stats(t, st):
 
 # ---------------------------------------------------------------- runner
 
-CHECKS = (check_delta, check_304, check_paging, check_longpoll, check_lp_timeout, check_reset,
+CHECKS = (check_delta, check_304, check_paging, check_longpoll, check_lp_limit, check_lp_timeout,
+          check_reset,
           check_snapshot, check_publish, check_stats, check_epoch)
 
 
