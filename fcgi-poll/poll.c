@@ -138,6 +138,10 @@ s_park(polld_req_t *r)
     polld_t *d = r->d;
     char err[FP_ERR_LEN];
 
+    if (fp_app_stopping(d->app)) {
+        s_answer(r, false);     /*  SIGTERM came while the broker answered  */
+        return;
+    }
     if (d->nparked >= (uint32_t) d->conf.max_parked) {
         polld_error(r, 503, "too_many_waiting", "too many long-polls are "
                     "waiting; poll again later");

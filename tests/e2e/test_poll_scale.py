@@ -84,18 +84,31 @@ def check_gone(st, wait):
 
 
 def check_sigterm(st):
+    """SIGTERM answers waiting long-polls at once, and a long-poll whose
+    broker answer comes after SIGTERM too (regression: it was parked and
+    answered only at exit, after the 3 s grace)."""
     k = st.kind
     cur = cursor_now(st, "term")
     lps = [start(st.port, f"/push/poll?channel=term&since={cur}&wait=10") for _ in range(4)]
     wait_parked(st, 4)
+    st.broker.send_signal(signal.SIGSTOP)       # the next one waits for its SINCE
+    late = start(st.port, f"/push/poll?channel=term&since={cur}&wait=10")
+    time.sleep(0.3)
     t0 = time.monotonic()
     st.poll.send_signal(signal.SIGTERM)
     answers = [lp.finish(5) for lp in lps]
     dt = max(a.t for a in answers) - t0
-    t.ok(all(a.status == 200 and a.json == {"cursor": cur, "events": [], "reset": [], "more": False}
-             for a in answers) and dt < 1,
+    empty = {"cursor": cur, "events": [], "reset": [], "more": False}
+    t.ok(all(a.status == 200 and a.json == empty for a in answers) and dt < 1,
          f"{k}: SIGTERM answers the 4 waiting long-polls at once, empty ({dt * 1000:.0f} ms)",
          answers)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    st.broker.send_signal(signal.SIGCONT)
+    a = late.finish(5)
+    t.ok(a.status == 200 and a.json == empty and a.t - t0 < 1,
+         f"{k}: a long-poll whose broker answer came after SIGTERM: answered at once too "
+         f"({(a.t - t0) * 1000:.0f} ms)", a)
     t.eq(st.poll.stop(), 0, f"{k}: fastpush-poll exits 0 after SIGTERM")
 
 
