@@ -90,6 +90,8 @@ with Env(t) as env:
     st = Stack(env, "lighttpd", broker=dict(BROKER), sse={"heartbeat": "1s"}, poll=dict(POLL))
     odd = "odd.name:a@b~c=d+e-f_9"          # every character a channel name may have
     st.broker.publish(odd, 1)
+    for tr in ("sse", "poll"):              # their first reports have reached the broker
+        st.wait_stats(lambda s: True, 8, transport=tr)
     a = get(st.port, "/push/metrics")
     t.ok(a.status == 200 and a.headers.get("content-type") == "text/plain; version=0.0.4",
          "lighttpd: /metrics answers text/plain; version=0.0.4", a.headers)
