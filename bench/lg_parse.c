@@ -76,6 +76,10 @@ lg_head_parse(const char *buf, size_t len, lg_head_t *h)
         }
         line = nl + 1;
     }
+    if (h->status == 204 || h->status == 304 || h->status / 100 == 1) {
+        h->content_length = 0;      /*  no body, whatever the headers say  */
+        h->chunked = false;
+    }
     return end - buf;
 }
 
@@ -516,6 +520,10 @@ fp_lg_parse_test(void)
     FP_CHECK(lg_head_parse(r, strlen(r), &h) == (ssize_t) strlen(r) &&
              h.status == 304 && h.content_length == 0 && h.close,
              "LF-only head");
+    r = "HTTP/1.1 304 Not Modified\r\nETag: \"e-9\"\r\n\r\n";
+    FP_CHECK(lg_head_parse(r, strlen(r), &h) == (ssize_t) strlen(r) &&
+             h.content_length == 0 && !h.chunked,
+             "304 without Content-Length: no body (lighttpd, nginx)");
 
     /*  chunked, one byte at a time and all at once  */
     const char *body = "5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\nNEXT";

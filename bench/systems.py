@@ -224,7 +224,7 @@ class FastpushLighttpd(Fastpush):
             port = free_port()
             poll = ""
             if self.poll_sock:
-                poll = (f',\n    "/poll" => ( ( "socket" => "{self.poll_sock}", '
+                poll = (f',\n    "/push" => ( ( "socket" => "{self.poll_sock}", '
                         f'"check-local" => "disable" ) )')
             conf = f"""server.modules = ( "mod_fastcgi" )
 server.document-root = "{self.dir}"
@@ -260,7 +260,7 @@ fastcgi.server = (
             return [f"http://127.0.0.1:{p}/events/%c" for p in self.ports]
         if mode in ("longpoll", "poll") and self.poll_sock:
             wait = 30 if mode == "longpoll" else 0
-            return [f"http://127.0.0.1:{p}/poll?channel=%c&since=%C&wait={wait}"
+            return [f"http://127.0.0.1:{p}/push/poll?channel=%c&since=%C&wait={wait}"
                     for p in self.ports]
         if mode == "ws" and self.ws_port:
             return [f"http://127.0.0.1:{self.ws_port}/ws"]

@@ -98,6 +98,8 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
     polld_req_t *r = ctx;
     if (r->nevents < r->limit)
         s_add_event(r, ev, flags);
+    else
+        r->cut = true;
     s_due(r);
 }
 
@@ -136,6 +138,10 @@ s_park(polld_req_t *r)
     polld_t *d = r->d;
     char err[FP_ERR_LEN];
 
+    if (fp_app_stopping(d->app)) {
+        s_answer(r, false);     /*  SIGTERM came while the broker answered  */
+        return;
+    }
     if (d->nparked >= (uint32_t) d->conf.max_parked) {
         polld_error(r, 503, "too_many_waiting", "too many long-polls are "
                     "waiting; poll again later");
@@ -183,7 +189,7 @@ polld_answer_due(polld_t *d)
         }
         polld_unpark(r);
         d->stats.woken++;
-        s_answer(r, false);
+        s_answer(r, r->cut);
     }
 }
 

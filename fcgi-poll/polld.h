@@ -77,6 +77,7 @@ typedef struct polld_req {
     int64_t deadline;           /*  end of the wait (ms, monotonic)  */
     uint32_t slot;              /*  position in d->parked  */
     bool answer_due;            /*  answer at the end of this round  */
+    bool cut;                   /*  events past `limit` were left out  */
     fp_buf_t events;            /*  JSON texts, comma-separated  */
     int64_t nevents;
     fp_buf_t resets;            /*  reset objects, comma-separated  */

@@ -1,5 +1,5 @@
-"""Web servers in front of fastpush-sse, configured from the files that ship
-in conf/, for the end-to-end tests.
+"""Web servers in front of fastpush-sse and fastpush-poll, configured from
+the files that ship in conf/, for the end-to-end tests.
 
     from servers import Stack
     with Env(t) as env:
@@ -8,24 +8,32 @@ in conf/, for the end-to-end tests.
         st.broker.publish("news", {"n": 1})
         st.stop()
 
-A Stack is a broker, fastpush-sse and one web server:
+        st = Stack(env, "lighttpd", sse=False, poll={"max_wait": "5s"})
+        status, headers, body = st.request("/push/poll?channel=news")
 
-    lighttpd        conf/lighttpd-sse.conf, fastpush-sse on a unix socket
+A Stack is a broker, fastpush-sse (unless sse=False), fastpush-poll (when
+poll is given: its directives) and one web server:
+
+    lighttpd        conf/lighttpd-sse.conf, fastpush-sse on a unix socket;
+                    conf/lighttpd-poll.conf, fastpush-poll on a unix socket
     lighttpd-spawn  conf/lighttpd-sse-spawn.conf, lighttpd starts fastpush-sse
-    apache          conf/apache-sse.conf (mod_proxy_fcgi), unix socket
-    apache-fcgid    conf/apache-sse-fcgid.conf, mod_fcgid starts fastpush-sse
-    nginx           conf/nginx-sse.conf, unix socket
+                    (fastpush-poll as for lighttpd)
+    apache          conf/apache-sse.conf and conf/apache-poll.conf
+                    (mod_proxy_fcgi), unix sockets
+    apache-fcgid    conf/apache-sse-fcgid.conf and conf/apache-poll-fcgid.conf,
+                    mod_fcgid starts fastpush-sse and fastpush-poll
+    nginx           conf/nginx-sse.conf and conf/nginx-poll.conf, unix sockets
 
 What ships is what runs: render() takes a file from conf/ and replaces the
 deployment paths in it (/run/fastpush/sse.sock, /usr/local/bin/fastpush-sse,
-/etc/fastpush/sse.conf, the broker's tcp://127.0.0.1:740x) with the test's
-own; a token that is missing fails the test instead of quietly testing
-something else.  The servers' own main files are small shells around the
+/etc/fastpush/sse.conf, their poll counterparts, the broker's
+tcp://127.0.0.1:740x) with the test's own; a token that is missing fails the
+test instead of quietly testing something else.  The servers' own main files are small shells around the
 rendered snippet: an ephemeral port on 127.0.0.1, logs and run files in the
 env's temp directory, Debian's module files (/etc/apache2/mods-available,
 /etc/nginx/fastcgi_params).  Like the packaged services, the web servers
-run their workers as www-data, and fastpush-sse runs with group www-data
-(as conf/fastpush-sse.service does) so its 0660 socket admits them.  Every
+run their workers as www-data, and the responders run with group www-data
+(as conf/fastpush-*.service do) so their 0660 sockets admit them.  Every
 process is stopped by PID; processes a server started (spawned
 fastpush-sse, Apache children) must be gone once it stopped.
 """
@@ -45,6 +53,9 @@ WEB_GROUP = "www-data"
 SOCK = "/run/fastpush/sse.sock"
 SSE_BIN = "/usr/local/bin/fastpush-sse"
 SSE_CONF = "/etc/fastpush/sse.conf"
+POLL_SOCK = "/run/fastpush/poll.sock"
+POLL_BIN = "/usr/local/bin/fastpush-poll"
+POLL_CONF = "/etc/fastpush/poll.conf"
 
 
 def render(name, subs):
@@ -64,16 +75,27 @@ def write(path, text):
     return path
 
 
-def sse_conf(env, broker, path, listen, directives):
-    """conf/fastpush-sse.conf for this broker and socket, then overrides."""
-    text = render("fastpush-sse.conf", {
-        f"listen {SOCK}": f'listen "{listen}"',
+def responder_conf(name, sock, broker, path, listen, directives):
+    """conf/NAME (a responder's file, its socket `sock`) for this broker and
+    listen address, then the overrides in `directives`."""
+    text = render(name, {
+        f"listen {sock}": f'listen "{listen}"',
         "control tcp://127.0.0.1:7401": f"control {broker.control}",
         "fanout tcp://127.0.0.1:7402": f"fanout {broker.fanout}",
     })
     text += "\n# test overrides\n" + "".join(
         f"{k.replace('_', '-')} {v}\n" for k, v in directives.items())
     return write(path, text)
+
+
+def sse_conf(env, broker, path, listen, directives):
+    """conf/fastpush-sse.conf for this broker and socket, then overrides."""
+    return responder_conf("fastpush-sse.conf", SOCK, broker, path, listen, directives)
+
+
+def poll_conf(env, broker, path, listen, directives):
+    """conf/fastpush-poll.conf for this broker and socket, then overrides."""
+    return responder_conf("fastpush-poll.conf", POLL_SOCK, broker, path, listen, directives)
 
 
 def _proc_tree(root):
@@ -242,60 +264,97 @@ SERVERS = ("lighttpd", "lighttpd-spawn", "apache", "apache-fcgid", "nginx")
 
 
 class Stack:
-    """A broker, fastpush-sse and a web server in front of it."""
+    """A broker, fastpush-sse and/or fastpush-poll, and a web server in
+    front of them."""
 
-    def __init__(self, env, server, broker=None, sse=None, name=None):
-        """broker: directives for a new broker, or a broker to use."""
+    SPAWNS_SSE = ("lighttpd-spawn", "apache-fcgid")
+    SPAWNS_POLL = ("apache-fcgid",)
+
+    def __init__(self, env, server, broker=None, sse=None, name=None, poll=None):
+        """broker: directives for a new broker, or a broker to use.
+        sse: fastpush-sse's directives, or False for none.
+        poll: fastpush-poll's directives, or None for none."""
         assert server in SERVERS, server
+        assert sse is not False or poll is not None, "a stack needs a responder"
         self.env, self.kind = env, server
         self.name = name or server
         os.chmod(env.dir, 0o755)            # the web server's user reaches the socket
         if broker is None or isinstance(broker, dict):
             bd = dict(broker or {})
-            if server == "apache-fcgid":    # fastpush-sse runs as www-data: no ipc://
+            if server == "apache-fcgid":    # the responders run as www-data: no ipc://
                 ports = [free_port() for _ in range(3)]
                 bd.update({k: f"tcp://127.0.0.1:{p}"
                            for k, p in zip(("ingest", "control", "fanout"), ports)})
             self.broker = env.broker(f"{self.name}-broker", **bd)
         else:
             self.broker = broker            # anything with .control and .fanout
-        spawned = server in ("lighttpd-spawn", "apache-fcgid")
-        self.sock = env.path(f"{self.name}-sse.sock")
-        self.sse_conf = sse_conf(env, self.broker, env.path(f"{self.name}-sse.conf"),
-                                 "" if spawned else self.sock, sse or {})
-        self.sse = None
-        if not spawned:
-            self.sse = Proc(env, f"{self.name}-sse",
-                            [os.path.join(BIN, "fastpush-sse"), "-f", self.sse_conf],
-                            ready_fd=True, group=WEB_GROUP)
-            env.procs.append(self.sse)
+        self.sse = self.poll = None
+        self.sock = self.poll_sock = self.sse_conf = self.poll_conf = None
+        if sse is not False:
+            self.sock = env.path(f"{self.name}-sse.sock")
+            self.sse_conf, self.sse = self._responder(
+                "fastpush-sse", sse_conf, self.sock, sse or {}, server in self.SPAWNS_SSE)
+        if poll is not None:
+            self.poll_sock = env.path(f"{self.name}-poll.sock")
+            self.poll_conf, self.poll = self._responder(
+                "fastpush-poll", poll_conf, self.poll_sock, poll, server in self.SPAWNS_POLL)
         self.server = self._server(server)
         env.procs.append(self.server)
         self.port = self.server.port
 
+    def _responder(self, prog, make_conf, sock, directives, spawned):
+        """Write its configuration; start it unless the web server will:
+        (conf path, Proc or None)."""
+        short = prog.split("-")[1]
+        conf = make_conf(self.env, self.broker, self.env.path(f"{self.name}-{short}.conf"),
+                         "" if spawned else sock, directives)
+        if spawned:
+            return conf, None
+        p = Proc(self.env, f"{self.name}-{short}", [os.path.join(BIN, prog), "-f", conf],
+                 ready_fd=True, group=WEB_GROUP)
+        self.env.procs.append(p)
+        return conf, p
+
+    def _snippet(self, kind):
+        """The rendered conf/ files of this stack's responders, as one."""
+        sse_bin, poll_bin = os.path.join(BIN, "fastpush-sse"), os.path.join(BIN, "fastpush-poll")
+        parts = []
+        if self.sse_conf:
+            if kind == "lighttpd-spawn":
+                parts.append(render("lighttpd-sse-spawn.conf", {
+                    "/run/lighttpd/fastpush-sse.sock": self.sock,
+                    SSE_BIN: sse_bin, SSE_CONF: self.sse_conf}))
+            elif kind == "apache-fcgid":
+                parts.append(render("apache-sse-fcgid.conf",
+                                    {SSE_BIN: sse_bin, SSE_CONF: self.sse_conf}))
+            else:
+                f = {"lighttpd": "lighttpd-sse.conf", "apache": "apache-sse.conf",
+                     "nginx": "nginx-sse.conf"}[kind]
+                parts.append(render(f, {SOCK: self.sock}))
+        if self.poll_conf:
+            if kind == "apache-fcgid":
+                parts.append(render("apache-poll-fcgid.conf",
+                                    {POLL_BIN: poll_bin, POLL_CONF: self.poll_conf}))
+            else:
+                f = {"lighttpd": "lighttpd-poll.conf", "lighttpd-spawn": "lighttpd-poll.conf",
+                     "apache": "apache-poll.conf", "nginx": "nginx-poll.conf"}[kind]
+                parts.append(render(f, {POLL_SOCK: self.poll_sock}))
+        return write(self.env.path(f"{self.name}-snippet.conf"), "\n".join(parts))
+
     def _server(self, kind):
         env, n = self.env, self.name
-        sse_bin = os.path.join(BIN, "fastpush-sse")
-        if kind == "lighttpd":
-            snip = render("lighttpd-sse.conf", {SOCK: self.sock})
-            return Lighttpd(env, write(env.path(f"{n}-snippet.conf"), snip), n)
-        if kind == "lighttpd-spawn":
-            snip = render("lighttpd-sse-spawn.conf", {
-                "/run/lighttpd/fastpush-sse.sock": self.sock,
-                SSE_BIN: sse_bin, SSE_CONF: self.sse_conf})
-            return Lighttpd(env, write(env.path(f"{n}-snippet.conf"), snip), n)
+        snip = self._snippet(kind)
+        if kind in ("lighttpd", "lighttpd-spawn"):
+            return Lighttpd(env, snip, n)
         if kind == "apache":
-            snip = render("apache-sse.conf", {SOCK: self.sock})
-            return Apache(env, write(env.path(f"{n}-snippet.conf"), snip), ["proxy", "proxy_fcgi"], name=n)
+            return Apache(env, snip, ["proxy", "proxy_fcgi"], name=n)
         if kind == "apache-fcgid":
             d = env.path(f"{n}-fcgid")
             os.makedirs(d, exist_ok=True)
             os.chown(d, *_web_ids())
-            snip = render("apache-sse-fcgid.conf", {SSE_BIN: sse_bin, SSE_CONF: self.sse_conf})
             extra = f'FcgidIPCDir "{d}"\nFcgidProcessTableFile "{d}/shm"\n'
-            return Apache(env, write(env.path(f"{n}-snippet.conf"), snip), ["fcgid"], extra, name=n)
-        snip = render("nginx-sse.conf", {SOCK: self.sock})
-        return Nginx(env, write(env.path(f"{n}-snippet.conf"), snip), n)
+            return Apache(env, snip, ["fcgid"], extra, name=n)
+        return Nginx(env, snip, n)
 
     # ------------------------------------------------------------ clients
     def stream(self, path, **kw):
@@ -305,15 +364,17 @@ class Stack:
         return request(self.port, path, **kw)
 
     # ------------------------------------------------------------ stats
-    def reports(self):
-        """The fastpush-sse REPORTs the broker holds: [{"pid", "stats"...}]."""
+    def reports(self, transport="sse"):
+        """The REPORTs of one kind of responder the broker holds:
+        [{"pid", "stats"...}]."""
         st, meta, _ = self.broker.request("STATS")
-        return [r for r in meta.get("responders", []) if r.get("transport") == "sse"]
+        return [r for r in meta.get("responders", []) if r.get("transport") == transport]
 
-    def stats(self):
-        """Counters of this stack's fastpush-sse (summed over its processes)."""
+    def stats(self, transport="sse"):
+        """Counters of this stack's fastpush-sse, or fastpush-poll with
+        transport="poll" (summed over its processes)."""
         total = {}
-        for r in self.reports():
+        for r in self.reports(transport):
             for k, v in r["stats"].items():
                 if isinstance(v, bool):
                     total[k] = total.get(k, False) or v
@@ -321,20 +382,21 @@ class Stack:
                     total[k] = total.get(k, 0) + v
         return total
 
-    def wait_stats(self, cond, timeout=15.0):
+    def wait_stats(self, cond, timeout=15.0, transport="sse"):
         """Poll the reports (sent every 5 s) until cond(stats); the last stats."""
         end = time.monotonic() + timeout
         while True:
-            st = self.stats()
+            st = self.stats(transport)
             if (st and cond(st)) or time.monotonic() > end:
                 return st
             time.sleep(0.25)
 
     def stop(self):
-        """Stop fastpush-sse (its streams end properly), the web server and
-        the broker; exit statuses other than 0 are problems of the env.
-        (lighttpd 1.4.69 exits 1 when stopped with a request in flight.)"""
-        for p in (self.sse, self.server, self.broker):
+        """Stop the responders (streams end properly, long-polls are
+        answered), the web server and the broker; exit statuses other than
+        0 are problems of the env.  (lighttpd 1.4.69 exits 1 when stopped
+        with a request in flight.)"""
+        for p in (self.sse, self.poll, self.server, self.broker):
             if p is not None and not p.stopped:
                 rc = p.stop()
                 if rc not in (0, None):

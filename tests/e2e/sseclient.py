@@ -100,6 +100,8 @@ class SseClient:
             self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
             if "content-length" in self.headers:
                 self.length = int(self.headers["content-length"])
+            if self.status in (204, 304):      # no body, whatever the headers say
+                self.length, self.chunked = 0, False
         body = b""
         if self.chunked:
             body = self._dechunk()

@@ -1,0 +1,10 @@
+"""fastpush-poll behind nginx (conf/nginx-poll.conf): delta-sync,
+304, paging, long-poll wake-up and timeout, resets, keyed snapshots, HTTP
+publish to SSE and poll, /stats, epoch reset after a broker restart
+(poll_checks.py)."""
+from harness import Env, Tap
+from poll_checks import run_all
+
+t = Tap()
+run_all(t, Env, "nginx")
+t.done()
