@@ -70,6 +70,9 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     wsb_sub_t *s = ctx;
 
+    if (wsb_conn_expired(s->c))
+        return;
+    s->c->w->stats.events++;
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);

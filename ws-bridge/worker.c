@@ -93,6 +93,36 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
                 (unsigned long long) s->rate_limited);
 }
 
+/*  Tell the broker how this worker is doing (STATS, /stats, /metrics).  */
+static void
+s_report(wsb_worker_t *w)
+{
+    const wsb_stats_t *s = &w->stats;
+    fp_hub_stats_t hs;
+    fp_hub_stats(w->hub, &hs);
+    json_t *st = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:b}",
+        "streams", (json_int_t) w->nconns,
+        "accepted", (json_int_t) s->accepted,
+        "upgraded", (json_int_t) s->upgraded,
+        "refused", (json_int_t) s->refused,
+        "events", (json_int_t) s->events,
+        "slow_cut", (json_int_t) s->slow_consumers,
+        "dead_peers", (json_int_t) s->dead_peers,
+        "messages_in", (json_int_t) s->messages_in,
+        "published", (json_int_t) s->published,
+        "rate_limited", (json_int_t) s->rate_limited,
+        "gaps", (json_int_t) hs.gaps,
+        "backfilled", (json_int_t) hs.backfilled,
+        "channels", (json_int_t) hs.channels,
+        "broker_up", hs.broker_up);
+    fp_authz_report(w->conf->authz, st);
+    fp_hub_request(w->hub, "REPORT", json_pack("{s:s, s:i, s:o}",
+                   "transport", "ws", "pid", (int) getpid(), "stats", st),
+                   NULL, NULL);
+}
+
 static void
 s_on_listen(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 {
@@ -227,6 +257,11 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
             if (w.hub)
                 fp_hub_tick(w.hub, w.now);
             wsb_conn_sweep(&w);
+            if (w.hub && w.now >= w.next_report) {
+                s_report(&w);
+                fp_authz_tick(conf->authz, w.now);
+                w.next_report = w.now + 5000;
+            }
             wsb_conn_flush_dirty(&w);
             next_tick = w.now + TICK_MS;
         }
