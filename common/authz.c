@@ -5,6 +5,7 @@
 #include "fcgi.h"
 #include "http.h"
 #include "mem.h"
+#include "rate.h"
 
 #include <czmq.h>
 #include <ctype.h>
@@ -54,8 +55,7 @@ const fp_conf_opt_t fp_authz_opts[] = {
 /*  Per-user state of the limits.  */
 typedef struct {
     int64_t conns;              /*  connection slots held  */
-    int64_t tokens;             /*  publish budget, x1000  */
-    int64_t at;                 /*  last refill (ms), 0 = full  */
+    fp_rate_t budget;           /*  publishes  */
 } user_t;
 
 struct fp_authz {
@@ -318,9 +318,7 @@ s_user(fp_authz_t *a, const char *key)
 static void
 s_maybe_forget(fp_authz_t *a, const char *key, user_t *u, int64_t now)
 {
-    if (u->conns == 0 && (u->at == 0 || a->rate <= 0 ||
-                          u->tokens + (now - u->at) * a->rate >=
-                          a->rate * 1000))
+    if (u->conns == 0 && fp_rate_full(&u->budget, a->rate, now))
         zhashx_delete(a->users, key);
 }
 
@@ -349,21 +347,12 @@ fp_authz_publish(fp_authz_t *a, fp_authz_client_t *cl, int64_t now,
     if (!a->on || a->rate <= 0)
         return 0;
     user_t *u = s_user(a, cl->key);
-    int64_t full = a->rate * 1000;
-    if (u->at == 0) {
-        u->tokens = full;
-    } else {
-        int64_t t = u->tokens + (now - u->at) * a->rate;
-        u->tokens = t > full ? full : t;
-    }
-    u->at = now;
-    if (u->tokens < 1000) {
+    if (!fp_rate_take(&u->budget, a->rate, now)) {
         a->stats.rate_limited++;
         snprintf(err, FP_ERR_LEN, "more than %lld publishes a second "
                  "(publish-rate); slow down", (long long) a->rate);
         return 429;
     }
-    u->tokens -= 1000;
     return 0;
 }
 

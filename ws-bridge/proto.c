@@ -19,6 +19,7 @@
 #include "event.h"
 #include "json.h"
 #include "mem.h"
+#include "rate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -307,20 +308,7 @@ done:
 static bool
 s_rate_ok(wsb_conn_t *c)
 {
-    int64_t rate = c->w->conf->message_rate, now = c->w->now;
-    if (rate <= 0)
-        return true;
-    if (c->rate_at == 0) {
-        c->rate_tokens = (int32_t) (rate * 1000);
-    } else {
-        int64_t t = c->rate_tokens + (now - c->rate_at) * rate;
-        c->rate_tokens = (int32_t) (t > rate * 1000 ? rate * 1000 : t);
-    }
-    c->rate_at = now;
-    if (c->rate_tokens < 1000)
-        return false;
-    c->rate_tokens -= 1000;
-    return true;
+    return fp_rate_take(&c->rate, c->w->conf->message_rate, c->w->now);
 }
 
 void

@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "loop.h"
 #include "outq.h"
+#include "rate.h"
 #include "utf8.h"
 
 #define WSB_VERSION "0.1.0"
@@ -261,8 +262,7 @@ struct wsb_conn {
     int64_t last_rx;            /*  when bytes last arrived  */
     int64_t last_ping;          /*  when we last sent a heartbeat ping  */
     int64_t over_since;         /*  queue above max-queue since, or 0  */
-    int64_t rate_at;            /*  message budget: last refill (ms)  */
-    int32_t rate_tokens;        /*  messages allowed now, x1000  */
+    fp_rate_t rate;             /*  message budget (message-rate)  */
     int64_t expires;            /*  the token runs out (ms), 0 = never  */
     fp_authz_client_t *client;  /*  who (NULL with auth off)  */
     fp_buf_t in;                /*  upgrade request, then the message
