@@ -97,6 +97,11 @@ s_broker_metrics(fp_buf_t *b, json_t *st)
           "published", "Events accepted by the broker." },
         { "fastpush_events_rejected_total", "counter", "events", "rejected",
           "Publishes the broker refused." },
+        { "fastpush_events_unauthorized_total", "counter", "events",
+          "unauthorized", "Publishes refused for a missing or wrong "
+          "publish token." },
+        { "fastpush_events_rate_limited_total", "counter", "events",
+          "rate_limited", "Publishes refused by the broker's publish-rate." },
         { "fastpush_history_events", "gauge", "history", "events",
           "Events held in history." },
         { "fastpush_history_bytes", "gauge", "history", "bytes",

@@ -53,6 +53,8 @@ static const fp_conf_opt_t s_opts[] = {
     { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
       "authorization, shared with fastpush-poll and fastpush-ws: "
       "docs/security.md" },
+    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+      "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -180,7 +182,7 @@ main(int argc, char **argv)
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
                   .socket_mode = (int) s_conf.socket_mode },
         .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
-                 .linger_ms = s_conf.linger },
+                 .linger_ms = s_conf.linger, .link = &fp_link_conf },
     };
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)

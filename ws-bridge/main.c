@@ -86,6 +86,8 @@ static const fp_conf_opt_t s_opts[] = {
     { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-poll: "
       "docs/security.md" },
+    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+      "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 

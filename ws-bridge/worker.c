@@ -191,7 +191,7 @@ s_open(wsb_worker_t *w, char *err)
     if (!conf->echo) {
         fp_hub_conf_t hc = { .fanout = conf->fanout,
                              .control = conf->control,
-                             .linger_ms = 10000 };
+                             .linger_ms = 10000, .link = &fp_link_conf };
         int fds[2];
         w->hub = fp_hub_new(&hc, err);
         if (!w->hub)
