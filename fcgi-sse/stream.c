@@ -184,23 +184,16 @@ s_end(ssed_stream_t *s)
 }
 
 /*  The token ran out: say so, then end the stream.  The page gets a new
- *  token and opens a new stream from its last event id.  */
+ *  token and opens a new stream from its last event id (the event that
+ *  found the token expired was not sent, so the id is the browser's).  */
 static void
 s_expire(ssed_stream_t *s)
 {
-    char cursor[FP_CURSOR_LEN];
-    fp_buf_t b;
-    fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"code\":\"auth_expired\",\"message\":\"the token "
-                "expired: reconnect with a new one and the last event id\"");
-    if (fp_member_cursor(s->member, cursor)) {
-        fp_buf_adds(&b, ",\"cursor\":");
-        fp_json_append_str(&b, cursor);
-    }
-    fp_buf_addc(&b, '}');
+    static const char msg[] = "{\"code\":\"auth_expired\",\"message\":"
+                              "\"the token expired: reconnect with a new "
+                              "one and the last event id\"}";
     fp_authz_expired(s->d->authz);
-    s_queue_sse(s, NULL, "auth-expired", b.data, b.len);
-    fp_buf_free(&b);
+    s_queue_sse(s, NULL, "auth-expired", msg, sizeof msg - 1);
     s_end(s);
 }
 
