@@ -225,7 +225,9 @@ s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
     else if (zframe_size(cmdf) < 1 || zframe_size(cmdf) > 16)
         s_fail(r, "unknown_command", "command must be 1 to 16 bytes");
     else if (publish) {
-        s_rate_key(identity, key, sizeof key);
+        key[0] = '\0';
+        if (b->conf.publish_rate > 0)
+            s_rate_key(identity, key, sizeof key);
         rc = s_publish(b, r, bodyf, tokenf, key, ev);
     }
     else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, false)) {

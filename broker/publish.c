@@ -247,7 +247,9 @@ s_pull_one(broker_t *b, void *sock)
         zmq_msg_close(&tok);
         return false;
     }
-    snprintf(key, sizeof key, "p:%d", zmq_msg_get(&msg, ZMQ_SRCFD));
+    key[0] = '\0';
+    if (b->conf.publish_rate > 0)
+        snprintf(key, sizeof key, "p:%d", zmq_msg_get(&msg, ZMQ_SRCFD));
     bool has_tok = zmq_msg_more(&msg) &&
                    zmq_msg_recv(&tok, sock, ZMQ_DONTWAIT) >= 0;
     bool more = has_tok && zmq_msg_more(&tok);

@@ -181,7 +181,10 @@ s_dispatch(polld_req_t *r, fp_fcgi_req_t *req, const char *method)
         return;
     }
     r->d->stats.requests[r->route]++;
-    if (r->route <= POLLD_R_PUBLISH) {
+    /*  a publish with the shared secret is judged by it alone  */
+    bool secret = r->route == POLLD_R_PUBLISH &&
+                  fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
+    if (r->route <= POLLD_R_PUBLISH && !secret) {
         char err[FP_ERR_LEN];
         int st = fp_authz_identify_fcgi(r->d->authz, req, &r->client, err);
         if (st) {
