@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "cursor.h"
 #include "event.h"
+#include "link.h"
 #include "ring.h"
 #include "wal.h"
 
@@ -50,6 +51,10 @@ typedef struct {
     char *store;                /*  durable log directory, NULL: memory  */
     int store_fsync;            /*  BROKER_FSYNC_*  */
     uint64_t store_segment_bytes; /*  new data per segment file  */
+    char *curve_secret_key;     /*  CURVE: the broker's secret certificate  */
+    char *curve_clients;        /*  CURVE: directory of allowed clients  */
+    char *publish_token;        /*  required with every publish, or NULL  */
+    int64_t publish_rate;       /*  events/s per publisher connection  */
 } broker_conf_t;
 
 /*  One channel: its history, keyed state and subscriber count.  */
@@ -112,6 +117,8 @@ typedef struct {
     uint64_t evicted;           /*  idle channels forgotten  */
     uint64_t subscribes;        /*  XPUB subscribe messages  */
     uint64_t unsubscribes;      /*  XPUB unsubscribe messages  */
+    uint64_t unauthorized;      /*  publishes without the right token  */
+    uint64_t rate_limited;      /*  publishes over publish-rate  */
     uint64_t replay_records;    /*  log records read at start  */
     uint64_t replay_ms;         /*  time the replay took  */
 } broker_stats_t;
@@ -138,6 +145,8 @@ typedef struct broker {
     chan_t **active;            /*  channels that get beacons  */
     size_t active_len, active_cap;
     broker_store_t *store;      /*  durable log, NULL without `store`  */
+    fp_link_server_t *link;     /*  CURVE (zauth), NULL without it  */
+    zhashx_t *rates;            /*  publisher -> budget (publish-rate)  */
     broker_staged_t *staged;    /*  the open batch, in SEQ order  */
     size_t staged_len, staged_cap;
     struct broker_reply *replies; /*  ROUTER replies held for the batch  */
@@ -159,6 +168,14 @@ size_t broker_chan_key_count(const chan_t *c);
 void broker_history_push(broker_t *b, chan_t *c, fp_event_t *ev);
 void broker_history_trim(broker_t *b, chan_t *c);
 void broker_history_trim_global(broker_t *b, int64_t now);
+
+/*  auth.c: publisher credentials and rates.  broker_auth_token: is the
+ *  token frame (NULL if none) acceptable for a publish (required) or
+ *  another request (checked only when given)?  broker_auth_rate: take
+ *  one event from the publisher `key`'s budget; false when spent.  */
+bool broker_auth_token(broker_t *b, zframe_t *token, bool publish);
+bool broker_auth_rate(broker_t *b, const char *key);
+void broker_auth_tick(broker_t *b);
 
 /*  publish.c: the one path every accepted event takes.  An accepted
  *  event is staged (SEQ assigned, appended to the store's buffer); the

@@ -1,6 +1,6 @@
 /*  control: the ROUTER socket (requests and their replies).
  *
- *  Request:  [identity] [""]? COMMAND [JSON body]
+ *  Request:  [identity] [""]? COMMAND [JSON body [TOKEN]]
  *  Reply:    [identity] [""]? "OK"|"ERROR" META-JSON [EVENTS]
  *
  *  EVENTS (SINCE, STATE) is one frame holding one event JSON per line.
@@ -10,6 +10,8 @@
  *  STATS or PING.  A body member "tag" (string or integer) is removed
  *  before the command sees the body and echoed in META, so DEALER clients
  *  can match replies to requests.  Errors carry {"code", "error"}.
+ *  With publish-token, PUBLISH needs the token as a last frame (any
+ *  request that has one must have the right one): "unauthorized".
  *
  *  PUBLISH replies wait for the end of the batch (publish.c): the event
  *  must be in the store first.  Any other request settles the batch before
@@ -54,10 +56,33 @@ s_fail(request_t *r, const char *code, const char *msg)
     return -1;
 }
 
+/*  The publisher's key for publish-rate: its routing id.  */
+static void
+s_rate_key(zframe_t *identity, char *key, size_t size)
+{
+    char *hex = zframe_strhex(identity);
+    snprintf(key, size, "r:%s", hex);
+    free(hex);
+}
+
 /*  PUBLISH skips jansson: the body is scanned once by fp_publish_parse.
  *  *ev is the staged event; the reply is made when the batch settles.  */
+/*  The token frame (NULL if none) of a request: false (r failed) when
+ *  the broker's publish-token says no.  */
+static bool
+s_token_ok(broker_t *b, request_t *r, zframe_t *token, bool publish)
+{
+    if (broker_auth_token(b, token, publish))
+        return true;
+    b->stats.unauthorized++;
+    s_fail(r, "unauthorized", token ? "wrong publish token" : "this broker "
+           "needs its publish token as the last frame");
+    return false;
+}
+
 static int
-s_publish(broker_t *b, request_t *r, zframe_t *body, fp_event_t **ev)
+s_publish(broker_t *b, request_t *r, zframe_t *body, zframe_t *token,
+          const char *rate_key, fp_event_t **ev)
 {
     fp_publish_t p;
 
@@ -66,7 +91,15 @@ s_publish(broker_t *b, request_t *r, zframe_t *body, fp_event_t **ev)
                   : fp_publish_parse("{}", 2, &p, true, r->err);
     if (p.tag)
         r->tag = json_loads(p.tag, JSON_DECODE_ANY, NULL);
-    if (rc == 0)
+    if (!s_token_ok(b, r, token, true)) {
+        rc = -1;
+    } else if (rc == 0 && !broker_auth_rate(b, rate_key)) {
+        b->stats.rate_limited++;
+        snprintf(r->err, sizeof r->err, "more than %lld events a second "
+                 "from this publisher (publish-rate)",
+                 (long long) b->conf.publish_rate);
+        rc = s_fail(r, "rate_limited", NULL);
+    } else if (rc == 0)
         rc = broker_publish(b, &p, ev, r->code, r->err);
     else
         snprintf(r->code, sizeof r->code, "%s",
@@ -174,31 +207,39 @@ s_body(request_t *r, zframe_t *frame)
 }
 
 static int
-s_handle(broker_t *b, zmsg_t *msg, request_t *r, fp_event_t **ev)
+s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
+         fp_event_t **ev)
 {
     zframe_t *cmdf = zmsg_pop(msg);
     zframe_t *bodyf = zmsg_pop(msg);
-    char cmd[17];
+    zframe_t *tokenf = zmsg_pop(msg);
+    bool publish = cmdf && zframe_streq(cmdf, "PUBLISH");
+    char cmd[17], key[64];
     int rc = -1;
 
     if (!cmdf)
         s_fail(r, "bad_request", "missing command frame");
     else if (zmsg_size(msg) > 0)
-        s_fail(r, "bad_request", "too many frames: expected COMMAND "
-               "and at most one JSON body");
+        s_fail(r, "bad_request", "too many frames: expected COMMAND, at "
+               "most one JSON body and a token");
     else if (zframe_size(cmdf) < 1 || zframe_size(cmdf) > 16)
         s_fail(r, "unknown_command", "command must be 1 to 16 bytes");
-    else if (zframe_streq(cmdf, "PUBLISH"))
-        rc = s_publish(b, r, bodyf, ev);
-    else if (s_body(r, bodyf) == 0) {
+    else if (publish) {
+        key[0] = '\0';
+        if (b->conf.publish_rate > 0)
+            s_rate_key(identity, key, sizeof key);
+        rc = s_publish(b, r, bodyf, tokenf, key, ev);
+    }
+    else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, false)) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
         cmd[zframe_size(cmdf)] = '\0';
         rc = s_dispatch(b, cmd, r);
     }
-    if (rc < 0 && cmdf && zframe_streq(cmdf, "PUBLISH"))
+    if (rc < 0 && publish)
         b->stats.rejected++;
     zframe_destroy(&cmdf);
     zframe_destroy(&bodyf);
+    zframe_destroy(&tokenf);
     return rc;
 }
 
@@ -289,7 +330,7 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
                                                    "PUBLISH");
     if (!publish)
         s_settle(b, sock);
-    int rc = s_handle(b, msg, &r, &ev);
+    int rc = s_handle(b, msg, identity, &r, &ev);
     if (rc < 0) {
         b->stats.bad_requests++;
         if (fp_log_limit_ok(&s_bad_log))

@@ -171,5 +171,6 @@ broker_on_tick(zloop_t *loop, int timer_id, void *arg)
     s_beacons(b, now);
     broker_history_trim_global(b, now);
     broker_chan_evict_idle(b);
+    broker_auth_tick(b);
     return 0;
 }

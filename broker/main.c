@@ -58,6 +58,16 @@ static const fp_conf_opt_t s_opts[] = {
       s_fsync_choices, "always, everysec or no (everysec)" },
     { "store-segment-bytes", FP_CONF_SIZE, &s_conf.store_segment_bytes,
       4096, 0, NULL, "new data per segment file of the store (64m)" },
+    { "curve-secret-key", FP_CONF_STR, &s_conf.curve_secret_key, 0, 0, NULL,
+      "CURVE: the broker's secret certificate (fastpush keygen); every "
+      "socket then needs a client key from curve-clients (none)" },
+    { "curve-clients", FP_CONF_STR, &s_conf.curve_clients, 0, 0, NULL,
+      "CURVE: directory of the public certificates of allowed clients" },
+    { "publish-token", FP_CONF_STR, &s_conf.publish_token, 0, 0, NULL,
+      "shared secret (16+ bytes) every publish must carry as its last "
+      "frame (none)" },
+    { "publish-rate", FP_CONF_INT, &s_conf.publish_rate, 0, 100000000, NULL,
+      "events a second per publisher connection, 0 = no limit (0)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -140,9 +150,35 @@ s_open(broker_t *b)
     zsock_set_xpub_verboser(b->xpub, 1);
     zsock_set_sndhwm(b->xpub, (int) b->conf.fanout_hwm);
     zsock_set_linger(b->xpub, 0);
+    if (b->link) {
+        fp_link_server_apply(b->link, b->pull);
+        fp_link_server_apply(b->link, b->router);
+        fp_link_server_apply(b->link, b->xpub);
+    }
     s_bind(b->pull, b->conf.ingest, "ingest");
     s_bind(b->router, b->conf.control, "control");
     s_bind(b->xpub, b->conf.fanout, "fanout");
+}
+
+/*  Publisher authentication: CURVE and/or the publish token.  */
+static void
+s_auth(broker_t *b)
+{
+    char err[FP_ERR_LEN];
+    const char *key = b->conf.curve_secret_key, *tok = b->conf.publish_token;
+
+    if (key && *key) {
+        b->link = fp_link_server_new(key, b->conf.curve_clients, err);
+        if (!b->link)
+            fp_fatalx("%s", err);
+    } else if (b->conf.curve_clients && *b->conf.curve_clients) {
+        fp_fatalx("curve-clients needs curve-secret-key");
+    }
+    if (tok && *tok && strlen(tok) < 16)
+        fp_fatalx("publish-token: at least 16 bytes");
+    if (!b->link && !(tok && *tok))
+        fp_log_info("no curve-secret-key, no publish-token: whoever reaches "
+                    "the sockets may publish (docs/security.md)");
 }
 
 /*  Open the store and replay it, or start a new epoch in memory.  */
@@ -201,10 +237,13 @@ main(int argc, char **argv)
     b.conf = s_conf;
     b.started = broker_now_ms();
     broker_chan_table_init(&b);
+    s_auth(&b);
     s_history(&b);
     s_open(&b);
-    fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s", b.epoch,
-                b.conf.ingest, b.conf.control, b.conf.fanout);
+    fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s%s%s",
+                b.epoch, b.conf.ingest, b.conf.control, b.conf.fanout,
+                b.link ? ", CURVE" : "", b.conf.publish_token &&
+                *b.conf.publish_token ? ", publish token" : "");
     fp_args_ready(&args);
     s_run(&b);
     fp_log_info("shutting down: %llu events published, head %s-%llu",
@@ -214,6 +253,8 @@ main(int argc, char **argv)
     zsock_destroy(&b.pull);
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);
+    fp_link_server_destroy(&b.link);
+    zhashx_destroy(&b.rates);
     broker_control_free(&b);
     free(b.staged);
     broker_chan_table_free(&b);

@@ -178,16 +178,23 @@ s_reject(broker_t *b, const char *code, const char *err)
  *  the scan inside its object: the scanner then skips the whole value, so
  *  that the next event of a batch is read from its start.  */
 static bool
-s_ingest_one(broker_t *b, fp_jscan_t *s)
+s_ingest_one(broker_t *b, fp_jscan_t *s, const char *rate_key)
 {
     fp_publish_t p;
     char code[32];
     const char *start = s->p;
 
     int rc = fp_publish_scan(s, &p, false, s->err);
-    if (rc != 0 || s_accept(b, &p, true, NULL, code, s->err) < 0)
+    if (rc == 0 && !broker_auth_rate(b, rate_key)) {
+        b->stats.rate_limited++;
+        snprintf(s->err, FP_ERR_LEN, "more than %lld events a second from "
+                 "this publisher (publish-rate)",
+                 (long long) b->conf.publish_rate);
+        s_reject(b, "rate_limited", s->err);
+    } else if (rc != 0 || s_accept(b, &p, true, NULL, code, s->err) < 0) {
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
                  rc ? "invalid_event" : code, s->err);
+    }
     fp_publish_clear(&p);
     if (rc == FP_PUBLISH_EEVENT) {
         s->p = start;
@@ -198,20 +205,20 @@ s_ingest_one(broker_t *b, fp_jscan_t *s)
 
 /*  One message: an event object, or an array of them (a batch).  */
 static void
-s_ingest(broker_t *b, const char *text, size_t len)
+s_ingest(broker_t *b, const char *text, size_t len, const char *key)
 {
     char err[FP_ERR_LEN];
     fp_jscan_t s;
 
     fp_jscan_init(&s, text, len, err);
     if (!fp_jscan_accept(&s, '[')) {
-        if (s_ingest_one(b, &s) && fp_jscan_end(&s) < 0)
+        if (s_ingest_one(b, &s, key) && fp_jscan_end(&s) < 0)
             s_reject(b, "invalid_json", err);
         return;
     }
     if (fp_jscan_accept(&s, ']'))
         return;
-    while (s_ingest_one(b, &s)) {
+    while (s_ingest_one(b, &s, key)) {
         if (fp_jscan_accept(&s, ']')) {
             if (fp_jscan_end(&s) < 0)
                 s_reject(b, "invalid_json", err);
@@ -224,26 +231,45 @@ s_ingest(broker_t *b, const char *text, size_t len)
     }
 }
 
-/*  Read one PULL message; returns false when none is waiting.  */
+/*  Read one PULL message: BODY, or BODY TOKEN; returns false when none
+ *  is waiting.  The publisher's key for publish-rate is its connection
+ *  (the descriptor the message came in on).  */
 static bool
 s_pull_one(broker_t *b, void *sock)
 {
-    zmq_msg_t msg;
+    zmq_msg_t msg, tok;
+    char key[32];
 
     zmq_msg_init(&msg);
+    zmq_msg_init(&tok);
     if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&msg);
+        zmq_msg_close(&tok);
         return false;
     }
-    bool more = zmq_msg_more(&msg);
+    key[0] = '\0';
+    if (b->conf.publish_rate > 0)
+        snprintf(key, sizeof key, "p:%d", zmq_msg_get(&msg, ZMQ_SRCFD));
+    bool has_tok = zmq_msg_more(&msg) &&
+                   zmq_msg_recv(&tok, sock, ZMQ_DONTWAIT) >= 0;
+    bool more = has_tok && zmq_msg_more(&tok);
     if (more) {
-        s_reject(b, "multipart", "ingest messages must be one frame");
-        while (more && zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) >= 0)
-            more = zmq_msg_more(&msg);
+        s_reject(b, "multipart", "ingest messages are one frame, or a body "
+                 "and a token");
+        while (more && zmq_msg_recv(&tok, sock, ZMQ_DONTWAIT) >= 0)
+            more = zmq_msg_more(&tok);
+    } else if (b->conf.publish_token && *b->conf.publish_token &&
+               !(has_tok && fp_link_token_ok(b->conf.publish_token,
+                                             zmq_msg_data(&tok),
+                                             zmq_msg_size(&tok)))) {
+        b->stats.unauthorized++;
+        s_reject(b, "unauthorized", has_tok ? "wrong publish token"
+                 : "this broker needs its publish token as a second frame");
     } else {
-        s_ingest(b, zmq_msg_data(&msg), zmq_msg_size(&msg));
+        s_ingest(b, zmq_msg_data(&msg), zmq_msg_size(&msg), key);
     }
     zmq_msg_close(&msg);
+    zmq_msg_close(&tok);
     return true;
 }
 

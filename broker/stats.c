@@ -71,7 +71,7 @@ broker_stats_json(broker_t *b, json_t *req)
 
     json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I,"
-        " s:{s:I, s:I, s:I},"
+        " s:{s:I, s:I, s:I, s:I, s:I},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:f, s:f},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I},"
         " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
@@ -83,6 +83,8 @@ broker_stats_json(broker_t *b, json_t *req)
         "published", (json_int_t) s->published,
         "published_pull", (json_int_t) s->published_pull,
         "rejected", (json_int_t) s->rejected,
+        "unauthorized", (json_int_t) s->unauthorized,
+        "rate_limited", (json_int_t) s->rate_limited,
         "requests",
         "bad", (json_int_t) s->bad_requests,
         "since", (json_int_t) s->since_requests,

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "event.h"
+#include "link.h"
 
 /*  Exit codes.  */
 enum {
@@ -22,7 +23,11 @@ typedef struct {
     char *ingest;               /*  broker PULL endpoint  */
     int timeout_ms;             /*  wait for replies  */
     bool json;                  /*  machine-readable output  */
+    fp_link_conf_t link;        /*  CURVE keys and publish token  */
 } cli_t;
+
+/*  Prepare a socket for the broker (CURVE keys); -1 after a message.  */
+int cli_link(const cli_t *cli, zsock_t *sock);
 
 /*  A reply: status, META and event frames (owned).  */
 typedef struct {
@@ -53,5 +58,6 @@ int cli_state(cli_t *cli, int argc, char **argv);
 int cli_stats(cli_t *cli, int argc, char **argv);
 int cli_ping(cli_t *cli, int argc, char **argv);
 int cli_tail(cli_t *cli, int argc, char **argv);
+int cli_keygen(cli_t *cli, int argc, char **argv);
 
 #endif

@@ -48,8 +48,14 @@ s_send_async(cli_t *cli, json_t *ev)
     zsock_set_linger(push, cli->timeout_ms);
     zsock_set_sndtimeo(push, cli->timeout_ms);
     zsock_set_immediate(push, 1);
-    if (zsock_connect(push, "%s", cli->ingest) < 0 ||
-        zmq_send(zsock_resolve(push), text, len, 0) < 0) {
+    const char *token = fp_link_token(&cli->link);
+    if (cli_link(cli, push) < 0) {
+        rc = CLI_USAGE;
+    } else if (zsock_connect(push, "%s", cli->ingest) < 0 ||
+               zmq_send(zsock_resolve(push), text, len,
+                        token ? ZMQ_SNDMORE : 0) < 0 ||
+               (token && zmq_send(zsock_resolve(push), token, strlen(token),
+                                  0) < 0)) {
         fprintf(stderr, "fastpush: cannot send to %s\n", cli->ingest);
         rc = CLI_UNREACHABLE;
     }
@@ -260,4 +266,30 @@ cli_ping(cli_t *cli, int argc, char **argv)
     }
     cli_reply_free(&r);
     return rc;
+}
+
+/*  keygen NAME: a CURVE certificate pair, NAME (public: give it to the
+ *  other side) and NAME_secret (keep it, mode 0600).  */
+int
+cli_keygen(cli_t *cli, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: fastpush keygen NAME  (writes NAME and "
+                "NAME_secret)\n");
+        return CLI_USAGE;
+    }
+    if (!zsys_has_curve()) {
+        fprintf(stderr, "fastpush: this libzmq has no CURVE support\n");
+        return CLI_REFUSED;
+    }
+    zcert_t *cert = zcert_new();
+    zcert_set_meta(cert, "created-by", "fastpush keygen");
+    int rc = zcert_save(cert, argv[0]);
+    zcert_destroy(&cert);
+    if (rc < 0) {
+        fprintf(stderr, "fastpush: cannot write %s\n", argv[0]);
+        return CLI_REFUSED;
+    }
+    printf("%s (public) and %s_secret (secret) written\n", argv[0], argv[0]);
+    return CLI_OK;
 }

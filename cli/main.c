@@ -35,7 +35,9 @@ s_usage(FILE *out)
         "  state CHANNEL       print the latest event per key of a keyed "
         "channel\n"
         "  stats [--top N] [--channel NAME]   broker statistics\n"
-        "  ping                check that the broker answers\n\n"
+        "  ping                check that the broker answers\n"
+        "  keygen NAME         write a CURVE certificate pair NAME and "
+        "NAME_secret\n\n"
         "Options:\n"
         "  -f FILE             read control/fanout/ingest from a broker "
         "config file\n"
@@ -46,6 +48,12 @@ s_usage(FILE *out)
         "  --ingest EP         broker PULL endpoint "
         "($FASTPUSH_INGEST, tcp://127.0.0.1:7400)\n"
         "  --timeout MS        wait this long for the broker (3000)\n"
+        "  --token TOKEN       the broker's publish-token "
+        "($FASTPUSH_TOKEN)\n"
+        "  --curve-server-key FILE  the broker's public CURVE certificate\n"
+        "                      ($FASTPUSH_CURVE_SERVER_KEY)\n"
+        "  --curve-key FILE    this client's secret CURVE certificate\n"
+        "                      ($FASTPUSH_CURVE_KEY)\n"
         "  --json              machine-readable output (one JSON per line)\n"
         "  -h, --help          this text;  --version\n\n"
         "Exit status: 0 ok, 1 refused by the broker, 2 usage, 3 broker not "
@@ -94,6 +102,12 @@ s_env(cli_t *cli)
                                                        : "tcp://127.0.0.1:7402");
     s_set(&cli->ingest, (v = getenv("FASTPUSH_INGEST")) ? v
                                                        : "tcp://127.0.0.1:7400");
+    if ((v = getenv("FASTPUSH_TOKEN")))
+        s_set(&cli->link.token, v);
+    if ((v = getenv("FASTPUSH_CURVE_SERVER_KEY")))
+        s_set(&cli->link.curve_server_key, v);
+    if ((v = getenv("FASTPUSH_CURVE_KEY")))
+        s_set(&cli->link.curve_key, v);
 }
 
 static int
@@ -106,6 +120,7 @@ s_run(cli_t *cli, const char *cmd, int argc, char **argv)
         { "publish", cli_publish }, { "tail", cli_tail },
         { "since", cli_since }, { "state", cli_state },
         { "stats", cli_stats }, { "ping", cli_ping },
+        { "keygen", cli_keygen },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)
@@ -142,6 +157,12 @@ main(int argc, char **argv)
             s_set(&cli.fanout, argv[++i]);
         } else if (strcmp(a, "--ingest") == 0 && has) {
             s_set(&cli.ingest, argv[++i]);
+        } else if (strcmp(a, "--token") == 0 && has) {
+            s_set(&cli.link.token, argv[++i]);
+        } else if (strcmp(a, "--curve-server-key") == 0 && has) {
+            s_set(&cli.link.curve_server_key, argv[++i]);
+        } else if (strcmp(a, "--curve-key") == 0 && has) {
+            s_set(&cli.link.curve_key, argv[++i]);
         } else if (strcmp(a, "--timeout") == 0 && has) {
             cli.timeout_ms = atoi(argv[++i]);
         } else {
@@ -167,5 +188,8 @@ main(int argc, char **argv)
     free(cli.control);
     free(cli.fanout);
     free(cli.ingest);
+    free(cli.link.token);
+    free(cli.link.curve_server_key);
+    free(cli.link.curve_key);
     return rc;
 }

@@ -88,10 +88,13 @@ cli_print_stats(json_t *st)
            json_string_value(json_object_get(st, "epoch")),
            (long long) json_integer_value(json_object_get(st, "head")),
            json_integer_value(json_object_get(st, "uptime_ms")) / 1000.0);
-    printf("events     published %lld (pull %lld), rejected %lld\n",
+    printf("events     published %lld (pull %lld), rejected %lld "
+           "(unauthorized %lld, rate-limited %lld)\n",
            s_get(st, "events", "published"),
            s_get(st, "events", "published_pull"),
-           s_get(st, "events", "rejected"));
+           s_get(st, "events", "rejected"),
+           s_get(st, "events", "unauthorized"),
+           s_get(st, "events", "rate_limited"));
     printf("history    %lld events, %lld bytes of %lld, trimmed %lld, "
            "%lld keys\n", s_get(st, "history", "events"),
            s_get(st, "history", "bytes"), s_get(st, "history", "memory_limit"),

@@ -7,6 +7,16 @@
 #include <stdlib.h>
 
 int
+cli_link(const cli_t *cli, zsock_t *sock)
+{
+    char err[FP_ERR_LEN];
+    if (fp_link_client(&cli->link, sock, err) == 0)
+        return 0;
+    fprintf(stderr, "fastpush: %s\n", err);
+    return -1;
+}
+
+int
 cli_request(const cli_t *cli, const char *cmd, json_t *body,
             cli_reply_t *reply)
 {
@@ -24,6 +34,10 @@ cli_request(const cli_t *cli, const char *cmd, json_t *body,
     zsock_set_linger(req, 0);
     zsock_set_rcvtimeo(req, cli->timeout_ms);
     zsock_set_sndtimeo(req, cli->timeout_ms);
+    if (cli_link(cli, req) < 0) {
+        rc = CLI_USAGE;
+        goto done;
+    }
     if (zsock_connect(req, "%s", cli->control) < 0) {
         fprintf(stderr, "fastpush: cannot connect to %s: %s\n", cli->control,
                 zmq_strerror(zmq_errno()));
@@ -32,6 +46,8 @@ cli_request(const cli_t *cli, const char *cmd, json_t *body,
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, cmd);
     zmsg_addmem(msg, text, len);
+    if (fp_link_token(&cli->link))
+        zmsg_addstr(msg, fp_link_token(&cli->link));
     if (zmsg_send(&msg, req) < 0) {
         zmsg_destroy(&msg);
         goto unreachable;

@@ -90,7 +90,8 @@ cli_tail(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "usage: fastpush tail CHANNEL... [--since CURSOR]\n");
         return CLI_USAGE;
     }
-    fp_hub_conf_t conf = { .fanout = cli->fanout, .control = cli->control };
+    fp_hub_conf_t conf = { .fanout = cli->fanout, .control = cli->control,
+                           .link = &cli->link };
     fp_hub_t *hub = fp_hub_new(&conf, err);
     if (!hub) {
         fprintf(stderr, "fastpush: %s\n", err);

@@ -193,17 +193,34 @@ s_set_value(const fp_conf_opt_t *o, const char *word, char *err)
     case FP_CONF_MODE:
         return s_parse_based(word, 8, o->min, o->max, (int64_t *) o->ptr,
                              err);
+    case FP_CONF_NEST:
+        break;
     }
     return -1;
+}
+
+/*  The directive called name, in opts or a table nested in it.  */
+static const fp_conf_opt_t *
+s_find(const fp_conf_opt_t *opts, const char *name)
+{
+    for (const fp_conf_opt_t *o = opts; o->name; o++) {
+        if (o->type == FP_CONF_NEST) {
+            const fp_conf_opt_t *n = s_find(o->ptr, name);
+            if (n)
+                return n;
+        } else if (strcasecmp(o->name, name) == 0) {
+            return o;
+        }
+    }
+    return NULL;
 }
 
 int
 fp_conf_set(const fp_conf_opt_t *opts, const char *name, int argc,
             char **argv, char *err)
 {
-    for (const fp_conf_opt_t *o = opts; o->name; o++) {
-        if (strcasecmp(o->name, name) != 0)
-            continue;
+    const fp_conf_opt_t *o = s_find(opts, name);
+    if (o) {
         if (argc < 1 || (o->type != FP_CONF_LIST && argc != 1)) {
             snprintf(err, FP_ERR_LEN, "%s: expects %s", name,
                      o->type == FP_CONF_LIST ? "one or more values"
@@ -321,6 +338,12 @@ fp_conf_usage(const fp_conf_opt_t *opts, FILE *out)
                                   "WORD...", "WORD", "MODE" };
     for (const fp_conf_opt_t *o = opts; o->name; o++) {
         char left[64];
+        if (o->type == FP_CONF_NEST) {
+            if (o->help)
+                fprintf(out, "  (%s)\n", o->help);
+            fp_conf_usage(o->ptr, out);
+            continue;
+        }
         snprintf(left, sizeof left, "--%s %s", o->name, kind[o->type]);
         fprintf(out, "  %-30s %s\n", left, o->help ? o->help : "");
     }
@@ -330,7 +353,9 @@ void
 fp_conf_free(const fp_conf_opt_t *opts)
 {
     for (const fp_conf_opt_t *o = opts; o->name; o++) {
-        if (o->type == FP_CONF_STR) {
+        if (o->type == FP_CONF_NEST) {
+            fp_conf_free(o->ptr);
+        } else if (o->type == FP_CONF_STR) {
             free(*(char **) o->ptr);
             *(char **) o->ptr = NULL;
         } else if (o->type == FP_CONF_LIST) {
@@ -406,5 +431,23 @@ fp_conf_test(void)
              strstr(err, "No such file"), "missing file");
     fp_conf_free(opts);
     FP_CHECK(name == NULL && list.count == 0, "free");
+
+    char *inner = NULL;
+    const fp_conf_opt_t shared[] = {
+        { "inner", FP_CONF_STR, &inner, 0, 0, NULL, "shared" },
+        { NULL, 0, NULL, 0, 0, NULL, NULL }
+    };
+    const fp_conf_opt_t outer[] = {
+        { "count", FP_CONF_INT, &count, 1, 100, NULL, "a count" },
+        { "", FP_CONF_NEST, (void *) shared, 0, 0, NULL, "shared part" },
+        { NULL, 0, NULL, 0, 0, NULL, NULL }
+    };
+    rc = fp_conf_load_string(outer, "count 7\ninner x\n", "n.conf", err);
+    FP_CHECK(rc == 0 && count == 7 && inner && strcmp(inner, "x") == 0,
+             "nested table directives");
+    FP_CHECK(fp_conf_load_string(outer, "\"\" 1\n", "n.conf", err) == -1,
+             "the nest entry itself is no directive");
+    fp_conf_free(outer);
+    FP_CHECK(inner == NULL, "nested free");
 }
 #endif

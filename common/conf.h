@@ -28,8 +28,11 @@ typedef enum {
     FP_CONF_BOOL,       /*  bool *: on/off, yes/no, true/false, 1/0  */
     FP_CONF_LIST,       /*  fp_strlist_t *: every word appended  */
     FP_CONF_ENUM,       /*  int *: index of the word in `choices`  */
-    FP_CONF_MODE        /*  int64_t *: file mode in octal (0660), in
+    FP_CONF_MODE,       /*  int64_t *: file mode in octal (0660), in
                             [min, max]  */
+    FP_CONF_NEST        /*  const fp_conf_opt_t *: another table whose
+                            directives count as this one's (shared
+                            directives, e.g. common/authz); name ""  */
 } fp_conf_type_t;
 
 typedef struct {

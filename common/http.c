@@ -180,21 +180,32 @@ fp_http_channels(const char *list, fp_strlist_t *names, int max, char *err)
 
 bool
 fp_http_cors(const char *origin, const fp_strlist_t *allowed,
-             bool credentials, fp_buf_t *headers)
+             bool credentials, bool star_credentials, fp_buf_t *headers)
 {
+    bool star = false;
     if (!origin || !*origin || strpbrk(origin, "\r\n"))
         return false;
     for (int i = 0; i < allowed->count; i++) {
-        bool any = strcmp(allowed->items[i], "*") == 0;
-        if (!any && strcmp(allowed->items[i], origin) != 0)
+        if (strcmp(allowed->items[i], "*") == 0) {
+            star = true;
             continue;
-        fp_buf_addf(headers, "Access-Control-Allow-Origin: %s\r\n"
-                    "Vary: Origin\r\n", origin);
-        if (credentials)
-            fp_buf_adds(headers, "Access-Control-Allow-Credentials: true\r\n");
+        }
+        if (strcmp(allowed->items[i], origin) != 0)
+            continue;
+        star_credentials = credentials;
+        star = true;
+        break;
+    }
+    if (!star)
+        return false;
+    if (!star_credentials) {
+        fp_buf_adds(headers, "Access-Control-Allow-Origin: *\r\n");
         return true;
     }
-    return false;
+    fp_buf_addf(headers, "Access-Control-Allow-Origin: %s\r\n"
+                "Vary: Origin\r\n", origin);
+    fp_buf_adds(headers, "Access-Control-Allow-Credentials: true\r\n");
+    return true;
 }
 
 bool
@@ -270,13 +281,28 @@ fp_http_test(void)
     fp_strlist_t allow = { 0 };
     fp_strlist_add(&allow, "https://app.example");
     fp_buf_init(&b);
-    FP_CHECK(fp_http_cors("https://app.example", &allow, false, &b) &&
+    FP_CHECK(fp_http_cors("https://app.example", &allow, true, false, &b) &&
              strstr(b.data, "Access-Control-Allow-Origin: https://app.example"),
              "allowed origin");
-    FP_CHECK(!fp_http_cors("https://evil.example", &allow, false, &b),
+    FP_CHECK(!fp_http_cors("https://evil.example", &allow, true, false, &b),
              "other origin");
-    FP_CHECK(!fp_http_cors("https://app.example\r\nX: y", &allow, false, &b),
+    FP_CHECK(!fp_http_cors("https://app.example\r\nX: y", &allow, true, false,
+                           &b),
              "header injection refused");
+    fp_strlist_add(&allow, "*");
+    fp_buf_reset(&b);
+    FP_CHECK(fp_http_cors("https://x.example", &allow, true, false, &b) &&
+             strstr(b.data, "Allow-Origin: *\r\n") &&
+             !strstr(b.data, "Credentials"), "* without credentials");
+    fp_buf_reset(&b);
+    FP_CHECK(fp_http_cors("https://app.example", &allow, true, false, &b) &&
+             strstr(b.data, "Credentials: true"),
+             "a listed origin keeps credentials beside *");
+    fp_buf_reset(&b);
+    FP_CHECK(fp_http_cors("https://x.example", &allow, true, true, &b) &&
+             strstr(b.data, "Origin: https://x.example") &&
+             strstr(b.data, "Credentials: true"), "* with credentials (auth "
+             "off)");
     fp_buf_free(&b);
     fp_strlist_free(&allow);
     FP_CHECK(fp_http_etag_match("\"e-5\"", "e-5"), "etag match");

@@ -54,11 +54,15 @@ const char *fp_http_below(const char *path, const char *prefix);
 int fp_http_channels(const char *list, fp_strlist_t *names, int max,
                      char *err);
 
-/*  CORS: if `origin` is in `allowed` (or allowed holds "*"), append
- *  Access-Control-Allow-Origin (and Vary: Origin) header lines to
- *  headers and return true.  */
+/*  CORS.  An origin listed in `allowed` gets Access-Control-Allow-Origin
+ *  (that origin), Vary: Origin and, with `credentials`,
+ *  Access-Control-Allow-Credentials: true.  One that only "*" admits gets
+ *  the same when `star_credentials`, else a bare
+ *  Access-Control-Allow-Origin: * (it may read with a token of its own,
+ *  never with the user's cookies or login).  Returns true if headers were
+ *  added.  */
 bool fp_http_cors(const char *origin, const fp_strlist_t *allowed,
-                  bool credentials, fp_buf_t *headers);
+                  bool credentials, bool star_credentials, fp_buf_t *headers);
 
 /*  True if an If-None-Match value (a list of entity tags, "*", weak
  *  W/"..." forms) matches the entity tag value `etag` (without quotes).  */

@@ -574,7 +574,12 @@ fp_hub_new(const fp_hub_conf_t *conf, char *err)
     zsock_set_immediate(hub->dealer, 1);
     zsock_set_rcvhwm(hub->dealer, 100000);
     zmq_setsockopt(zsock_resolve(hub->sub), ZMQ_SUBSCRIBE, "", 1);
-    if (s_connect(hub->sub, conf->fanout, err) < 0 ||
+    hub->conf.link = NULL;
+    if (conf->link && fp_link_token(conf->link))
+        hub->token = fp_strdup(fp_link_token(conf->link));
+    if ((conf->link && (fp_link_client(conf->link, hub->sub, err) < 0 ||
+                        fp_link_client(conf->link, hub->dealer, err) < 0)) ||
+        s_connect(hub->sub, conf->fanout, err) < 0 ||
         s_connect(hub->dealer, conf->control, err) < 0) {
         fp_hub_destroy(&hub);
         return NULL;
@@ -607,6 +612,7 @@ fp_hub_destroy(fp_hub_t **hub_p)
     zsock_destroy(&hub->dealer);
     free((char *) hub->conf.fanout);
     free((char *) hub->conf.control);
+    free(hub->token);
     free(hub);
 }
 

@@ -86,6 +86,7 @@ struct fp_hub {
     fp_hub_conf_t conf;         /*  strings owned  */
     zsock_t *sub;               /*  fanout  */
     zsock_t *dealer;            /*  requests  */
+    char *token;                /*  publish token frame, or NULL  */
     zhashx_t *chans;            /*  name -> hub_chan_t *  */
     char epoch[FP_EPOCH_MAX + 1];/*  "" until known  */
     uint64_t head;              /*  newest SEQ seen on the fanout  */

@@ -30,7 +30,9 @@ s_try_send(fp_hub_t *hub, fp_hub_req_t *r)
     void *sock = zsock_resolve(hub->dealer);
     if (zmq_send(sock, r->cmd, strlen(r->cmd), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return;
-    zmq_send(sock, r->body, r->body_len, 0);
+    zmq_send(sock, r->body, r->body_len, hub->token ? ZMQ_SNDMORE : 0);
+    if (hub->token)
+        zmq_send(sock, hub->token, strlen(hub->token), 0);
     r->sent_at = s_now();
 }
 

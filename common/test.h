@@ -38,6 +38,7 @@ void fp_outq_test(void);
 void fp_fcgi_rec_test(void);
 void fp_http_test(void);
 void fp_auth_test(void);
+void fp_authz_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);
 void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */

@@ -56,6 +56,11 @@ static const fp_conf_opt_t s_opts[] = {
       "channels listed in /stats and /metrics (20)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
+      "authorization, shared with fastpush-sse and fastpush-ws: "
+      "docs/security.md" },
+    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+      "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -89,7 +94,8 @@ s_usage(FILE *out)
         "FastCGI responder for fastpush polls and HTTP publishing:\n"
         "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]\n"
         "  GET  PREFIX/state?channel=c\n"
-        "  POST PREFIX/publish        (with X-Fastpush-Secret)\n"
+        "  POST PREFIX/publish        (X-Fastpush-Secret, or publish "
+        "rights with auth on)\n"
         "  GET  PREFIX/stats, PREFIX/metrics\n"
         "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
         "nginx;\nsee docs/deploy.md and docs/protocol.md.\n\n"
@@ -130,6 +136,7 @@ s_on_tick(fp_app_t *app, int64_t now, void *arg)
     polld_t *d = arg;
     polld_expire(d, now);
     if (now >= d->next_report) {
+        fp_authz_tick(d->authz, now);
         s_report(d);
         d->next_report = now + 5000;
     }
@@ -163,26 +170,31 @@ main(int argc, char **argv)
     if (start > 0)
         return 0;
     d.conf = s_conf;
+    d.authz = fp_authz_new(&fp_authz_conf, err);
+    if (!d.authz)
+        fp_fatalx("%s", err);
     fp_app_conf_t ac = {
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
                   .socket_mode = (int) s_conf.socket_mode,
                   .max_body = s_conf.max_body },
         .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
-                 .linger_ms = s_conf.linger },
+                 .linger_ms = s_conf.linger, .link = &fp_link_conf },
     };
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
     d.conns = fp_app_conns(d.app);
-    fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, HTTP "
-                "publish %s", *s_conf.listen ? s_conf.listen : "fd 0",
+    fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
+                "HTTP publish %s", *s_conf.listen ? s_conf.listen : "fd 0",
                 s_conf.prefix, s_conf.control,
-                *s_conf.publish_secret ? "on" : "off");
+                fp_authz_on(d.authz) ? "on" : "off",
+                *s_conf.publish_secret ? "with the secret" : "without secret");
     fp_args_ready(&args);
     int rc = fp_app_run(d.app);
     polld_expire(&d, INT64_MAX);
     polld_answer_due(&d);
     fp_app_destroy(&d.app);
+    fp_authz_destroy(&d.authz);
     free(d.parked);
     fp_conf_free(s_opts);
     return rc;

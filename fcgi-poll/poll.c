@@ -96,7 +96,9 @@ static void
 s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     polld_req_t *r = ctx;
-    if (r->nevents < r->limit)
+    bool expired = r->client && r->client->expires &&
+                   fp_clock_ms() >= r->client->expires;
+    if (r->nevents < r->limit && !expired)
         s_add_event(r, ev, flags);
     else
         r->cut = true;
@@ -147,6 +149,10 @@ s_park(polld_req_t *r)
                     "waiting; poll again later");
         return;
     }
+    if (r->client && fp_authz_connect(d->authz, r->client, err)) {
+        polld_refuse(r, 429, err);
+        return;
+    }
     r->member = fp_member_new(fp_app_hub(d->app),
                               (const char *const *) r->channels.items,
                               (size_t) r->channels.count, r->cursor, &s_cbs,
@@ -162,6 +168,8 @@ s_park(polld_req_t *r)
     r->slot = d->nparked;
     d->parked[d->nparked++] = r;
     r->deadline = fp_clock_ms() + r->wait_ms;
+    if (r->client && r->client->expires && r->client->expires < r->deadline)
+        r->deadline = r->client->expires;   /*  no event after the token  */
     d->stats.parked++;
 }
 
@@ -319,6 +327,10 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
     int rc = s_params(r, &q, &since, err);
     if (rc < 0) {
         polld_error(r, 400, rc == -2 ? "bad_cursor" : "bad_request", err);
+        fp_query_free(&q);
+        return;
+    }
+    if (polld_allow(r, FP_AUTH_SUBSCRIBE, &r->channels) < 0) {
         fp_query_free(&q);
         return;
     }

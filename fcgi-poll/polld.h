@@ -4,7 +4,8 @@
  *
  *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]
  *    GET  PREFIX/state?channel=c
- *    POST PREFIX/publish                (JSON event; needs the secret)
+ *    POST PREFIX/publish                (JSON event; the secret, or
+ *                                        publish rights with auth on)
  *    GET  PREFIX/stats                  (JSON)
  *    GET  PREFIX/metrics                (Prometheus text format)
  *
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "authz.h"
 #include "buf.h"
 #include "conf.h"
 #include "cursor.h"
@@ -66,6 +68,7 @@ typedef struct polld polld_t;
 typedef struct polld_req {
     polld_t *d;
     fp_fconn_t *conn;
+    fp_authz_client_t *client;  /*  who asks (NULL with auth off)  */
     int route;                  /*  POLLD_R_*  */
     char *headers;              /*  extra header lines (CORS), owned  */
     char *if_none_match;        /*  owned or NULL  */
@@ -91,6 +94,7 @@ enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
 struct polld {
     polld_conf_t conf;
     fp_app_t *app;
+    fp_authz_t *authz;          /*  who may do what  */
     fp_fconns_t *conns;
     polld_req_t **parked;       /*  waiting long-polls  */
     uint32_t nparked, cap;
@@ -107,6 +111,8 @@ void polld_error(polld_req_t *r, int status, const char *code,
                  const char *msg);
 void polld_req_free(polld_req_t *r);
 int polld_status_of(const char *code);
+int polld_allow(polld_req_t *r, int action, const fp_strlist_t *channels);
+void polld_refuse(polld_req_t *r, int status, const char *msg);
 
 /*  poll.c  */
 void polld_poll(polld_req_t *r, fp_fcgi_req_t *req);

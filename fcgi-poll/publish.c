@@ -5,12 +5,16 @@
  *    {"channel": "c", "event": "t", "key": "k", "data": ...}
  *
  *  answers 202 {"id", "seq", "channel"} once the broker accepted the
- *  event.  Publishing is off unless `publish-secret` is set; the body is
- *  checked here (400/413) before it reaches the broker.  Any content type
+ *  event.  Two ways to be allowed: the shared secret `publish-secret`
+ *  (server-side publishers), or, with `auth on`, the client's own publish
+ *  right on the channel (a token or a login; limited by publish-rate).
+ *  Without either publishing is off.  The body is checked here (400/413)
+ *  before it reaches the broker.  Any content type
  *  whose body is JSON is accepted (`curl -d` sends form-urlencoded), but
  *  not multipart uploads (415).
  */
 #include "polld.h"
+#include "clock.h"
 #include "event.h"
 #include "json.h"
 #include "mem.h"
@@ -18,6 +22,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
@@ -38,25 +43,60 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     free(body);
 }
 
-/*  The shared secret, compared in constant time.  */
+/*  The shared secret, compared in constant time.  Returns 1 when the
+ *  request carries the right one, 0 when it carries none and auth on may
+ *  still allow it, -1 when it was refused (answered).  */
 static int
 s_secret(polld_req_t *r, fp_fcgi_req_t *req)
 {
     const char *want = r->d->conf.publish_secret;
     const char *got = fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
+    bool auth = fp_authz_on(r->d->authz);
 
+    if (!got && auth)
+        return 0;
     if (!want || !*want) {
-        polld_error(r, 403, "publish_disabled", "publishing over HTTP is "
-                    "off (set publish-secret)");
+        polld_error(r, 403, "publish_disabled", got ? "no publish-secret is "
+                    "set: X-Fastpush-Secret is not accepted" : "publishing "
+                    "over HTTP is off (set publish-secret, or auth on)");
         return -1;
     }
     if (!got) {
-        polld_error(r, 401, "unauthorized", "X-Fastpush-Secret is required");
+        polld_refuse(r, 401, "X-Fastpush-Secret is required");
         return -1;
     }
     if (strlen(got) != strlen(want) ||
         CRYPTO_memcmp(got, want, strlen(want)) != 0) {
         polld_error(r, 403, "forbidden", "wrong X-Fastpush-Secret");
+        return -1;
+    }
+    return 1;
+}
+
+/*  Auth on, no secret: the client's own right to publish on the channel,
+ *  JSON only when the credential is ambient (a cookie, the web server's
+ *  login: a cross-site form must not publish as the user), and the
+ *  user's publish rate.  0, or -1 answered.  */
+static int
+s_rights(polld_req_t *r, fp_fcgi_req_t *req, const fp_publish_t *p)
+{
+    const char *ctype = fp_fcgi_param(req, "CONTENT_TYPE");
+    char *chan = p->channel;
+    fp_strlist_t one = { .items = &chan, .count = 1 };
+    char err[FP_ERR_LEN];
+
+    if (polld_allow(r, FP_AUTH_PUBLISH, &one) < 0)
+        return -1;
+    if (r->client->ambient &&
+        (!ctype || strncasecmp(ctype, "application/json", 16) != 0)) {
+        polld_error(r, 415, "unsupported_media_type", "publishing with a "
+                    "cookie or a web server login needs Content-Type: "
+                    "application/json (cross-site request protection)");
+        return -1;
+    }
+    int st = fp_authz_publish(r->d->authz, r->client, fp_clock_ms(), err);
+    if (st) {
+        polld_refuse(r, st, err);
         return -1;
     }
     return 0;
@@ -82,7 +122,8 @@ polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
     fp_publish_t p;
     char err[FP_ERR_LEN];
 
-    if (s_secret(r, req) < 0)
+    int secret = s_secret(r, req);
+    if (secret < 0)
         return;
     if (req->body_too_large) {
         snprintf(err, sizeof err, "the body is larger than %llu bytes",
@@ -99,6 +140,8 @@ polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
     if (rc < 0) {
         polld_error(r, 400, rc == FP_PUBLISH_EJSON ? "invalid_json"
                                                     : "invalid_event", err);
+    } else if (secret == 0 && s_rights(r, req, &p) < 0) {
+        /*  refused  */
     } else {
         r->hreq = fp_hub_request(fp_app_hub(r->d->app), "PUBLISH", s_body(&p),
                                  s_on_published, r);

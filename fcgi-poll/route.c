@@ -29,6 +29,7 @@ polld_req_free(polld_req_t *r)
 {
     fp_hub_cancel(fp_app_hub(r->d->app), &r->hreq);
     polld_unpark(r);
+    fp_authz_client_free(r->d->authz, &r->client);
     if (r->conn) {
         r->conn->gone = NULL;
         r->conn->ctx = NULL;
@@ -96,6 +97,38 @@ polld_status_of(const char *code)
     return 502;
 }
 
+/*  An authorization or limit refusal: 401 (with a challenge), 403, 429.  */
+void
+polld_refuse(polld_req_t *r, int status, const char *msg)
+{
+    if (status == 401 || status == 429) {
+        fp_buf_t h;
+        fp_buf_init(&h);
+        fp_buf_adds(&h, r->headers);
+        fp_buf_adds(&h, status == 401 ? FP_AUTHZ_CHALLENGE
+                                      : "Retry-After: 1\r\n");
+        free(r->headers);
+        r->headers = fp_buf_detach(&h, NULL);
+    }
+    polld_error(r, status, status == 401 ? "unauthorized" : status == 403
+                ? "forbidden" : status == 429 ? "rate_limited" : "error", msg);
+}
+
+/*  May the request's client do action on these channels?  0, or -1 with
+ *  the refusal answered.  */
+int
+polld_allow(polld_req_t *r, int action, const fp_strlist_t *channels)
+{
+    char err[FP_ERR_LEN];
+    int st = fp_authz_allow(r->d->authz, r->client, action,
+                            (const char *const *) channels->items,
+                            (size_t) channels->count, err);
+    if (st == 0)
+        return 0;
+    polld_refuse(r, st, err);
+    return -1;
+}
+
 static void
 s_preflight(polld_req_t *r)
 {
@@ -148,6 +181,17 @@ s_dispatch(polld_req_t *r, fp_fcgi_req_t *req, const char *method)
         return;
     }
     r->d->stats.requests[r->route]++;
+    /*  a publish with the shared secret is judged by it alone  */
+    bool secret = r->route == POLLD_R_PUBLISH &&
+                  fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
+    if (r->route <= POLLD_R_PUBLISH && !secret) {
+        char err[FP_ERR_LEN];
+        int st = fp_authz_identify_fcgi(r->d->authz, req, &r->client, err);
+        if (st) {
+            polld_refuse(r, st, err);
+            return;
+        }
+    }
     switch (r->route) {
     case POLLD_R_POLL: polld_poll(r, req); break;
     case POLLD_R_STATE: polld_state(r, req); break;
@@ -169,7 +213,7 @@ polld_route(polld_t *d, fp_fcgi_req_t *req)
     r->conn = fp_fconn_new(d->conns, req, s_gone, r);
     fp_buf_init(&h);
     if (fp_http_cors(fp_fcgi_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
-                     true, &h))
+                     true, !fp_authz_on(d->authz), &h))
         fp_buf_adds(&h, "Access-Control-Expose-Headers: ETag\r\n");
     r->headers = fp_buf_detach(&h, NULL);
     r->route = s_which(d, req, err);

@@ -73,6 +73,10 @@ polld_state(polld_req_t *r, fp_fcgi_req_t *req)
         fp_query_free(&q);
         return;
     }
+    if (polld_allow(r, FP_AUTH_SUBSCRIBE, &r->channels) < 0) {
+        fp_query_free(&q);
+        return;
+    }
     const char *inm = fp_fcgi_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
     r->hreq = fp_hub_request(fp_app_hub(r->d->app), "STATE",

@@ -33,8 +33,8 @@ polld_self_stats(polld_t *d)
         snprintf(k, sizeof k, "%dxx", i);
         json_object_set_new(codes, k, json_integer((json_int_t) s->status[i]));
     }
-    return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:I, s:b}",
+    json_t *st = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+                     " s:I, s:I, s:I, s:I, s:b}",
                      "requests", routes, "responses", codes,
                      "not_modified", (json_int_t) s->not_modified,
                      "waiting", (json_int_t) d->nparked,
@@ -48,6 +48,8 @@ polld_self_stats(polld_t *d)
                      "gaps", (json_int_t) hs.gaps,
                      "backfilled", (json_int_t) hs.backfilled,
                      "broker_up", hs.broker_up);
+    fp_authz_report(d->authz, st);
+    return st;
 }
 
 /* ------------------------------------------------------------ Prometheus */
@@ -95,6 +97,11 @@ s_broker_metrics(fp_buf_t *b, json_t *st)
           "published", "Events accepted by the broker." },
         { "fastpush_events_rejected_total", "counter", "events", "rejected",
           "Publishes the broker refused." },
+        { "fastpush_events_unauthorized_total", "counter", "events",
+          "unauthorized", "Publishes refused for a missing or wrong "
+          "publish token." },
+        { "fastpush_events_rate_limited_total", "counter", "events",
+          "rate_limited", "Publishes refused by the broker's publish-rate." },
         { "fastpush_history_events", "gauge", "history", "events",
           "Events held in history." },
         { "fastpush_history_bytes", "gauge", "history", "bytes",
@@ -188,6 +195,18 @@ s_responder_metrics(fp_buf_t *b, json_t *st)
           "Clients cut for not reading." },
         { "fastpush_clients_gone_total", "counter", "gone",
           "Clients that went away." },
+        { "fastpush_auth_unauthorized_total", "counter", "auth_unauthorized",
+          "Requests and messages refused with 401: no or an invalid token." },
+        { "fastpush_auth_forbidden_total", "counter", "auth_forbidden",
+          "Requests and messages refused with 403: no right to the "
+          "channel." },
+        { "fastpush_auth_expired_total", "counter", "auth_expired",
+          "Streams and connections ended because their token expired." },
+        { "fastpush_user_connections_limited_total", "counter",
+          "user_connections_limited",
+          "Connections refused by max-user-connections." },
+        { "fastpush_publish_rate_limited_total", "counter",
+          "publish_rate_limited", "Publishes refused by publish-rate." },
     };
     json_t *resp = json_object_get(st, "responders");
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)

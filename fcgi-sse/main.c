@@ -50,6 +50,11 @@ static const fp_conf_opt_t s_opts[] = {
       "origins allowed to read streams cross-origin (CORS); * = any" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
+      "authorization, shared with fastpush-poll and fastpush-ws: "
+      "docs/security.md" },
+    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+      "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -118,6 +123,7 @@ s_report(ssed_t *d)
         "backfilled", (json_int_t) hs.backfilled,
         "channels", (json_int_t) hs.channels,
         "broker_up", hs.broker_up);
+    fp_authz_report(d->authz, json_object_get(body, "stats"));
     fp_hub_request(fp_app_hub(d->app), "REPORT", body, NULL, NULL);
 }
 
@@ -134,6 +140,7 @@ s_on_tick(fp_app_t *app, int64_t now, void *arg)
     if (now >= d->next_sweep) {
         ssed_sweep(d, now);
         fp_fconns_reap(d->conns, now, (int64_t) d->conf.heartbeat);
+        fp_authz_tick(d->authz, now);
         d->next_sweep = now + 1000;
     }
     if (now >= d->next_report) {
@@ -168,11 +175,14 @@ main(int argc, char **argv)
     if (start > 0)
         return 0;
     d.conf = s_conf;
+    d.authz = fp_authz_new(&fp_authz_conf, err);
+    if (!d.authz)
+        fp_fatalx("%s", err);
     fp_app_conf_t ac = {
         .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
                   .socket_mode = (int) s_conf.socket_mode },
         .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
-                 .linger_ms = s_conf.linger },
+                 .linger_ms = s_conf.linger, .link = &fp_link_conf },
     };
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
@@ -183,9 +193,9 @@ main(int argc, char **argv)
     fp_fcgi_stdout(&hb, 1, ": hb\n\n", 6);
     d.heartbeat = fp_blob_new(hb.data, hb.len);
     fp_buf_free(&hb);
-    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s",
+    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
                 *s_conf.listen ? s_conf.listen : "fd 0", s_conf.prefix,
-                s_conf.control);
+                s_conf.control, fp_authz_on(d.authz) ? "on" : "off");
     fp_args_ready(&args);
     int rc = fp_app_run(d.app);
     ssed_stop_all(&d);
@@ -193,6 +203,7 @@ main(int argc, char **argv)
                 (unsigned long long) d.stats.opened,
                 (unsigned long long) d.stats.slow_cut);
     fp_app_destroy(&d.app);
+    fp_authz_destroy(&d.authz);
     fp_blob_unref(&d.heartbeat);
     free(d.streams);
     fp_conf_free(s_opts);

@@ -90,10 +90,30 @@ s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
     return c;
 }
 
+/*  Who asks, may they subscribe to every channel, and may they open one
+ *  more stream (max-user-connections)?  */
+static void
+s_authorize(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *chans,
+            fp_authz_client_t **client, verdict_t *v)
+{
+    char err[FP_ERR_LEN];
+    int st = fp_authz_identify_fcgi(d->authz, req, client, err);
+    if (!st)
+        st = fp_authz_allow(d->authz, *client, FP_AUTH_SUBSCRIBE,
+                            (const char *const *) chans->items,
+                            (size_t) chans->count, err);
+    if (!st && *client)
+        st = fp_authz_connect(d->authz, *client, err);
+    if (st)
+        s_refuse(v, st, st == 401 ? "unauthorized" : st == 403
+                 ? "forbidden" : "too_many_connections", err);
+}
+
 void
 ssed_route(ssed_t *d, fp_fcgi_req_t *req)
 {
     verdict_t v = { 0 };
+    fp_authz_client_t *client = NULL;
     fp_query_t q = { 0 };
     fp_strlist_t chans = { 0 };
     fp_buf_t headers;
@@ -102,7 +122,7 @@ ssed_route(ssed_t *d, fp_fcgi_req_t *req)
 
     fp_buf_init(&headers);
     fp_http_cors(fp_fcgi_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
-                 true, &headers);
+                 true, !fp_authz_on(d->authz), &headers);
     s_method(d, req, &v);
     if (!v.status && qs && strlen(qs) > (size_t) d->conf.max_query)
         s_refuse(&v, 414, "query_too_long", "the query string is too long");
@@ -111,17 +131,22 @@ ssed_route(ssed_t *d, fp_fcgi_req_t *req)
     if (!v.status)
         s_channels(d, req, &q, &chans, &v);
     const char *cursor = v.status ? NULL : s_cursor(req, &q, &v);
+    if (!v.status)
+        s_authorize(d, req, &chans, &client, &v);
     if (!v.status && d->nstreams >= (uint32_t) d->conf.max_streams)
         s_refuse(&v, 503, "too_many_streams", "this responder holds as many "
                  "streams as it may; retry later");
     if (v.status) {
         if (v.status == 405)
             fp_buf_adds(&headers, "Allow: GET\r\n");
-        if (v.status == 503)
+        if (v.status == 503 || v.status == 429)
             fp_buf_adds(&headers, "Retry-After: 5\r\n");
+        if (v.status == 401)
+            fp_buf_adds(&headers, FP_AUTHZ_CHALLENGE);
+        fp_authz_client_free(d->authz, &client);
         ssed_reply(d, req, v.status, headers.data, v.code, v.msg);
     } else {
-        ssed_stream_open(d, req, &chans, cursor, headers.data);
+        ssed_stream_open(d, req, &chans, cursor, headers.data, &client);
     }
     fp_buf_free(&headers);
     fp_strlist_free(&chans);

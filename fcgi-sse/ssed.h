@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "authz.h"
 #include "conf.h"
 #include "fconn.h"
 #include "outq.h"
@@ -45,6 +46,8 @@ typedef struct ssed_stream {
     ssed_t *d;
     fp_fconn_t *conn;
     fp_member_t *member;
+    fp_authz_client_t *client;  /*  who (NULL with auth off)  */
+    int64_t expires;            /*  monotonic ms the token runs out, 0  */
     uint32_t index;             /*  position in d->streams  */
 } ssed_stream_t;
 
@@ -62,6 +65,7 @@ typedef struct {
 struct ssed {
     ssed_conf_t conf;
     fp_app_t *app;
+    fp_authz_t *authz;          /*  who may subscribe to what  */
     fp_fconns_t *conns;         /*  every handed-over connection  */
     ssed_stream_t **streams;    /*  the open streams  */
     uint32_t nstreams, cap;
@@ -77,7 +81,7 @@ void ssed_route(ssed_t *d, fp_fcgi_req_t *req);
 /*  stream.c  */
 void ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req,
                       const fp_strlist_t *channels, const char *cursor,
-                      const char *headers);
+                      const char *headers, fp_authz_client_t **client);
 void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
                 const char *headers, const char *code, const char *msg);
 void ssed_sweep(ssed_t *d, int64_t now);

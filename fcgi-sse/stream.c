@@ -27,6 +27,7 @@ s_close(ssed_stream_t *s)
     s->conn->gone = NULL;
     s->conn->ctx = NULL;
     fp_member_destroy(&s->member);
+    fp_authz_client_free(d->authz, &s->client);
     d->streams[s->index] = d->streams[--d->nstreams];
     d->streams[s->index]->index = s->index;
     d->stats.closed++;
@@ -34,6 +35,7 @@ s_close(ssed_stream_t *s)
 }
 
 static void s_end(ssed_stream_t *s);
+static void s_expire(ssed_stream_t *s);
 
 /*  Queue a blob.  Past max-buffer, first write what the socket takes (a
  *  burst); if that is not enough the client is not keeping up: the stream
@@ -127,6 +129,10 @@ static void
 s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     ssed_stream_t *s = ctx;
+    if (s->expires && fp_clock_ms() >= s->expires) {
+        s_expire(s);
+        return;
+    }
     s->d->stats.events++;
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
@@ -185,6 +191,20 @@ s_end(ssed_stream_t *s)
     s_close(s);
 }
 
+/*  The token ran out: say so, then end the stream.  The page gets a new
+ *  token and opens a new stream from its last event id (the event that
+ *  found the token expired was not sent, so the id is the browser's).  */
+static void
+s_expire(ssed_stream_t *s)
+{
+    static const char msg[] = "{\"code\":\"auth_expired\",\"message\":"
+                              "\"the token expired: reconnect with a new "
+                              "one and the last event id\"}";
+    fp_authz_expired(s->d->authz);
+    s_queue_sse(s, NULL, "auth-expired", msg, sizeof msg - 1);
+    s_end(s);
+}
+
 /*  The broker refused the join: say why, end the stream and ask the
  *  browser to wait long before retrying.  */
 static void
@@ -239,7 +259,8 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
 
 void
 ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
-                 const char *cursor, const char *headers)
+                 const char *cursor, const char *headers,
+                 fp_authz_client_t **client)
 {
     char err[FP_ERR_LEN];
     fp_buf_t head;
@@ -249,12 +270,16 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
                                    (size_t) channels->count, cursor, &s_cbs,
                                    NULL, err);
     if (!m) {
+        fp_authz_client_free(d->authz, client);
         ssed_reply(d, req, 400, headers, "bad_request", err);
         return;
     }
     ssed_stream_t *s = fp_calloc(1, sizeof *s);
     s->d = d;
     s->member = m;
+    s->client = *client;
+    s->expires = *client ? (*client)->expires : 0;
+    *client = NULL;
     s->conn = fp_fconn_new(d->conns, req, s_gone, s);
     fp_member_set_ctx(m, s);
     fp_fcgi_req_free(&req);
@@ -285,6 +310,10 @@ ssed_sweep(ssed_t *d, int64_t now)
         if (i >= d->nstreams)
             continue;
         ssed_stream_t *s = d->streams[i];
+        if (s->expires && now >= s->expires) {
+            s_expire(s);
+            continue;
+        }
         if (now - s->conn->last_write < (int64_t) d->conf.heartbeat)
             continue;
         d->stats.heartbeats++;

@@ -358,7 +358,7 @@ function drawStats(st) {
     const store = b.store;
     $("stats").replaceChildren(
         el("h4", {}, "Connections now (reported by each responder every 5 s)"),
-        table([["WebSocket connections", fmt(sum("ws", "connections"))],
+        table([["WebSocket connections", fmt(sum("ws", "streams"))],
                ["SSE streams", fmt(sum("sse", "streams"))],
                ["long-polls waiting", fmt(sum("poll", "waiting"))]]),
         el("h4", {}, "Broker"),

@@ -15,6 +15,8 @@
  *  hub callback: a callback only queues, shuts down or cuts.
  */
 #include "wsb.h"
+#include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 
@@ -152,26 +154,58 @@ wsb_conn_accept(wsb_worker_t *w)
     }
 }
 
-/*  Cut a slow consumer: an error message with its cursors after what is
- *  queued, then close 1008.  */
+/*  End with an error message carrying the subscriptions' cursors after
+ *  what is queued, then a close frame.  */
+static void
+s_end_with_cursors(wsb_conn_t *c, const char *code, const char *msg,
+                   unsigned close_code, const char *reason)
+{
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":");
+    fp_json_append_str(&b, code);
+    fp_buf_adds(&b, ",\"message\":");
+    fp_json_append_str(&b, msg);
+    wsb_sub_cursors(c, &b);
+    fp_buf_addc(&b, '}');
+    wsb_conn_send_text(c, b.data, b.len);
+    fp_buf_free(&b);
+    wsb_conn_shutdown(c, close_code, reason);
+}
+
+/*  Cut a slow consumer: its cursors, then close 1008.  */
 static void
 s_cut(wsb_conn_t *c)
 {
-    fp_buf_t b;
     c->cut = true;
     c->w->stats.slow_consumers++;
     if (fp_log_limit_ok(&s_limit))
         fp_log_warnx("slow consumer: %zu bytes queued, closing it with "
                      "1008 and its cursor", c->out.bytes);
-    fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":\"slow_consumer\","
-                "\"message\":\"the client did not read fast enough; "
-                "resume from the cursor\"");
-    wsb_sub_cursors(c, &b);
-    fp_buf_addc(&b, '}');
-    wsb_conn_send_text(c, b.data, b.len);
-    fp_buf_free(&b);
-    wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "slow consumer");
+    s_end_with_cursors(c, "slow_consumer", "the client did not read fast "
+                       "enough; resume from the cursor", WSB_CLOSE_POLICY,
+                       "slow consumer");
+}
+
+void
+wsb_conn_expire(wsb_conn_t *c)
+{
+    if (c->state != WSB_CS_OPEN)
+        return;
+    c->expires = 0;
+    fp_authz_expired(c->w->conf->authz);
+    s_end_with_cursors(c, "auth_expired", "the token expired: reconnect "
+                       "with a new one and resume from the cursor",
+                       WSB_CLOSE_AUTH_EXPIRED, "token expired");
+}
+
+bool
+wsb_conn_expired(wsb_conn_t *c)
+{
+    if (!c->expires || fp_clock_ms() < c->expires)
+        return false;
+    wsb_conn_expire(c);
+    return true;
 }
 
 void
@@ -230,6 +264,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     s_unmark(c);
     wsb_sub_drop_all(c);
     wsb_proto_drop(c);
+    fp_authz_client_free(w->conf->authz, &c->client);
     fp_loop_del(w->loop, c->fd);
     close(c->fd);
     fp_outq_clear(&c->out);
@@ -339,12 +374,69 @@ s_frames(wsb_conn_t *c, uint8_t *buf, size_t n)
     }
 }
 
+/*  The request's parameters by CGI name, for common/authz.  */
+typedef struct {
+    const wsb_hs_t *hs;
+    char addr[NI_MAXHOST];
+} s_hs_ctx_t;
+
+static const char *
+s_hs_get(const void *ctx, const char *name)
+{
+    const s_hs_ctx_t *x = ctx;
+    char header[128];
+    if (strcmp(name, "QUERY_STRING") == 0)
+        return x->hs->query;
+    if (strcmp(name, "REMOTE_ADDR") == 0)
+        return x->addr;
+    if (strncmp(name, "HTTP_", 5) != 0 || strlen(name) >= sizeof header + 5)
+        return NULL;
+    size_t i = 0;
+    for (const char *p = name + 5; *p; p++)
+        header[i++] = *p == '_' ? '-' : *p;
+    header[i] = '\0';
+    return wsb_hs_header(x->hs, header);
+}
+
+/*  Who is it, and may they connect?  Refusals (401, 403) go into hs;
+ *  why holds the reason.  Returns false when the user already holds
+ *  max-user-connections: the caller upgrades, then closes with 1008.  */
+static bool
+s_authorize(wsb_conn_t *c, wsb_hs_t *hs, char *why)
+{
+    fp_authz_t *a = c->w->conf->authz;
+    s_hs_ctx_t x = { .hs = hs };
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+
+    if (!fp_authz_on(a))
+        return true;
+    if (getpeername(c->fd, (struct sockaddr *) &ss, &sl) < 0 ||
+        getnameinfo((struct sockaddr *) &ss, sl, x.addr, sizeof x.addr,
+                    NULL, 0, NI_NUMERICHOST) != 0)
+        x.addr[0] = '\0';
+    fp_authz_req_t r = { s_hs_get, &x, FP_AUTHZ_WS, hs->bearer };
+    int st = fp_authz_identify(a, &r, &c->client, why);
+    if (!st)
+        st = fp_authz_admit(a, c->client, why);
+    if (st) {
+        hs->status = st;
+        hs->why = why;
+        hs->challenge = st == 401;
+        return true;
+    }
+    c->expires = c->client->expires;
+    return fp_authz_connect(a, c->client, why) == 0;
+}
+
 /*  Upgrade request bytes: answer once the blank line is in.  */
 static void
 s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
 {
     const wsb_conf_t *conf = c->w->conf;
     wsb_hs_t hs;
+    char why[FP_ERR_LEN];
+    bool admitted = true;
 
     fp_buf_add(&c->in, buf, n);
     char *end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
@@ -358,6 +450,8 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     size_t rest = c->in.len - hlen;     /*  frames sent right after  */
     c->in.data[hlen] = '\0';
     wsb_hs_check(conf, c->in.data, hlen, &hs);
+    if (hs.status == 101)
+        admitted = s_authorize(c, &hs, why);
     fp_buf_t resp;
     fp_buf_init(&resp);
     wsb_hs_response(&hs, &resp);
@@ -373,6 +467,12 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     c->w->stats.upgraded++;
     c->state = WSB_CS_OPEN;
     c->deadline = 0;
+    if (!admitted) {
+        wsb_proto_error(c, "too_many_connections", why, NULL);
+        wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "too many connections for "
+                          "this user");
+        return;
+    }
     if (rest)
         s_frames(c, buf + n - rest, rest);
 }
@@ -420,6 +520,8 @@ wsb_conn_sweep(wsb_worker_t *w)
     }
     for (wsb_conn_t *c = w->conns; c; c = next) {
         next = c->next;
+        if (c->state == WSB_CS_OPEN && c->expires && now >= c->expires)
+            wsb_conn_expire(c);
         if (c->deadline && now >= c->deadline) {
             w->stats.timeouts++;
             wsb_conn_close(c, c->state == WSB_CS_HANDSHAKE

@@ -7,8 +7,9 @@
  *  Sec-WebSocket-Version 13 (426 naming 13), Sec-WebSocket-Key the base64
  *  of 16 bytes (400), Origin against the allowlist (403).  Then one of
  *  our subprotocols that the client offered is chosen (our order of
- *  preference); extensions are never accepted, so permessage-deflate
- *  offers are simply not answered.  A refusal has a short text body that
+ *  preference); an offered "bearer.<token>" is a credential, kept for
+ *  authorization (conn.c) and never echoed.  Extensions are never
+ *  accepted, so permessage-deflate offers are simply not answered.  A refusal has a short text body that
  *  says why.
  */
 #include "wsb.h"
@@ -85,9 +86,39 @@ s_key_ok(const char *k)
     return (strchr(b64, k[21]) - b64) % 16 == 0;
 }
 
-/*  Split the header lines into h.  -1 on a malformed line.  */
+/*  The offered subprotocols of one header line: ours are collected in
+ *  h->protocols; "bearer.<token>" (a token a browser cannot send in
+ *  Authorization) goes to hs->bearer and is never chosen.  -1 for a
+ *  second token.  */
 static int
-s_headers(char *p, s_hdrs_t *h)
+s_protocols(char *v, s_hdrs_t *h, wsb_hs_t *hs)
+{
+    for (char *item = v; item;) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        while (*item == ' ' || *item == '\t')
+            item++;
+        for (char *e = item + strlen(item); e > item &&
+             (e[-1] == ' ' || e[-1] == '\t');)
+            *--e = '\0';
+        if (strncmp(item, "bearer.", 7) == 0) {
+            if (hs->bearer)
+                return -1;
+            hs->bearer = item + 7;
+        } else if (*item) {
+            size_t l = strlen(h->protocols);
+            snprintf(h->protocols + l, sizeof h->protocols - l, "%s%s",
+                     l ? "," : "", item);
+        }
+        item = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/*  Split the header lines into h (and hs->hdr).  -1 on a malformed line.  */
+static int
+s_headers(char *p, s_hdrs_t *h, wsb_hs_t *hs)
 {
     while (*p) {
         char *eol = strstr(p, "\r\n");
@@ -110,6 +141,10 @@ s_headers(char *p, s_hdrs_t *h)
             v++;
         for (char *t = eol; t > v && (t[-1] == ' ' || t[-1] == '\t');)
             *--t = '\0';
+        if (hs->nhdr < WSB_HS_HEADERS) {
+            hs->hdr[hs->nhdr].name = p;
+            hs->hdr[hs->nhdr++].value = v;
+        }
         if (strcasecmp(p, "Host") == 0) {
             h->host = v;
             h->nhost++;
@@ -127,9 +162,8 @@ s_headers(char *p, s_hdrs_t *h)
             h->origin = v;
             h->norigin++;
         } else if (strcasecmp(p, "Sec-WebSocket-Protocol") == 0) {
-            size_t l = strlen(h->protocols);
-            snprintf(h->protocols + l, sizeof h->protocols - l, "%s%s",
-                     l ? "," : "", v);
+            if (s_protocols(v, h, hs) < 0)
+                return -1;
         }
         p = eol + 2;
     }
@@ -158,6 +192,11 @@ s_request_line(const wsb_conf_t *conf, char *req, wsb_hs_t *hs)
     if (target[0] != '/')
         return s_refuse(hs, 400, "the target must be a path"), NULL;
     size_t plen = strcspn(target, "?#");
+    hs->query = "";
+    if (target[plen] == '?') {
+        hs->query = target + plen + 1;
+        target[plen + 1 + strcspn(target + plen + 1, "#")] = '\0';
+    }
     bool found = conf->paths.count == 0;
     for (int i = 0; i < conf->paths.count && !found; i++)
         found = strlen(conf->paths.items[i]) == plen &&
@@ -209,8 +248,9 @@ wsb_hs_check(const wsb_conf_t *conf, char *req, size_t len, wsb_hs_t *hs)
     char *hp = s_request_line(conf, req, hs);
     if (!hp)
         return;
-    if (s_headers(hp, &h) < 0)
-        return s_refuse(hs, 400, "malformed header line");
+    if (s_headers(hp, &h, hs) < 0)
+        return s_refuse(hs, 400, "malformed header line, or two bearer "
+                        "subprotocols");
     if (h.nhost != 1 || !h.host[0])
         return s_refuse(hs, 400, "exactly one Host header is required");
     if (!h.upgrade || !s_has_token(h.upgrade, "websocket")) {
@@ -235,16 +275,27 @@ wsb_hs_check(const wsb_conf_t *conf, char *req, size_t len, wsb_hs_t *hs)
     hs->status = 101;
 }
 
+const char *
+wsb_hs_header(const wsb_hs_t *hs, const char *name)
+{
+    for (int i = 0; i < hs->nhdr; i++)
+        if (strcasecmp(hs->hdr[i].name, name) == 0)
+            return hs->hdr[i].value;
+    return NULL;
+}
+
 static const char *
 s_phrase(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     default: return "Error";
@@ -276,6 +327,8 @@ wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out)
         s_refusal(hs->status, hs->why,
                   hs->bad_version ? "Sec-WebSocket-Version: 13\r\n"
                   : hs->need_upgrade ? "Upgrade: websocket\r\n"
+                  : hs->challenge ? "WWW-Authenticate: Bearer "
+                                    "realm=\"fastpush\"\r\n"
                   : hs->status == 405 ? "Allow: GET\r\n" : "", out);
         return;
     }

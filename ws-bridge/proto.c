@@ -8,6 +8,9 @@
  *  message causes.  Publishes go to the broker with fp_hub_request and
  *  are answered "published" (with the event's id) or "error" when the
  *  broker refuses; they are allowed only with the `publish` directive.
+ *  With auth on, every subscribe and publish needs the client's right to
+ *  its channels (a "forbidden" error otherwise, the connection stays),
+ *  and publishes count against the user's publish-rate.
  *  Each connection has a budget of message-rate messages a second (a
  *  token bucket); past it a message gets a rate_limited error.
  */
@@ -16,6 +19,7 @@
 #include "event.h"
 #include "json.h"
 #include "mem.h"
+#include "rate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +120,39 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
     const char **chans = s_channels(c, msg, &n, ref);
     if (!chans)
         return;
-    wsb_sub_add(c, chans, n, cursor, ref);
+    if (fp_authz_allow(c->w->conf->authz, c->client, FP_AUTH_SUBSCRIBE,
+                       chans, n, err) == 0)
+        wsb_sub_add(c, chans, n, cursor, ref);
+    else
+        wsb_proto_error(c, "forbidden", err, ref);
     free(chans);
+}
+
+/*  With auth on: may the client publish this?  Its publish right on the
+ *  channel, then its user's publish-rate.  false with the reply sent.  */
+static bool
+s_may_publish(wsb_conn_t *c, json_t *msg, const char *ref)
+{
+    fp_authz_t *a = c->w->conf->authz;
+    const char *ch = json_string_value(json_object_get(msg, "channel"));
+    char err[FP_ERR_LEN];
+
+    if (!fp_authz_on(a))
+        return true;
+    if (!ch || !fp_channel_valid(ch, strlen(ch))) {
+        wsb_proto_error(c, "invalid_event", "\"channel\" must be a valid "
+                        "channel name", ref);
+        return false;
+    }
+    if (fp_authz_allow(a, c->client, FP_AUTH_PUBLISH, &ch, 1, err)) {
+        wsb_proto_error(c, "forbidden", err, ref);
+        return false;
+    }
+    if (fp_authz_publish(a, c->client, c->w->now, err)) {
+        wsb_proto_error(c, "rate_limited", err, ref);
+        return false;
+    }
+    return true;
 }
 
 static void
@@ -193,6 +228,8 @@ s_publish(wsb_conn_t *c, json_t *msg, const char *ref)
                         "for the broker", ref);
         return;
     }
+    if (!s_may_publish(c, msg, ref))
+        return;
     json_t *body = json_object();
     for (int i = 0; fields[i]; i++) {
         json_t *v = json_object_get(msg, fields[i]);
@@ -271,20 +308,7 @@ done:
 static bool
 s_rate_ok(wsb_conn_t *c)
 {
-    int64_t rate = c->w->conf->message_rate, now = c->w->now;
-    if (rate <= 0)
-        return true;
-    if (c->rate_at == 0) {
-        c->rate_tokens = (int32_t) (rate * 1000);
-    } else {
-        int64_t t = c->rate_tokens + (now - c->rate_at) * rate;
-        c->rate_tokens = (int32_t) (t > rate * 1000 ? rate * 1000 : t);
-    }
-    c->rate_at = now;
-    if (c->rate_tokens < 1000)
-        return false;
-    c->rate_tokens -= 1000;
-    return true;
+    return fp_rate_take(&c->rate, c->w->conf->message_rate, c->w->now);
 }
 
 void
@@ -292,6 +316,8 @@ wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
                   size_t len)
 {
     c->w->stats.messages_in++;
+    if (wsb_conn_expired(c))
+        return;
     if (c->w->conf->echo) {
         fp_blob_t *b = wsb_frame_blob(opcode, data, len);
         wsb_conn_send(c, b);

@@ -27,6 +27,8 @@ struct wsb_sub {
     char *ref;                  /*  raw JSON or NULL (owned)  */
     char **chans;               /*  owned  */
     uint16_t n;
+    char pos[FP_CURSOR_LEN];    /*  the last cursor the client was given
+                                    (ready or an event's id), "" if none  */
 };
 
 static void s_event(fp_member_t *m, fp_event_t *ev, unsigned flags,
@@ -70,6 +72,11 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     wsb_sub_t *s = ctx;
 
+    if (wsb_conn_expired(s->c))
+        return;
+    s->c->w->stats.events++;
+    if (!(flags & (FP_EVENT_SNAPSHOT | FP_EVENT_LATE)))
+        fp_cursor_format(ev->epoch, ev->seq, s->pos);
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
@@ -108,6 +115,7 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
     wsb_sub_t *s = ctx;
     fp_buf_t b;
 
+    snprintf(s->pos, sizeof s->pos, "%s", cursor);
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"ready\",\"channels\":");
     s_add_chans(&b, s->chans, s->n);
@@ -279,13 +287,24 @@ wsb_sub_drop_all(wsb_conn_t *c)
         s_free(c->subs);
 }
 
+/*  Where the client stands on s: what it was last given (the member may
+ *  be ahead by an event that was refused, at a token's expiry).  */
+static bool
+s_position(const wsb_sub_t *s, char *cursor)
+{
+    if (!s->pos[0])
+        return fp_member_cursor(s->m, cursor);
+    memcpy(cursor, s->pos, sizeof s->pos);
+    return true;
+}
+
 void
 wsb_sub_cursors(wsb_conn_t *c, fp_buf_t *out)
 {
     char cursor[FP_CURSOR_LEN];
     int k = 0;
 
-    if (c->nsubs == 1 && fp_member_cursor(c->subs->m, cursor)) {
+    if (c->nsubs == 1 && s_position(c->subs, cursor)) {
         fp_buf_adds(out, ",\"cursor\":");
         fp_json_append_str(out, cursor);
     }
@@ -293,7 +312,7 @@ wsb_sub_cursors(wsb_conn_t *c, fp_buf_t *out)
     for (wsb_sub_t *s = c->subs; s; s = s->next) {
         fp_buf_adds(out, k++ ? ",{\"channels\":" : "{\"channels\":");
         s_add_chans(out, s->chans, s->n);
-        if (fp_member_cursor(s->m, cursor)) {
+        if (s_position(s, cursor)) {
             fp_buf_adds(out, ",\"cursor\":");
             fp_json_append_str(out, cursor);
         }

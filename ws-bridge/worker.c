@@ -95,8 +95,7 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
                 (unsigned long long) s->rate_limited);
 }
 
-/*  Tell the broker how this worker is doing (shown by STATS, the poll
- *  responder's /stats and /metrics, next to the SSE and poll reports).  */
+/*  Tell the broker how this worker is doing (STATS, /stats, /metrics).  */
 static void
 s_report(wsb_worker_t *w)
 {
@@ -106,26 +105,27 @@ s_report(wsb_worker_t *w)
     if (!w->hub)
         return;
     fp_hub_stats(w->hub, &hs);
-    json_t *body = json_pack(
-        "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:I, s:I, s:I, s:b}}",
-        "transport", "ws", "pid", (int) getpid(), "stats",
-        "connections", (json_int_t) w->nconns,
+    json_t *st = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:I, s:b}",
+        "streams", (json_int_t) w->nconns,
         "accepted", (json_int_t) s->accepted,
         "upgraded", (json_int_t) s->upgraded,
         "refused", (json_int_t) s->refused,
-        "timeouts", (json_int_t) s->timeouts,
-        "protocol_errors", (json_int_t) s->protocol_errors,
+        "events", (json_int_t) s->events,
+        "slow_cut", (json_int_t) s->slow_consumers,
         "dead_peers", (json_int_t) s->dead_peers,
-        "slow_consumers", (json_int_t) s->slow_consumers,
         "messages_in", (json_int_t) s->messages_in,
-        "frames_out", (json_int_t) s->frames_out,
         "published", (json_int_t) s->published,
+        "rate_limited", (json_int_t) s->rate_limited,
         "gaps", (json_int_t) hs.gaps,
         "backfilled", (json_int_t) hs.backfilled,
         "channels", (json_int_t) hs.channels,
         "broker_up", hs.broker_up);
-    fp_hub_request(w->hub, "REPORT", body, NULL, NULL);
+    fp_authz_report(w->conf->authz, st);
+    fp_hub_request(w->hub, "REPORT", json_pack("{s:s, s:i, s:o}",
+                   "transport", "ws", "pid", (int) getpid(), "stats", st),
+                   NULL, NULL);
 }
 
 static void
@@ -196,7 +196,7 @@ s_open(wsb_worker_t *w, char *err)
     if (!conf->echo) {
         fp_hub_conf_t hc = { .fanout = conf->fanout,
                              .control = conf->control,
-                             .linger_ms = 10000 };
+                             .linger_ms = 10000, .link = &fp_link_conf };
         int fds[2];
         w->hub = fp_hub_new(&hc, err);
         if (!w->hub)
@@ -263,6 +263,11 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
             if (w.hub)
                 fp_hub_tick(w.hub, w.now);
             wsb_conn_sweep(&w);
+            if (w.hub && w.now >= w.next_report) {
+                s_report(&w);
+                fp_authz_tick(conf->authz, w.now);
+                w.next_report = w.now + 5000;
+            }
             wsb_conn_flush_dirty(&w);
             next_tick = w.now + TICK_MS;
         }

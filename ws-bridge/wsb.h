@@ -16,11 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authz.h"
 #include "buf.h"
 #include "conf.h"
 #include "hub.h"
 #include "loop.h"
 #include "outq.h"
+#include "rate.h"
 #include "utf8.h"
 
 #define WSB_VERSION "0.1.0"
@@ -56,6 +58,7 @@ typedef struct {
     char *fanout;               /*  broker endpoints  */
     char *control;
     char *log_level;
+    fp_authz_t *authz;          /*  built from the auth directives  */
 } wsb_conf_t;
 
 /* ------------------------------------------------------------ frames */
@@ -70,7 +73,8 @@ enum {
     WSB_CLOSE_PROTOCOL = 1002, WSB_CLOSE_UNSUPPORTED = 1003,
     WSB_CLOSE_NO_STATUS = 1005, WSB_CLOSE_BAD_DATA = 1007,
     WSB_CLOSE_POLICY = 1008, WSB_CLOSE_TOO_BIG = 1009,
-    WSB_CLOSE_ERROR = 1011, WSB_CLOSE_TRY_LATER = 1013
+    WSB_CLOSE_ERROR = 1011, WSB_CLOSE_TRY_LATER = 1013,
+    WSB_CLOSE_AUTH_EXPIRED = 4001
 };
 
 /*  Parser states: the bytes of a frame may arrive one at a time.  */
@@ -149,14 +153,24 @@ fp_blob_t *wsb_close_blob(unsigned code, const char *reason);
 /* ------------------------------------------------------------ handshake */
 
 #define WSB_ACCEPT_LEN 29       /*  base64 of SHA-1, with the NUL  */
+#define WSB_HS_HEADERS 48       /*  header lines kept for authorization  */
 
 typedef struct {
     int status;                 /*  101, or the HTTP status of a refusal  */
     const char *why;            /*  refusal text for the body  */
     bool bad_version;           /*  426: add Sec-WebSocket-Version  */
     bool need_upgrade;          /*  426: add Upgrade: websocket  */
+    bool challenge;             /*  401: add WWW-Authenticate  */
     char accept[WSB_ACCEPT_LEN];
     char protocol[64];          /*  chosen subprotocol or ""  */
+    /*  For authorization, borrowed from the request buffer: the header
+     *  lines (the first WSB_HS_HEADERS), the query string ("" if none)
+     *  and the token of an offered "bearer.<token>" subprotocol (never
+     *  echoed), or NULL.  */
+    struct { const char *name, *value; } hdr[WSB_HS_HEADERS];
+    int nhdr;
+    const char *query;
+    const char *bearer;
 } wsb_hs_t;
 
 /*  Check a complete upgrade request (the bytes up to and including the
@@ -170,6 +184,10 @@ void wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out);
 
 /*  A plain refusal (e.g. 503 when full) with a text body.  */
 void wsb_hs_refusal(int status, const char *why, fp_buf_t *out);
+
+/*  The value of header `name` (case-insensitive) from a checked request,
+ *  or NULL.  */
+const char *wsb_hs_header(const wsb_hs_t *hs, const char *name);
 
 /*  Sec-WebSocket-Accept for a key (RFC 6455 section 4.2.2).  */
 void wsb_hs_accept(const char *key, size_t len, char out[WSB_ACCEPT_LEN]);
@@ -195,6 +213,7 @@ typedef struct {
     uint64_t frames_out;        /*  frames queued  */
     uint64_t published;         /*  client publishes accepted  */
     uint64_t rate_limited;      /*  client messages refused by the rate  */
+    uint64_t events;            /*  events queued to clients  */
 } wsb_stats_t;
 
 struct wsb_worker {
@@ -212,6 +231,7 @@ struct wsb_worker {
     wsb_conn_t *dirty;          /*  connections with output to flush  */
     uint8_t *rbuf;              /*  read buffer shared by connections  */
     fp_blob_t *ping;            /*  the heartbeat ping frame  */
+    int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
 };
 
@@ -242,8 +262,9 @@ struct wsb_conn {
     int64_t last_rx;            /*  when bytes last arrived  */
     int64_t last_ping;          /*  when we last sent a heartbeat ping  */
     int64_t over_since;         /*  queue above max-queue since, or 0  */
-    int64_t rate_at;            /*  message budget: last refill (ms)  */
-    int32_t rate_tokens;        /*  messages allowed now, x1000  */
+    fp_rate_t rate;             /*  message budget (message-rate)  */
+    int64_t expires;            /*  the token runs out (ms), 0 = never  */
+    fp_authz_client_t *client;  /*  who (NULL with auth off)  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;
@@ -278,6 +299,14 @@ void wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason);
 /*  The one place a connection ends: unregister, drop subscriptions and
  *  requests, close the socket, free.  c is invalid afterwards.  */
 void wsb_conn_close(wsb_conn_t *c, const char *why);
+
+/*  The token ran out: an auth_expired error with the subscriptions'
+ *  cursors, then close 4001 (the client gets a new token and resumes).
+ *  Safe inside hub callbacks.  */
+void wsb_conn_expire(wsb_conn_t *c);
+
+/*  True (after closing it with wsb_conn_expire) if c's token ran out.  */
+bool wsb_conn_expired(wsb_conn_t *c);
 
 /*  Write the queues of the connections that got output this round.  */
 void wsb_conn_flush_dirty(wsb_worker_t *w);

@@ -18,6 +18,18 @@
  * broker's ingest socket without waiting; the broker drops invalid ones, so
  * the names are checked here first.  The wire format is in docs/protocol.md.
  *
+ * A broker that authenticates publishers (docs/security.md) needs its
+ * publish token, its CURVE keys, or both:
+ *
+ *     $pub = new FastpushPublisher([
+ *         'token'             => 'the-publish-token',  // a last frame
+ *         'curve_server_cert' => '/etc/fastpush/broker',      // public
+ *         'curve_client_cert' => '/etc/fastpush/app_secret',  // secret
+ *     ]);
+ *
+ * (the certificate files as `fastpush keygen` writes them; php-zmq must be
+ * built with CURVE, as Debian's is).
+ *
  * Works with PHP 7.0 and later.
  */
 
@@ -56,10 +68,14 @@ class FastpushPublisher
     private $dealer = null;
     private $push = null;
     private $tag = 0;
+    private $token = null;
+    private $curve = null;
 
     /**
      * @param array $options 'control', 'ingest' (ZeroMQ endpoints),
-     *     'timeout' (seconds, 3.0), 'context' (a ZMQContext to share)
+     *     'timeout' (seconds, 3.0), 'context' (a ZMQContext to share),
+     *     'token' (the broker's publish-token), 'curve_server_cert' and
+     *     'curve_client_cert' (certificate files, for a CURVE broker)
      */
     public function __construct(array $options = [])
     {
@@ -71,6 +87,38 @@ class FastpushPublisher
                                                     : 3.0;
         $this->context = isset($options['context']) ? $options['context']
                                                     : new ZMQContext(1, false);
+        if (isset($options['token']) && $options['token'] !== '')
+            $this->token = (string) $options['token'];
+        if (isset($options['curve_server_cert']) || isset($options['curve_client_cert'])) {
+            $server = self::loadCert($options['curve_server_cert']);
+            $mine = self::loadCert($options['curve_client_cert']);
+            if (!isset($mine['secret-key']))
+                throw new InvalidArgumentException(
+                    "{$options['curve_client_cert']}: not a secret certificate");
+            $this->curve = [$server['public-key'], $mine['public-key'],
+                            $mine['secret-key']];
+        }
+    }
+
+    /** The keys of a czmq certificate file: ['public-key' => Z85, ...]. */
+    private static function loadCert($path)
+    {
+        $text = @file_get_contents((string) $path);
+        if ($text === false
+            || !preg_match('/^\s*public-key\s*=\s*"([^"]{40})"/m', $text, $m))
+            throw new InvalidArgumentException("$path: not a CURVE certificate");
+        $keys = ['public-key' => $m[1]];
+        if (preg_match('/^\s*secret-key\s*=\s*"([^"]{40})"/m', $text, $m))
+            $keys['secret-key'] = $m[1];
+        return $keys;
+    }
+
+    /** The frames of a message: the payload frames, then the token. */
+    private function frames(array $frames)
+    {
+        if ($this->token !== null)
+            $frames[] = $this->token;
+        return $frames;
     }
 
     /**
@@ -130,7 +178,8 @@ class FastpushPublisher
         $tag = ++$this->tag;
         $body['tag'] = $tag;
         try {
-            $sent = $this->dealer->sendMulti([$command, self::encode($body)]);
+            $sent = $this->dealer->sendMulti($this->frames([$command,
+                                                            self::encode($body)]));
         } catch (ZMQSocketException $e) {
             $sent = false;
         }
@@ -174,6 +223,11 @@ class FastpushPublisher
         $s->setSockOpt(ZMQ::SOCKOPT_LINGER, $type == ZMQ::SOCKET_PUSH ? $ms : 0);
         $s->setSockOpt(ZMQ::SOCKOPT_SNDTIMEO, $ms);
         $s->setSockOpt(ZMQ::SOCKOPT_IMMEDIATE, 1);
+        if ($this->curve !== null) {
+            $s->setSockOpt(ZMQ::SOCKOPT_CURVE_SERVERKEY, $this->curve[0]);
+            $s->setSockOpt(ZMQ::SOCKOPT_CURVE_PUBLICKEY, $this->curve[1]);
+            $s->setSockOpt(ZMQ::SOCKOPT_CURVE_SECRETKEY, $this->curve[2]);
+        }
         $s->connect($endpoint);
         return $s;
     }
@@ -183,7 +237,7 @@ class FastpushPublisher
         if ($this->push === null)
             $this->push = $this->socket(ZMQ::SOCKET_PUSH, $this->ingest);
         try {
-            $sent = $this->push->send($payload);
+            $sent = $this->push->sendMulti($this->frames([$payload]));
         } catch (ZMQSocketException $e) {
             $sent = false;
         }

@@ -9,6 +9,17 @@
     pub.publish_async("news", "fire and forget")
     pub.close()
 
+A broker that authenticates publishers (docs/security.md) needs its
+publish token, its CURVE keys, or both:
+
+    pub = FastpushPublisher(control=..., ingest=..., token="the-publish-token",
+                            curve_server_cert="/etc/fastpush/broker",
+                            curve_client_cert="/etc/fastpush/app_secret")
+
+The token goes as a last frame of every message; the certificates are the
+files `fastpush keygen` writes (czmq's format, which pyzmq's
+zmq.auth.load_certificate reads).
+
 publish() is acknowledged: the broker numbers the event and answers with
 its id, or refuses it with an error code (FastpushError.code, e.g.
 "invalid_event", "too_large").  publish_async() pushes the event to the
@@ -33,7 +44,9 @@ class FastpushError(Exception):
     """A publish that failed.  `code` is the broker's error code, or one of
     the client's own: "timeout" (no answer in time: the event may still
     have been published), "broker_unavailable" (could not send),
-    "invalid_event" (refused before sending), "bad_reply"."""
+    "invalid_event" (refused before sending), "bad_reply".  A broker that
+    wants a publish token answers "unauthorized" without the right one;
+    one that wants CURVE keys does not answer at all ("timeout")."""
 
     def __init__(self, code, message):
         super().__init__(f"{code}: {message}")
@@ -81,10 +94,20 @@ class FastpushPublisher:
     on first use).  Not thread-safe: one publisher per thread."""
 
     def __init__(self, control="tcp://127.0.0.1:7401", ingest="tcp://127.0.0.1:7400",
-                 timeout=3.0, context=None):
+                 timeout=3.0, context=None, token=None, curve_server_cert=None,
+                 curve_client_cert=None):
         self.control = control
         self.ingest = ingest
         self.timeout = timeout
+        self._token = token.encode() if isinstance(token, str) else token
+        self._curve = None
+        if curve_server_cert or curve_client_cert:
+            from zmq.auth import load_certificate
+            server_public, _ = load_certificate(curve_server_cert)
+            public, secret = load_certificate(curve_client_cert)
+            if not secret:
+                raise ValueError(f"{curve_client_cert}: not a secret certificate")
+            self._curve = (server_public, public, secret)
         self._ctx = context or zmq.Context.instance()
         self._dealer = None
         self._push = None
@@ -96,6 +119,8 @@ class FastpushPublisher:
         s.setsockopt(zmq.LINGER, ms if kind == zmq.PUSH else 0)
         s.setsockopt(zmq.SNDTIMEO, ms)
         s.setsockopt(zmq.IMMEDIATE, 1)      # nothing queues for a broker that is not there
+        if self._curve:
+            s.curve_serverkey, s.curve_publickey, s.curve_secretkey = self._curve
         s.connect(endpoint)
         return s
 
@@ -107,7 +132,7 @@ class FastpushPublisher:
         tag = next(self._tags)
         body = dict(body or {}, tag=tag)
         try:
-            self._dealer.send_multipart([command.encode(), _dumps(body)])
+            self._dealer.send_multipart([command.encode(), _dumps(body)] + self._tok())
         except zmq.Again:
             raise FastpushError("broker_unavailable",
                                 f"cannot reach the broker at {self.control}") from None
@@ -148,11 +173,14 @@ class FastpushPublisher:
             _check(ev.get("channel"), ev.get("event"), ev.get("key"))
         self._push_send(_dumps(list(events)))
 
+    def _tok(self):
+        return [self._token] if self._token else []
+
     def _push_send(self, payload):
         if self._push is None:
             self._push = self._socket(zmq.PUSH, self.ingest)
         try:
-            self._push.send(payload)
+            self._push.send_multipart([payload] + self._tok())
         except zmq.Again:
             raise FastpushError("broker_unavailable",
                                 f"cannot reach the broker at {self.ingest}") from None

@@ -111,7 +111,7 @@ def check_bad_input(env):
         ([b"PUBLISH", json.dumps({"channel": "c", "event": "reset", "data": 1}).encode()], "invalid_event"),
         ([b"PUBLISH", json.dumps([1]).encode()], "invalid_event"),
         ([b"FROBNICATE", b"{}"], "unknown_command"),
-        ([b"PUBLISH", b"{}", b"extra"], "bad_request"),
+        ([b"PUBLISH", b"{}", b"token", b"extra"], "bad_request"),
         ([b"SINCE", b'{"channels":["a"],"cursor":"nonsense"}'], "bad_cursor"),
         ([b"SINCE", b'{"channels":["a"],"cursor":"abc-007"}'], "bad_cursor"),
         ([b"SINCE", b'{"channels":[],"cursor":"earliest"}'], "bad_request"),
@@ -141,7 +141,7 @@ def check_bad_input(env):
     recv_all(sub, timeout=0.3)
     push.send(json.dumps({"channel": "p", "data": 1}).encode())
     push.send(b"garbage")
-    push.send_multipart([b'{"channel":"p","data":"x"}', b"second frame"])
+    push.send_multipart([b'{"channel":"p","data":"x"}', b"token", b"third frame"])
     push.send(json.dumps({"channel": "p", "data": 2}).encode())
     got = events_of(recv_all(sub, timeout=0.5, until=lambda o: len(events_of(o)) >= 2))
     t.eq([e["data"] for e in got], [1, 2], "PULL: valid events delivered in order around bad ones")

@@ -57,7 +57,7 @@ def main(env, br):
         with urllib.request.urlopen(url + "push/stats", timeout=5) as r:
             reps = json.loads(r.read())["broker"].get("responders", [])
         return {t: sum(x["stats"].get(k, 0) for x in reps if x["transport"] == t)
-                for t, k in (("ws", "connections"), ("sse", "streams"))}
+                for t, k in (("ws", "streams"), ("sse", "streams"))}
     t.ok(wait_for(lambda: stats() == {"ws": 2, "sse": 1}, 12, 0.5),
          "/push/stats: two WebSocket connections and one SSE stream", stats())
     time.sleep(2.5)                                 # the page shows them too

@@ -115,7 +115,7 @@ def check_live_and_cursor(env, b, w):
     def ws_report():
         reps = b.request("STATS")[1].get("responders", [])
         return next((r for r in reps if r["transport"] == "ws" and
-                     r["stats"]["connections"] == 3), None)
+                     r["stats"]["streams"] == 3), None)
     rep = wait_for(ws_report, 7, 0.2)
     t.ok(rep and rep["stats"]["upgraded"] >= 3 and rep["stats"]["broker_up"],
          "the bridge reports its connections to the broker (STATS responders)",

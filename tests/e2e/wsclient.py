@@ -11,6 +11,7 @@ time), and reads frames back without judging them.
 """
 import base64
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -232,6 +233,39 @@ class WS:
             if not d:
                 return True
         return False
+
+    def send_json(self, obj):
+        self.send(OP_TEXT, json.dumps(obj).encode())
+
+    def recv_json(self, timeout=5.0):
+        """The next JSON message (pings answered); {"_close": code} for a
+        close frame, None on timeout or EOF."""
+        end = time.time() + timeout
+        while True:
+            try:
+                op, data = self.recv(timeout=max(0.01, end - time.time()))
+            except (TimeoutError, Closed, socket.timeout):
+                return None
+            if op == OP_PING:
+                self.send(OP_PONG, data)
+                continue
+            if op == OP_CLOSE:
+                return {"_close": struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None,
+                        "_reason": data[2:].decode(errors="replace")}
+            return json.loads(data)
+
+    def collect_json(self, until, timeout=5.0):
+        """Messages until until(msg) holds for one (inclusive) or timeout."""
+        out = []
+        end = time.time() + timeout
+        while time.time() < end:
+            m = self.recv_json(end - time.time())
+            if m is None:
+                break
+            out.append(m)
+            if until(m):
+                break
+        return out
 
     def close(self):
         try:

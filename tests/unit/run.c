@@ -29,6 +29,7 @@ static const struct {
     { "fcgi_rec", fp_fcgi_rec_test },
     { "http", fp_http_test },
     { "auth", fp_auth_test },
+    { "authz", fp_authz_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
     { "lg_parse", fp_lg_parse_test },
