@@ -55,7 +55,7 @@
 
     /*  Failures that retrying cures (restarts, overload, the network):
      *  shown in the status, not raised as "error" events.  */
-    var TRANSIENT = /^(silent|closed|disconnected|http_5|timeout|broker_unavailable|shutdown|too_many|slow_consumer|rate_limited|store_failed)/;
+    var TRANSIENT = /^(silent|closed|disconnected|http_5|timeout|broker_unavailable|shutdown|too_many|slow_consumer|rate_limited|store_failed|auth_expired)/;
 
     /* ------------------------------------------------------------ helpers */
 
@@ -682,9 +682,12 @@
 
     TRANSPORTS.websocket = function (fp, a, cursor, token) {
         var o = fp.options, pubs = {}, n = 0;
-        var url = fp._url(o.wsPath).replace(/^http/, "ws") +
-            (token ? "?access_token=" + encodeURIComponent(token) : "");
-        var ws = new WebSocket(url, ["fastpush.v1"]);
+        /*  The token rides in the subprotocol list (the bridge answers
+         *  with "fastpush.v1" only), not in the URL, which ends up in
+         *  access logs.  */
+        var url = fp._url(o.wsPath).replace(/^http/, "ws");
+        var ws = new WebSocket(url, token ? ["fastpush.v1", "bearer." + token]
+                                          : ["fastpush.v1"]);
         function settle(ref, err, ok) {
             var p = pubs[ref];
             if (!p)
@@ -720,7 +723,9 @@
         ws.onclose = function (e) {
             for (var ref in pubs)
                 settle(ref, fail("disconnected", "the WebSocket closed before the answer"));
-            fp._fail(a, fail("closed", "closed (" + e.code + ")"));
+            /*  4001: the token expired; reconnecting asks options.token again  */
+            fp._fail(a, e.code === 4001 ? fail("auth_expired", "the token expired")
+                                        : fail("closed", "closed (" + e.code + ")"));
         };
         var pinger = setInterval(function () {
             if (Date.now() - a.last >= o.pingInterval && ws.readyState === 1)
@@ -760,6 +765,8 @@
                 fp._reset(a, x);
             else if (kind === "error")
                 fp._fail(a, fail(x.code, x.message));
+            else if (kind === "auth-expired")   /*  reconnect with a fresh token  */
+                fp._fail(a, fail("auth_expired", "the token expired"));
             else
                 fp._event(a, x);
         }

@@ -42,6 +42,8 @@ RECORDER = r"""
 window.T = window.T || { clients: {} };
 T.start = function (name, opts) {
   const rec = { events: [], resets: [], statuses: [], errors: [] };
+  if (opts.tokenFrom)                 // a token function: window[tokenFrom]
+    opts = Object.assign({}, opts, { token: () => window[opts.tokenFrom] });
   const fp = new Fastpush(opts);
   fp.on('event', e => rec.events.push(e));
   fp.on('reset', r => rec.resets.push(r));
@@ -76,8 +78,11 @@ true
 class System:
     """broker + fastpush-sse + fastpush-poll + fastpush-ws behind lighttpd."""
 
-    def __init__(self, env, store=True):
+    def __init__(self, env, store=True, responders=None):
+        """responders: more directives for fastpush-sse, -poll and -ws
+        (e.g. auth)."""
         self.env = env
+        self.more = responders or {}
         kw = {"history_count": 100000}
         if store:
             kw["store"] = env.path("store")
@@ -97,10 +102,10 @@ class System:
 
     def argv(self, name):
         if name == "sse":
-            return self.stack.sse_argv(heartbeat="1s", retry="500ms")
+            return self.stack.sse_argv(heartbeat="1s", retry="500ms", **self.more)
         if name == "poll":
-            return self.stack.poll_argv(secret=SECRET, max_wait="5s")
-        return self.stack.ws_argv(self.ws_port, publish="on", heartbeat="2s")
+            return self.stack.poll_argv(secret=SECRET, max_wait="5s", **self.more)
+        return self.stack.ws_argv(self.ws_port, publish="on", heartbeat="2s", **self.more)
 
     def start(self, name):
         self.procs[name] = self.env.start(name, self.argv(name), ready_fd=True)
