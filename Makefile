@@ -135,9 +135,12 @@ clean:
 	rm -rf build build-san build-fuzz
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush/conf \
+	    $(DESTDIR)$(PREFIX)/share/fastpush/js
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/ 2>/dev/null || true
+	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/conf/
+	install -m 644 clients/js/*.js clients/js/*.mjs clients/js/*.ts clients/js/*.mts \
+	    $(DESTDIR)$(PREFIX)/share/fastpush/js/
 
 # builds what it runs, serves on $(PORT) (8080, or a free port if busy)
 demo: ensure-deps
