@@ -9,6 +9,7 @@ limits the systems (comma-separated names from systems.py).
 import json
 import os
 import subprocess
+import threading
 import time
 
 import systems
@@ -61,7 +62,8 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
     argv += ["--json", out]
     ctx.log(f"  {sys.name} {tag}: loadgen {mode} x{conns}")
     t0 = time.time()
-    rc, tail = _progress(argv)
+    budget = 120 + duration + hold + drain + sum(secs + drain for _, secs in phases)
+    rc, tail = _progress(argv, limit=budget)
     if rc != 0 or not os.path.exists(out):
         return {"error": f"loadgen failed ({rc}): {tail[-300:]}"}
     with open(out) as f:
@@ -79,18 +81,26 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
     return r
 
 
-def _progress(argv, every=5.0):
+def _progress(argv, every=5.0, limit=300.0):
     """Run loadgen, passing on a progress line every `every` seconds
-    (every line with $BENCH_VERBOSE); returns (status, last lines)."""
+    (every line with $BENCH_VERBOSE); after `limit` seconds it is killed
+    (a system that never lets the ramp finish must not stall the suite).
+    Returns (status, last lines)."""
     verbose = bool(os.environ.get("BENCH_VERBOSE"))
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(limit, p.kill)
+    timer.start()
     last, shown = [], 0.0
     for line in p.stderr:
         last = (last + [line])[-5:]
         if verbose or time.time() - shown >= every:
             print("      " + line.rstrip(), flush=True)
             shown = time.time()
-    return p.wait(), "".join(last)
+    rc = p.wait()
+    if not timer.is_alive():
+        last.append(f"killed after {limit:.0f} s\n")
+    timer.cancel()
+    return rc, "".join(last)
 
 
 def each_system(ctx, names, conns, fn):

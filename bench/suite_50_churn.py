@@ -9,7 +9,7 @@ def run(ctx):
     n = bl.scaled(1000)
     life = 250
     secs = 6 if ctx.quick else 20
-    names = systems.selected(systems.PEERS)
+    names = systems.selected(["fastpush", "fastpush-hb1"] + systems.PEERS[1:])
     labels = bl.labels_of(names)
 
     def one(sys):
@@ -39,4 +39,11 @@ process), for {secs} s.
 
 {bl.side_by_side(rows, names, labels)}
 {bl.errors_note(res, labels)}
+Behind lighttpd a client that closes its stream is noticed only when
+lighttpd next writes to it (an event or a heartbeat; nginx and nchan see
+the close at once): until then the dead stream holds lighttpd's two
+descriptors. With the default 15 s heartbeat and thousands of closes a
+second lighttpd runs out of descriptors ("sockets disabled, out-of-fds" in
+its log) and stalls new connections; the `heartbeat 1s` row shows the
+remedy for high-churn sites (docs/deploy.md, "Timeouts and the heartbeat").
 """

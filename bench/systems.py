@@ -177,6 +177,7 @@ class Fastpush(System):
     """broker + fastpush-sse (+ fastpush-poll, fastpush-ws when built)
     behind a front web server (subclasses)."""
     front = "?"
+    sse_extra = ""              # more fastpush-sse directives (variants)
 
     def start_core(self):
         b = self.ctx.bin
@@ -189,7 +190,8 @@ class Fastpush(System):
         self.sse_sock = f"{d}/sse.sock"
         self.write("fastpush-sse.conf",
                    f"listen {self.sse_sock}\nsocket-mode 0666\nfanout {self.ep['fanout']}\n"
-                   f"control {self.ep['control']}\nprefix /events\nlog-level warn\n")
+                   f"control {self.ep['control']}\nprefix /events\nlog-level warn\n"
+                   + self.sse_extra)
         self.spawn("fastpush-sse", [f"{b}/fastpush-sse", "-f", f"{d}/fastpush-sse.conf"])
         wait_path(self.sse_sock, self.procs[-1])
         self.poll_sock = None
@@ -281,6 +283,18 @@ fastcgi.server = (
                 + (" + fastpush-poll" if self.poll_sock else "")
                 + (" + fastpush-ws (2 workers)" if self.ws_port else "")
                 + "; publisher: ZeroMQ PUSH to the broker's ingest.")
+
+
+class FastpushLighttpdHb1(FastpushLighttpd):
+    """The same with a 1 s heartbeat: lighttpd notices a client that left
+    only when it next writes to it, so the heartbeat interval is how long
+    a dead stream holds lighttpd's two descriptors (docs/deploy.md)."""
+    name = "fastpush-hb1"
+    label = "fastpush (lighttpd, heartbeat 1 s)"
+    sse_extra = "heartbeat 1s\n"
+
+    def describe(self):
+        return super().describe() + " fastpush-sse with `heartbeat 1s` (default 15 s)."
 
 
 class FastpushNginx(Fastpush):
@@ -537,8 +551,8 @@ class Node(System):
                 "long-poll and poll, Debian node-ws 8.11 for WebSocket, POST publish).")
 
 
-SYSTEMS = {c.name: c for c in (FastpushLighttpd, FastpushNginx, FastpushApache,
-                               Nchan, Pushpin, Node)}
+SYSTEMS = {c.name: c for c in (FastpushLighttpd, FastpushLighttpdHb1, FastpushNginx,
+                               FastpushApache, Nchan, Pushpin, Node)}
 PEERS = ["fastpush", "nchan", "pushpin", "node"]
 HOSTING = ["fastpush", "fastpush-nginx", "fastpush-apache"]
 
