@@ -62,7 +62,7 @@ def loadgen(ctx, sys, mode, conns, tag, phases=(), channels=1, hold=2.0, duratio
     argv += ["--json", out]
     ctx.log(f"  {sys.name} {tag}: loadgen {mode} x{conns}")
     t0 = time.time()
-    budget = 120 + duration + hold + drain + sum(secs + drain for _, secs in phases)
+    budget = 60 + duration + hold + drain + sum(secs + drain for _, secs in phases)
     rc, tail = _progress(argv, limit=budget)
     if rc != 0 or not os.path.exists(out):
         return {"error": f"loadgen failed ({rc}): {tail[-300:]}"}
