@@ -40,7 +40,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
-            curl chromium nodejs node-ws npm gnuplot-nox procps psmisc \
+            curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2
 
 # ---------------------------------------------------------------- library

@@ -8,6 +8,7 @@ limits the systems (comma-separated names from systems.py).
 """
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -87,8 +88,15 @@ def _progress(argv, every=5.0, limit=300.0):
     (a system that never lets the ramp finish must not stall the suite).
     Returns (status, last lines)."""
     verbose = bool(os.environ.get("BENCH_VERBOSE"))
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    timer = threading.Timer(limit, p.kill)
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+
+    def kill():                 # loadgen and its worker processes
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    timer = threading.Timer(limit, kill)
     timer.start()
     last, shown = [], 0.0
     for line in p.stderr:
