@@ -27,5 +27,10 @@ def run(ctx):
 subscriber gets an event every {n / rate:.1f} s).
 
 {bl.side_by_side(rows, names, labels)}
+
+fastpush's p50 is level with the others, but its tail (p99 and up) is
+behind nchan and Node.js here.  Not explained yet: the suspects are the
+web-server hop (as above) and the broker's beacons, one per active channel
+per heartbeat (2,000 here), which arrive at fastpush-sse as one burst.
 {bl.errors_note(res, labels)}
 """

@@ -46,6 +46,21 @@ answer is followed at once by the next request with the new cursor
 (nchan: Etag / Last-Modified).
 
 {bl.side_by_side(rows_lp, names, labels)}
+
+fastpush is behind nchan (and on interval polls behind Node.js) because a
+poll crosses the web server: lighttpd 1.4 opens a new FastCGI connection
+to fastpush-poll for every request (it does not keep FastCGI connections
+alive), and libfcgi's acceptor thread accepts it, reads the parameters
+and hands the request to the event loop, two thread switches per poll.
+nchan answers inside nginx and Node.js inside its own process.  Sampled
+with `ps` during this suite (2026-11-23) at about 21,000 polls/s: lighttpd ~62 % and
+fastpush-poll ~63 % of a core, the broker idle.  The broker is idle
+because fastpush-poll answers a poll whose cursor is already current from
+its own feed (it follows polled channels for `linger`); before that every
+poll was a SINCE round trip to the broker, and a `make bench` run on
+2026-11-23 gave 13,500 polls/s at 123 µs of server CPU each (this
+suite's figure after the change: 21,300 at 66 µs).  A long-poll pays the same
+per-request cost again on every re-request after an event.
 {bl.errors_note(poll, labels, "Interval poll: not available, errors and warnings")}{
 bl.errors_note(lp, labels, "Long-poll: not available, errors and warnings")}
 """

@@ -46,5 +46,12 @@ events at {rate}/s. Ratios compare fastpush behind lighttpd with the others.
 Memory growth by process:
 
 {chr(10).join(by_proc)}
+
+The responder's own share is the same behind every server (~0.4 KB per
+stream); the rest is the web server's.  Apache's mod_proxy_fcgi holds one
+worker thread (with its stack) per stream for the stream's lifetime, hence
+its tens of KB; nginx keeps per-request buffers and a FastCGI upstream
+connection.  For many long-lived streams lighttpd is the host to choose,
+and the bridge (no web server in the path) costs least of all.
 {bl.errors_note(res, labels)}
 """
