@@ -19,6 +19,7 @@
 #include "fcgi.h"
 #include "fconn.h"
 #include "hub.h"
+#include "conf.h"
 #include "loop.h"
 
 typedef struct fp_app fp_app_t;
@@ -40,6 +41,25 @@ typedef struct {
     int tick_ms;                /*  default 100  */
     int grace_ms;               /*  shutdown grace (default 3000)  */
 } fp_app_conf_t;
+
+/*  The directives every FastCGI responder shares: listen, socket-mode,
+ *  threads, fanout, control, linger.  A program nests fp_app_opts in its
+ *  table (values land in fp_app_opts_conf; fp_conf_free frees them with
+ *  the rest), calls fp_app_opts_defaults before parsing and
+ *  fp_app_opts_apply to fill the listener and hub parts of its app
+ *  conf (the strings stay owned by fp_app_opts_conf).  */
+typedef struct {
+    char *listen;               /*  FastCGI address / socket, "" = fd 0  */
+    int64_t socket_mode;        /*  chmod of a unix socket (octal), 0 = no  */
+    int64_t threads;            /*  libfcgi acceptor threads  */
+    char *fanout, *control;     /*  broker endpoints  */
+    uint64_t linger;            /*  keep unused subscriptions (ms)  */
+} fp_app_opts_conf_t;
+
+extern fp_app_opts_conf_t fp_app_opts_conf;
+extern const fp_conf_opt_t fp_app_opts[];
+void fp_app_opts_defaults(void);
+void fp_app_opts_apply(fp_app_conf_t *ac);
 
 /*  Block signals, connect the hub, open the listener, start acceptors.
  *  NULL with err.  Caller owns the app.  */

@@ -17,17 +17,8 @@
 static polld_conf_t s_conf;
 
 static const fp_conf_opt_t s_opts[] = {
-    { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
-      "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
-      "fd 0 (spawned by the web server, e.g. mod_fcgid)" },
-    { "socket-mode", FP_CONF_MODE, &s_conf.socket_mode, 0, 0777, NULL,
-      "permissions of a unix socket, in octal (0660); 0 leaves them" },
-    { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
-      "libfcgi acceptor threads (2)" },
-    { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
-      "broker XPUB endpoint (tcp://127.0.0.1:7402)" },
-    { "control", FP_CONF_STR, &s_conf.control, 0, 0, NULL,
-      "broker ROUTER endpoint (tcp://127.0.0.1:7401)" },
+    { "", FP_CONF_NEST, (void *) fp_app_opts, 0, 0, NULL,
+      "FastCGI listener and broker, as in every fastpush responder" },
     { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
       "URL prefix of the routes /poll /state /publish /stats /metrics "
       "(/push)" },
@@ -50,8 +41,6 @@ static const fp_conf_opt_t s_opts[] = {
       "publishing off" },
     { "allow-origin", FP_CONF_LIST, &s_conf.allow_origin, 0, 0, NULL,
       "origins allowed to call cross-origin (CORS); * = any" },
-    { "linger", FP_CONF_MS, &s_conf.linger, 0, 3600000, NULL,
-      "keep a channel subscribed after its last long-poll (30s)" },
     { "metrics-top", FP_CONF_INT, &s_conf.metrics_top, 0, 1000, NULL,
       "channels listed in /stats and /metrics (20)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
@@ -67,10 +56,7 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    s_conf.listen = fp_strdup("");
-    s_conf.threads = 2;
-    s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
-    s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
+    fp_app_opts_defaults();
     s_conf.prefix = fp_strdup("/push");
     s_conf.max_channels = 32;
     s_conf.default_limit = 100;
@@ -80,7 +66,6 @@ s_defaults(void)
     s_conf.max_body = 64 * 1024;
     s_conf.max_query = 4096;
     s_conf.publish_secret = fp_strdup("");
-    s_conf.linger = 30000;
     s_conf.metrics_top = 20;
     s_conf.log_level = fp_strdup("info");
 }
@@ -174,19 +159,16 @@ main(int argc, char **argv)
     if (!d.authz)
         fp_fatalx("%s", err);
     fp_app_conf_t ac = {
-        .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
-                  .socket_mode = (int) s_conf.socket_mode,
-                  .max_body = s_conf.max_body },
-        .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
-                 .linger_ms = s_conf.linger, .link = &fp_link_conf },
+        .fcgi = { .max_body = s_conf.max_body },
     };
+    fp_app_opts_apply(&ac);
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
     d.conns = fp_app_conns(d.app);
     fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
-                "HTTP publish %s", *s_conf.listen ? s_conf.listen : "fd 0",
-                s_conf.prefix, s_conf.control,
+                "HTTP publish %s", *ac.fcgi.listen ? ac.fcgi.listen : "fd 0",
+                s_conf.prefix, ac.hub.control,
                 fp_authz_on(d.authz) ? "on" : "off",
                 *s_conf.publish_secret ? "with the secret" : "without secret");
     fp_args_ready(&args);

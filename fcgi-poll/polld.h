@@ -29,11 +29,8 @@
 
 #define POLLD_VERSION "0.1.0"
 
+/*  Listener and broker directives: fp_app_opts_conf (app.h).  */
 typedef struct {
-    char *listen;               /*  FastCGI address / socket, "" = fd 0  */
-    int64_t socket_mode;
-    int64_t threads;
-    char *fanout, *control;     /*  broker endpoints  */
     char *prefix;               /*  URL prefix of the routes  */
     int64_t max_channels;       /*  per poll  */
     int64_t default_limit;      /*  events per answer without ?limit  */
@@ -44,7 +41,6 @@ typedef struct {
     int64_t max_query;          /*  query string bytes  */
     char *publish_secret;       /*  X-Fastpush-Secret for POST publish  */
     fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
-    uint64_t linger;            /*  keep unused subscriptions (ms)  */
     int64_t metrics_top;        /*  channels listed in /metrics  */
     char *log_level;
 } polld_conf_t;

@@ -18,17 +18,8 @@
 static ssed_conf_t s_conf;
 
 static const fp_conf_opt_t s_opts[] = {
-    { "listen", FP_CONF_STR, &s_conf.listen, 0, 0, NULL,
-      "FastCGI socket: HOST:PORT, :PORT or /path.sock; empty = the socket on "
-      "fd 0 (spawned by the web server)" },
-    { "socket-mode", FP_CONF_MODE, &s_conf.socket_mode, 0, 0777, NULL,
-      "permissions of a unix socket in octal, e.g. 0660; 0 leaves them" },
-    { "threads", FP_CONF_INT, &s_conf.threads, 1, 64, NULL,
-      "libfcgi acceptor threads (2)" },
-    { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
-      "broker XPUB endpoint (tcp://127.0.0.1:7402)" },
-    { "control", FP_CONF_STR, &s_conf.control, 0, 0, NULL,
-      "broker ROUTER endpoint (tcp://127.0.0.1:7401)" },
+    { "", FP_CONF_NEST, (void *) fp_app_opts, 0, 0, NULL,
+      "FastCGI listener and broker, as in every fastpush responder" },
     { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
       "URL prefix of the streams; channels may follow it (/events)" },
     { "heartbeat", FP_CONF_MS, &s_conf.heartbeat, 100, 3600000, NULL,
@@ -44,8 +35,6 @@ static const fp_conf_opt_t s_opts[] = {
       "longest query string in bytes (4096)" },
     { "max-streams", FP_CONF_INT, &s_conf.max_streams, 1, 1000000, NULL,
       "open streams in this process (19000; the fd limit is 20000)" },
-    { "linger", FP_CONF_MS, &s_conf.linger, 0, 3600000, NULL,
-      "keep a channel subscribed after its last stream left (30s)" },
     { "allow-origin", FP_CONF_LIST, &s_conf.allow_origin, 0, 0, NULL,
       "origins allowed to read streams cross-origin (CORS); * = any" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
@@ -61,10 +50,7 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    s_conf.listen = fp_strdup("");
-    s_conf.threads = 2;
-    s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
-    s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
+    fp_app_opts_defaults();
     s_conf.prefix = fp_strdup("/events");
     s_conf.heartbeat = 15000;
     s_conf.retry = 2000;
@@ -72,7 +58,6 @@ s_defaults(void)
     s_conf.max_buffer = 256 * 1024;
     s_conf.max_query = 4096;
     s_conf.max_streams = 19000;
-    s_conf.linger = 30000;
     s_conf.log_level = fp_strdup("info");
 }
 
@@ -178,12 +163,8 @@ main(int argc, char **argv)
     d.authz = fp_authz_new(&fp_authz_conf, err);
     if (!d.authz)
         fp_fatalx("%s", err);
-    fp_app_conf_t ac = {
-        .fcgi = { .listen = s_conf.listen, .threads = (int) s_conf.threads,
-                  .socket_mode = (int) s_conf.socket_mode },
-        .hub = { .fanout = s_conf.fanout, .control = s_conf.control,
-                 .linger_ms = s_conf.linger, .link = &fp_link_conf },
-    };
+    fp_app_conf_t ac = { 0 };
+    fp_app_opts_apply(&ac);
     d.app = fp_app_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
@@ -194,8 +175,8 @@ main(int argc, char **argv)
     d.heartbeat = fp_blob_new(hb.data, hb.len);
     fp_buf_free(&hb);
     fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
-                *s_conf.listen ? s_conf.listen : "fd 0", s_conf.prefix,
-                s_conf.control, fp_authz_on(d.authz) ? "on" : "off");
+                *ac.fcgi.listen ? ac.fcgi.listen : "fd 0", s_conf.prefix,
+                ac.hub.control, fp_authz_on(d.authz) ? "on" : "off");
     fp_args_ready(&args);
     int rc = fp_app_run(d.app);
     ssed_stop_all(&d);

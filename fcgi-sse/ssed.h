@@ -21,12 +21,8 @@
 
 #define SSED_VERSION "0.1.0"
 
+/*  Listener and broker directives: fp_app_opts_conf (app.h).  */
 typedef struct {
-    char *listen;               /*  FastCGI address / socket, "" = fd 0  */
-    int64_t socket_mode;        /*  chmod of a unix socket (octal), 0 = no  */
-    int64_t threads;            /*  libfcgi acceptor threads  */
-    char *fanout;               /*  broker XPUB endpoint  */
-    char *control;              /*  broker ROUTER endpoint  */
     char *prefix;               /*  URL prefix, channels may follow it  */
     uint64_t heartbeat;         /*  ms of silence before a comment  */
     uint64_t retry;             /*  ms the browser waits to reconnect  */
@@ -34,7 +30,6 @@ typedef struct {
     uint64_t max_buffer;        /*  queued bytes before a slow cut  */
     int64_t max_query;          /*  bytes of query string  */
     int64_t max_streams;        /*  open streams in this process  */
-    uint64_t linger;            /*  keep unused subscriptions (ms)  */
     fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
     char *log_level;
 } ssed_conf_t;
