@@ -68,58 +68,6 @@ hub_chan_idle_check(fp_hub_t *hub, hub_chan_t *c)
         c->idle_since = s_now();
 }
 
-/*  The hub's feed is complete up to its head: nothing held back, broker
- *  heard, and the cursor (epoch, seq) of this epoch and not ahead.  */
-bool
-hub_cursor_current(const fp_hub_t *hub, const char *epoch, uint64_t seq)
-{
-    return hub->broker_up && !hub->paused && hub->epoch[0] && epoch &&
-           strcmp(epoch, hub->epoch) == 0 && seq <= hub->head;
-}
-
-/*  Every event of c up to its newest is dispatched and none is after seq
- *  (an undetected drop is caught later by `prev` or a beacon, and then
- *  backfilled: see hub.h).  */
-bool
-hub_chan_covers(const hub_chan_t *c, uint64_t seq)
-{
-    return c && c->state == CHAN_LIVE && !c->backfilling &&
-           seq >= c->last_seq;
-}
-
-bool
-fp_hub_covers(fp_hub_t *hub, const char *const *channels, size_t n,
-              const char *cursor)
-{
-    fp_cursor_t cur;
-    char err[FP_ERR_LEN];
-
-    if (!cursor || fp_cursor_parse(cursor, &cur, err) < 0 ||
-        !hub_cursor_current(hub, cur.epoch, cur.seq))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!hub_chan_covers(hub_chan_get(hub, channels[i]), cur.seq))
-            return false;
-    hub->stats.covered++;
-    return true;
-}
-
-void
-fp_hub_watch(fp_hub_t *hub, const char *const *channels, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *name = channels[i];
-        hub_chan_t *c = hub_chan_get(hub, name);
-        if (!c) {
-            if (!fp_channel_valid(name, strlen(name)) ||
-                zhashx_size(hub->chans) >= FP_HUB_WATCH_MAX)
-                continue;
-            c = hub_chan_require(hub, name);
-        }
-        hub_chan_idle_check(hub, c);
-    }
-}
-
 static void
 s_chan_free(fp_hub_t *hub, hub_chan_t *c)
 {

@@ -12,8 +12,7 @@
  *    SINCE (a drop may have hit them all), then dispatch resumes in SEQ
  *    order;
  *  - a member (one SSE stream, one WebSocket subscription, one long-poll)
- *    joins with a cursor: once its channels are LIVE it sends SINCE (unless
- *    the hub can tell the cursor is already current: fp_hub_covers), gets
+ *    joins with a cursor: once its channels are LIVE it sends SINCE, gets
  *    resets, snapshots and missed events, then live events with SEQ above
  *    the reply's head (Clone pattern: subscribe first, then SINCE, then
  *    drop what SINCE already covered).  Each member sees every event of
@@ -90,8 +89,6 @@ typedef struct {
     uint64_t late;              /*  ... delivered after newer events  */
     uint64_t resets;            /*  resets told to members  */
     uint64_t joins;             /*  member joins completed  */
-    uint64_t covered;           /*  joins and polls answered by the hub
-                                    itself, without a SINCE  */
     uint64_t epoch_changes;     /*  broker history lost  */
     uint64_t timeouts;          /*  requests that timed out  */
     uint64_t members;           /*  members now  */
@@ -139,22 +136,6 @@ fp_hub_req_t *fp_hub_request(fp_hub_t *hub, const char *cmd, json_t *body,
 
 /*  Forget the callback of a pending request; NULLs *req_p.  */
 void fp_hub_cancel(fp_hub_t *hub, fp_hub_req_t **req_p);
-
-/*  True when the hub itself knows that none of the channels has an event
- *  after `cursor` ("EPOCH-SEQ"): the broker is up, no gap is being filled,
- *  the cursor is of the current epoch and not past the newest SEQ seen,
- *  and every channel is subscribed, LIVE and at or behind the cursor.
- *  Then a poll from that cursor needs no SINCE (counted in `covered`);
- *  false means "ask the broker".  */
-bool fp_hub_covers(fp_hub_t *hub, const char *const *channels, size_t n,
-                   const char *cursor);
-
-/*  Keep the channels subscribed for the linger time from now without a
- *  member, so that later polls of them can be answered by
- *  fp_hub_covers.  Invalid names are skipped; no new channel is added
- *  past FP_HUB_WATCH_MAX subscribed channels.  */
-#define FP_HUB_WATCH_MAX 10000
-void fp_hub_watch(fp_hub_t *hub, const char *const *channels, size_t n);
 
 /*  Join: deliver the channels' events after `cursor` ("EPOCH-SEQ",
  *  "earliest", or NULL for "from now") to cbs.  Channel names must be

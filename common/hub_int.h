@@ -113,9 +113,6 @@ void hub_chan_idle_check(fp_hub_t *hub, hub_chan_t *c);
 void hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok,
                              json_t *meta, fp_event_t **evs, size_t n);
 void hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from);
-bool hub_cursor_current(const fp_hub_t *hub, const char *epoch,
-                        uint64_t seq);
-bool hub_chan_covers(const hub_chan_t *c, uint64_t seq);
 
 /*  hub_member.c  */
 void hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev);

@@ -6,10 +6,7 @@
  *
  *  A member joining "from now" needs no SINCE: its cursor is the newest SEQ
  *  the hub has seen on the fanout, and every later event of its channels
- *  is still to come through the feed.  Nor does one whose cursor is at or
- *  past the newest event of each of its channels while the hub's feed is
- *  complete (s_caught_up): a resume of a quiet channel, a long-poll that
- *  found nothing new.  Callbacks never run inside
+ *  is still to come through the feed.  Callbacks never run inside
  *  fp_member_new: new members are started by the next fp_hub_process.
  */
 #include "hub_int.h"
@@ -73,20 +70,6 @@ s_ready(fp_member_t *m)
     m->cbs->ready(m, cursor, m->ctx);
 }
 
-/*  The member's cursor is at or past the newest event of each of its
- *  channels, and the hub's feed is complete: no SINCE is needed, live
- *  events from here on are all it misses.  */
-static bool
-s_caught_up(const fp_member_t *m)
-{
-    if (!hub_cursor_current(m->hub, m->epoch, m->cursor))
-        return false;
-    for (uint32_t i = 0; i < m->nlinks; i++)
-        if (!hub_chan_covers(m->links[i].chan, m->cursor))
-            return false;
-    return true;
-}
-
 void
 hub_member_try_start(fp_member_t *m)
 {
@@ -97,11 +80,6 @@ hub_member_try_start(fp_member_t *m)
     for (uint32_t i = 0; i < m->nlinks; i++)
         if (m->links[i].chan->state != CHAN_LIVE)
             return;
-    if (m->has_cursor && s_caught_up(m)) {
-        hub->stats.covered++;
-        s_ready(m);
-        return;
-    }
     if (m->has_cursor) {
         s_send_join(m);
         return;

@@ -272,37 +272,6 @@ s_on_ping(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
         s_park(r);
 }
 
-/*  Nothing new since the cursor, as the hub itself knows (no SINCE): the
- *  cursor stays (a newer head could pass an event the fanout dropped and
- *  the hub has not noticed yet), so its ETag matches again.  */
-static void
-s_current(polld_req_t *r, const char *since)
-{
-    fp_cursor_t cur;
-    char err[FP_ERR_LEN];
-    if (fp_cursor_parse(since, &cur, err) < 0) {  /*  checked before  */
-        polld_error(r, 400, "bad_cursor", err);
-        return;
-    }
-    fp_cursor_format(cur.epoch, cur.seq, r->cursor);
-    r->d->stats.local++;
-    if (r->wait_ms == 0)
-        s_answer(r, false);
-    else
-        s_park(r);
-}
-
-static void
-s_send_since(polld_req_t *r, const char *since)
-{
-    json_t *chans = json_array();
-    for (int i = 0; i < r->channels.count; i++)
-        json_array_append_new(chans, json_string(r->channels.items[i]));
-    r->hreq = fp_hub_request(fp_app_hub(r->d->app), "SINCE", json_pack(
-        "{s:o, s:s, s:I}", "channels", chans, "cursor", since,
-        "limit", (json_int_t) r->limit), s_on_since, r);
-}
-
 /* ------------------------------------------------------------ request */
 
 static int
@@ -367,16 +336,15 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
     }
     const char *inm = fp_fcgi_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
-    const char *const *chans = (const char *const *) r->channels.items;
-    size_t nchans = (size_t) r->channels.count;
-    fp_hub_watch(hub, chans, nchans);
     if (!since || !*since) {
         r->hreq = fp_hub_request(hub, "PING", NULL, s_on_ping, r);
-    } else if (!fp_hub_process(hub) &&  /*  the feed read up to now  */
-               fp_hub_covers(hub, chans, nchans, since)) {
-        s_current(r, since);
     } else {
-        s_send_since(r, since);
+        json_t *chans = json_array();
+        for (int i = 0; i < r->channels.count; i++)
+            json_array_append_new(chans, json_string(r->channels.items[i]));
+        r->hreq = fp_hub_request(hub, "SINCE", json_pack(
+            "{s:o, s:s, s:I}", "channels", chans, "cursor", since,
+            "limit", (json_int_t) r->limit), s_on_since, r);
     }
     fp_query_free(&q);
 }

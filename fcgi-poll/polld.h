@@ -49,7 +49,6 @@ typedef struct {
     uint64_t requests[5];       /*  poll, state, publish, stats, metrics  */
     uint64_t status[6];         /*  1xx..5xx answers (index status/100)  */
     uint64_t not_modified;      /*  304s  */
-    uint64_t local;             /*  polls the hub answered without SINCE  */
     uint64_t parked;            /*  long-polls that waited  */
     uint64_t woken;             /*  ... answered by an event  */
     uint64_t timed_out;         /*  ... answered when the wait ended  */

@@ -34,10 +34,9 @@ polld_self_stats(polld_t *d)
         json_object_set_new(codes, k, json_integer((json_int_t) s->status[i]));
     }
     json_t *st = json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:I, s:I, s:I, s:I, s:I, s:b}",
+                     " s:I, s:I, s:I, s:I, s:b}",
                      "requests", routes, "responses", codes,
                      "not_modified", (json_int_t) s->not_modified,
-                     "local", (json_int_t) s->local,
                      "waiting", (json_int_t) d->nparked,
                      "parked", (json_int_t) s->parked,
                      "woken", (json_int_t) s->woken,

@@ -332,61 +332,11 @@ def check_stats(t, st):
          f"{k}: self counts its requests and sees the broker", j.get("self"))
 
 
-def local_count(st):
-    a = get(st.port, "/push/stats")
-    return a.json["self"]["local"] if a.json else None
-
-
-def check_local(t, st):
-    """Quiet polls of channels fastpush-poll already follows are answered by
-    its hub without a SINCE to the broker, and stay exact: an event
-    published a moment later is in the next poll, none lost or repeated."""
-    k = st.kind
-    if st.poll is None:         # mod_fcgid: a process per request, no lasting hub
-        return
-    cur = cursor_now(st, "lq1,lq2")
-    before = local_count(st)
-    end, grown, exact = time.monotonic() + 3, False, True
-    while time.monotonic() < end and not grown:
-        a = poll(st, f"channel=lq1,lq2&since={cur}")
-        exact = exact and a.status == 200 and ids(a) == [] and a.json["cursor"] == cur
-        grown = local_count(st) > before
-        time.sleep(0.02)
-    t.ok(grown and exact, f"{k}: once the channels are followed, a quiet poll is answered "
-         f"without the broker (self.local grows), with nothing and the same cursor")
-    a = poll(st, f"channel=lq1,lq2&since={cur}", headers={"If-None-Match": f'"{cur}"'})
-    t.eq(a.status, 304, f"{k}: ... and If-None-Match with that cursor gets 304")
-    got, want, immediate = [], [], 0
-    for i in range(20):
-        want.append(st.broker.publish(("lq1", "lq2")[i % 2], {"i": i})["id"])
-        for attempt in range(3):    # the fanout is asynchronous to the ack
-            a = poll(st, f"channel=lq1,lq2&since={cur}")
-            if ids(a):
-                break
-            time.sleep(0.05)
-        immediate += attempt == 0 and bool(ids(a))
-        got += ids(a)
-        cur = a.json["cursor"]
-    t.eq(got, want, f"{k}: 20 publishes, each polled right after: every event once, in order")
-    t.note(f"{k}: {immediate} of 20 in the first poll after the publish's acknowledgement")
-    lp = start(st.port, f"/push/poll?channel=lq1,lq2&since={cur}&wait=8")
-    parked = wait_parked(st, 1)
-    n = local_count(st)
-    t0 = time.monotonic()
-    eid = st.broker.publish("lq2", "wake")["id"]
-    a = lp.finish(5)
-    ms = (a.t - t0) * 1000
-    t.ok(parked and ids(a) == [eid] and a.json["cursor"] == eid and ms < MAX_WAKE_MS,
-         f"{k}: a long-poll from the current cursor parks without the broker and wakes "
-         f"with the event ({ms:.1f} ms)", a)
-    t.ok(n is not None and n > 0, f"{k}: self.local counts the polls the hub answered", n)
-
-
 # ---------------------------------------------------------------- runner
 
 CHECKS = (check_delta, check_304, check_paging, check_longpoll, check_lp_limit, check_lp_timeout,
           check_reset,
-          check_snapshot, check_publish, check_stats, check_local, check_epoch)
+          check_snapshot, check_publish, check_stats, check_epoch)
 
 
 def run_all(t, env_cls, kind, extra=()):
