@@ -52,15 +52,12 @@ poll crosses the web server: lighttpd 1.4 opens a new FastCGI connection
 to fastpush-poll for every request (it does not keep FastCGI connections
 alive), and libfcgi's acceptor thread accepts it, reads the parameters
 and hands the request to the event loop, two thread switches per poll.
-nchan answers inside nginx and Node.js inside its own process.  Sampled
-with `ps` during this suite on 2026-11-23 at about 21,000 polls/s:
-lighttpd ~62 % and fastpush-poll ~63 % of a core, the broker idle.  The
-broker is idle because fastpush-poll answers a poll whose cursor is
-already current from its own feed (it follows polled channels for
-`linger`); before that every poll was a SINCE round trip to the broker,
-and the same suite gave about 13,500 polls/s at 123 µs of server CPU
-each against about 21,000 at 66 µs after it.  The figure varies from run
-to run more than the others (it is CPU-bound on the shared cores).
+nchan answers inside nginx and Node.js inside its own process.  Each
+poll is also a SINCE round trip to the broker (over ZeroMQ, through both
+sides' I/O threads): answering a quiet poll from the responder's own
+feed was tried and reverted, because an event the broker has already
+acknowledged may not have reached that feed yet, and a poll made right
+after the publish would then miss it.
 A long-poll pays the same
 per-request cost again on every re-request after an event.
 {bl.errors_note(poll, labels, "Interval poll: not available, errors and warnings")}{
