@@ -44,9 +44,10 @@ def waiting(st):
 
 def wait_parked(st, n, timeout=5.0):
     """Until n long-polls wait (external fastpush-poll), or a moment (mod_fcgid:
-    every request is another process)."""
+    every request may start another process, which must connect to the
+    broker before it parks; 0.5 s was not always enough under ASan)."""
     if st.poll is None:
-        time.sleep(0.5)
+        time.sleep(1.5)
         return True
     end = time.monotonic() + timeout
     while time.monotonic() < end:
