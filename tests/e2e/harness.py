@@ -168,16 +168,21 @@ class Broker(Proc):
         base.update({k.replace("_", "-"): str(v) for k, v in directives.items()})
         # endpoints given as directives (e.g. tcp://) are the ones to use
         self.ingest, self.control, self.fanout = base["ingest"], base["control"], base["fanout"]
-        self.directives = base
+        self.directives = {}
         self.conf_path = os.path.join(env.dir, f"{name}.conf")
-        with open(self.conf_path, "w") as f:
-            for k, v in base.items():
-                f.write(f"{k} {v}\n")
+        self.set_directives(**base)
         self._ctx = env.ctx
         self._req = None
         self.preexec_fn = preexec_fn
         super().__init__(env, name, [os.path.join(BIN, "fastpush-broker"), "-f", self.conf_path],
                          ready_fd=True, preexec_fn=preexec_fn)
+
+    def set_directives(self, **directives):
+        """Rewrite the config file; the next restart() reads it."""
+        self.directives.update({k.replace("_", "-"): str(v) for k, v in directives.items()})
+        with open(self.conf_path, "w") as f:
+            for k, v in self.directives.items():
+                f.write(f"{k} {v}\n")
 
     def restart(self, sig=signal.SIGTERM):
         """Stop (SIGTERM, or e.g. SIGKILL for a crash) and start again."""

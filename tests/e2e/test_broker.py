@@ -153,10 +153,10 @@ def check_bad_input(env):
 
 
 def check_age_and_memory(env):
-    b = env.broker(history_age="1s", heartbeat="200ms")
+    b = env.broker(history_age="2s", heartbeat="200ms")
     epoch = b.request("PING")[1]["epoch"]
     b.publish("old", 1)
-    time.sleep(1.5)
+    time.sleep(2.5)
     b.publish("old", 2)
     st, meta, evs = b.request("SINCE", {"channels": ["old"], "cursor": f"{epoch}-0"})
     t.eq(([e["data"] for e in evs], meta["reset"][0]["reason"]), ([2], "trimmed"), "history-age drops old events")
