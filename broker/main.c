@@ -111,7 +111,8 @@ s_usage(FILE *out)
         "it numbers them, keeps a bounded history per channel and fans them\n"
         "out to fastpush-sse, fastpush-poll and fastpush-ws.\n\n"
         "  -f FILE          read directives from FILE (one per line)\n"
-        "  -n               check the configuration and exit\n"
+        "  -n               check the configuration and the key and ACL files it\n"
+        "                   names, then exit\n"
         "  -v               log debug messages\n"
         "  --ready-fd N     write a newline to fd N once the sockets are "
         "bound\n"
@@ -238,6 +239,12 @@ main(int argc, char **argv)
     b.started = broker_now_ms();
     broker_chan_table_init(&b);
     s_auth(&b);
+    if (fp_args_checked(&args, "fastpush-broker")) {
+        fp_link_server_destroy(&b.link);
+        broker_chan_table_free(&b);
+        fp_conf_free(s_opts);
+        return 0;
+    }
     s_history(&b);
     s_open(&b);
     fp_log_info("ready: epoch %s, ingest %s, control %s, fanout %s%s%s",

@@ -109,11 +109,16 @@ fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
         }
         fp_log_set_level(level);
     }
-    if (out->check_only) {
-        printf("%s: configuration OK\n", prog);
-        return 1;
-    }
     return 0;
+}
+
+bool
+fp_args_checked(const fp_args_t *args, const char *prog)
+{
+    if (!args->check_only)
+        return false;
+    printf("%s: configuration OK\n", prog);
+    return true;
 }
 
 void

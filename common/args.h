@@ -38,12 +38,19 @@ int fp_args_parse(const fp_args_spec_t *spec, int argc, char **argv,
                   fp_args_t *out, char *err);
 
 /*  The usual start of a daemon: parse, apply the "log-level" directive,
- *  and handle -h (usage to stdout), --version and -n (print what was
- *  asked).  Returns 0 to go on, 1 when the program should now exit 0,
- *  -1 with err on a bad command line, file or log level.  */
+ *  and handle -h (usage to stdout) and --version (print what was asked).
+ *  Returns 0 to go on, 1 when the program should now exit 0, -1 with err
+ *  on a bad command line, file or log level.  -n is left to the program:
+ *  it loads what the directives name (keys, ACLs) and then asks
+ *  fp_args_checked().  */
 int fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
                   const char *prog, const char *version,
                   void (*usage)(FILE *out), fp_args_t *out, char *err);
+
+/*  With -n: print "PROG: configuration OK" and return true (the program
+ *  exits 0 without serving).  Call it once every file the configuration
+ *  names has been loaded.  Without -n: false.  */
+bool fp_args_checked(const fp_args_t *args, const char *prog);
 
 /*  Tell whoever waits on --ready-fd that the program is ready: write a
  *  newline and close the descriptor (once).  */

@@ -85,7 +85,8 @@ s_usage(FILE *out)
         "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
         "nginx;\nsee docs/deploy.md and docs/protocol.md.\n\n"
         "  -f FILE          read directives from FILE\n"
-        "  -n               check the configuration and exit\n"
+        "  -n               check the configuration and the key and ACL files it\n"
+        "                   names, then exit\n"
         "  -v               log debug messages\n"
         "  --ready-fd N     write a newline to fd N once listening\n"
         "  -h, --help       this text;  --version\n\n"
@@ -158,6 +159,10 @@ main(int argc, char **argv)
     d.authz = fp_authz_new(&fp_authz_conf, err);
     if (!d.authz)
         fp_fatalx("%s", err);
+    if (fp_args_checked(&args, "fastpush-poll")) {
+        fp_authz_destroy(&d.authz);
+        return 0;
+    }
     fp_app_conf_t ac = {
         .fcgi = { .max_body = s_conf.max_body },
     };

@@ -75,7 +75,8 @@ s_usage(FILE *out)
         "PREFIX?channel=a&channel=b,\nresuming from Last-Event-ID or "
         "?last_event_id=EPOCH-SEQ.\n\n"
         "  -f FILE          read directives from FILE\n"
-        "  -n               check the configuration and exit\n"
+        "  -n               check the configuration and the key and ACL files it\n"
+        "                   names, then exit\n"
         "  -v               log debug messages\n"
         "  --ready-fd N     write a newline to fd N once listening\n"
         "  -h, --help       this text;  --version\n\n"
@@ -163,6 +164,10 @@ main(int argc, char **argv)
     d.authz = fp_authz_new(&fp_authz_conf, err);
     if (!d.authz)
         fp_fatalx("%s", err);
+    if (fp_args_checked(&args, "fastpush-sse")) {
+        fp_authz_destroy(&d.authz);
+        return 0;
+    }
     fp_app_conf_t ac = { 0 };
     fp_app_opts_apply(&ac);
     d.app = fp_app_new(&ac, &s_cbs, &d, err);

@@ -127,7 +127,8 @@ s_usage(FILE *out)
         "channels from a cursor and receive the broker's events as JSON\n"
         "text messages; see docs/protocol.md.\n\n"
         "  -f FILE          read directives from FILE (one per line)\n"
-        "  -n               check the configuration and exit\n"
+        "  -n               check the configuration and the key and ACL files it\n"
+        "                   names, then exit\n"
         "  -v               log debug messages\n"
         "  --echo           echo test mode (same as --echo on)\n"
         "  --publish        let clients publish (same as --publish on)\n"
@@ -361,8 +362,8 @@ main(int argc, char **argv)
         return 0;
     }
     s_finish_conf();
-    if (args.check_only) {
-        printf("fastpush-ws: configuration OK\n");
+    if (fp_args_checked(&args, "fastpush-ws")) {
+        fp_authz_destroy(&s_conf.authz);
         return 0;
     }
     if (s_conf.origins.count == 0)

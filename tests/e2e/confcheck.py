@@ -26,6 +26,11 @@ def check_responder(t, env, prog, conf_name, unit_name, bin_token, fd_directive)
     r = subprocess.run([exe, "-n", "-f", conf, "--socket-mode", "0680"], capture_output=True,
                        text=True)
     t.ok(r.returncode != 0 and "octal" in r.stderr, "a mode that is not octal is refused", r.stderr)
+    missing_acl = env.path("no-such.acl")
+    r = subprocess.run([exe, "-n", "-f", conf, "--auth", "on", "--acl", missing_acl],
+                       capture_output=True, text=True)
+    t.ok(r.returncode != 0 and missing_acl in r.stderr and "configuration OK" not in r.stdout,
+         "-n loads the files the directives name: a missing ACL file is refused", r.stderr)
 
     unit = render(unit_name, {bin_token: exe})
     verify = shutil.which("systemd-analyze")

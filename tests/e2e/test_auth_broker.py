@@ -129,6 +129,14 @@ def check_curve(env):
     for p in (app, ws):
         with open(p) as src, open(os.path.join(allowed, os.path.basename(p)), "w") as dst:
             dst.write(src.read())
+    exe = os.path.join(BIN, "fastpush-broker")
+    r = subprocess.run([exe, "-n", "--curve-secret-key", server_secret, "--curve-clients", allowed],
+                       capture_output=True, text=True)
+    t.ok(r.returncode == 0 and "configuration OK" in r.stdout, "-n loads the CURVE keys", r.stderr)
+    gone = os.path.join(d, "gone.key_secret")
+    r = subprocess.run([exe, "-n", "--curve-secret-key", gone, "--curve-clients", allowed],
+                       capture_output=True, text=True)
+    t.ok(r.returncode != 0 and gone in r.stderr, "-n refuses a missing secret key", r.stderr)
     b = env.broker("curve-broker", curve_secret_key=server_secret, curve_clients=allowed)
     plain = env.ctx.socket(zmq.DEALER)
     plain.setsockopt(zmq.LINGER, 0)
