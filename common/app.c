@@ -29,13 +29,8 @@ s_on_requests(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 {
     fp_app_t *app = arg;
     fp_fcgi_req_t *req;
-    while ((req = fp_fcgi_take(app->fcgi))) {
-        if (app->stopping) {
-            fp_fcgi_req_free(&req);
-            continue;
-        }
+    while ((req = fp_fcgi_take(app->fcgi)))
         app->cbs.request(app, req, app->arg);
-    }
 }
 
 static void
@@ -49,6 +44,7 @@ s_begin_stop(fp_app_t *app, int sig)
     fp_fcgi_stop(app->fcgi);
     if (app->cbs.stopping)
         app->cbs.stopping(app, app->arg);
+    s_on_requests(app->loop, -1, 0, app);   /*  accepted before the stop  */
 }
 
 static void
@@ -123,7 +119,8 @@ fp_app_run(fp_app_t *app)
         if (app->cbs.round)
             app->cbs.round(app, app->arg);
         fp_fconns_flush(app->conns);
-        if (app->stopping && fp_fconns_count(app->conns) == 0)
+        if (app->stopping && fp_fconns_count(app->conns) == 0 &&
+            !fp_fcgi_busy(app->fcgi))
             app->quit = 1;
         now = fp_clock_ms();
         if (now >= next_tick) {

@@ -8,7 +8,10 @@
  *
  *  SIGTERM/SIGINT: stop accepting, call `stopping` (end streams so
  *  browsers reconnect), then leave the loop once the program calls
- *  fp_app_quit or the grace period ends; run returns 0.
+ *  fp_app_quit or the grace period ends; run returns 0.  Requests that
+ *  libfcgi accepted before the stop still reach `request`, with
+ *  fp_app_stopping true: answer them at once (no new stream, no parking)
+ *  rather than leave the web server a closed connection (a 502).
  */
 #ifndef FP_APP_H
 #define FP_APP_H

@@ -25,38 +25,52 @@ struct fp_fcgi {
     int event_fd;               /*  counts queued requests  */
     pthread_t *threads;
     int nthreads;
-    pthread_mutex_t accept_lock;/*  one FCGX_Accept_r at a time  */
     pthread_mutex_t queue_lock;
     qitem_t *head, *tail;
+    int reading;                /*  connections accepted, not yet queued
+                                    (under queue_lock)  */
     volatile int stopping;
 };
 
 static void
+s_reading(fp_fcgi_t *f, int delta)
+{
+    pthread_mutex_lock(&f->queue_lock);
+    f->reading += delta;
+    pthread_mutex_unlock(&f->queue_lock);
+}
+
+/*  Queue a request (NULL: a connection that brought none) and count the
+ *  connection as read.  */
+static void
 s_push(fp_fcgi_t *f, fp_fcgi_req_t *req)
 {
-    qitem_t *it = fp_calloc(1, sizeof *it);
+    qitem_t *it = req ? fp_calloc(1, sizeof *it) : NULL;
     uint64_t one = 1;
-    it->req = req;
     pthread_mutex_lock(&f->queue_lock);
-    if (f->tail)
-        f->tail->next = it;
-    else
-        f->head = it;
-    f->tail = it;
+    f->reading--;
+    if (it) {
+        it->req = req;
+        if (f->tail)
+            f->tail->next = it;
+        else
+            f->head = it;
+        f->tail = it;
+    }
     pthread_mutex_unlock(&f->queue_lock);
+    if (!it)
+        return;
     if (write(f->event_fd, &one, sizeof one) < 0)
         return;
 }
 
-/*  Read the body: bounded by max_body and by a receive timeout.  */
+/*  Read the body: bounded by max_body and by the receive timeout that
+ *  s_accept set.  */
 static void
 s_body(fp_fcgi_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 {
-    struct timeval tv = { f->conf.body_timeout_ms / 1000,
-                          (f->conf.body_timeout_ms % 1000) * 1000 };
     size_t cap = 1024;
     q->body = fp_malloc(cap + 1);
-    setsockopt(r->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     for (;;) {
         if (q->body_len == cap) {
             if (cap >= f->conf.max_body) {
@@ -74,8 +88,6 @@ s_body(fp_fcgi_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
         q->body_len += (size_t) n;
     }
     q->body[q->body_len] = '\0';
-    tv.tv_sec = tv.tv_usec = 0;
-    setsockopt(r->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 /*  Copy what the loop needs and take the connection away from libfcgi.  */
@@ -99,25 +111,55 @@ s_take_over(fp_fcgi_t *f, FCGX_Request *r)
     return q;
 }
 
+/*  Accept one connection ourselves, so it gets a receive timeout before
+ *  libfcgi reads its parameters: a peer that connects and sends nothing
+ *  (or half a request) holds one acceptor thread for body_timeout_ms at
+ *  most, not for ever, and cannot keep SIGTERM waiting.  -1 on error.  */
+static int
+s_accept(fp_fcgi_t *f)
+{
+    struct timeval tv = { f->conf.body_timeout_ms / 1000,
+                          (f->conf.body_timeout_ms % 1000) * 1000 };
+    int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/*  Hand FCGX_Accept_r a connection that is already open: with ipcFd set
+ *  and keepConnection on, it reads the request from fd instead of
+ *  accepting (and closes fd itself when the request is bad or the
+ *  timeout hits: its listen_sock of -1 then makes it return at once).  */
+static int
+s_read_request(FCGX_Request *r, int fd)
+{
+    FCGX_InitRequest(r, -1, 0);
+    r->ipcFd = fd;
+    r->keepConnection = 1;
+    return FCGX_Accept_r(r);
+}
+
 static void *
 s_acceptor(void *arg)
 {
     fp_fcgi_t *f = arg;
     FCGX_Request r;
 
-    FCGX_InitRequest(&r, f->listen_fd, 0);
     while (!f->stopping) {
-        pthread_mutex_lock(&f->accept_lock);
-        int rc = f->stopping ? -1 : FCGX_Accept_r(&r);
-        pthread_mutex_unlock(&f->accept_lock);
-        if (rc < 0) {
-            if (!f->stopping)
+        int fd = s_accept(f);
+        if (fd < 0) {
+            if (!f->stopping && errno != EINTR && errno != ECONNABORTED)
                 usleep(20000);      /*  e.g. EMFILE: back off, retry  */
+            continue;
+        }
+        s_reading(f, 1);
+        if (s_read_request(&r, fd) < 0) {
+            FCGX_Free(&r, 1);       /*  closed by libfcgi; -1 is a no-op  */
+            s_push(f, NULL);
             continue;
         }
         s_push(f, s_take_over(f, &r));
     }
-    FCGX_Free(&r, 1);
     return NULL;
 }
 
@@ -166,7 +208,6 @@ fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err)
     if (f->conf.body_timeout_ms <= 0)
         f->conf.body_timeout_ms = 5000;
     f->listen_fd = -1;
-    pthread_mutex_init(&f->accept_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
     f->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (FCGX_Init() != 0 || f->event_fd < 0 || s_listen(f, err) < 0) {
@@ -186,6 +227,15 @@ int
 fp_fcgi_fd(const fp_fcgi_t *f)
 {
     return f->event_fd;
+}
+
+bool
+fp_fcgi_busy(fp_fcgi_t *f)
+{
+    pthread_mutex_lock(&f->queue_lock);
+    bool busy = f->reading > 0 || f->head != NULL;
+    pthread_mutex_unlock(&f->queue_lock);
+    return busy;
 }
 
 fp_fcgi_req_t *
@@ -215,16 +265,11 @@ fp_fcgi_stop(fp_fcgi_t *f)
     if (f->stopping)
         return;
     f->stopping = 1;
-    if (f->listen_fd >= 0)
-        shutdown(f->listen_fd, SHUT_RDWR);
-    for (int i = 0; i < f->nthreads; i++)
-        pthread_join(f->threads[i], NULL);
-    f->nthreads = 0;
-    if (f->listen_fd > 0)
-        close(f->listen_fd);
-    if (f->listen_fd >= 0 && f->conf.listen && f->conf.listen[0] == '/')
+    if (f->listen_fd < 0)
+        return;
+    shutdown(f->listen_fd, SHUT_RDWR);  /*  wakes the threads in accept  */
+    if (f->conf.listen && f->conf.listen[0] == '/')
         unlink(f->conf.listen);
-    f->listen_fd = -1;
 }
 
 void
@@ -235,12 +280,15 @@ fp_fcgi_destroy(fp_fcgi_t **f_p)
         return;
     *f_p = NULL;
     fp_fcgi_stop(f);
+    for (int i = 0; i < f->nthreads; i++)
+        pthread_join(f->threads[i], NULL);
+    if (f->listen_fd > 0)
+        close(f->listen_fd);
     fp_fcgi_req_t *r;
     while ((r = fp_fcgi_take(f)))
         fp_fcgi_req_free(&r);
     if (f->event_fd >= 0)
         close(f->event_fd);
-    pthread_mutex_destroy(&f->accept_lock);
     pthread_mutex_destroy(&f->queue_lock);
     free(f->threads);
     free(f);

@@ -4,10 +4,11 @@
  *  No web server multiplexes FastCGI, so each open stream holds one
  *  connection.  A thread per stream costs ~24 KB; handing the connection
  *  to one epoll loop costs a few hundred bytes.  So: a few acceptor
- *  threads run FCGX_Accept_r, copy the parameters, read the request body
- *  (bounded, with a read timeout), take `ipcFd` away from libfcgi and
- *  queue the request; the loop thread takes it with fp_fcgi_take and from
- *  then on writes whole FastCGI records itself (fcgi_rec.h), non-blocking.
+ *  threads accept, run FCGX_Accept_r on the new connection (with a
+ *  receive timeout), copy the parameters, read the request body
+ *  (bounded), take `ipcFd` away from libfcgi and queue the request; the
+ *  loop thread takes it with fp_fcgi_take and from then on writes whole
+ *  FastCGI records itself (fcgi_rec.h), non-blocking.
  *
  *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,
  *  or nothing, when the web server spawned the program with the listening
@@ -27,7 +28,8 @@ typedef struct {
     int threads;                /*  acceptor threads (default 2)  */
     size_t max_body;            /*  request body bytes read (default 64k)  */
     int socket_mode;            /*  chmod for a unix socket, 0 = leave  */
-    int body_timeout_ms;        /*  limit on reading the body (5000)  */
+    int body_timeout_ms;        /*  receive timeout while reading a
+                                    request's parameters and body (5000)  */
 } fp_fcgi_conf_t;
 
 /*  A request taken over from libfcgi.  */
@@ -54,11 +56,19 @@ int fp_fcgi_fd(const fp_fcgi_t *f);
 /*  The next request, or NULL.  Caller owns it.  */
 fp_fcgi_req_t *fp_fcgi_take(fp_fcgi_t *f);
 
-/*  Stop accepting: wake and join the acceptor threads, close the
- *  listening socket.  Queued requests can still be taken.  */
+/*  True while an acceptor thread reads a request it accepted (it will
+ *  be queued, or dropped if it turns out bad or silent) or a request
+ *  waits in the queue.  */
+bool fp_fcgi_busy(fp_fcgi_t *f);
+
+/*  Stop accepting: wake the acceptor threads and remove a unix socket's
+ *  path.  Requests that were being read when it was called still arrive
+ *  (fp_fcgi_fd), so they can be answered; queued ones can be taken.  */
 void fp_fcgi_stop(fp_fcgi_t *f);
 
-/*  Stop, free queued requests (closing their connections), free.  */
+/*  Stop, join the threads (one still reading a request takes up to
+ *  body_timeout_ms), close the listening socket, free queued requests
+ *  (closing their connections), free.  */
 void fp_fcgi_destroy(fp_fcgi_t **f_p);
 
 /*  A parameter's value (borrowed), or NULL.  */

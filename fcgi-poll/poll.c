@@ -334,6 +334,8 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
         fp_query_free(&q);
         return;
     }
+    if (fp_app_stopping(r->d->app))
+        r->wait_ms = 0;         /*  shutting down: answer now, do not park  */
     const char *inm = fp_fcgi_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
     if (!since || !*since) {

@@ -297,6 +297,8 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
     fp_sse_retry(&head, (unsigned) d->conf.retry);
     fp_fconn_write(s->conn, head.data, head.len);
     fp_buf_free(&head);
+    if (fp_app_stopping(d->app))
+        s_end(s);               /*  shutting down: the browser comes back  */
 }
 
 /*  Heartbeat comments for streams quiet for `heartbeat` ms: they keep
