@@ -198,6 +198,22 @@ include "{snippet}"
 """)
         super().__init__(env, name, ["lighttpd", "-D", "-f", main], port, [errlog])
 
+    def _clients(self):
+        """Client connections lighttpd still holds on its port
+        (ESTABLISHED, or CLOSE_WAIT: closed by the client, not yet read)."""
+        with open("/proc/net/tcp") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+        return sum(1 for r in rows if int(r[1].split(":")[1], 16) == self.port
+                   and r[3] in ("01", "08"))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """lighttpd 1.4.69 exits 1 when a client connection is left at
+        SIGTERM, even one the client has just closed: give it a moment
+        to see those closes first."""
+        if self.alive():
+            wait_for(lambda: self._clients() == 0, 3, 0.05)
+        return super().stop(sig, timeout)
+
 
 class Apache(WebServer):
     MODS = "/etc/apache2/mods-available"
