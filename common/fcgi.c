@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define FIRST_BYTE_MS 2000     /*  wait for a new connection's first bytes  */
 
 typedef struct qitem {
     fp_fcgi_req_t *req;
@@ -112,17 +115,26 @@ s_take_over(fp_fcgi_t *f, FCGX_Request *r)
 }
 
 /*  Accept one connection ourselves, so it gets a receive timeout before
- *  libfcgi reads its parameters: a peer that connects and sends nothing
- *  (or half a request) holds one acceptor thread for body_timeout_ms at
- *  most, not for ever, and cannot keep SIGTERM waiting.  -1 on error.  */
+ *  libfcgi reads its parameters: a peer that stops half-way through its
+ *  request holds an acceptor thread for body_timeout_ms, not for ever,
+ *  and cannot keep SIGTERM waiting.  A peer that sends nothing at all is closed
+ *  after FIRST_BYTE_MS, as Debian's libfcgi does in its own accept.
+ *  -1 on error, or with errno EAGAIN for a silent peer.  */
 static int
 s_accept(fp_fcgi_t *f)
 {
     struct timeval tv = { f->conf.body_timeout_ms / 1000,
                           (f->conf.body_timeout_ms % 1000) * 1000 };
     int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd < 0)
+        return -1;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, FIRST_BYTE_MS) <= 0) {
+        close(fd);
+        errno = EAGAIN;
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
 }
 
@@ -148,13 +160,19 @@ s_acceptor(void *arg)
     while (!f->stopping) {
         int fd = s_accept(f);
         if (fd < 0) {
-            if (!f->stopping && errno != EINTR && errno != ECONNABORTED)
+            if (!f->stopping && errno != EINTR && errno != ECONNABORTED &&
+                errno != EAGAIN)
                 usleep(20000);      /*  e.g. EMFILE: back off, retry  */
             continue;
         }
         s_reading(f, 1);
-        if (s_read_request(&r, fd) < 0) {
-            FCGX_Free(&r, 1);       /*  closed by libfcgi; -1 is a no-op  */
+        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0) {
+            /*  Bad, or cut short: libfcgi takes a read that failed half-way
+             *  through the parameters for their end, so check the stream.  */
+            if (r.ipcFd >= 0)
+                close(r.ipcFd);
+            r.ipcFd = -1;
+            FCGX_Free(&r, 0);
             s_push(f, NULL);
             continue;
         }

@@ -2,10 +2,11 @@
 FastCGI client of our own (fcgiclient.py) so that it can do what no web
 server does on purpose:
 
-- peers that connect and send nothing hold an acceptor thread for the
-  receive timeout (5 s) at most: a real request behind them is answered,
-  and SIGTERM does not wait for them for ever (it did: libfcgi reads the
-  parameters without a timeout);
+- peers that connect and send nothing are closed after 2 s, and peers
+  that stop half-way through their parameters after 5 s, unanswered: a
+  real request behind them is answered, and SIGTERM does not wait for
+  them for ever (it did: libfcgi reads the rest of a request without a
+  timeout);
 - a request that was being read when SIGTERM came is answered, not closed
   (a closed connection is a 502 at the web server): fastpush-sse sends the
   headers and retry: and ends the stream at once (the browser reconnects),
@@ -20,7 +21,8 @@ from fcgiclient import FcgiConn, begin, cgi_env, params, request, stdin
 from harness import BIN, Env, Tap
 
 t = Tap()
-TIMEOUT_S = 5           # body_timeout_ms: the receive timeout of a new connection
+SILENT_S = 2            # a new connection's first bytes must come within 2 s
+STALLED_S = 5           # then a read that waits 5 s ends the request
 
 
 def responder(env, b, prog, name, **directives):
@@ -32,35 +34,49 @@ def responder(env, b, prog, name, **directives):
     return env.start(name, argv, ready_fd=True), sock
 
 
-def silent(sock, n):
-    return [FcgiConn(sock) for _ in range(n)]
+def stalled(sock, n, half):
+    """n peers that connect and send nothing, or (half) stop in the
+    middle of their parameters."""
+    peers = [FcgiConn(sock) for _ in range(n)]
+    if half:
+        for c in peers:
+            c.send(begin() + params(cgi_env("GET", "/push/poll?channel=acc")))
+    return peers
 
 
-def check_silent_peers(env, b):
-    p, sock = responder(env, b, "fastpush-poll", "poll-silent")
-    idle = silent(sock, 2)                      # one per acceptor thread
+def answered_behind(sock, peers, limit):
+    """A real request sent after the peers took both acceptor threads:
+    (status, body, seconds)."""
     time.sleep(0.3)
     t0 = time.monotonic()
     c = FcgiConn(sock)
     c.send(request("GET", "/push/poll?channel=acc"))
-    status, _, body, ended = c.response(timeout=TIMEOUT_S + 8)
-    took = time.monotonic() - t0
-    t.ok(status == 200 and ended and "cursor" in json.loads(body),
-         f"two silent peers on both acceptor threads: a real request is still answered "
-         f"({took:.1f} s)", (status, body[:200]))
-    t.ok(all(x.response(timeout=1)[0] is None for x in idle) and all(
-        x.sock.recv(1) == b"" for x in idle), "the silent peers were closed, unanswered")
+    status, _, body, ended = c.response(timeout=limit)
     c.close()
-    idle = silent(sock, 2)
+    return (status if ended else None), body, time.monotonic() - t0
+
+
+def check_stalled_peers(env, b):
+    p, sock = responder(env, b, "fastpush-poll", "poll-stalled")
+    for half, what, limit in ((False, "that send nothing", SILENT_S + 3),
+                              (True, "that stop half-way through their parameters",
+                               STALLED_S + 4)):
+        peers = stalled(sock, 2, half)                  # one per acceptor thread
+        status, body, took = answered_behind(sock, peers, limit + 5)
+        t.ok(status == 200 and "cursor" in json.loads(body or b"{}") and took < limit,
+             f"two peers {what} on both acceptor threads: a real request is answered "
+             f"after {took:.1f} s (limit {limit} s)", (status, body[:200]))
+        t.ok(all(x.response(timeout=1)[0] is None and x.sock.recv(1) == b"" for x in peers),
+             f"... and the peers {what} were closed, unanswered")
+    peers = stalled(sock, 2, True)
     time.sleep(0.3)
     t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
-    rc = p.stop(timeout=TIMEOUT_S + 8)
+    rc = p.stop(timeout=STALLED_S + 8)
     took = time.monotonic() - t0
-    t.ok(rc == 0 and took < TIMEOUT_S + 5,
-         f"SIGTERM with silent peers connected: exit 0 after {took:.1f} s "
-         f"(their receive timeout, not never)", rc)
-    for x in idle:
+    t.ok(rc == 0 and took < STALLED_S + 4,
+         f"SIGTERM with two stalled peers: exit 0 after {took:.1f} s (bounded by their "
+         f"receive timeouts, not by the peers)", rc)
+    for x in peers:
         x.close()
 
 
@@ -104,7 +120,7 @@ def check_poll_request_at_sigterm(env, b):
 def main():
     with Env(t) as env:
         b = env.broker()
-        check_silent_peers(env, b)
+        check_stalled_peers(env, b)
         check_sse_request_at_sigterm(env, b)
         check_poll_request_at_sigterm(env, b)
     t.done()
