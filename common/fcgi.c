@@ -28,6 +28,7 @@ struct fp_fcgi {
     int event_fd;               /*  counts queued requests  */
     pthread_t *threads;
     int nthreads;
+    pthread_mutex_t accept_lock;/*  one thread in accept4 at a time  */
     pthread_mutex_t queue_lock;
     qitem_t *head, *tail;
     int reading;                /*  connections accepted, not yet queued
@@ -125,7 +126,9 @@ s_accept(fp_fcgi_t *f)
 {
     struct timeval tv = { f->conf.body_timeout_ms / 1000,
                           (f->conf.body_timeout_ms % 1000) * 1000 };
+    pthread_mutex_lock(&f->accept_lock);
     int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    pthread_mutex_unlock(&f->accept_lock);
     if (fd < 0)
         return -1;
     struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -226,6 +229,7 @@ fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err)
     if (f->conf.body_timeout_ms <= 0)
         f->conf.body_timeout_ms = 5000;
     f->listen_fd = -1;
+    pthread_mutex_init(&f->accept_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
     f->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (FCGX_Init() != 0 || f->event_fd < 0 || s_listen(f, err) < 0) {
@@ -307,6 +311,7 @@ fp_fcgi_destroy(fp_fcgi_t **f_p)
         fp_fcgi_req_free(&r);
     if (f->event_fd >= 0)
         close(f->event_fd);
+    pthread_mutex_destroy(&f->accept_lock);
     pthread_mutex_destroy(&f->queue_lock);
     free(f->threads);
     free(f);
