@@ -24,13 +24,19 @@ struct fp_app {
     int64_t stop_deadline;
 };
 
+/*  Hand every queued request to the program.  */
 static void
-s_on_requests(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+s_dispatch(fp_app_t *app)
 {
-    fp_app_t *app = arg;
     fp_fcgi_req_t *req;
     while ((req = fp_fcgi_take(app->fcgi)))
         app->cbs.request(app, req, app->arg);
+}
+
+static void
+s_on_requests(fp_loop_t *loop, int fd, uint32_t events, void *arg)
+{
+    s_dispatch(arg);
 }
 
 static void
@@ -44,7 +50,7 @@ s_begin_stop(fp_app_t *app, int sig)
     fp_fcgi_stop(app->fcgi);
     if (app->cbs.stopping)
         app->cbs.stopping(app, app->arg);
-    s_on_requests(app->loop, -1, 0, app);   /*  accepted before the stop  */
+    s_dispatch(app);                /*  accepted before the stop  */
 }
 
 static void

@@ -44,26 +44,22 @@ s_reading(fp_fcgi_t *f, int delta)
     pthread_mutex_unlock(&f->queue_lock);
 }
 
-/*  Queue a request (NULL: a connection that brought none) and count the
- *  connection as read.  */
+/*  Queue a request and count its connection as read, under one lock so
+ *  that fp_fcgi_busy never sees it in neither place.  */
 static void
 s_push(fp_fcgi_t *f, fp_fcgi_req_t *req)
 {
-    qitem_t *it = req ? fp_calloc(1, sizeof *it) : NULL;
+    qitem_t *it = fp_calloc(1, sizeof *it);
     uint64_t one = 1;
+    it->req = req;
     pthread_mutex_lock(&f->queue_lock);
     f->reading--;
-    if (it) {
-        it->req = req;
-        if (f->tail)
-            f->tail->next = it;
-        else
-            f->head = it;
-        f->tail = it;
-    }
+    if (f->tail)
+        f->tail->next = it;
+    else
+        f->head = it;
+    f->tail = it;
     pthread_mutex_unlock(&f->queue_lock);
-    if (!it)
-        return;
     if (write(f->event_fd, &one, sizeof one) < 0)
         return;
 }
@@ -176,7 +172,7 @@ s_acceptor(void *arg)
                 close(r.ipcFd);
             r.ipcFd = -1;
             FCGX_Free(&r, 0);
-            s_push(f, NULL);
+            s_reading(f, -1);
             continue;
         }
         s_push(f, s_take_over(f, &r));
