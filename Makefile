@@ -17,7 +17,7 @@ SAN     ?=
 PYTHON  ?= /usr/bin/python3
 
 PKGS     := libczmq libzmq jansson
-CPPFLAGS += -D_GNU_SOURCE -Icommon
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Iruntime
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -43,10 +43,17 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2
 
-# ---------------------------------------------------------------- library
-COMMON_SRC := $(wildcard common/*.c)
-COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
-LIBFP      := $(BUILD)/lib/libfastpush.a
+# ---------------------------------------------------------------- libraries
+# lib/: pure code (formats, parsers, models); never logs, never touches a
+# socket, a thread or the clock's sleep.  runtime/: what owns sockets,
+# loops, threads and logs (hub, FastCGI accept, event loop, responder).
+# runtime/ may use lib/, never the reverse; programs use both.
+LIB_SRC     := $(wildcard lib/*.c)
+RUNTIME_SRC := $(wildcard runtime/*.c)
+COMMON_SRC  := $(LIB_SRC) $(RUNTIME_SRC)
+LIBFP       := $(BUILD)/lib/libfastpush.a
+LIBRT       := $(BUILD)/lib/libfastpush-runtime.a
+LIBS_FP     := $(LIBRT) $(LIBFP)
 
 # ---------------------------------------------------------------- programs
 # directory -> program name; a directory that does not exist yet is skipped
@@ -70,25 +77,33 @@ LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 
 .PHONY: all deps ensure-deps test unit e2e test-san clean install demo bench \
         bench-full bench-broker fuzz
-all: $(LIBFP) $(BINS) $(UNIT) $(BENCH_BINS)
+all: $(LIBS_FP) $(BINS) $(UNIT) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	@$(CC) $(ALLFLAGS) -c -o $@ $<
 
+# the library rule, checked: lib/ includes nothing from runtime/
+$(BUILD)/lib/%.o: CPPFLAGS := $(filter-out -Iruntime,$(CPPFLAGS))
+
 $(BUILD)/test/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $< (test)"
 	@$(CC) $(ALLFLAGS) -DFP_TEST -c -o $@ $<
 
-$(LIBFP): $(COMMON_OBJ)
+$(LIBFP): $(LIB_SRC:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBRT): $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
 
 define PROGRAM_RULE
-$(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBFP)
+$(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBS_FP)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -98,11 +113,11 @@ $(UNIT): $(BUILD)/test/tests/unit/run.o $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bin/%: $(BUILD)/bench/%.o $(LIBFP)
+$(BUILD)/bin/%: $(BUILD)/bench/%.o $(LIBS_FP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bin/loadgen: $(BUILD)/bench/loadgen.o $(LG_OBJ) $(LIBFP)
+$(BUILD)/bin/loadgen: $(BUILD)/bench/loadgen.o $(LG_OBJ) $(LIBS_FP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
@@ -164,7 +179,7 @@ FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=undefined $(CPPFLAGS) -Iws-bridge
-FUZZ_LIB   = common/utf8.c common/outq.c common/buf.c common/mem.c
+FUZZ_LIB   = lib/utf8.c lib/blob.c runtime/sendq.c lib/buf.c lib/mem.c
 FUZZ_NAMES = ws_frame ws_handshake
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c -lcrypto

@@ -23,7 +23,7 @@ broker_auth_token(broker_t *b, zframe_t *token, bool publish)
         return true;
     if (!token)
         return !publish;
-    return fp_link_token_ok(want, zframe_data(token), zframe_size(token));
+    return fp_sockauth_token_ok(want, zframe_data(token), zframe_size(token));
 }
 
 bool

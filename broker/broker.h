@@ -19,7 +19,7 @@
 #include "buf.h"
 #include "cursor.h"
 #include "event.h"
-#include "link.h"
+#include "sockauth.h"
 #include "ring.h"
 #include "wal.h"
 
@@ -145,7 +145,7 @@ typedef struct broker {
     chan_t **active;            /*  channels that get beacons  */
     size_t active_len, active_cap;
     broker_store_t *store;      /*  durable log, NULL without `store`  */
-    fp_link_server_t *link;     /*  CURVE (zauth), NULL without it  */
+    fp_sockauth_server_t *link;     /*  CURVE (zauth), NULL without it  */
     zhashx_t *rates;            /*  publisher -> budget (publish-rate)  */
     broker_staged_t *staged;    /*  the open batch, in SEQ order  */
     size_t staged_len, staged_cap;

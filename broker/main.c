@@ -152,9 +152,9 @@ s_open(broker_t *b)
     zsock_set_sndhwm(b->xpub, (int) b->conf.fanout_hwm);
     zsock_set_linger(b->xpub, 0);
     if (b->link) {
-        fp_link_server_apply(b->link, b->pull);
-        fp_link_server_apply(b->link, b->router);
-        fp_link_server_apply(b->link, b->xpub);
+        fp_sockauth_server_apply(b->link, b->pull);
+        fp_sockauth_server_apply(b->link, b->router);
+        fp_sockauth_server_apply(b->link, b->xpub);
     }
     s_bind(b->pull, b->conf.ingest, "ingest");
     s_bind(b->router, b->conf.control, "control");
@@ -169,7 +169,7 @@ s_auth(broker_t *b)
     const char *key = b->conf.curve_secret_key, *tok = b->conf.publish_token;
 
     if (key && *key) {
-        b->link = fp_link_server_new(key, b->conf.curve_clients, err);
+        b->link = fp_sockauth_server_new(key, b->conf.curve_clients, err);
         if (!b->link)
             fp_fatalx("%s", err);
     } else if (b->conf.curve_clients && *b->conf.curve_clients) {
@@ -240,7 +240,7 @@ main(int argc, char **argv)
     broker_chan_table_init(&b);
     s_auth(&b);
     if (fp_args_checked(&args, "fastpush-broker")) {
-        fp_link_server_destroy(&b.link);
+        fp_sockauth_server_destroy(&b.link);
         broker_chan_table_free(&b);
         fp_conf_free(s_opts);
         return 0;
@@ -260,7 +260,7 @@ main(int argc, char **argv)
     zsock_destroy(&b.pull);
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);
-    fp_link_server_destroy(&b.link);
+    fp_sockauth_server_destroy(&b.link);
     zhashx_destroy(&b.rates);
     broker_control_free(&b);
     free(b.staged);

@@ -259,7 +259,7 @@ s_pull_one(broker_t *b, void *sock)
         while (more && zmq_msg_recv(&tok, sock, ZMQ_DONTWAIT) >= 0)
             more = zmq_msg_more(&tok);
     } else if (b->conf.publish_token && *b->conf.publish_token &&
-               !(has_tok && fp_link_token_ok(b->conf.publish_token,
+               !(has_tok && fp_sockauth_token_ok(b->conf.publish_token,
                                              zmq_msg_data(&tok),
                                              zmq_msg_size(&tok)))) {
         b->stats.unauthorized++;

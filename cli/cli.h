@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "event.h"
-#include "link.h"
+#include "sockauth.h"
 
 /*  Exit codes.  */
 enum {
@@ -23,7 +23,7 @@ typedef struct {
     char *ingest;               /*  broker PULL endpoint  */
     int timeout_ms;             /*  wait for replies  */
     bool json;                  /*  machine-readable output  */
-    fp_link_conf_t link;        /*  CURVE keys and publish token  */
+    fp_sockauth_conf_t link;        /*  CURVE keys and publish token  */
 } cli_t;
 
 /*  Prepare a socket for the broker (CURVE keys); -1 after a message.  */

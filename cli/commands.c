@@ -48,7 +48,7 @@ s_send_async(cli_t *cli, json_t *ev)
     zsock_set_linger(push, cli->timeout_ms);
     zsock_set_sndtimeo(push, cli->timeout_ms);
     zsock_set_immediate(push, 1);
-    const char *token = fp_link_token(&cli->link);
+    const char *token = fp_sockauth_token(&cli->link);
     if (cli_link(cli, push) < 0) {
         rc = CLI_USAGE;
     } else if (zsock_connect(push, "%s", cli->ingest) < 0 ||

@@ -10,7 +10,7 @@ int
 cli_link(const cli_t *cli, zsock_t *sock)
 {
     char err[FP_ERR_LEN];
-    if (fp_link_client(&cli->link, sock, err) == 0)
+    if (fp_sockauth_client(&cli->link, sock, err) == 0)
         return 0;
     fprintf(stderr, "fastpush: %s\n", err);
     return -1;
@@ -46,8 +46,8 @@ cli_request(const cli_t *cli, const char *cmd, json_t *body,
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, cmd);
     zmsg_addmem(msg, text, len);
-    if (fp_link_token(&cli->link))
-        zmsg_addstr(msg, fp_link_token(&cli->link));
+    if (fp_sockauth_token(&cli->link))
+        zmsg_addstr(msg, fp_sockauth_token(&cli->link));
     if (zmsg_send(&msg, req) < 0) {
         zmsg_destroy(&msg);
         goto unreachable;

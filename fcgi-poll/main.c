@@ -4,7 +4,7 @@
  *  main.c: directives, start-up, the loop callbacks, reports.
  */
 #include "polld.h"
-#include "fcgi_rec.h"
+#include "fcgi_record.h"
 #include "args.h"
 #include "log.h"
 #include "mem.h"
@@ -17,7 +17,7 @@
 static polld_conf_t s_conf;
 
 static const fp_conf_opt_t s_opts[] = {
-    { "", FP_CONF_NEST, (void *) fp_app_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_responder_opts, 0, 0, NULL,
       "FastCGI listener and broker, as in every fastpush responder" },
     { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
       "URL prefix of the routes /poll /state /publish /stats /metrics "
@@ -45,10 +45,10 @@ static const fp_conf_opt_t s_opts[] = {
       "channels listed in /stats and /metrics (20)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
-    { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-ws: "
       "docs/security.md" },
-    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_sockauth_opts, 0, 0, NULL,
       "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -56,7 +56,7 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    fp_app_opts_defaults();
+    fp_responder_opts_defaults();
     s_conf.prefix = fp_strdup("/push");
     s_conf.max_channels = 32;
     s_conf.default_limit = 100;
@@ -100,29 +100,29 @@ s_report(polld_t *d)
     json_t *body = json_pack("{s:s, s:i, s:o}", "transport", "poll",
                              "pid", (int) getpid(), "stats",
                              polld_self_stats(d));
-    fp_hub_request(fp_app_hub(d->app), "REPORT", body, NULL, NULL);
+    fp_hub_request(fp_responder_hub(d->app), "REPORT", body, NULL, NULL);
 }
 
 static void
-s_on_request(fp_app_t *app, fp_fcgi_req_t *req, void *arg)
+s_on_request(fp_responder_t *app, fp_fcgi_req_t *req, void *arg)
 {
     polld_route(arg, req);
 }
 
 static void
-s_on_round(fp_app_t *app, void *arg)
+s_on_round(fp_responder_t *app, void *arg)
 {
     polld_t *d = arg;
     polld_answer_due(d);
 }
 
 static void
-s_on_tick(fp_app_t *app, int64_t now, void *arg)
+s_on_tick(fp_responder_t *app, int64_t now, void *arg)
 {
     polld_t *d = arg;
     polld_expire(d, now);
     if (now >= d->next_report) {
-        fp_authz_tick(d->authz, now);
+        fp_access_tick(d->authz, now);
         s_report(d);
         d->next_report = now + 5000;
     }
@@ -131,12 +131,12 @@ s_on_tick(fp_app_t *app, int64_t now, void *arg)
 /*  SIGTERM: answer every waiting long-poll now (empty), so clients poll
  *  again elsewhere; requests waiting on the broker finish normally.  */
 static void
-s_on_stopping(fp_app_t *app, void *arg)
+s_on_stopping(fp_responder_t *app, void *arg)
 {
     polld_expire(arg, INT64_MAX);
 }
 
-static const fp_app_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
+static const fp_responder_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
                                     s_on_stopping };
 
 int
@@ -156,32 +156,32 @@ main(int argc, char **argv)
     if (start > 0)
         return 0;
     d.conf = s_conf;
-    d.authz = fp_authz_new(&fp_authz_conf, err);
+    d.authz = fp_access_new(&fp_access_conf, err);
     if (!d.authz)
         fp_fatalx("%s", err);
     if (fp_args_checked(&args, "fastpush-poll")) {
-        fp_authz_destroy(&d.authz);
+        fp_access_destroy(&d.authz);
         return 0;
     }
-    fp_app_conf_t ac = {
+    fp_responder_conf_t ac = {
         .fcgi = { .max_body = s_conf.max_body },
     };
-    fp_app_opts_apply(&ac);
-    d.app = fp_app_new(&ac, &s_cbs, &d, err);
+    fp_responder_opts_apply(&ac);
+    d.app = fp_responder_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
-    d.conns = fp_app_conns(d.app);
+    d.conns = fp_responder_conns(d.app);
     fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
                 "HTTP publish %s", *ac.fcgi.listen ? ac.fcgi.listen : "fd 0",
                 s_conf.prefix, ac.hub.control,
-                fp_authz_on(d.authz) ? "on" : "off",
+                fp_access_on(d.authz) ? "on" : "off",
                 *s_conf.publish_secret ? "with the secret" : "without secret");
     fp_args_ready(&args);
-    int rc = fp_app_run(d.app);
+    int rc = fp_responder_run(d.app);
     polld_expire(&d, INT64_MAX);
     polld_answer_due(&d);
-    fp_app_destroy(&d.app);
-    fp_authz_destroy(&d.authz);
+    fp_responder_destroy(&d.app);
+    fp_access_destroy(&d.authz);
     free(d.parked);
     fp_conf_free(s_opts);
     return rc;

@@ -140,7 +140,7 @@ s_park(polld_req_t *r)
     polld_t *d = r->d;
     char err[FP_ERR_LEN];
 
-    if (fp_app_stopping(d->app)) {
+    if (fp_responder_stopping(d->app)) {
         s_answer(r, false);     /*  SIGTERM came while the broker answered  */
         return;
     }
@@ -149,11 +149,11 @@ s_park(polld_req_t *r)
                     "waiting; poll again later");
         return;
     }
-    if (r->client && fp_authz_connect(d->authz, r->client, err)) {
+    if (r->client && fp_access_connect(d->authz, r->client, err)) {
         polld_refuse(r, 429, err);
         return;
     }
-    r->member = fp_member_new(fp_app_hub(d->app),
+    r->member = fp_member_new(fp_responder_hub(d->app),
                               (const char *const *) r->channels.items,
                               (size_t) r->channels.count, r->cursor, &s_cbs,
                               r, err);
@@ -318,9 +318,9 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
     fp_query_t q;
     char err[FP_ERR_LEN];
     const char *since = NULL;
-    fp_hub_t *hub = fp_app_hub(r->d->app);
+    fp_hub_t *hub = fp_responder_hub(r->d->app);
 
-    if (fp_query_parse(fp_fcgi_param(req, "QUERY_STRING"), 64, &q, err) < 0) {
+    if (fp_query_parse(fp_fcgi_req_param(req, "QUERY_STRING"), 64, &q, err) < 0) {
         polld_error(r, 400, "bad_request", err);
         return;
     }
@@ -330,13 +330,13 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
         fp_query_free(&q);
         return;
     }
-    if (polld_allow(r, FP_AUTH_SUBSCRIBE, &r->channels) < 0) {
+    if (polld_allow(r, FP_RIGHTS_SUBSCRIBE, &r->channels) < 0) {
         fp_query_free(&q);
         return;
     }
-    if (fp_app_stopping(r->d->app))
+    if (fp_responder_stopping(r->d->app))
         r->wait_ms = 0;         /*  shutting down: answer now, do not park  */
-    const char *inm = fp_fcgi_param(req, "HTTP_IF_NONE_MATCH");
+    const char *inm = fp_fcgi_req_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
     if (!since || !*since) {
         r->hreq = fp_hub_request(hub, "PING", NULL, s_on_ping, r);

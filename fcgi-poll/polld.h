@@ -20,16 +20,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "app.h"
-#include "authz.h"
+#include "responder.h"
+#include "access.h"
 #include "buf.h"
 #include "conf.h"
 #include "cursor.h"
-#include "fconn.h"
+#include "fcgi_conn.h"
 
 #define POLLD_VERSION "0.1.0"
 
-/*  Listener and broker directives: fp_app_opts_conf (app.h).  */
+/*  Listener and broker directives: fp_responder_opts_conf (app.h).  */
 typedef struct {
     char *prefix;               /*  URL prefix of the routes  */
     int64_t max_channels;       /*  per poll  */
@@ -63,8 +63,8 @@ typedef struct polld polld_t;
 /*  One request being answered.  */
 typedef struct polld_req {
     polld_t *d;
-    fp_fconn_t *conn;
-    fp_authz_client_t *client;  /*  who asks (NULL with auth off)  */
+    fp_fcgi_conn_t *conn;
+    fp_access_client_t *client;  /*  who asks (NULL with auth off)  */
     int route;                  /*  POLLD_R_*  */
     char *headers;              /*  extra header lines (CORS), owned  */
     char *if_none_match;        /*  owned or NULL  */
@@ -89,9 +89,9 @@ enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
 
 struct polld {
     polld_conf_t conf;
-    fp_app_t *app;
-    fp_authz_t *authz;          /*  who may do what  */
-    fp_fconns_t *conns;
+    fp_responder_t *app;
+    fp_access_t *authz;          /*  who may do what  */
+    fp_fcgi_conns_t *conns;
     polld_req_t **parked;       /*  waiting long-polls  */
     uint32_t nparked, cap;
     polld_req_t *due;           /*  answers to send this round  */

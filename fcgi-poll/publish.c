@@ -50,8 +50,8 @@ static int
 s_secret(polld_req_t *r, fp_fcgi_req_t *req)
 {
     const char *want = r->d->conf.publish_secret;
-    const char *got = fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
-    bool auth = fp_authz_on(r->d->authz);
+    const char *got = fp_fcgi_req_param(req, "HTTP_X_FASTPUSH_SECRET");
+    bool auth = fp_access_on(r->d->authz);
 
     if (!got && auth)
         return 0;
@@ -80,12 +80,12 @@ s_secret(polld_req_t *r, fp_fcgi_req_t *req)
 static int
 s_rights(polld_req_t *r, fp_fcgi_req_t *req, const fp_publish_t *p)
 {
-    const char *ctype = fp_fcgi_param(req, "CONTENT_TYPE");
+    const char *ctype = fp_fcgi_req_param(req, "CONTENT_TYPE");
     char *chan = p->channel;
     fp_strlist_t one = { .items = &chan, .count = 1 };
     char err[FP_ERR_LEN];
 
-    if (polld_allow(r, FP_AUTH_PUBLISH, &one) < 0)
+    if (polld_allow(r, FP_RIGHTS_PUBLISH, &one) < 0)
         return -1;
     if (r->client->ambient &&
         (!ctype || strncasecmp(ctype, "application/json", 16) != 0)) {
@@ -94,7 +94,7 @@ s_rights(polld_req_t *r, fp_fcgi_req_t *req, const fp_publish_t *p)
                     "application/json (cross-site request protection)");
         return -1;
     }
-    int st = fp_authz_publish(r->d->authz, r->client, fp_clock_ms(), err);
+    int st = fp_access_publish(r->d->authz, r->client, fp_clock_ms(), err);
     if (st) {
         polld_refuse(r, st, err);
         return -1;
@@ -118,7 +118,7 @@ s_body(const fp_publish_t *p)
 void
 polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
 {
-    const char *ctype = fp_fcgi_param(req, "CONTENT_TYPE");
+    const char *ctype = fp_fcgi_req_param(req, "CONTENT_TYPE");
     fp_publish_t p;
     char err[FP_ERR_LEN];
 
@@ -143,7 +143,7 @@ polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
     } else if (secret == 0 && s_rights(r, req, &p) < 0) {
         /*  refused  */
     } else {
-        r->hreq = fp_hub_request(fp_app_hub(r->d->app), "PUBLISH", s_body(&p),
+        r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "PUBLISH", s_body(&p),
                                  s_on_published, r);
     }
     fp_publish_clear(&p);

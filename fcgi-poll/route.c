@@ -16,7 +16,7 @@ static const char *const s_routes[] = { "/poll", "/state", "/publish",
 
 /*  The client went away before its answer: drop the request.  */
 static void
-s_gone(fp_fconn_t *c, void *ctx)
+s_gone(fp_fcgi_conn_t *c, void *ctx)
 {
     polld_req_t *r = ctx;
     r->d->stats.gone++;
@@ -27,9 +27,9 @@ s_gone(fp_fconn_t *c, void *ctx)
 void
 polld_req_free(polld_req_t *r)
 {
-    fp_hub_cancel(fp_app_hub(r->d->app), &r->hreq);
+    fp_hub_cancel(fp_responder_hub(r->d->app), &r->hreq);
     polld_unpark(r);
-    fp_authz_client_free(r->d->authz, &r->client);
+    fp_access_client_free(r->d->authz, &r->client);
     if (r->conn) {
         r->conn->gone = NULL;
         r->conn->ctx = NULL;
@@ -54,7 +54,7 @@ polld_answer(polld_req_t *r, int status, const char *extra_headers,
     fp_buf_adds(&h, r->headers ? r->headers : "");
     fp_buf_adds(&h, extra_headers ? extra_headers : "");
     if (r->conn)
-        fp_fconn_respond(r->conn, status, h.data, body, len);
+        fp_fcgi_conn_respond(r->conn, status, h.data, body, len);
     if (status >= 100 && status < 600)
         r->d->stats.status[status / 100]++;
     if (status == 304)
@@ -105,7 +105,7 @@ polld_refuse(polld_req_t *r, int status, const char *msg)
         fp_buf_t h;
         fp_buf_init(&h);
         fp_buf_adds(&h, r->headers);
-        fp_buf_adds(&h, status == 401 ? FP_AUTHZ_CHALLENGE
+        fp_buf_adds(&h, status == 401 ? FP_ACCESS_CHALLENGE
                                       : "Retry-After: 1\r\n");
         free(r->headers);
         r->headers = fp_buf_detach(&h, NULL);
@@ -120,7 +120,7 @@ int
 polld_allow(polld_req_t *r, int action, const fp_strlist_t *channels)
 {
     char err[FP_ERR_LEN];
-    int st = fp_authz_allow(r->d->authz, r->client, action,
+    int st = fp_access_allow(r->d->authz, r->client, action,
                             (const char *const *) channels->items,
                             (size_t) channels->count, err);
     if (st == 0)
@@ -162,7 +162,7 @@ static void
 s_dispatch(polld_req_t *r, fp_fcgi_req_t *req, const char *method)
 {
     bool post = r->route == POLLD_R_PUBLISH;
-    const char *qs = fp_fcgi_param(req, "QUERY_STRING");
+    const char *qs = fp_fcgi_req_param(req, "QUERY_STRING");
 
     if (strcmp(method, post ? "POST" : "GET") != 0) {
         fp_buf_t h;
@@ -183,10 +183,10 @@ s_dispatch(polld_req_t *r, fp_fcgi_req_t *req, const char *method)
     r->d->stats.requests[r->route]++;
     /*  a publish with the shared secret is judged by it alone  */
     bool secret = r->route == POLLD_R_PUBLISH &&
-                  fp_fcgi_param(req, "HTTP_X_FASTPUSH_SECRET");
+                  fp_fcgi_req_param(req, "HTTP_X_FASTPUSH_SECRET");
     if (r->route <= POLLD_R_PUBLISH && !secret) {
         char err[FP_ERR_LEN];
-        int st = fp_authz_identify_fcgi(r->d->authz, req, &r->client, err);
+        int st = fp_access_identify_fcgi(r->d->authz, req, &r->client, err);
         if (st) {
             polld_refuse(r, st, err);
             return;
@@ -206,14 +206,14 @@ polld_route(polld_t *d, fp_fcgi_req_t *req)
 {
     char err[FP_ERR_LEN];
     fp_buf_t h;
-    const char *method = fp_fcgi_param(req, "REQUEST_METHOD");
+    const char *method = fp_fcgi_req_param(req, "REQUEST_METHOD");
     polld_req_t *r = fp_calloc(1, sizeof *r);
 
     r->d = d;
-    r->conn = fp_fconn_new(d->conns, req, s_gone, r);
+    r->conn = fp_fcgi_conn_new(d->conns, req, s_gone, r);
     fp_buf_init(&h);
-    if (fp_http_cors(fp_fcgi_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
-                     true, !fp_authz_on(d->authz), &h))
+    if (fp_http_cors(fp_fcgi_req_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
+                     true, !fp_access_on(d->authz), &h))
         fp_buf_adds(&h, "Access-Control-Expose-Headers: ETag\r\n");
     r->headers = fp_buf_detach(&h, NULL);
     r->route = s_which(d, req, err);

@@ -61,7 +61,7 @@ polld_state(polld_req_t *r, fp_fcgi_req_t *req)
     fp_query_t q;
     char err[FP_ERR_LEN];
 
-    if (fp_query_parse(fp_fcgi_param(req, "QUERY_STRING"), 16, &q, err) < 0) {
+    if (fp_query_parse(fp_fcgi_req_param(req, "QUERY_STRING"), 16, &q, err) < 0) {
         polld_error(r, 400, "bad_request", err);
         return;
     }
@@ -73,13 +73,13 @@ polld_state(polld_req_t *r, fp_fcgi_req_t *req)
         fp_query_free(&q);
         return;
     }
-    if (polld_allow(r, FP_AUTH_SUBSCRIBE, &r->channels) < 0) {
+    if (polld_allow(r, FP_RIGHTS_SUBSCRIBE, &r->channels) < 0) {
         fp_query_free(&q);
         return;
     }
-    const char *inm = fp_fcgi_param(req, "HTTP_IF_NONE_MATCH");
+    const char *inm = fp_fcgi_req_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
-    r->hreq = fp_hub_request(fp_app_hub(r->d->app), "STATE",
+    r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "STATE",
                              json_pack("{s:s}", "channel",
                                        r->channels.items[0]),
                              s_on_state, r);

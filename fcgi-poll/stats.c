@@ -24,7 +24,7 @@ polld_self_stats(polld_t *d)
     fp_hub_stats_t hs;
     json_t *routes = json_object(), *codes = json_object();
 
-    fp_hub_stats(fp_app_hub(d->app), &hs);
+    fp_hub_stats(fp_responder_hub(d->app), &hs);
     for (int i = 0; i < 5; i++)
         json_object_set_new(routes, s_route_names[i],
                             json_integer((json_int_t) s->requests[i]));
@@ -48,7 +48,7 @@ polld_self_stats(polld_t *d)
                      "gaps", (json_int_t) hs.gaps,
                      "backfilled", (json_int_t) hs.backfilled,
                      "broker_up", hs.broker_up);
-    fp_authz_report(d->authz, st);
+    fp_access_report(d->authz, st);
     return st;
 }
 
@@ -268,7 +268,7 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 void
 polld_stats(polld_req_t *r, bool prometheus)
 {
-    r->hreq = fp_hub_request(fp_app_hub(r->d->app), "STATS",
+    r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "STATS",
                              json_pack("{s:I}", "top",
                                        (json_int_t) r->d->conf.metrics_top),
                              s_on_stats, r);

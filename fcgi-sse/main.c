@@ -5,7 +5,7 @@
  */
 #include "ssed.h"
 #include "clock.h"
-#include "fcgi_rec.h"
+#include "fcgi_record.h"
 #include "args.h"
 #include "log.h"
 #include "mem.h"
@@ -18,7 +18,7 @@
 static ssed_conf_t s_conf;
 
 static const fp_conf_opt_t s_opts[] = {
-    { "", FP_CONF_NEST, (void *) fp_app_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_responder_opts, 0, 0, NULL,
       "FastCGI listener and broker, as in every fastpush responder" },
     { "prefix", FP_CONF_STR, &s_conf.prefix, 0, 0, NULL,
       "URL prefix of the streams; channels may follow it (/events)" },
@@ -39,10 +39,10 @@ static const fp_conf_opt_t s_opts[] = {
       "origins allowed to read streams cross-origin (CORS); * = any" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
-    { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-poll and fastpush-ws: "
       "docs/security.md" },
-    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_sockauth_opts, 0, 0, NULL,
       "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -50,7 +50,7 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    fp_app_opts_defaults();
+    fp_responder_opts_defaults();
     s_conf.prefix = fp_strdup("/events");
     s_conf.heartbeat = 15000;
     s_conf.retry = 2000;
@@ -90,7 +90,7 @@ static void
 s_report(ssed_t *d)
 {
     fp_hub_stats_t hs;
-    fp_hub_stats(fp_app_hub(d->app), &hs);
+    fp_hub_stats(fp_responder_hub(d->app), &hs);
     json_t *body = json_pack(
         "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
         " s:I, s:I, s:I, s:I, s:b}}",
@@ -109,24 +109,24 @@ s_report(ssed_t *d)
         "backfilled", (json_int_t) hs.backfilled,
         "channels", (json_int_t) hs.channels,
         "broker_up", hs.broker_up);
-    fp_authz_report(d->authz, json_object_get(body, "stats"));
-    fp_hub_request(fp_app_hub(d->app), "REPORT", body, NULL, NULL);
+    fp_access_report(d->authz, json_object_get(body, "stats"));
+    fp_hub_request(fp_responder_hub(d->app), "REPORT", body, NULL, NULL);
 }
 
 static void
-s_on_request(fp_app_t *app, fp_fcgi_req_t *req, void *arg)
+s_on_request(fp_responder_t *app, fp_fcgi_req_t *req, void *arg)
 {
     ssed_route(arg, req);
 }
 
 static void
-s_on_tick(fp_app_t *app, int64_t now, void *arg)
+s_on_tick(fp_responder_t *app, int64_t now, void *arg)
 {
     ssed_t *d = arg;
     if (now >= d->next_sweep) {
         ssed_sweep(d, now);
-        fp_fconns_reap(d->conns, now, (int64_t) d->conf.heartbeat);
-        fp_authz_tick(d->authz, now);
+        fp_fcgi_conns_reap(d->conns, now, (int64_t) d->conf.heartbeat);
+        fp_access_tick(d->authz, now);
         d->next_sweep = now + 1000;
     }
     if (now >= d->next_report) {
@@ -136,12 +136,12 @@ s_on_tick(fp_app_t *app, int64_t now, void *arg)
 }
 
 static void
-s_on_stopping(fp_app_t *app, void *arg)
+s_on_stopping(fp_responder_t *app, void *arg)
 {
     ssed_stop_all(arg);
 }
 
-static const fp_app_cbs_t s_cbs = { s_on_request, NULL, s_on_tick,
+static const fp_responder_cbs_t s_cbs = { s_on_request, NULL, s_on_tick,
                                     s_on_stopping };
 
 int
@@ -161,35 +161,35 @@ main(int argc, char **argv)
     if (start > 0)
         return 0;
     d.conf = s_conf;
-    d.authz = fp_authz_new(&fp_authz_conf, err);
+    d.authz = fp_access_new(&fp_access_conf, err);
     if (!d.authz)
         fp_fatalx("%s", err);
     if (fp_args_checked(&args, "fastpush-sse")) {
-        fp_authz_destroy(&d.authz);
+        fp_access_destroy(&d.authz);
         return 0;
     }
-    fp_app_conf_t ac = { 0 };
-    fp_app_opts_apply(&ac);
-    d.app = fp_app_new(&ac, &s_cbs, &d, err);
+    fp_responder_conf_t ac = { 0 };
+    fp_responder_opts_apply(&ac);
+    d.app = fp_responder_new(&ac, &s_cbs, &d, err);
     if (!d.app)
         fp_fatalx("%s", err);
-    d.conns = fp_app_conns(d.app);
+    d.conns = fp_responder_conns(d.app);
     fp_buf_t hb;
     fp_buf_init(&hb);
-    fp_fcgi_stdout(&hb, 1, ": hb\n\n", 6);
+    fp_fcgi_record_stdout(&hb, 1, ": hb\n\n", 6);
     d.heartbeat = fp_blob_new(hb.data, hb.len);
     fp_buf_free(&hb);
     fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
                 *ac.fcgi.listen ? ac.fcgi.listen : "fd 0", s_conf.prefix,
-                ac.hub.control, fp_authz_on(d.authz) ? "on" : "off");
+                ac.hub.control, fp_access_on(d.authz) ? "on" : "off");
     fp_args_ready(&args);
-    int rc = fp_app_run(d.app);
+    int rc = fp_responder_run(d.app);
     ssed_stop_all(&d);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",
                 (unsigned long long) d.stats.opened,
                 (unsigned long long) d.stats.slow_cut);
-    fp_app_destroy(&d.app);
-    fp_authz_destroy(&d.authz);
+    fp_responder_destroy(&d.app);
+    fp_access_destroy(&d.authz);
     fp_blob_unref(&d.heartbeat);
     free(d.streams);
     fp_conf_free(s_opts);

@@ -33,7 +33,7 @@ s_refuse(verdict_t *v, int status, const char *code, const char *msg)
 static void
 s_method(ssed_t *d, fp_fcgi_req_t *req, verdict_t *v)
 {
-    const char *m = fp_fcgi_param(req, "REQUEST_METHOD");
+    const char *m = fp_fcgi_req_param(req, "REQUEST_METHOD");
     if (!m || strcmp(m, "GET") != 0)
         s_refuse(v, 405, "method_not_allowed", "only GET opens an event "
                  "stream");
@@ -71,7 +71,7 @@ s_channels(ssed_t *d, fp_fcgi_req_t *req, fp_query_t *q, fp_strlist_t *chans,
 static const char *
 s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
 {
-    const char *c = fp_fcgi_param(req, "HTTP_LAST_EVENT_ID");
+    const char *c = fp_fcgi_req_param(req, "HTTP_LAST_EVENT_ID");
     fp_cursor_t cur;
     char err[FP_ERR_LEN];
 
@@ -94,16 +94,16 @@ s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
  *  more stream (max-user-connections)?  */
 static void
 s_authorize(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *chans,
-            fp_authz_client_t **client, verdict_t *v)
+            fp_access_client_t **client, verdict_t *v)
 {
     char err[FP_ERR_LEN];
-    int st = fp_authz_identify_fcgi(d->authz, req, client, err);
+    int st = fp_access_identify_fcgi(d->authz, req, client, err);
     if (!st)
-        st = fp_authz_allow(d->authz, *client, FP_AUTH_SUBSCRIBE,
+        st = fp_access_allow(d->authz, *client, FP_RIGHTS_SUBSCRIBE,
                             (const char *const *) chans->items,
                             (size_t) chans->count, err);
     if (!st && *client)
-        st = fp_authz_connect(d->authz, *client, err);
+        st = fp_access_connect(d->authz, *client, err);
     if (st)
         s_refuse(v, st, st == 401 ? "unauthorized" : st == 403
                  ? "forbidden" : "too_many_connections", err);
@@ -113,16 +113,16 @@ void
 ssed_route(ssed_t *d, fp_fcgi_req_t *req)
 {
     verdict_t v = { 0 };
-    fp_authz_client_t *client = NULL;
+    fp_access_client_t *client = NULL;
     fp_query_t q = { 0 };
     fp_strlist_t chans = { 0 };
     fp_buf_t headers;
     char err[FP_ERR_LEN];
-    const char *qs = fp_fcgi_param(req, "QUERY_STRING");
+    const char *qs = fp_fcgi_req_param(req, "QUERY_STRING");
 
     fp_buf_init(&headers);
-    fp_http_cors(fp_fcgi_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
-                 true, !fp_authz_on(d->authz), &headers);
+    fp_http_cors(fp_fcgi_req_param(req, "HTTP_ORIGIN"), &d->conf.allow_origin,
+                 true, !fp_access_on(d->authz), &headers);
     s_method(d, req, &v);
     if (!v.status && qs && strlen(qs) > (size_t) d->conf.max_query)
         s_refuse(&v, 414, "query_too_long", "the query string is too long");
@@ -142,8 +142,8 @@ ssed_route(ssed_t *d, fp_fcgi_req_t *req)
         if (v.status == 503 || v.status == 429)
             fp_buf_adds(&headers, "Retry-After: 5\r\n");
         if (v.status == 401)
-            fp_buf_adds(&headers, FP_AUTHZ_CHALLENGE);
-        fp_authz_client_free(d->authz, &client);
+            fp_buf_adds(&headers, FP_ACCESS_CHALLENGE);
+        fp_access_client_free(d->authz, &client);
         ssed_reply(d, req, v.status, headers.data, v.code, v.msg);
     } else {
         ssed_stream_open(d, req, &chans, cursor, headers.data, &client);

@@ -13,15 +13,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "app.h"
-#include "authz.h"
+#include "responder.h"
+#include "access.h"
 #include "conf.h"
-#include "fconn.h"
-#include "outq.h"
+#include "fcgi_conn.h"
+#include "sendq.h"
 
 #define SSED_VERSION "0.1.0"
 
-/*  Listener and broker directives: fp_app_opts_conf (app.h).  */
+/*  Listener and broker directives: fp_responder_opts_conf (app.h).  */
 typedef struct {
     char *prefix;               /*  URL prefix, channels may follow it  */
     uint64_t heartbeat;         /*  ms of silence before a comment  */
@@ -39,9 +39,9 @@ typedef struct ssed ssed_t;
 /*  One SSE stream: a connection and a hub member.  */
 typedef struct ssed_stream {
     ssed_t *d;
-    fp_fconn_t *conn;
+    fp_fcgi_conn_t *conn;
     fp_member_t *member;
-    fp_authz_client_t *client;  /*  who (NULL with auth off)  */
+    fp_access_client_t *client;  /*  who (NULL with auth off)  */
     int64_t expires;            /*  monotonic ms the token runs out, 0  */
     uint32_t index;             /*  position in d->streams  */
 } ssed_stream_t;
@@ -59,9 +59,9 @@ typedef struct {
 
 struct ssed {
     ssed_conf_t conf;
-    fp_app_t *app;
-    fp_authz_t *authz;          /*  who may subscribe to what  */
-    fp_fconns_t *conns;         /*  every handed-over connection  */
+    fp_responder_t *app;
+    fp_access_t *authz;          /*  who may subscribe to what  */
+    fp_fcgi_conns_t *conns;         /*  every handed-over connection  */
     ssed_stream_t **streams;    /*  the open streams  */
     uint32_t nstreams, cap;
     fp_blob_t *heartbeat;       /*  the comment record for request id 1  */
@@ -76,7 +76,7 @@ void ssed_route(ssed_t *d, fp_fcgi_req_t *req);
 /*  stream.c  */
 void ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req,
                       const fp_strlist_t *channels, const char *cursor,
-                      const char *headers, fp_authz_client_t **client);
+                      const char *headers, fp_access_client_t **client);
 void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
                 const char *headers, const char *code, const char *msg);
 void ssed_sweep(ssed_t *d, int64_t now);

@@ -10,7 +10,7 @@
 #include "ssed.h"
 #include "sse.h"
 #include "clock.h"
-#include "fcgi_rec.h"
+#include "fcgi_record.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -27,7 +27,7 @@ s_close(ssed_stream_t *s)
     s->conn->gone = NULL;
     s->conn->ctx = NULL;
     fp_member_destroy(&s->member);
-    fp_authz_client_free(d->authz, &s->client);
+    fp_access_client_free(d->authz, &s->client);
     d->streams[s->index] = d->streams[--d->nstreams];
     d->streams[s->index]->index = s->index;
     d->stats.closed++;
@@ -47,20 +47,20 @@ static bool
 s_queue(ssed_stream_t *s, fp_blob_t *b)
 {
     size_t max = s->d->conf.max_buffer;
-    if (fp_fconn_queued(s->conn) > 0 &&
-        fp_fconn_queued(s->conn) + b->len > max &&
-        !fp_fconn_flush_now(s->conn))
+    if (fp_fcgi_conn_queued(s->conn) > 0 &&
+        fp_fcgi_conn_queued(s->conn) + b->len > max &&
+        !fp_fcgi_conn_flush_now(s->conn))
         return false;           /*  gone: s was freed by s_gone  */
-    if (fp_fconn_queued(s->conn) > 0 &&
-        fp_fconn_queued(s->conn) + b->len > max) {
+    if (fp_fcgi_conn_queued(s->conn) > 0 &&
+        fp_fcgi_conn_queued(s->conn) + b->len > max) {
         fp_log_info("stream fd %d: client not reading (%zu bytes queued): "
                     "ending it, the browser will resume", s->conn->fd,
-                    fp_fconn_queued(s->conn));
+                    fp_fcgi_conn_queued(s->conn));
         s->d->stats.slow_cut++;
         s_end(s);
         return false;
     }
-    fp_fconn_push(s->conn, b);
+    fp_fcgi_conn_push(s->conn, b);
     s->d->stats.bytes += b->len;
     return true;
 }
@@ -71,7 +71,7 @@ s_queue_text(ssed_stream_t *s, const char *text, size_t len)
 {
     fp_buf_t rec;
     fp_buf_init(&rec);
-    fp_fcgi_stdout(&rec, s->conn->rid, text, len);
+    fp_fcgi_record_stdout(&rec, s->conn->rid, text, len);
     fp_blob_t *blob = fp_blob_new(rec.data, rec.len);
     s_queue(s, blob);
     fp_blob_unref(&blob);
@@ -110,7 +110,7 @@ s_event_blob(fp_event_t *ev, int rid)
     fp_buf_init(&rec);
     fp_cursor_format(ev->epoch, ev->seq, id);
     fp_sse_event(&sse, id, s_type(ev), ev->json, ev->json_len);
-    fp_fcgi_stdout(&rec, rid, sse.data, sse.len);
+    fp_fcgi_record_stdout(&rec, rid, sse.data, sse.len);
     fp_blob_t *blob = fp_blob_new(rec.data, rec.len);
     fp_buf_free(&sse);
     fp_buf_free(&rec);
@@ -183,11 +183,11 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
 
 /*  End the response properly, so the browser reconnects, and forget the
  *  stream; the connection closes once the end is written (or is closed
- *  by fp_fconns_reap if it cannot be).  */
+ *  by fp_fcgi_conns_reap if it cannot be).  */
 static void
 s_end(ssed_stream_t *s)
 {
-    fp_fconn_end(s->conn);
+    fp_fcgi_conn_end(s->conn);
     s_close(s);
 }
 
@@ -200,7 +200,7 @@ s_expire(ssed_stream_t *s)
     static const char msg[] = "{\"code\":\"auth_expired\",\"message\":"
                               "\"the token expired: reconnect with a new "
                               "one and the last event id\"}";
-    fp_authz_expired(s->d->authz);
+    fp_access_expired(s->d->authz);
     s_queue_sse(s, NULL, "auth-expired", msg, sizeof msg - 1);
     s_end(s);
 }
@@ -218,7 +218,7 @@ s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
     fp_buf_adds(&b, ",\"message\":");
     fp_json_append_str(&b, msg ? msg : "");
     fp_buf_adds(&b, "}\n\n");
-    fp_fconn_write(s->conn, b.data, b.len);
+    fp_fcgi_conn_write(s->conn, b.data, b.len);
     fp_buf_free(&b);
     s_end(s);
 }
@@ -228,7 +228,7 @@ static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
 /* ------------------------------------------------------------ lifecycle */
 
 static void
-s_gone(fp_fconn_t *c, void *ctx)
+s_gone(fp_fcgi_conn_t *c, void *ctx)
 {
     ssed_stream_t *s = ctx;
     s->d->stats.gone++;
@@ -249,8 +249,8 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
     fp_buf_adds(&body, "}\n");
     fp_buf_addf(&hdr, "%sContent-Type: application/json\r\n"
                 "Cache-Control: no-store\r\n", headers ? headers : "");
-    fp_fconn_t *c = fp_fconn_new(d->conns, req, NULL, NULL);
-    fp_fconn_respond(c, status, hdr.data, body.data, body.len);
+    fp_fcgi_conn_t *c = fp_fcgi_conn_new(d->conns, req, NULL, NULL);
+    fp_fcgi_conn_respond(c, status, hdr.data, body.data, body.len);
     d->stats.refused++;
     fp_fcgi_req_free(&req);
     fp_buf_free(&body);
@@ -260,17 +260,17 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
 void
 ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
                  const char *cursor, const char *headers,
-                 fp_authz_client_t **client)
+                 fp_access_client_t **client)
 {
     char err[FP_ERR_LEN];
     fp_buf_t head;
 
-    fp_member_t *m = fp_member_new(fp_app_hub(d->app),
+    fp_member_t *m = fp_member_new(fp_responder_hub(d->app),
                                    (const char *const *) channels->items,
                                    (size_t) channels->count, cursor, &s_cbs,
                                    NULL, err);
     if (!m) {
-        fp_authz_client_free(d->authz, client);
+        fp_access_client_free(d->authz, client);
         ssed_reply(d, req, 400, headers, "bad_request", err);
         return;
     }
@@ -280,7 +280,7 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
     s->client = *client;
     s->expires = *client ? (*client)->expires : 0;
     *client = NULL;
-    s->conn = fp_fconn_new(d->conns, req, s_gone, s);
+    s->conn = fp_fcgi_conn_new(d->conns, req, s_gone, s);
     fp_member_set_ctx(m, s);
     fp_fcgi_req_free(&req);
     if (d->nstreams == d->cap) {
@@ -295,9 +295,9 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
                 "charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n"
                 "X-Accel-Buffering: no\r\n%s\r\n", headers ? headers : "");
     fp_sse_retry(&head, (unsigned) d->conf.retry);
-    fp_fconn_write(s->conn, head.data, head.len);
+    fp_fcgi_conn_write(s->conn, head.data, head.len);
     fp_buf_free(&head);
-    if (fp_app_stopping(d->app))
+    if (fp_responder_stopping(d->app))
         s_end(s);               /*  shutting down: the browser comes back  */
 }
 

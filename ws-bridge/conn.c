@@ -66,7 +66,7 @@ s_unmark(wsb_conn_t *c)
 static void
 s_push(wsb_conn_t *c, fp_blob_t *b)
 {
-    fp_outq_push(&c->out, b);
+    fp_sendq_push(&c->out, b);
     c->w->stats.frames_out++;
     s_mark(c);
 }
@@ -106,7 +106,7 @@ s_refuse(wsb_conn_t *c, int status, const char *why)
     fp_buf_t b;
     fp_buf_init(&b);
     wsb_hs_refusal(status, why, &b);
-    fp_outq_push_copy(&c->out, b.data, b.len);
+    fp_sendq_push_copy(&c->out, b.data, b.len);
     fp_buf_free(&b);
     s_log_refusal(c, status, why);
     s_finish(c);
@@ -193,7 +193,7 @@ wsb_conn_expire(wsb_conn_t *c)
     if (c->state != WSB_CS_OPEN)
         return;
     c->expires = 0;
-    fp_authz_expired(c->w->conf->authz);
+    fp_access_expired(c->w->conf->authz);
     s_end_with_cursors(c, "auth_expired", "the token expired: reconnect "
                        "with a new one and resume from the cursor",
                        WSB_CLOSE_AUTH_EXPIRED, "token expired");
@@ -264,10 +264,10 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     s_unmark(c);
     wsb_sub_drop_all(c);
     wsb_proto_drop(c);
-    fp_authz_client_free(w->conf->authz, &c->client);
+    fp_access_client_free(w->conf->authz, &c->client);
     fp_loop_del(w->loop, c->fd);
     close(c->fd);
-    fp_outq_clear(&c->out);
+    fp_sendq_clear(&c->out);
     fp_buf_free(&c->in);
     if (c->prev)
         c->prev->next = c->next;
@@ -283,7 +283,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
 static int
 s_flush(wsb_conn_t *c)
 {
-    int rc = fp_outq_flush(&c->out, c->fd);
+    int rc = fp_sendq_flush(&c->out, c->fd);
     if (rc < 0) {
         wsb_conn_close(c, strerror(errno));
         return -1;
@@ -404,21 +404,21 @@ s_hs_get(const void *ctx, const char *name)
 static bool
 s_authorize(wsb_conn_t *c, wsb_hs_t *hs, char *why)
 {
-    fp_authz_t *a = c->w->conf->authz;
+    fp_access_t *a = c->w->conf->authz;
     s_hs_ctx_t x = { .hs = hs };
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
 
-    if (!fp_authz_on(a))
+    if (!fp_access_on(a))
         return true;
     if (getpeername(c->fd, (struct sockaddr *) &ss, &sl) < 0 ||
         getnameinfo((struct sockaddr *) &ss, sl, x.addr, sizeof x.addr,
                     NULL, 0, NI_NUMERICHOST) != 0)
         x.addr[0] = '\0';
-    fp_authz_req_t r = { s_hs_get, &x, FP_AUTHZ_WS, hs->bearer };
-    int st = fp_authz_identify(a, &r, &c->client, why);
+    fp_access_req_t r = { s_hs_get, &x, FP_ACCESS_WS, hs->bearer };
+    int st = fp_access_identify(a, &r, &c->client, why);
     if (!st)
-        st = fp_authz_admit(a, c->client, why);
+        st = fp_access_admit(a, c->client, why);
     if (st) {
         hs->status = st;
         hs->why = why;
@@ -426,7 +426,7 @@ s_authorize(wsb_conn_t *c, wsb_hs_t *hs, char *why)
         return true;
     }
     c->expires = c->client->expires;
-    return fp_authz_connect(a, c->client, why) == 0;
+    return fp_access_connect(a, c->client, why) == 0;
 }
 
 /*  Upgrade request bytes: answer once the blank line is in.  */
@@ -455,7 +455,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     fp_buf_t resp;
     fp_buf_init(&resp);
     wsb_hs_response(&hs, &resp);
-    fp_outq_push_copy(&c->out, resp.data, resp.len);
+    fp_sendq_push_copy(&c->out, resp.data, resp.len);
     fp_buf_free(&resp);
     fp_buf_free(&c->in);
     s_mark(c);

@@ -83,10 +83,10 @@ static const fp_conf_opt_t s_opts[] = {
       "broker ROUTER endpoint(s) (tcp://127.0.0.1:7401)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
-    { "", FP_CONF_NEST, (void *) fp_authz_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-poll: "
       "docs/security.md" },
-    { "", FP_CONF_NEST, (void *) fp_link_opts, 0, 0, NULL,
+    { "", FP_CONF_NEST, (void *) fp_sockauth_opts, 0, 0, NULL,
       "credentials for a broker that requires them (CURVE, token)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -173,14 +173,14 @@ s_finish_conf(void)
     if (s_conf.heartbeat && s_conf.heartbeat < 100)
         fp_fatalx("heartbeat: at least 100ms (or 0 for none)");
     char err[FP_ERR_LEN];
-    s_conf.authz = fp_authz_new(&fp_authz_conf, err);
+    s_conf.authz = fp_access_new(&fp_access_conf, err);
     if (!s_conf.authz)
         fp_fatalx("%s", err);
     /*  A cookie or a proxy login rides along with any page's handshake
      *  (cross-site WebSocket hijacking): only an Origin list stops that.  */
-    if (fp_authz_on(s_conf.authz) && s_conf.origins.count == 0 &&
-        ((fp_authz_conf.token_cookie && *fp_authz_conf.token_cookie) ||
-         (fp_authz_conf.user_header && *fp_authz_conf.user_header)))
+    if (fp_access_on(s_conf.authz) && s_conf.origins.count == 0 &&
+        ((fp_access_conf.token_cookie && *fp_access_conf.token_cookie) ||
+         (fp_access_conf.user_header && *fp_access_conf.user_header)))
         fp_fatalx("auth with token-cookie or user-header needs `origin`: "
                   "browsers send those credentials with any page's "
                   "handshake (cross-site WebSocket hijacking)");
@@ -363,7 +363,7 @@ main(int argc, char **argv)
     }
     s_finish_conf();
     if (fp_args_checked(&args, "fastpush-ws")) {
-        fp_authz_destroy(&s_conf.authz);
+        fp_access_destroy(&s_conf.authz);
         return 0;
     }
     if (s_conf.origins.count == 0)
@@ -371,7 +371,7 @@ main(int argc, char **argv)
                     "accepted");
     int rc = s_conf.workers > 1 ? s_master(args.ready_fd)
                                 : wsb_worker_run(&s_conf, 0, args.ready_fd);
-    fp_authz_destroy(&s_conf.authz);
+    fp_access_destroy(&s_conf.authz);
     fp_conf_free(s_opts);
     return rc;
 }

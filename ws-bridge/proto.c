@@ -120,7 +120,7 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
     const char **chans = s_channels(c, msg, &n, ref);
     if (!chans)
         return;
-    if (fp_authz_allow(c->w->conf->authz, c->client, FP_AUTH_SUBSCRIBE,
+    if (fp_access_allow(c->w->conf->authz, c->client, FP_RIGHTS_SUBSCRIBE,
                        chans, n, err) == 0)
         wsb_sub_add(c, chans, n, cursor, ref);
     else
@@ -133,22 +133,22 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
 static bool
 s_may_publish(wsb_conn_t *c, json_t *msg, const char *ref)
 {
-    fp_authz_t *a = c->w->conf->authz;
+    fp_access_t *a = c->w->conf->authz;
     const char *ch = json_string_value(json_object_get(msg, "channel"));
     char err[FP_ERR_LEN];
 
-    if (!fp_authz_on(a))
+    if (!fp_access_on(a))
         return true;
     if (!ch || !fp_channel_valid(ch, strlen(ch))) {
         wsb_proto_error(c, "invalid_event", "\"channel\" must be a valid "
                         "channel name", ref);
         return false;
     }
-    if (fp_authz_allow(a, c->client, FP_AUTH_PUBLISH, &ch, 1, err)) {
+    if (fp_access_allow(a, c->client, FP_RIGHTS_PUBLISH, &ch, 1, err)) {
         wsb_proto_error(c, "forbidden", err, ref);
         return false;
     }
-    if (fp_authz_publish(a, c->client, c->w->now, err)) {
+    if (fp_access_publish(a, c->client, c->w->now, err)) {
         wsb_proto_error(c, "rate_limited", err, ref);
         return false;
     }

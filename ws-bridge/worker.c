@@ -122,7 +122,7 @@ s_report(wsb_worker_t *w)
         "backfilled", (json_int_t) hs.backfilled,
         "channels", (json_int_t) hs.channels,
         "broker_up", hs.broker_up);
-    fp_authz_report(w->conf->authz, st);
+    fp_access_report(w->conf->authz, st);
     fp_hub_request(w->hub, "REPORT", json_pack("{s:s, s:i, s:o}",
                    "transport", "ws", "pid", (int) getpid(), "stats", st),
                    NULL, NULL);
@@ -196,7 +196,7 @@ s_open(wsb_worker_t *w, char *err)
     if (!conf->echo) {
         fp_hub_conf_t hc = { .fanout = conf->fanout,
                              .control = conf->control,
-                             .linger_ms = 10000, .link = &fp_link_conf };
+                             .linger_ms = 10000, .link = &fp_sockauth_conf };
         int fds[2];
         w->hub = fp_hub_new(&hc, err);
         if (!w->hub)
@@ -265,7 +265,7 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
             wsb_conn_sweep(&w);
             if (w.hub && w.now >= w.next_report) {
                 s_report(&w);
-                fp_authz_tick(conf->authz, w.now);
+                fp_access_tick(conf->authz, w.now);
                 w.next_report = w.now + 5000;
             }
             wsb_conn_flush_dirty(&w);

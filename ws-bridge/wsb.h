@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authz.h"
+#include "access.h"
 #include "buf.h"
 #include "conf.h"
 #include "hub.h"
 #include "loop.h"
-#include "outq.h"
+#include "sendq.h"
 #include "rate.h"
 #include "utf8.h"
 
@@ -58,7 +58,7 @@ typedef struct {
     char *fanout;               /*  broker endpoints  */
     char *control;
     char *log_level;
-    fp_authz_t *authz;          /*  built from the auth directives  */
+    fp_access_t *authz;          /*  built from the auth directives  */
 } wsb_conf_t;
 
 /* ------------------------------------------------------------ frames */
@@ -264,11 +264,11 @@ struct wsb_conn {
     int64_t over_since;         /*  queue above max-queue since, or 0  */
     fp_rate_t rate;             /*  message budget (message-rate)  */
     int64_t expires;            /*  the token runs out (ms), 0 = never  */
-    fp_authz_client_t *client;  /*  who (NULL with auth off)  */
+    fp_access_client_t *client;  /*  who (NULL with auth off)  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;
-    fp_outq_t out;
+    fp_sendq_t out;
     wsb_sub_t *subs;            /*  subscriptions (sub.c)  */
     wsb_pub_t *pubs;            /*  publishes in flight (proto.c)  */
 };

@@ -1,5 +1,5 @@
 /*  link: CURVE and the publish token on the broker's sockets (link.h).  */
-#include "link.h"
+#include "sockauth.h"
 #include "mem.h"
 
 #include <openssl/crypto.h>
@@ -7,16 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-fp_link_conf_t fp_link_conf;
+fp_sockauth_conf_t fp_sockauth_conf;
 
-const fp_conf_opt_t fp_link_opts[] = {
-    { "broker-curve-server-key", FP_CONF_STR, &fp_link_conf.curve_server_key,
+const fp_conf_opt_t fp_sockauth_opts[] = {
+    { "broker-curve-server-key", FP_CONF_STR, &fp_sockauth_conf.curve_server_key,
       0, 0, NULL, "the broker's public CURVE certificate (with "
       "broker-curve-key: talk CURVE to a broker that requires it)" },
-    { "broker-curve-key", FP_CONF_STR, &fp_link_conf.curve_key, 0, 0, NULL,
+    { "broker-curve-key", FP_CONF_STR, &fp_sockauth_conf.curve_key, 0, 0, NULL,
       "this program's secret CURVE certificate (NAME_secret from "
       "fastpush keygen)" },
-    { "broker-token", FP_CONF_STR, &fp_link_conf.token, 0, 0, NULL,
+    { "broker-token", FP_CONF_STR, &fp_sockauth_conf.token, 0, 0, NULL,
       "the broker's publish-token, sent with every request" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
@@ -47,7 +47,7 @@ s_load(const char *path, bool secret, char *err)
 }
 
 int
-fp_link_client(const fp_link_conf_t *c, zsock_t *sock, char *err)
+fp_sockauth_client(const fp_sockauth_conf_t *c, zsock_t *sock, char *err)
 {
     if (!s_set(c->curve_server_key) && !s_set(c->curve_key))
         return 0;
@@ -73,18 +73,18 @@ fp_link_client(const fp_link_conf_t *c, zsock_t *sock, char *err)
 }
 
 const char *
-fp_link_token(const fp_link_conf_t *c)
+fp_sockauth_token(const fp_sockauth_conf_t *c)
 {
     return s_set(c->token) ? c->token : NULL;
 }
 
-struct fp_link_server {
+struct fp_sockauth_server {
     zcert_t *cert;
     zactor_t *auth;
 };
 
-fp_link_server_t *
-fp_link_server_new(const char *secret_cert, const char *clients_dir,
+fp_sockauth_server_t *
+fp_sockauth_server_new(const char *secret_cert, const char *clients_dir,
                    char *err)
 {
     struct stat st;
@@ -99,7 +99,7 @@ fp_link_server_new(const char *secret_cert, const char *clients_dir,
                  clients_dir ? clients_dir : "");
         return NULL;
     }
-    fp_link_server_t *s = fp_calloc(1, sizeof *s);
+    fp_sockauth_server_t *s = fp_calloc(1, sizeof *s);
     s->cert = s_load(secret_cert, true, err);
     if (!s->cert) {
         free(s);
@@ -112,7 +112,7 @@ fp_link_server_new(const char *secret_cert, const char *clients_dir,
 }
 
 void
-fp_link_server_apply(fp_link_server_t *s, zsock_t *sock)
+fp_sockauth_server_apply(fp_sockauth_server_t *s, zsock_t *sock)
 {
     zcert_apply(s->cert, sock);
     zsock_set_curve_server(sock, 1);
@@ -120,9 +120,9 @@ fp_link_server_apply(fp_link_server_t *s, zsock_t *sock)
 }
 
 void
-fp_link_server_destroy(fp_link_server_t **s_p)
+fp_sockauth_server_destroy(fp_sockauth_server_t **s_p)
 {
-    fp_link_server_t *s = *s_p;
+    fp_sockauth_server_t *s = *s_p;
     if (!s)
         return;
     *s_p = NULL;
@@ -132,7 +132,7 @@ fp_link_server_destroy(fp_link_server_t **s_p)
 }
 
 bool
-fp_link_token_ok(const char *want, const void *got, size_t len)
+fp_sockauth_token_ok(const char *want, const void *got, size_t len)
 {
     size_t n = strlen(want);
     return got && len == n && CRYPTO_memcmp(want, got, n) == 0;

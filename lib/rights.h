@@ -20,8 +20,8 @@
  *  (JWT subject) and {user} (REMOTE_USER) are replaced before matching,
  *  and a value that is not a valid channel name part matches nothing.
  */
-#ifndef FP_AUTH_H
-#define FP_AUTH_H
+#ifndef FP_RIGHTS_H
+#define FP_RIGHTS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,8 +29,8 @@
 #include "conf.h"
 #include "err.h"
 
-#define FP_AUTH_SUBSCRIBE 1
-#define FP_AUTH_PUBLISH 2
+#define FP_RIGHTS_SUBSCRIBE 1
+#define FP_RIGHTS_PUBLISH 2
 
 typedef struct {
     const char *jwt_key_file;   /*  secret (HS256) or PEM public key (RS256)  */
@@ -38,14 +38,14 @@ typedef struct {
     const char *jwt_claim;      /*  claim with the patterns ("fastpush")  */
     int64_t leeway_ms;          /*  clock skew allowed on exp/nbf  */
     const char *acl_file;       /*  REMOTE_USER rules, or NULL  */
-} fp_auth_conf_t;
+} fp_rights_conf_t;
 
 /*  What a request presents.  */
 typedef struct {
     const char *token;          /*  a JWT, or NULL  */
     const char *remote_user;    /*  set by the web server, or NULL  */
     const char *groups;         /*  comma/space separated, or NULL  */
-} fp_auth_input_t;
+} fp_rights_input_t;
 
 /*  The rights of one client.  */
 typedef struct {
@@ -56,36 +56,36 @@ typedef struct {
     fp_strlist_t publish;
 } fp_principal_t;
 
-typedef struct fp_auth fp_auth_t;
+typedef struct fp_rights fp_rights_t;
 
 /*  Load the key and the ACL.  NULL with err (file, line) on a problem.  */
-fp_auth_t *fp_auth_new(const fp_auth_conf_t *conf, char *err);
+fp_rights_t *fp_rights_new(const fp_rights_conf_t *conf, char *err);
 
 /*  Free; NULLs *auth_p.  */
-void fp_auth_destroy(fp_auth_t **auth_p);
+void fp_rights_destroy(fp_rights_t **auth_p);
 
 /*  Work out the rights for a request.  Returns 0, or -1 with err when a
  *  token was presented and is not valid (bad signature, algorithm,
  *  expired, not yet valid, malformed): answer 401, never fall back to
  *  anonymous.  `now_ms` is wall-clock time.  Release p with
  *  fp_principal_clear.  */
-int fp_auth_check(fp_auth_t *auth, const fp_auth_input_t *in, int64_t now_ms,
+int fp_rights_check(fp_rights_t *auth, const fp_rights_input_t *in, int64_t now_ms,
                   fp_principal_t *p, char *err);
 
 /*  Free what p holds.  */
 void fp_principal_clear(fp_principal_t *p);
 
-/*  May p do `action` (FP_AUTH_SUBSCRIBE / FP_AUTH_PUBLISH) on channel?  */
+/*  May p do `action` (FP_RIGHTS_SUBSCRIBE / FP_RIGHTS_PUBLISH) on channel?  */
 bool fp_principal_can(const fp_principal_t *p, int action,
                       const char *channel);
 
 /*  Does pattern (placeholders already expanded) match channel?  */
-bool fp_auth_pattern_match(const char *pattern, const char *channel);
+bool fp_rights_pattern_match(const char *pattern, const char *channel);
 
 /*  The token of a request: "Authorization: Bearer X", else the cookie
  *  `cookie_name` in a Cookie header, else a query value.  Caller frees;
  *  NULL if none.  */
-char *fp_auth_token(const char *authorization, const char *cookies,
+char *fp_rights_token(const char *authorization, const char *cookies,
                     const char *cookie_name, const char *query_value);
 
 #endif

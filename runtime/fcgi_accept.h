@@ -7,20 +7,21 @@
  *  threads accept, run FCGX_Accept_r on the new connection (with a
  *  receive timeout), copy the parameters, read the request body
  *  (bounded), take `ipcFd` away from libfcgi and queue the request; the
- *  loop thread takes it with fp_fcgi_take and from then on writes whole
+ *  loop thread takes it with fp_fcgi_accept_take and from then on writes whole
  *  FastCGI records itself (fcgi_rec.h), non-blocking.
  *
  *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,
  *  or nothing, when the web server spawned the program with the listening
  *  socket on fd 0 (lighttpd bin-path, spawn-fcgi, mod_fcgid).
  */
-#ifndef FP_FCGI_H
-#define FP_FCGI_H
+#ifndef FP_FCGI_ACCEPT_H
+#define FP_FCGI_ACCEPT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
+#include "fcgi_req.h"
 
 typedef struct {
     const char *listen;         /*  address, socket path, or NULL/"" = fd 0  */
@@ -30,51 +31,33 @@ typedef struct {
     int socket_mode;            /*  chmod for a unix socket, 0 = leave  */
     int body_timeout_ms;        /*  receive timeout while reading a
                                     request's parameters and body (5000)  */
-} fp_fcgi_conf_t;
+} fp_fcgi_accept_conf_t;
 
-/*  A request taken over from libfcgi.  */
-typedef struct {
-    int fd;                     /*  the FastCGI connection, non-blocking;
-                                    owned (-1 once given away)  */
-    int rid;                    /*  FastCGI request id  */
-    char **env;                 /*  "NAME=value" parameters (owned)  */
-    int nenv;
-    char *body;                 /*  request body (owned, NUL-terminated)  */
-    size_t body_len;
-    bool body_too_large;        /*  the body was longer than max_body  */
-} fp_fcgi_req_t;
-
-typedef struct fp_fcgi fp_fcgi_t;
+typedef struct fp_fcgi_accept fp_fcgi_accept_t;
 
 /*  Open the listening socket and start the acceptor threads.  Call after
  *  fp_sig_fd (threads inherit the blocked signals).  NULL with err.  */
-fp_fcgi_t *fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err);
+fp_fcgi_accept_t *fp_fcgi_accept_new(const fp_fcgi_accept_conf_t *conf, char *err);
 
 /*  Readable when requests are waiting (an eventfd).  */
-int fp_fcgi_fd(const fp_fcgi_t *f);
+int fp_fcgi_accept_fd(const fp_fcgi_accept_t *f);
 
 /*  The next request, or NULL.  Caller owns it.  */
-fp_fcgi_req_t *fp_fcgi_take(fp_fcgi_t *f);
+fp_fcgi_req_t *fp_fcgi_accept_take(fp_fcgi_accept_t *f);
 
 /*  True while an acceptor thread reads a request it accepted (it will
  *  be queued, or dropped if it turns out bad or silent) or a request
  *  waits in the queue.  */
-bool fp_fcgi_busy(fp_fcgi_t *f);
+bool fp_fcgi_accept_busy(fp_fcgi_accept_t *f);
 
 /*  Stop accepting: wake the acceptor threads and remove a unix socket's
  *  path.  Requests that were being read when it was called still arrive
- *  (fp_fcgi_fd), so they can be answered; queued ones can be taken.  */
-void fp_fcgi_stop(fp_fcgi_t *f);
+ *  (fp_fcgi_accept_fd), so they can be answered; queued ones can be taken.  */
+void fp_fcgi_accept_stop(fp_fcgi_accept_t *f);
 
 /*  Stop, join the threads (one still reading a request takes up to
  *  body_timeout_ms), close the listening socket, free queued requests
  *  (closing their connections), free.  */
-void fp_fcgi_destroy(fp_fcgi_t **f_p);
-
-/*  A parameter's value (borrowed), or NULL.  */
-const char *fp_fcgi_param(const fp_fcgi_req_t *r, const char *name);
-
-/*  Free a request; closes its connection if it still owns it.  */
-void fp_fcgi_req_free(fp_fcgi_req_t **r_p);
+void fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p);
 
 #endif

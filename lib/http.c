@@ -112,7 +112,7 @@ fp_query_free(fp_query_t *q)
 char *
 fp_http_path(const fp_fcgi_req_t *req, char *err)
 {
-    const char *uri = fp_fcgi_param(req, "REQUEST_URI");
+    const char *uri = fp_fcgi_req_param(req, "REQUEST_URI");
     fp_buf_t b;
     fp_buf_init(&b);
     if (uri) {
@@ -120,8 +120,8 @@ fp_http_path(const fp_fcgi_req_t *req, char *err)
         if (fp_url_decode(uri, len, false, &b) < 0)
             goto bad;
     } else {
-        const char *sn = fp_fcgi_param(req, "SCRIPT_NAME");
-        const char *pi = fp_fcgi_param(req, "PATH_INFO");
+        const char *sn = fp_fcgi_req_param(req, "SCRIPT_NAME");
+        const char *pi = fp_fcgi_req_param(req, "PATH_INFO");
         fp_buf_adds(&b, sn ? sn : "");
         fp_buf_adds(&b, pi ? pi : "");
     }

@@ -1,5 +1,5 @@
 /*  fcgi: libfcgi acceptor threads and the hand-over queue (see fcgi.h).  */
-#include "fcgi.h"
+#include "fcgi_accept.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -22,8 +22,8 @@ typedef struct qitem {
     struct qitem *next;
 } qitem_t;
 
-struct fp_fcgi {
-    fp_fcgi_conf_t conf;
+struct fp_fcgi_accept {
+    fp_fcgi_accept_conf_t conf;
     int listen_fd;
     int event_fd;               /*  counts queued requests  */
     pthread_t *threads;
@@ -37,7 +37,7 @@ struct fp_fcgi {
 };
 
 static void
-s_reading(fp_fcgi_t *f, int delta)
+s_reading(fp_fcgi_accept_t *f, int delta)
 {
     pthread_mutex_lock(&f->queue_lock);
     f->reading += delta;
@@ -45,9 +45,9 @@ s_reading(fp_fcgi_t *f, int delta)
 }
 
 /*  Queue a request and count its connection as read, under one lock so
- *  that fp_fcgi_busy never sees it in neither place.  */
+ *  that fp_fcgi_accept_busy never sees it in neither place.  */
 static void
-s_push(fp_fcgi_t *f, fp_fcgi_req_t *req)
+s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
 {
     qitem_t *it = fp_calloc(1, sizeof *it);
     uint64_t one = 1;
@@ -67,7 +67,7 @@ s_push(fp_fcgi_t *f, fp_fcgi_req_t *req)
 /*  Read the body: bounded by max_body and by the receive timeout that
  *  s_accept set.  */
 static void
-s_body(fp_fcgi_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
+s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 {
     size_t cap = 1024;
     q->body = fp_malloc(cap + 1);
@@ -92,7 +92,7 @@ s_body(fp_fcgi_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 
 /*  Copy what the loop needs and take the connection away from libfcgi.  */
 static fp_fcgi_req_t *
-s_take_over(fp_fcgi_t *f, FCGX_Request *r)
+s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
 {
     fp_fcgi_req_t *q = fp_calloc(1, sizeof *q);
     int n = 0;
@@ -118,7 +118,7 @@ s_take_over(fp_fcgi_t *f, FCGX_Request *r)
  *  after FIRST_BYTE_MS, as Debian's libfcgi does in its own accept.
  *  -1 on error, or with errno EAGAIN for a silent peer.  */
 static int
-s_accept(fp_fcgi_t *f)
+s_accept(fp_fcgi_accept_t *f)
 {
     struct timeval tv = { f->conf.body_timeout_ms / 1000,
                           (f->conf.body_timeout_ms % 1000) * 1000 };
@@ -153,7 +153,7 @@ s_read_request(FCGX_Request *r, int fd)
 static void *
 s_acceptor(void *arg)
 {
-    fp_fcgi_t *f = arg;
+    fp_fcgi_accept_t *f = arg;
     FCGX_Request r;
 
     while (!f->stopping) {
@@ -181,7 +181,7 @@ s_acceptor(void *arg)
 }
 
 static int
-s_listen(fp_fcgi_t *f, char *err)
+s_listen(fp_fcgi_accept_t *f, char *err)
 {
     const char *l = f->conf.listen;
     if (!l || !*l) {
@@ -211,10 +211,10 @@ s_listen(fp_fcgi_t *f, char *err)
     return 0;
 }
 
-fp_fcgi_t *
-fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err)
+fp_fcgi_accept_t *
+fp_fcgi_accept_new(const fp_fcgi_accept_conf_t *conf, char *err)
 {
-    fp_fcgi_t *f = fp_calloc(1, sizeof *f);
+    fp_fcgi_accept_t *f = fp_calloc(1, sizeof *f);
     f->conf = *conf;
     if (f->conf.backlog <= 0)
         f->conf.backlog = 1024;
@@ -231,7 +231,7 @@ fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err)
     if (FCGX_Init() != 0 || f->event_fd < 0 || s_listen(f, err) < 0) {
         if (f->event_fd < 0)
             snprintf(err, FP_ERR_LEN, "eventfd: %s", strerror(errno));
-        fp_fcgi_destroy(&f);
+        fp_fcgi_accept_destroy(&f);
         return NULL;
     }
     f->threads = fp_calloc((size_t) f->conf.threads, sizeof *f->threads);
@@ -242,13 +242,13 @@ fp_fcgi_new(const fp_fcgi_conf_t *conf, char *err)
 }
 
 int
-fp_fcgi_fd(const fp_fcgi_t *f)
+fp_fcgi_accept_fd(const fp_fcgi_accept_t *f)
 {
     return f->event_fd;
 }
 
 bool
-fp_fcgi_busy(fp_fcgi_t *f)
+fp_fcgi_accept_busy(fp_fcgi_accept_t *f)
 {
     pthread_mutex_lock(&f->queue_lock);
     bool busy = f->reading > 0 || f->head != NULL;
@@ -257,7 +257,7 @@ fp_fcgi_busy(fp_fcgi_t *f)
 }
 
 fp_fcgi_req_t *
-fp_fcgi_take(fp_fcgi_t *f)
+fp_fcgi_accept_take(fp_fcgi_accept_t *f)
 {
     uint64_t n;
     pthread_mutex_lock(&f->queue_lock);
@@ -278,7 +278,7 @@ fp_fcgi_take(fp_fcgi_t *f)
 }
 
 void
-fp_fcgi_stop(fp_fcgi_t *f)
+fp_fcgi_accept_stop(fp_fcgi_accept_t *f)
 {
     if (f->stopping)
         return;
@@ -291,19 +291,19 @@ fp_fcgi_stop(fp_fcgi_t *f)
 }
 
 void
-fp_fcgi_destroy(fp_fcgi_t **f_p)
+fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p)
 {
-    fp_fcgi_t *f = *f_p;
+    fp_fcgi_accept_t *f = *f_p;
     if (!f)
         return;
     *f_p = NULL;
-    fp_fcgi_stop(f);
+    fp_fcgi_accept_stop(f);
     for (int i = 0; i < f->nthreads; i++)
         pthread_join(f->threads[i], NULL);
     if (f->listen_fd > 0)
         close(f->listen_fd);
     fp_fcgi_req_t *r;
-    while ((r = fp_fcgi_take(f)))
+    while ((r = fp_fcgi_accept_take(f)))
         fp_fcgi_req_free(&r);
     if (f->event_fd >= 0)
         close(f->event_fd);
@@ -311,30 +311,4 @@ fp_fcgi_destroy(fp_fcgi_t **f_p)
     pthread_mutex_destroy(&f->queue_lock);
     free(f->threads);
     free(f);
-}
-
-const char *
-fp_fcgi_param(const fp_fcgi_req_t *r, const char *name)
-{
-    size_t n = strlen(name);
-    for (int i = 0; i < r->nenv; i++)
-        if (strncmp(r->env[i], name, n) == 0 && r->env[i][n] == '=')
-            return r->env[i] + n + 1;
-    return NULL;
-}
-
-void
-fp_fcgi_req_free(fp_fcgi_req_t **r_p)
-{
-    fp_fcgi_req_t *r = *r_p;
-    if (!r)
-        return;
-    *r_p = NULL;
-    if (r->fd >= 0)
-        close(r->fd);
-    for (int i = 0; i < r->nenv; i++)
-        free(r->env[i]);
-    free(r->env);
-    free(r->body);
-    free(r);
 }

@@ -1,5 +1,5 @@
 /*  app: the FastCGI responder skeleton (see app.h).  */
-#include "app.h"
+#include "responder.h"
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-struct fp_app {
-    fp_app_conf_t conf;
-    fp_app_cbs_t cbs;
+struct fp_responder {
+    fp_responder_conf_t conf;
+    fp_responder_cbs_t cbs;
     void *arg;
     fp_loop_t *loop;
     fp_hub_t *hub;
-    fp_fcgi_t *fcgi;
-    fp_fconns_t *conns;
+    fp_fcgi_accept_t *fcgi;
+    fp_fcgi_conns_t *conns;
     int sig_fd;
     int stopping;               /*  SIGTERM seen  */
     int quit;                   /*  leave the loop  */
@@ -26,10 +26,10 @@ struct fp_app {
 
 /*  Hand every queued request to the program.  */
 static void
-s_dispatch(fp_app_t *app)
+s_dispatch(fp_responder_t *app)
 {
     fp_fcgi_req_t *req;
-    while ((req = fp_fcgi_take(app->fcgi)))
+    while ((req = fp_fcgi_accept_take(app->fcgi)))
         app->cbs.request(app, req, app->arg);
 }
 
@@ -40,14 +40,14 @@ s_on_requests(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 }
 
 static void
-s_begin_stop(fp_app_t *app, int sig)
+s_begin_stop(fp_responder_t *app, int sig)
 {
     if (app->stopping)
         return;
     fp_log_info("signal %d: stopping (no new requests, ending streams)", sig);
     app->stopping = 1;
     app->stop_deadline = fp_clock_ms() + app->conf.grace_ms;
-    fp_fcgi_stop(app->fcgi);
+    fp_fcgi_accept_stop(app->fcgi);
     if (app->cbs.stopping)
         app->cbs.stopping(app, app->arg);
     s_dispatch(app);                /*  accepted before the stop  */
@@ -56,7 +56,7 @@ s_begin_stop(fp_app_t *app, int sig)
 static void
 s_on_signal(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 {
-    fp_app_t *app = arg;
+    fp_responder_t *app = arg;
     int sig;
     while ((sig = fp_sig_read(fd)) > 0) {
         if (sig == SIGTERM || sig == SIGINT)
@@ -73,11 +73,11 @@ s_on_hub(fp_loop_t *loop, int fd, uint32_t events, void *arg)
 {
 }
 
-fp_app_t *
-fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs, void *arg,
+fp_responder_t *
+fp_responder_new(const fp_responder_conf_t *conf, const fp_responder_cbs_t *cbs, void *arg,
            char *err)
 {
-    fp_app_t *app = fp_calloc(1, sizeof *app);
+    fp_responder_t *app = fp_calloc(1, sizeof *app);
     app->conf = *conf;
     app->cbs = *cbs;
     app->arg = arg;
@@ -92,16 +92,16 @@ fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs, void *arg,
     int fds[2];
     if (app->sig_fd < 0 || !(app->loop = fp_loop_new(err)) ||
         !(app->hub = fp_hub_new(&conf->hub, err)) ||
-        !(app->fcgi = fp_fcgi_new(&conf->fcgi, err))) {
+        !(app->fcgi = fp_fcgi_accept_new(&conf->fcgi, err))) {
         if (app->sig_fd < 0)
             snprintf(err, FP_ERR_LEN, "cannot set up signal handling");
-        fp_app_destroy(&app);
+        fp_responder_destroy(&app);
         return NULL;
     }
-    app->conns = fp_fconns_new(app->loop);
+    app->conns = fp_fcgi_conns_new(app->loop);
     fp_hub_fds(app->hub, fds);
     fp_loop_add(app->loop, app->sig_fd, EPOLLIN, s_on_signal, app);
-    fp_loop_add(app->loop, fp_fcgi_fd(app->fcgi), EPOLLIN, s_on_requests,
+    fp_loop_add(app->loop, fp_fcgi_accept_fd(app->fcgi), EPOLLIN, s_on_requests,
                 app);
     fp_loop_add(app->loop, fds[0], EPOLLIN, s_on_hub, app);
     fp_loop_add(app->loop, fds[1], EPOLLIN, s_on_hub, app);
@@ -109,7 +109,7 @@ fp_app_new(const fp_app_conf_t *conf, const fp_app_cbs_t *cbs, void *arg,
 }
 
 int
-fp_app_run(fp_app_t *app)
+fp_responder_run(fp_responder_t *app)
 {
     int64_t next_tick = fp_clock_ms();
     bool more = true;
@@ -124,9 +124,9 @@ fp_app_run(fp_app_t *app)
         more = fp_hub_process(app->hub);
         if (app->cbs.round)
             app->cbs.round(app, app->arg);
-        fp_fconns_flush(app->conns);
-        if (app->stopping && fp_fconns_count(app->conns) == 0 &&
-            !fp_fcgi_busy(app->fcgi))
+        fp_fcgi_conns_flush(app->conns);
+        if (app->stopping && fp_fcgi_conns_count(app->conns) == 0 &&
+            !fp_fcgi_accept_busy(app->fcgi))
             app->quit = 1;
         now = fp_clock_ms();
         if (now >= next_tick) {
@@ -143,47 +143,47 @@ fp_app_run(fp_app_t *app)
 }
 
 void
-fp_app_quit(fp_app_t *app)
+fp_responder_quit(fp_responder_t *app)
 {
     app->quit = 1;
 }
 
 int
-fp_app_stopping(const fp_app_t *app)
+fp_responder_stopping(const fp_responder_t *app)
 {
     return app->stopping;
 }
 
 fp_loop_t *
-fp_app_loop(fp_app_t *app)
+fp_responder_loop(fp_responder_t *app)
 {
     return app->loop;
 }
 
 fp_hub_t *
-fp_app_hub(fp_app_t *app)
+fp_responder_hub(fp_responder_t *app)
 {
     return app->hub;
 }
 
-fp_fconns_t *
-fp_app_conns(fp_app_t *app)
+fp_fcgi_conns_t *
+fp_responder_conns(fp_responder_t *app)
 {
     return app->conns;
 }
 
 void
-fp_app_destroy(fp_app_t **app_p)
+fp_responder_destroy(fp_responder_t **app_p)
 {
-    fp_app_t *app = *app_p;
+    fp_responder_t *app = *app_p;
     if (!app)
         return;
     *app_p = NULL;
-    fp_fcgi_destroy(&app->fcgi);
+    fp_fcgi_accept_destroy(&app->fcgi);
     fp_hub_destroy(&app->hub);
     if (app->conns)
-        fp_fconns_flush(app->conns);
-    fp_fconns_destroy(&app->conns);
+        fp_fcgi_conns_flush(app->conns);
+    fp_fcgi_conns_destroy(&app->conns);
     fp_loop_destroy(&app->loop);
     if (app->sig_fd >= 0)
         close(app->sig_fd);

@@ -1,5 +1,5 @@
-/*  outq: shared blobs and output queues (see outq.h).  */
-#include "outq.h"
+/*  sendq: a connection's queue of shared blobs (see sendq.h).  */
+#include "sendq.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -11,42 +11,8 @@
 #define IOV_BATCH 64
 #define KEEP_SLOTS 8            /*  slots kept by a drained queue  */
 
-fp_blob_t *
-fp_blob_new(const void *data, size_t len)
-{
-    fp_blob_t *b = fp_malloc(sizeof *b + len);
-    b->refs = 1;
-    b->len = (uint32_t) len;
-    if (len)
-        memcpy(b->data, data, len);
-    return b;
-}
-
-fp_blob_t *
-fp_blob_ref(fp_blob_t *b)
-{
-    b->refs++;
-    return b;
-}
-
 void
-fp_blob_unref(fp_blob_t **b_p)
-{
-    fp_blob_t *b = *b_p;
-    *b_p = NULL;
-    if (b && --b->refs == 0)
-        free(b);
-}
-
-void
-fp_blob_cache_free(void *blob)
-{
-    fp_blob_t *b = blob;
-    fp_blob_unref(&b);
-}
-
-void
-fp_outq_push(fp_outq_t *q, fp_blob_t *b)
+fp_sendq_push(fp_sendq_t *q, fp_blob_t *b)
 {
     if (q->count == q->cap) {
         uint32_t cap = q->cap ? q->cap * 2 : 4;
@@ -64,16 +30,16 @@ fp_outq_push(fp_outq_t *q, fp_blob_t *b)
 }
 
 void
-fp_outq_push_copy(fp_outq_t *q, const void *data, size_t len)
+fp_sendq_push_copy(fp_sendq_t *q, const void *data, size_t len)
 {
     fp_blob_t *b = fp_blob_new(data, len);
-    fp_outq_push(q, b);
+    fp_sendq_push(q, b);
     fp_blob_unref(&b);
 }
 
 /*  Forget `n` written bytes from the front.  */
 static void
-s_consume(fp_outq_t *q, size_t n)
+s_consume(fp_sendq_t *q, size_t n)
 {
     q->bytes -= n;
     while (n > 0) {
@@ -92,7 +58,7 @@ s_consume(fp_outq_t *q, size_t n)
 }
 
 int
-fp_outq_flush(fp_outq_t *q, int fd)
+fp_sendq_flush(fp_sendq_t *q, int fd)
 {
     while (q->count > 0) {
         struct iovec iov[IOV_BATCH];
@@ -113,13 +79,13 @@ fp_outq_flush(fp_outq_t *q, int fd)
         s_consume(q, (size_t) w);
     }
     if (q->cap > KEEP_SLOTS)
-        fp_outq_clear(q);       /*  a burst grew it: give the memory back  */
+        fp_sendq_clear(q);       /*  a burst grew it: give the memory back  */
     q->head = q->off = 0;       /*  else keep the few slots for next time  */
     return 1;
 }
 
 void
-fp_outq_clear(fp_outq_t *q)
+fp_sendq_clear(fp_sendq_t *q)
 {
     while (q->count > 0) {
         fp_blob_unref(&q->items[q->head]);
@@ -139,17 +105,17 @@ fp_outq_clear(fp_outq_t *q)
 #include <unistd.h>
 
 void
-fp_outq_test(void)
+fp_sendq_test(void)
 {
     int sv[2];
     FP_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
-    fp_outq_t q = { 0 };
+    fp_sendq_t q = { 0 };
     fp_blob_t *shared = fp_blob_new("hello ", 6);
-    fp_outq_push(&q, shared);
-    fp_outq_push_copy(&q, "world", 5);
+    fp_sendq_push(&q, shared);
+    fp_sendq_push_copy(&q, "world", 5);
     FP_CHECK(shared->refs == 2 && q.bytes == 11, "queued with references");
-    FP_CHECK(fp_outq_flush(&q, sv[0]) == 1 && q.count == 0 && q.bytes == 0,
+    FP_CHECK(fp_sendq_flush(&q, sv[0]) == 1 && q.count == 0 && q.bytes == 0,
              "flushed");
     FP_CHECK(shared->refs == 1, "reference released after write");
     char buf[32] = { 0 };
@@ -161,24 +127,24 @@ fp_outq_test(void)
     fp_blob_t *bb = fp_blob_new(big, sizeof big);
     int rc = 1;
     for (int i = 0; i < 64 && rc == 1; i++) {
-        fp_outq_push(&q, bb);
-        rc = fp_outq_flush(&q, sv[0]);
+        fp_sendq_push(&q, bb);
+        rc = fp_sendq_flush(&q, sv[0]);
     }
     FP_CHECK(rc == 0 && q.bytes > 0 && q.bytes % 1 == 0, "socket full");
     size_t waiting = q.bytes, drained = 0;
     ssize_t r;
     while ((r = read(sv[1], big, sizeof big)) > 0) {
         drained += (size_t) r;
-        if (fp_outq_flush(&q, sv[0]) == 1 && q.bytes == 0) {
+        if (fp_sendq_flush(&q, sv[0]) == 1 && q.bytes == 0) {
             fcntl(sv[1], F_SETFL, O_NONBLOCK);
         }
     }
     FP_CHECK(q.bytes == 0 && drained >= waiting, "drained after reads");
     close(sv[1]);
-    fp_outq_push(&q, shared);
-    FP_CHECK(fp_outq_flush(&q, sv[0]) == -1 && errno == EPIPE,
+    fp_sendq_push(&q, shared);
+    FP_CHECK(fp_sendq_flush(&q, sv[0]) == -1 && errno == EPIPE,
              "write to a closed peer fails with EPIPE");
-    fp_outq_clear(&q);
+    fp_sendq_clear(&q);
     FP_CHECK(shared->refs == 1 && bb->refs == 1, "clear drops references");
     fp_blob_unref(&shared);
     fp_blob_unref(&bb);

@@ -575,10 +575,10 @@ fp_hub_new(const fp_hub_conf_t *conf, char *err)
     zsock_set_rcvhwm(hub->dealer, 100000);
     zmq_setsockopt(zsock_resolve(hub->sub), ZMQ_SUBSCRIBE, "", 1);
     hub->conf.link = NULL;
-    if (conf->link && fp_link_token(conf->link))
-        hub->token = fp_strdup(fp_link_token(conf->link));
-    if ((conf->link && (fp_link_client(conf->link, hub->sub, err) < 0 ||
-                        fp_link_client(conf->link, hub->dealer, err) < 0)) ||
+    if (conf->link && fp_sockauth_token(conf->link))
+        hub->token = fp_strdup(fp_sockauth_token(conf->link));
+    if ((conf->link && (fp_sockauth_client(conf->link, hub->sub, err) < 0 ||
+                        fp_sockauth_client(conf->link, hub->dealer, err) < 0)) ||
         s_connect(hub->sub, conf->fanout, err) < 0 ||
         s_connect(hub->dealer, conf->control, err) < 0) {
         fp_hub_destroy(&hub);

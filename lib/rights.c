@@ -1,5 +1,5 @@
 /*  auth: JWT and REMOTE_USER authorization (see auth.h).  */
-#include "auth.h"
+#include "rights.h"
 #include "event.h"
 #include "json.h"
 #include "mem.h"
@@ -13,13 +13,13 @@
 typedef struct {
     int kind;                   /*  RULE_*  */
     char *name;                 /*  user or group name  */
-    int actions;                /*  FP_AUTH_* bits  */
+    int actions;                /*  FP_RIGHTS_* bits  */
     fp_strlist_t patterns;      /*  with {user} unexpanded  */
 } rule_t;
 
 enum { RULE_USER, RULE_GROUP, RULE_AUTHENTICATED, RULE_ANONYMOUS };
 
-struct fp_auth {
+struct fp_rights {
     jwt_alg_t alg;              /*  JWT_ALG_NONE when JWT is off  */
     unsigned char *key;
     int key_len;
@@ -32,7 +32,7 @@ struct fp_auth {
 /* ------------------------------------------------------------ patterns */
 
 bool
-fp_auth_pattern_match(const char *pattern, const char *channel)
+fp_rights_pattern_match(const char *pattern, const char *channel)
 {
     size_t n = strlen(pattern);
     if (n > 0 && pattern[n - 1] == '*')
@@ -79,9 +79,9 @@ s_grant(fp_principal_t *p, int actions, const fp_strlist_t *patterns,
     for (int i = 0; i < patterns->count; i++) {
         if (!s_expand(patterns->items[i], sub, user, &b))
             continue;
-        if (actions & FP_AUTH_SUBSCRIBE)
+        if (actions & FP_RIGHTS_SUBSCRIBE)
             fp_strlist_add(&p->subscribe, b.data);
-        if (actions & FP_AUTH_PUBLISH)
+        if (actions & FP_RIGHTS_PUBLISH)
             fp_strlist_add(&p->publish, b.data);
     }
     fp_buf_free(&b);
@@ -90,10 +90,10 @@ s_grant(fp_principal_t *p, int actions, const fp_strlist_t *patterns,
 bool
 fp_principal_can(const fp_principal_t *p, int action, const char *channel)
 {
-    const fp_strlist_t *l = action == FP_AUTH_PUBLISH ? &p->publish
+    const fp_strlist_t *l = action == FP_RIGHTS_PUBLISH ? &p->publish
                                                       : &p->subscribe;
     for (int i = 0; i < l->count; i++)
-        if (fp_auth_pattern_match(l->items[i], channel))
+        if (fp_rights_pattern_match(l->items[i], channel))
             return true;
     return false;
 }
@@ -113,17 +113,17 @@ static int
 s_actions(const char *word)
 {
     if (strcmp(word, "subscribe") == 0)
-        return FP_AUTH_SUBSCRIBE;
+        return FP_RIGHTS_SUBSCRIBE;
     if (strcmp(word, "publish") == 0)
-        return FP_AUTH_PUBLISH;
+        return FP_RIGHTS_PUBLISH;
     if (strcmp(word, "both") == 0)
-        return FP_AUTH_SUBSCRIBE | FP_AUTH_PUBLISH;
+        return FP_RIGHTS_SUBSCRIBE | FP_RIGHTS_PUBLISH;
     return 0;
 }
 
 /*  One line: WHO [NAME] ACTION PATTERN...  */
 static int
-s_rule(fp_auth_t *a, char **argv, int argc, char *why)
+s_rule(fp_rights_t *a, char **argv, int argc, char *why)
 {
     rule_t r = { 0 };
     int i = 1;
@@ -160,7 +160,7 @@ s_rule(fp_auth_t *a, char **argv, int argc, char *why)
 }
 
 static int
-s_load_acl(fp_auth_t *a, const char *path, char *err)
+s_load_acl(fp_rights_t *a, const char *path, char *err)
 {
     char line[4096], *argv[256], why[FP_ERR_LEN];
     FILE *f = fopen(path, "r");
@@ -201,7 +201,7 @@ s_in_groups(const char *groups, const char *name)
 }
 
 static void
-s_acl_rights(fp_auth_t *a, const fp_auth_input_t *in, fp_principal_t *p)
+s_acl_rights(fp_rights_t *a, const fp_rights_input_t *in, fp_principal_t *p)
 {
     const char *user = in->remote_user && *in->remote_user ? in->remote_user
                                                            : NULL;
@@ -253,7 +253,7 @@ s_b64url(const char *in, size_t len)
 
 /*  The token's header must name exactly the configured algorithm.  */
 static int
-s_check_header(fp_auth_t *a, const char *token, char *err)
+s_check_header(fp_rights_t *a, const char *token, char *err)
 {
     const char *dot = strchr(token, '.');
     char *hdr = dot ? s_b64url(token, (size_t) (dot - token)) : NULL;
@@ -275,7 +275,7 @@ s_check_header(fp_auth_t *a, const char *token, char *err)
 }
 
 static int
-s_check_times(fp_auth_t *a, json_t *claims, int64_t now, fp_principal_t *p,
+s_check_times(fp_rights_t *a, json_t *claims, int64_t now, fp_principal_t *p,
               char *err)
 {
     json_t *exp = json_object_get(claims, "exp");
@@ -307,7 +307,7 @@ s_claim_patterns(json_t *list, fp_strlist_t *out)
 }
 
 static int
-s_jwt_rights(fp_auth_t *a, const char *token, int64_t now,
+s_jwt_rights(fp_rights_t *a, const char *token, int64_t now,
              fp_principal_t *p, char *err)
 {
     jwt_t *jwt = NULL;
@@ -332,8 +332,8 @@ s_jwt_rights(fp_auth_t *a, const char *token, int64_t now,
         fp_strlist_t s = { 0 }, pub = { 0 };
         s_claim_patterns(json_object_get(c, "subscribe"), &s);
         s_claim_patterns(json_object_get(c, "publish"), &pub);
-        s_grant(p, FP_AUTH_SUBSCRIBE, &s, sub, NULL);
-        s_grant(p, FP_AUTH_PUBLISH, &pub, sub, NULL);
+        s_grant(p, FP_RIGHTS_SUBSCRIBE, &s, sub, NULL);
+        s_grant(p, FP_RIGHTS_PUBLISH, &pub, sub, NULL);
         fp_strlist_free(&s);
         fp_strlist_free(&pub);
         p->user = sub ? fp_strdup(sub) : NULL;
@@ -346,7 +346,7 @@ s_jwt_rights(fp_auth_t *a, const char *token, int64_t now,
 /* ------------------------------------------------------------ API */
 
 static int
-s_load_key(fp_auth_t *a, const fp_auth_conf_t *c, char *err)
+s_load_key(fp_rights_t *a, const fp_rights_conf_t *c, char *err)
 {
     a->alg = jwt_str_alg(c->jwt_alg ? c->jwt_alg : "HS256");
     if (a->alg != JWT_ALG_HS256 && a->alg != JWT_ALG_RS256) {
@@ -379,23 +379,23 @@ s_load_key(fp_auth_t *a, const fp_auth_conf_t *c, char *err)
     return 0;
 }
 
-fp_auth_t *
-fp_auth_new(const fp_auth_conf_t *c, char *err)
+fp_rights_t *
+fp_rights_new(const fp_rights_conf_t *c, char *err)
 {
-    fp_auth_t *a = fp_calloc(1, sizeof *a);
+    fp_rights_t *a = fp_calloc(1, sizeof *a);
     a->claim = fp_strdup(c->jwt_claim && *c->jwt_claim ? c->jwt_claim
                                                         : "fastpush");
     a->leeway_ms = c->leeway_ms;
     if ((c->jwt_key_file && *c->jwt_key_file && s_load_key(a, c, err) < 0) ||
         (c->acl_file && *c->acl_file && s_load_acl(a, c->acl_file, err) < 0))
-        fp_auth_destroy(&a);
+        fp_rights_destroy(&a);
     return a;
 }
 
 void
-fp_auth_destroy(fp_auth_t **auth_p)
+fp_rights_destroy(fp_rights_t **auth_p)
 {
-    fp_auth_t *a = *auth_p;
+    fp_rights_t *a = *auth_p;
     if (!a)
         return;
     *auth_p = NULL;
@@ -410,7 +410,7 @@ fp_auth_destroy(fp_auth_t **auth_p)
 }
 
 int
-fp_auth_check(fp_auth_t *a, const fp_auth_input_t *in, int64_t now,
+fp_rights_check(fp_rights_t *a, const fp_rights_input_t *in, int64_t now,
               fp_principal_t *p, char *err)
 {
     memset(p, 0, sizeof *p);
@@ -429,7 +429,7 @@ fp_auth_check(fp_auth_t *a, const fp_auth_input_t *in, int64_t now,
 }
 
 char *
-fp_auth_token(const char *authorization, const char *cookies,
+fp_rights_token(const char *authorization, const char *cookies,
               const char *cookie_name, const char *query_value)
 {
     if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
@@ -502,26 +502,26 @@ s_test_hs256(void)
     const char *secret = "0123456789abcdef0123456789abcdef";
     char *kf = s_tmpfile(secret, strlen(secret));
     char err[FP_ERR_LEN];
-    fp_auth_conf_t c = { .jwt_key_file = kf, .jwt_alg = "HS256" };
-    fp_auth_t *a = fp_auth_new(&c, err);
+    fp_rights_conf_t c = { .jwt_key_file = kf, .jwt_alg = "HS256" };
+    fp_rights_t *a = fp_rights_new(&c, err);
     int64_t now = 1800000000000LL;
     fp_principal_t p;
     FP_CHECK(a != NULL, "HS256 key loads");
 
     char *t = s_token(JWT_ALG_HS256, (const unsigned char *) secret, 32,
                       "alice", 1800000100, 0, s_claims);
-    fp_auth_input_t in = { .token = t };
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == 0 && p.authenticated &&
+    fp_rights_input_t in = { .token = t };
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == 0 && p.authenticated &&
              p.expires_ms == 1800000100000LL, "valid token");
-    FP_CHECK(fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "news") &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "user.alice") &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "user.bob") &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "room.42") &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "room") &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "newsletter"),
+    FP_CHECK(fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "news") &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "user.alice") &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "user.bob") &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "room.42") &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "room") &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "newsletter"),
              "subscribe patterns: exact, {sub}, trailing wildcard");
-    FP_CHECK(fp_principal_can(&p, FP_AUTH_PUBLISH, "room.1") &&
-             !fp_principal_can(&p, FP_AUTH_PUBLISH, "news"), "publish");
+    FP_CHECK(fp_principal_can(&p, FP_RIGHTS_PUBLISH, "room.1") &&
+             !fp_principal_can(&p, FP_RIGHTS_PUBLISH, "news"), "publish");
     fp_principal_clear(&p);
     free(t);
 
@@ -535,25 +535,25 @@ s_test_hs256(void)
                     (int) strlen(bad[i].key), "alice", bad[i].exp, bad[i].nbf,
                     s_claims);
         in.token = t;
-        FP_CHECK(fp_auth_check(a, &in, now, &p, err) == -1 &&
+        FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1 &&
                  strstr(err, bad[i].want), bad[i].want);
         free(t);
     }
     /*  alg none: header {"alg":"none"}, payload {"fastpush":...}  */
     in.token = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImZh"
                "c3RwdXNoIjp7InN1YnNjcmliZSI6WyIqIl19fQ.";
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == -1 &&
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1 &&
              strstr(err, "algorithm"), "alg none refused");
     in.token = "not.a.token";
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == -1, "malformed");
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1, "malformed");
     in.token = "x";
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == -1, "garbage");
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1, "garbage");
     in.token = NULL;
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == 0 && !p.authenticated &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "news"),
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == 0 && !p.authenticated &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "news"),
              "no token, no ACL: no rights");
     fp_principal_clear(&p);
-    fp_auth_destroy(&a);
+    fp_rights_destroy(&a);
     unlink(kf);
     free(kf);
 }
@@ -568,16 +568,16 @@ s_test_rs256(void)
     char *pd, *ud;
     long pl = BIO_get_mem_data(priv, &pd), ul = BIO_get_mem_data(pub, &ud);
     char *kf = s_tmpfile(ud, (size_t) ul), err[FP_ERR_LEN];
-    fp_auth_conf_t c = { .jwt_key_file = kf, .jwt_alg = "RS256" };
-    fp_auth_t *a = fp_auth_new(&c, err);
+    fp_rights_conf_t c = { .jwt_key_file = kf, .jwt_alg = "RS256" };
+    fp_rights_t *a = fp_rights_new(&c, err);
     fp_principal_t p;
     int64_t now = 1800000000000LL;
 
     char *t = s_token(JWT_ALG_RS256, (unsigned char *) pd, (int) pl, "bob",
                       1800000100, 0, s_claims);
-    fp_auth_input_t in = { .token = t };
-    FP_CHECK(a && fp_auth_check(a, &in, now, &p, err) == 0 &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "user.bob"),
+    fp_rights_input_t in = { .token = t };
+    FP_CHECK(a && fp_rights_check(a, &in, now, &p, err) == 0 &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "user.bob"),
              "RS256 token verified with the public key");
     fp_principal_clear(&p);
     free(t);
@@ -585,10 +585,10 @@ s_test_rs256(void)
     t = s_token(JWT_ALG_HS256, (unsigned char *) ud, (int) ul, "bob",
                 1800000100, 0, s_claims);
     in.token = t;
-    FP_CHECK(fp_auth_check(a, &in, now, &p, err) == -1 &&
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1 &&
              strstr(err, "algorithm"), "HS256 token refused by an RS256 key");
     free(t);
-    fp_auth_destroy(&a);
+    fp_rights_destroy(&a);
     unlink(kf);
     free(kf);
     BIO_free(priv);
@@ -604,59 +604,59 @@ s_test_acl(void)
                       "authenticated subscribe public.*\n"
                       "anonymous subscribe open\n";
     char *f = s_tmpfile(acl, strlen(acl)), err[FP_ERR_LEN];
-    fp_auth_conf_t c = { .acl_file = f };
-    fp_auth_t *a = fp_auth_new(&c, err);
+    fp_rights_conf_t c = { .acl_file = f };
+    fp_rights_t *a = fp_rights_new(&c, err);
     fp_principal_t p;
-    fp_auth_input_t in = { .remote_user = "alice", .groups = "dev, staff" };
+    fp_rights_input_t in = { .remote_user = "alice", .groups = "dev, staff" };
 
-    FP_CHECK(a && fp_auth_check(a, &in, 0, &p, err) == 0 && p.authenticated,
+    FP_CHECK(a && fp_rights_check(a, &in, 0, &p, err) == 0 && p.authenticated,
              "REMOTE_USER is authenticated");
-    FP_CHECK(fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "user.alice") &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "public.x") &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "open") &&
-             fp_principal_can(&p, FP_AUTH_PUBLISH, "announcements") &&
-             !fp_principal_can(&p, FP_AUTH_PUBLISH, "news"),
+    FP_CHECK(fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "user.alice") &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "public.x") &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "open") &&
+             fp_principal_can(&p, FP_RIGHTS_PUBLISH, "announcements") &&
+             !fp_principal_can(&p, FP_RIGHTS_PUBLISH, "news"),
              "user, group, authenticated and anonymous rules add up");
     fp_principal_clear(&p);
     in.remote_user = NULL;
-    FP_CHECK(fp_auth_check(a, &in, 0, &p, err) == 0 && !p.authenticated &&
-             fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "open") &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "public.x"),
+    FP_CHECK(fp_rights_check(a, &in, 0, &p, err) == 0 && !p.authenticated &&
+             fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "open") &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "public.x"),
              "anonymous gets only anonymous rules");
     fp_principal_clear(&p);
     in.remote_user = "bad user";
-    FP_CHECK(fp_auth_check(a, &in, 0, &p, err) == 0 &&
-             !fp_principal_can(&p, FP_AUTH_SUBSCRIBE, "user.bad user"),
+    FP_CHECK(fp_rights_check(a, &in, 0, &p, err) == 0 &&
+             !fp_principal_can(&p, FP_RIGHTS_SUBSCRIBE, "user.bad user"),
              "a {user} that is no channel name matches nothing");
     fp_principal_clear(&p);
     in.token = "x.y.z";
-    FP_CHECK(fp_auth_check(a, &in, 0, &p, err) == -1 &&
+    FP_CHECK(fp_rights_check(a, &in, 0, &p, err) == -1 &&
              strstr(err, "not accepted"), "tokens refused without a key");
-    fp_auth_destroy(&a);
+    fp_rights_destroy(&a);
     unlink(f);
     free(f);
     f = s_tmpfile("user alice\n", 11);
     c.acl_file = f;
-    FP_CHECK(!fp_auth_new(&c, err) && strstr(err, ":1:"), "ACL error line");
+    FP_CHECK(!fp_rights_new(&c, err) && strstr(err, ":1:"), "ACL error line");
     unlink(f);
     free(f);
 }
 
 void
-fp_auth_test(void)
+fp_rights_test(void)
 {
     s_test_hs256();
     s_test_rs256();
     s_test_acl();
-    char *t = fp_auth_token("Bearer abc", NULL, NULL, NULL);
+    char *t = fp_rights_token("Bearer abc", NULL, NULL, NULL);
     FP_CHECK(t && strcmp(t, "abc") == 0, "bearer header");
     free(t);
-    t = fp_auth_token(NULL, "a=1; fp_token=xyz; b=2", "fp_token", "q");
+    t = fp_rights_token(NULL, "a=1; fp_token=xyz; b=2", "fp_token", "q");
     FP_CHECK(t && strcmp(t, "xyz") == 0, "cookie");
     free(t);
-    t = fp_auth_token("Basic zzz", NULL, "fp_token", "q");
+    t = fp_rights_token("Basic zzz", NULL, "fp_token", "q");
     FP_CHECK(t && strcmp(t, "q") == 0, "query fallback");
     free(t);
-    FP_CHECK(!fp_auth_token(NULL, NULL, NULL, NULL), "none");
+    FP_CHECK(!fp_rights_token(NULL, NULL, NULL, NULL), "none");
 }
 #endif

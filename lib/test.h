@@ -34,11 +34,11 @@ void fp_sse_test(void);
 void fp_utf8_test(void);
 void fp_jscan_test(void);
 void fp_loop_test(void);
-void fp_outq_test(void);
-void fp_fcgi_rec_test(void);
+void fp_sendq_test(void);
+void fp_fcgi_record_test(void);
 void fp_http_test(void);
-void fp_auth_test(void);
-void fp_authz_test(void);
+void fp_rights_test(void);
+void fp_access_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);
 void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */

@@ -2,91 +2,91 @@
  *
  *  After the hand-over (fcgi.h) a responder writes whole FastCGI records
  *  itself.  An fconn holds the connection's output queue; writes queued
- *  during a loop round are flushed together at its end (fp_fconns_flush,
+ *  during a loop round are flushed together at its end (fp_fcgi_conns_flush,
  *  one writev per connection), EPOLLOUT is watched only while the socket
  *  is full, and the client going away (the web server closing the
  *  connection, or a write error) is reported once to the owner through
- *  `gone`.  fp_fconn_close is the one way a connection ends.
+ *  `gone`.  fp_fcgi_conn_close is the one way a connection ends.
  */
-#ifndef FP_FCONN_H
-#define FP_FCONN_H
+#ifndef FP_FCGI_CONN_H
+#define FP_FCGI_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fcgi.h"
+#include "fcgi_accept.h"
 #include "loop.h"
-#include "outq.h"
+#include "sendq.h"
 
-typedef struct fp_fconn fp_fconn_t;
-typedef struct fp_fconns fp_fconns_t;
+typedef struct fp_fcgi_conn fp_fcgi_conn_t;
+typedef struct fp_fcgi_conns fp_fcgi_conns_t;
 
 /*  The client went away (or a write failed).  The connection closes right
  *  after this returns: drop every reference to it.  */
-typedef void (fp_fconn_gone_fn)(fp_fconn_t *c, void *ctx);
+typedef void (fp_fcgi_conn_gone_fn)(fp_fcgi_conn_t *c, void *ctx);
 
-struct fp_fconn {
-    fp_fconns_t *set;
+struct fp_fcgi_conn {
+    fp_fcgi_conns_t *set;
     int fd;                     /*  -1 once closed  */
     int rid;                    /*  FastCGI request id  */
-    fp_outq_t out;              /*  records waiting to be written  */
+    fp_sendq_t out;              /*  records waiting to be written  */
     int64_t last_write;         /*  ms (monotonic) of the last queueing  */
     bool dirty;                 /*  listed for the end-of-round flush  */
     bool want_out;              /*  EPOLLOUT watched  */
     bool closing;               /*  close once the queue is written  */
     int64_t closing_since;      /*  ms (monotonic) the end was queued  */
-    fp_fconn_t *next_dirty;
+    fp_fcgi_conn_t *next_dirty;
     size_t index;               /*  position in the set  */
-    fp_fconn_gone_fn *gone;
+    fp_fcgi_conn_gone_fn *gone;
     void *ctx;                  /*  the owner's  */
 };
 
 /*  The connections of one loop.  */
-fp_fconns_t *fp_fconns_new(fp_loop_t *loop);
+fp_fcgi_conns_t *fp_fcgi_conns_new(fp_loop_t *loop);
 
 /*  Close every connection still open (without calling `gone`) and free.  */
-void fp_fconns_destroy(fp_fconns_t **set_p);
+void fp_fcgi_conns_destroy(fp_fcgi_conns_t **set_p);
 
 /*  Write what this round queued; close connections that are done.  Call
  *  once per loop round.  */
-void fp_fconns_flush(fp_fconns_t *set);
+void fp_fcgi_conns_flush(fp_fcgi_conns_t *set);
 
 /*  Connections open.  */
-size_t fp_fconns_count(const fp_fconns_t *set);
+size_t fp_fcgi_conns_count(const fp_fcgi_conns_t *set);
 
 /*  Take over req's connection (req->fd becomes -1; the caller still
  *  frees req).  */
-fp_fconn_t *fp_fconn_new(fp_fconns_t *set, fp_fcgi_req_t *req,
-                         fp_fconn_gone_fn *gone, void *ctx);
+fp_fcgi_conn_t *fp_fcgi_conn_new(fp_fcgi_conns_t *set, fp_fcgi_req_t *req,
+                         fp_fcgi_conn_gone_fn *gone, void *ctx);
 
 /*  Queue a pre-encoded record blob.  */
-void fp_fconn_push(fp_fconn_t *c, fp_blob_t *b);
+void fp_fcgi_conn_push(fp_fcgi_conn_t *c, fp_blob_t *b);
 
 /*  Queue data as FCGI_STDOUT records.  */
-void fp_fconn_write(fp_fconn_t *c, const void *data, size_t len);
+void fp_fcgi_conn_write(fp_fcgi_conn_t *c, const void *data, size_t len);
 
 /*  Queue the end of the response; the connection closes once written.  */
-void fp_fconn_end(fp_fconn_t *c);
+void fp_fcgi_conn_end(fp_fcgi_conn_t *c);
 
 /*  Queue a whole response (status, header lines "Name: v\r\n", body) and
  *  the end.  */
-void fp_fconn_respond(fp_fconn_t *c, int status, const char *headers,
+void fp_fcgi_conn_respond(fp_fcgi_conn_t *c, int status, const char *headers,
                       const char *body, size_t len);
 
 /*  Bytes waiting to be written.  */
-size_t fp_fconn_queued(const fp_fconn_t *c);
+size_t fp_fcgi_conn_queued(const fp_fcgi_conn_t *c);
 
 /*  Write what the socket takes now instead of at the end of the round.
  *  Returns false if the connection ended (the client went away: `gone`
  *  was called).  */
-bool fp_fconn_flush_now(fp_fconn_t *c);
+bool fp_fcgi_conn_flush_now(fp_fcgi_conn_t *c);
 
 /*  Close connections whose response ended more than max_ms ago but could
  *  not be written (a client that stopped reading).  */
-void fp_fconns_reap(fp_fconns_t *set, int64_t now, int64_t max_ms);
+void fp_fcgi_conns_reap(fp_fcgi_conns_t *set, int64_t now, int64_t max_ms);
 
 /*  Close now, dropping what is queued.  `gone` is not called.  */
-void fp_fconn_close(fp_fconn_t *c);
+void fp_fcgi_conn_close(fp_fcgi_conn_t *c);
 
 #endif

@@ -40,7 +40,7 @@
 #include "cursor.h"
 #include "err.h"
 #include "event.h"
-#include "link.h"
+#include "sockauth.h"
 
 typedef struct fp_hub fp_hub_t;
 typedef struct fp_member fp_member_t;
@@ -79,7 +79,7 @@ typedef struct {
     uint64_t linger_ms;         /*  keep an unused channel subscribed  */
     uint64_t request_timeout_ms;/*  retry or fail a request after this  */
     size_t join_buffer;         /*  live events held per joining member  */
-    const fp_link_conf_t *link; /*  CURVE keys and token, or NULL  */
+    const fp_sockauth_conf_t *link; /*  CURVE keys and token, or NULL  */
 } fp_hub_conf_t;
 
 typedef struct {

@@ -14,7 +14,7 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "fcgi.h"
+#include "fcgi_req.h"
 
 typedef struct {
     char *name;                 /*  decoded, owned  */

@@ -1,8 +1,8 @@
 /*  authz: the shared authorization of the responders (see authz.h).  */
-#include "authz.h"
+#include "access.h"
 #include "clock.h"
 #include "event.h"
-#include "fcgi.h"
+#include "fcgi_req.h"
 #include "http.h"
 #include "mem.h"
 #include "rate.h"
@@ -14,39 +14,39 @@
 #include <string.h>
 #include <strings.h>
 
-fp_authz_conf_t fp_authz_conf = {
+fp_access_conf_t fp_access_conf = {
     .max_user_connections = 5,
 };
 
-const fp_conf_opt_t fp_authz_opts[] = {
-    { "auth", FP_CONF_BOOL, &fp_authz_conf.on, 0, 0, NULL,
+const fp_conf_opt_t fp_access_opts[] = {
+    { "auth", FP_CONF_BOOL, &fp_access_conf.on, 0, 0, NULL,
       "authorize every subscribe and publish (off: anyone may subscribe to "
       "anything, as before)" },
-    { "jwt-key", FP_CONF_STR, &fp_authz_conf.jwt_key, 0, 0, NULL,
+    { "jwt-key", FP_CONF_STR, &fp_access_conf.jwt_key, 0, 0, NULL,
       "file with the HS256 secret (32+ bytes) or the RS256 public key (PEM)" },
-    { "jwt-alg", FP_CONF_STR, &fp_authz_conf.jwt_alg, 0, 0, NULL,
+    { "jwt-alg", FP_CONF_STR, &fp_access_conf.jwt_alg, 0, 0, NULL,
       "HS256 or RS256: the only algorithm accepted (HS256)" },
-    { "jwt-claim", FP_CONF_STR, &fp_authz_conf.jwt_claim, 0, 0, NULL,
+    { "jwt-claim", FP_CONF_STR, &fp_access_conf.jwt_claim, 0, 0, NULL,
       "claim holding {\"subscribe\": [...], \"publish\": [...]} (fastpush)" },
-    { "jwt-leeway", FP_CONF_MS, &fp_authz_conf.jwt_leeway, 0, 600000, NULL,
+    { "jwt-leeway", FP_CONF_MS, &fp_access_conf.jwt_leeway, 0, 600000, NULL,
       "clock skew allowed on exp and nbf (0)" },
-    { "acl", FP_CONF_STR, &fp_authz_conf.acl, 0, 0, NULL,
+    { "acl", FP_CONF_STR, &fp_access_conf.acl, 0, 0, NULL,
       "file of rules for REMOTE_USER: user/group/authenticated/anonymous, "
       "subscribe/publish/both, channel patterns" },
-    { "groups-header", FP_CONF_STR, &fp_authz_conf.groups_header, 0, 0, NULL,
+    { "groups-header", FP_CONF_STR, &fp_access_conf.groups_header, 0, 0, NULL,
       "request header with the user's groups (comma-separated); the web "
       "server must set it on every request (none)" },
-    { "user-header", FP_CONF_STR, &fp_authz_conf.user_header, 0, 0, NULL,
+    { "user-header", FP_CONF_STR, &fp_access_conf.user_header, 0, 0, NULL,
       "fastpush-ws: header the proxy sets to the logged-in user (none)" },
-    { "token-cookie", FP_CONF_STR, &fp_authz_conf.token_cookie, 0, 0, NULL,
+    { "token-cookie", FP_CONF_STR, &fp_access_conf.token_cookie, 0, 0, NULL,
       "cookie that may hold the token (none)" },
-    { "token-query", FP_CONF_STR, &fp_authz_conf.token_query, 0, 0, NULL,
+    { "token-query", FP_CONF_STR, &fp_access_conf.token_query, 0, 0, NULL,
       "query parameter that may hold the token, e.g. access_token (none)" },
     { "max-user-connections", FP_CONF_INT,
-      &fp_authz_conf.max_user_connections, 0, 1000000, NULL,
+      &fp_access_conf.max_user_connections, 0, 1000000, NULL,
       "open streams/connections per user in this process, 0 = no limit "
       "(5)" },
-    { "publish-rate", FP_CONF_INT, &fp_authz_conf.publish_rate, 0, 1000000,
+    { "publish-rate", FP_CONF_INT, &fp_access_conf.publish_rate, 0, 1000000,
       NULL, "publishes per second and user (burst the same), 0 = no limit "
       "(0)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
@@ -58,9 +58,9 @@ typedef struct {
     fp_rate_t budget;           /*  publishes  */
 } user_t;
 
-struct fp_authz {
+struct fp_access {
     bool on;
-    fp_auth_t *auth;
+    fp_rights_t *auth;
     int64_t leeway;
     char *groups_var;           /*  HTTP_X_... or NULL  */
     char *user_var;
@@ -94,10 +94,10 @@ s_nonempty(const char *s)
     return s && *s ? fp_strdup(s) : NULL;
 }
 
-fp_authz_t *
-fp_authz_new(const fp_authz_conf_t *c, char *err)
+fp_access_t *
+fp_access_new(const fp_access_conf_t *c, char *err)
 {
-    fp_authz_t *a = fp_calloc(1, sizeof *a);
+    fp_access_t *a = fp_calloc(1, sizeof *a);
     a->on = c->on;
     a->users = zhashx_new();
     zhashx_set_destructor(a->users, (zhashx_destructor_fn *) zstr_free);
@@ -106,16 +106,16 @@ fp_authz_new(const fp_authz_conf_t *c, char *err)
     if (!(c->jwt_key && *c->jwt_key) && !(c->acl && *c->acl)) {
         snprintf(err, FP_ERR_LEN, "auth on: set jwt-key (tokens), acl "
                  "(REMOTE_USER rules) or both");
-        fp_authz_destroy(&a);
+        fp_access_destroy(&a);
         return NULL;
     }
-    fp_auth_conf_t ac = { .jwt_key_file = c->jwt_key, .jwt_alg = c->jwt_alg,
+    fp_rights_conf_t ac = { .jwt_key_file = c->jwt_key, .jwt_alg = c->jwt_alg,
                           .jwt_claim = c->jwt_claim,
                           .leeway_ms = (int64_t) c->jwt_leeway,
                           .acl_file = c->acl };
-    a->auth = fp_auth_new(&ac, err);
+    a->auth = fp_rights_new(&ac, err);
     if (!a->auth) {
-        fp_authz_destroy(&a);
+        fp_access_destroy(&a);
         return NULL;
     }
     a->leeway = (int64_t) c->jwt_leeway;
@@ -129,13 +129,13 @@ fp_authz_new(const fp_authz_conf_t *c, char *err)
 }
 
 void
-fp_authz_destroy(fp_authz_t **a_p)
+fp_access_destroy(fp_access_t **a_p)
 {
-    fp_authz_t *a = *a_p;
+    fp_access_t *a = *a_p;
     if (!a)
         return;
     *a_p = NULL;
-    fp_auth_destroy(&a->auth);
+    fp_rights_destroy(&a->auth);
     zhashx_destroy(&a->users);
     free(a->groups_var);
     free(a->user_var);
@@ -145,7 +145,7 @@ fp_authz_destroy(fp_authz_t **a_p)
 }
 
 bool
-fp_authz_on(const fp_authz_t *a)
+fp_access_on(const fp_access_t *a)
 {
     return a && a->on;
 }
@@ -154,7 +154,7 @@ fp_authz_on(const fp_authz_t *a)
 
 /*  The token and where it came from; -1 with err for an empty Bearer.  */
 static int
-s_token(fp_authz_t *a, const fp_authz_req_t *r, char **token, bool *cookie,
+s_token(fp_access_t *a, const fp_access_req_t *r, char **token, bool *cookie,
         char *err)
 {
     const char *h = r->get(r->ctx, "HTTP_AUTHORIZATION");
@@ -165,7 +165,7 @@ s_token(fp_authz_t *a, const fp_authz_req_t *r, char **token, bool *cookie,
         return 0;
     }
     if (h && strncasecmp(h, "Bearer", 6) == 0 && (h[6] == ' ' || !h[6])) {
-        *token = fp_auth_token(h, NULL, NULL, NULL);
+        *token = fp_rights_token(h, NULL, NULL, NULL);
         if (!*token) {
             snprintf(err, FP_ERR_LEN, "empty Bearer token");
             return -1;
@@ -173,7 +173,7 @@ s_token(fp_authz_t *a, const fp_authz_req_t *r, char **token, bool *cookie,
         return 0;
     }
     if (a->cookie) {
-        char *t = fp_auth_token(NULL, r->get(r->ctx, "HTTP_COOKIE"),
+        char *t = fp_rights_token(NULL, r->get(r->ctx, "HTTP_COOKIE"),
                                 a->cookie, NULL);
         if (t && *t) {
             *token = t;
@@ -196,15 +196,15 @@ s_token(fp_authz_t *a, const fp_authz_req_t *r, char **token, bool *cookie,
 }
 
 static const char *
-s_get(const fp_authz_req_t *r, const char *var)
+s_get(const fp_access_req_t *r, const char *var)
 {
     const char *v = var ? r->get(r->ctx, var) : NULL;
     return v && *v ? v : NULL;
 }
 
 int
-fp_authz_identify(fp_authz_t *a, const fp_authz_req_t *r,
-                  fp_authz_client_t **out, char *err)
+fp_access_identify(fp_access_t *a, const fp_access_req_t *r,
+                  fp_access_client_t **out, char *err)
 {
     char *token = NULL, why[FP_ERR_LEN];
     bool cookie;
@@ -216,15 +216,15 @@ fp_authz_identify(fp_authz_t *a, const fp_authz_req_t *r,
         a->stats.unauthorized++;
         return 401;
     }
-    fp_authz_client_t *cl = fp_calloc(1, sizeof *cl);
-    fp_auth_input_t in = {
+    fp_access_client_t *cl = fp_calloc(1, sizeof *cl);
+    fp_rights_input_t in = {
         .token = token,
-        .remote_user = s_get(r, r->kind == FP_AUTHZ_WS ? a->user_var
+        .remote_user = s_get(r, r->kind == FP_ACCESS_WS ? a->user_var
                                                        : "REMOTE_USER"),
     };
     in.groups = in.remote_user ? s_get(r, a->groups_var) : NULL;
     int64_t wall = fp_clock_wall_ms();
-    if (fp_auth_check(a->auth, &in, wall, &cl->p, why) < 0) {
+    if (fp_rights_check(a->auth, &in, wall, &cl->p, why) < 0) {
         snprintf(err, FP_ERR_LEN, "%s", why);
         free(token);
         free(cl);
@@ -247,21 +247,21 @@ fp_authz_identify(fp_authz_t *a, const fp_authz_req_t *r,
 static const char *
 s_fcgi_get(const void *ctx, const char *name)
 {
-    return fp_fcgi_param(ctx, name);
+    return fp_fcgi_req_param(ctx, name);
 }
 
 int
-fp_authz_identify_fcgi(fp_authz_t *a, const fp_fcgi_req_t *req,
-                       fp_authz_client_t **out, char *err)
+fp_access_identify_fcgi(fp_access_t *a, const fp_fcgi_req_t *req,
+                       fp_access_client_t **out, char *err)
 {
-    fp_authz_req_t r = { s_fcgi_get, req, FP_AUTHZ_FCGI, NULL };
-    return fp_authz_identify(a, &r, out, err);
+    fp_access_req_t r = { s_fcgi_get, req, FP_ACCESS_FCGI, NULL };
+    return fp_access_identify(a, &r, out, err);
 }
 
 /* ------------------------------------------------------------ rights */
 
 static int
-s_refuse(fp_authz_t *a, const fp_authz_client_t *cl, char *err,
+s_refuse(fp_access_t *a, const fp_access_client_t *cl, char *err,
          const char *what)
 {
     if (cl->p.authenticated) {
@@ -277,7 +277,7 @@ s_refuse(fp_authz_t *a, const fp_authz_client_t *cl, char *err,
 }
 
 int
-fp_authz_allow(fp_authz_t *a, const fp_authz_client_t *cl, int action,
+fp_access_allow(fp_access_t *a, const fp_access_client_t *cl, int action,
                const char *const *channels, size_t n, char *err)
 {
     if (!a->on)
@@ -286,7 +286,7 @@ fp_authz_allow(fp_authz_t *a, const fp_authz_client_t *cl, int action,
         if (fp_principal_can(&cl->p, action, channels[i]))
             continue;
         char what[FP_CHANNEL_MAX + 64];
-        snprintf(what, sizeof what, "%s '%s'", action == FP_AUTH_PUBLISH
+        snprintf(what, sizeof what, "%s '%s'", action == FP_RIGHTS_PUBLISH
                  ? "publishing to" : "subscribing to", channels[i]);
         return s_refuse(a, cl, err, what);
     }
@@ -294,7 +294,7 @@ fp_authz_allow(fp_authz_t *a, const fp_authz_client_t *cl, int action,
 }
 
 int
-fp_authz_admit(fp_authz_t *a, const fp_authz_client_t *cl, char *err)
+fp_access_admit(fp_access_t *a, const fp_access_client_t *cl, char *err)
 {
     if (!a->on || cl->p.subscribe.count > 0 || cl->p.publish.count > 0)
         return 0;
@@ -304,7 +304,7 @@ fp_authz_admit(fp_authz_t *a, const fp_authz_client_t *cl, char *err)
 /* ------------------------------------------------------------ limits */
 
 static user_t *
-s_user(fp_authz_t *a, const char *key)
+s_user(fp_access_t *a, const char *key)
 {
     user_t *u = zhashx_lookup(a->users, key);
     if (!u) {
@@ -316,14 +316,14 @@ s_user(fp_authz_t *a, const char *key)
 
 /*  Forget u when it holds nothing: no slot, a full budget.  */
 static void
-s_maybe_forget(fp_authz_t *a, const char *key, user_t *u, int64_t now)
+s_maybe_forget(fp_access_t *a, const char *key, user_t *u, int64_t now)
 {
     if (u->conns == 0 && fp_rate_full(&u->budget, a->rate, now))
         zhashx_delete(a->users, key);
 }
 
 int
-fp_authz_connect(fp_authz_t *a, fp_authz_client_t *cl, char *err)
+fp_access_connect(fp_access_t *a, fp_access_client_t *cl, char *err)
 {
     if (!a->on || cl->counted || !cl->p.user || a->max_conns <= 0)
         return 0;
@@ -341,7 +341,7 @@ fp_authz_connect(fp_authz_t *a, fp_authz_client_t *cl, char *err)
 }
 
 int
-fp_authz_publish(fp_authz_t *a, fp_authz_client_t *cl, int64_t now,
+fp_access_publish(fp_access_t *a, fp_access_client_t *cl, int64_t now,
                  char *err)
 {
     if (!a->on || a->rate <= 0)
@@ -357,15 +357,15 @@ fp_authz_publish(fp_authz_t *a, fp_authz_client_t *cl, int64_t now,
 }
 
 void
-fp_authz_expired(fp_authz_t *a)
+fp_access_expired(fp_access_t *a)
 {
     a->stats.expired++;
 }
 
 void
-fp_authz_client_free(fp_authz_t *a, fp_authz_client_t **cl_p)
+fp_access_client_free(fp_access_t *a, fp_access_client_t **cl_p)
 {
-    fp_authz_client_t *cl = *cl_p;
+    fp_access_client_t *cl = *cl_p;
     if (!cl)
         return;
     *cl_p = NULL;
@@ -382,7 +382,7 @@ fp_authz_client_free(fp_authz_t *a, fp_authz_client_t **cl_p)
 }
 
 void
-fp_authz_tick(fp_authz_t *a, int64_t now)
+fp_access_tick(fp_access_t *a, int64_t now)
 {
     zlistx_t *keys = zhashx_keys(a->users);
     for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
@@ -394,7 +394,7 @@ fp_authz_tick(fp_authz_t *a, int64_t now)
 }
 
 void
-fp_authz_report(const fp_authz_t *a, json_t *stats)
+fp_access_report(const fp_access_t *a, json_t *stats)
 {
     json_object_set_new(stats, "auth_unauthorized",
                         json_integer((json_int_t) a->stats.unauthorized));
@@ -439,7 +439,7 @@ s_sign(const char *secret, const char *claims)
 }
 
 void
-fp_authz_test(void)
+fp_access_test(void)
 {
     const char *secret = "0123456789abcdef0123456789abcdef";
     char kf[] = "/tmp/fp-authz-key-XXXXXX", af[] = "/tmp/fp-authz-acl-XXXXXX";
@@ -454,26 +454,26 @@ fp_authz_test(void)
              "acl file");
     close(fd);
     char err[FP_ERR_LEN];
-    fp_authz_conf_t off = { 0 };
-    fp_authz_t *a = fp_authz_new(&off, err);
-    fp_authz_client_t *cl = (fp_authz_client_t *) 1;
+    fp_access_conf_t off = { 0 };
+    fp_access_t *a = fp_access_new(&off, err);
+    fp_access_client_t *cl = (fp_access_client_t *) 1;
     const char *none[] = { NULL };
-    fp_authz_req_t r = { s_fake_get, none, FP_AUTHZ_FCGI, NULL };
+    fp_access_req_t r = { s_fake_get, none, FP_ACCESS_FCGI, NULL };
     const char *chans[] = { "news", "private.bob" };
-    FP_CHECK(a && !fp_authz_on(a) && fp_authz_identify(a, &r, &cl, err) == 0
-             && cl == NULL && fp_authz_allow(a, NULL, FP_AUTH_PUBLISH, chans,
+    FP_CHECK(a && !fp_access_on(a) && fp_access_identify(a, &r, &cl, err) == 0
+             && cl == NULL && fp_access_allow(a, NULL, FP_RIGHTS_PUBLISH, chans,
                                              2, err) == 0,
              "auth off: everything allowed");
-    fp_authz_destroy(&a);
+    fp_access_destroy(&a);
 
-    fp_authz_conf_t c = { .on = true };
-    FP_CHECK(!fp_authz_new(&c, err) && strstr(err, "jwt-key"),
+    fp_access_conf_t c = { .on = true };
+    FP_CHECK(!fp_access_new(&c, err) && strstr(err, "jwt-key"),
              "auth on needs a key or an ACL");
-    c = (fp_authz_conf_t) { .on = true, .jwt_key = kf, .acl = af,
+    c = (fp_access_conf_t) { .on = true, .jwt_key = kf, .acl = af,
                             .groups_header = "X-Groups",
                             .token_cookie = "tok", .token_query = "",
                             .max_user_connections = 2, .publish_rate = 2 };
-    a = fp_authz_new(&c, err);
+    a = fp_access_new(&c, err);
     FP_CHECK(a != NULL, "auth on loads");
 
     char *t = s_sign(secret, "{\"sub\":\"bob\",\"fastpush\":{\"subscribe\":"
@@ -482,77 +482,77 @@ fp_authz_test(void)
     snprintf(bearer, sizeof bearer, "Bearer %s", t);
     const char *hdr[] = { "HTTP_AUTHORIZATION", bearer, NULL };
     r.ctx = hdr;
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 0 && cl &&
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 0 && cl &&
              !cl->ambient && strcmp(cl->key, "u:bob") == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, chans, 2, err) == 0,
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, chans, 2, err) == 0,
              "bearer token: subscribe news and private.bob");
     const char *chat[] = { "chat" }, *other[] = { "private.alice" };
-    FP_CHECK(fp_authz_allow(a, cl, FP_AUTH_PUBLISH, chat, 1, err) == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, other, 1, err) == 403
+    FP_CHECK(fp_access_allow(a, cl, FP_RIGHTS_PUBLISH, chat, 1, err) == 0 &&
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, other, 1, err) == 403
              && strstr(err, "private.alice"), "403 names the channel");
-    fp_authz_client_t *c2 = NULL, *c3 = NULL;
-    fp_authz_identify(a, &r, &c2, err);
-    fp_authz_identify(a, &r, &c3, err);
-    FP_CHECK(fp_authz_connect(a, cl, err) == 0 &&
-             fp_authz_connect(a, c2, err) == 0 &&
-             fp_authz_connect(a, c3, err) == 429, "connections per user");
-    fp_authz_client_free(a, &c2);
-    FP_CHECK(fp_authz_connect(a, c3, err) == 0, "a slot given back");
-    FP_CHECK(fp_authz_publish(a, cl, 1000, err) == 0 &&
-             fp_authz_publish(a, cl, 1000, err) == 0 &&
-             fp_authz_publish(a, cl, 1000, err) == 429 &&
-             fp_authz_publish(a, cl, 1500, err) == 0, "publish rate");
-    fp_authz_client_free(a, &c3);
-    fp_authz_client_free(a, &cl);
+    fp_access_client_t *c2 = NULL, *c3 = NULL;
+    fp_access_identify(a, &r, &c2, err);
+    fp_access_identify(a, &r, &c3, err);
+    FP_CHECK(fp_access_connect(a, cl, err) == 0 &&
+             fp_access_connect(a, c2, err) == 0 &&
+             fp_access_connect(a, c3, err) == 429, "connections per user");
+    fp_access_client_free(a, &c2);
+    FP_CHECK(fp_access_connect(a, c3, err) == 0, "a slot given back");
+    FP_CHECK(fp_access_publish(a, cl, 1000, err) == 0 &&
+             fp_access_publish(a, cl, 1000, err) == 0 &&
+             fp_access_publish(a, cl, 1000, err) == 429 &&
+             fp_access_publish(a, cl, 1500, err) == 0, "publish rate");
+    fp_access_client_free(a, &c3);
+    fp_access_client_free(a, &cl);
 
     snprintf(bearer, sizeof bearer, "a=1; tok=%s", t);
     const char *ck[] = { "HTTP_COOKIE", bearer, NULL };
     r.ctx = ck;
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 0 && cl->ambient,
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 0 && cl->ambient,
              "cookie token is ambient");
-    fp_authz_client_free(a, &cl);
+    fp_access_client_free(a, &cl);
     r.bearer = "x.y.z";
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 401 && !cl,
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 401 && !cl,
              "bad subprotocol token: 401, not anonymous");
     r.bearer = NULL;
     const char *empty[] = { "HTTP_AUTHORIZATION", "Bearer ", NULL };
     r.ctx = empty;
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 401, "empty Bearer: 401");
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 401, "empty Bearer: 401");
 
     const char *anon[] = { "REMOTE_ADDR", "10.0.0.1", NULL };
     r.ctx = anon;
     const char *pub[] = { "public" };
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 0 &&
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 0 &&
              strcmp(cl->key, "a:10.0.0.1") == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, pub, 1, err) == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, chans, 1, err) == 401 &&
-             fp_authz_admit(a, cl, err) == 0, "anonymous: ACL rights, 401");
-    fp_authz_client_free(a, &cl);
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, pub, 1, err) == 0 &&
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, chans, 1, err) == 401 &&
+             fp_access_admit(a, cl, err) == 0, "anonymous: ACL rights, 401");
+    fp_access_client_free(a, &cl);
 
     const char *alice[] = { "REMOTE_USER", "alice", "HTTP_X_GROUPS", "staff",
                             NULL };
     r.ctx = alice;
     const char *staff[] = { "staff.news" };
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 0 && cl->ambient &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, other, 1, err) == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_PUBLISH, staff, 1, err) == 0 &&
-             fp_authz_allow(a, cl, FP_AUTH_SUBSCRIBE, pub + 0, 1, err) == 0,
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 0 && cl->ambient &&
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, other, 1, err) == 0 &&
+             fp_access_allow(a, cl, FP_RIGHTS_PUBLISH, staff, 1, err) == 0 &&
+             fp_access_allow(a, cl, FP_RIGHTS_SUBSCRIBE, pub + 0, 1, err) == 0,
              "REMOTE_USER with groups through the ACL");
-    fp_authz_client_free(a, &cl);
-    r.kind = FP_AUTHZ_WS;
-    FP_CHECK(fp_authz_identify(a, &r, &cl, err) == 0 && !cl->p.authenticated,
+    fp_access_client_free(a, &cl);
+    r.kind = FP_ACCESS_WS;
+    FP_CHECK(fp_access_identify(a, &r, &cl, err) == 0 && !cl->p.authenticated,
              "fastpush-ws ignores REMOTE_USER without user-header");
-    fp_authz_client_free(a, &cl);
+    fp_access_client_free(a, &cl);
     json_t *st = json_object();
-    fp_authz_report(a, st);
+    fp_access_report(a, st);
     FP_CHECK(json_integer_value(json_object_get(st, "auth_forbidden")) == 1 &&
              json_integer_value(json_object_get(st,
                                                 "user_connections_limited"))
              == 1, "counters");
     json_decref(st);
-    fp_authz_tick(a, 100000);
+    fp_access_tick(a, 100000);
     free(t);
-    fp_authz_destroy(&a);
+    fp_access_destroy(&a);
     unlink(kf);
     unlink(af);
 }

@@ -1,5 +1,5 @@
 /*  fcgi_rec: FastCGI record encoding (see fcgi_rec.h).  */
-#include "fcgi_rec.h"
+#include "fcgi_record.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -34,7 +34,7 @@ s_record(fp_buf_t *b, int type, int rid, const void *data, size_t len)
 }
 
 void
-fp_fcgi_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
+fp_fcgi_record_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -46,7 +46,7 @@ fp_fcgi_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
 }
 
 void
-fp_fcgi_end(fp_buf_t *b, int rid, int app_status)
+fp_fcgi_record_end(fp_buf_t *b, int rid, int app_status)
 {
     uint32_t st = (uint32_t) app_status;
     unsigned char body[8] = {
@@ -79,17 +79,17 @@ fp_http_reason(int status)
 }
 
 void
-fp_fcgi_response(fp_buf_t *b, int rid, int status, const char *headers,
+fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *headers,
                  const char *body, size_t len)
 {
     fp_buf_t head;
     fp_buf_init(&head);
     fp_buf_addf(&head, "Status: %d %s\r\n%sContent-Length: %zu\r\n\r\n",
                 status, fp_http_reason(status), headers ? headers : "", len);
-    fp_fcgi_stdout(b, rid, head.data, head.len);
+    fp_fcgi_record_stdout(b, rid, head.data, head.len);
     if (len)
-        fp_fcgi_stdout(b, rid, body, len);
-    fp_fcgi_end(b, rid, 0);
+        fp_fcgi_record_stdout(b, rid, body, len);
+    fp_fcgi_record_end(b, rid, 0);
     fp_buf_free(&head);
 }
 
@@ -97,11 +97,11 @@ fp_fcgi_response(fp_buf_t *b, int rid, int status, const char *headers,
 #include "test.h"
 
 void
-fp_fcgi_rec_test(void)
+fp_fcgi_record_test(void)
 {
     fp_buf_t b;
     fp_buf_init(&b);
-    fp_fcgi_stdout(&b, 1, "hello", 5);
+    fp_fcgi_record_stdout(&b, 1, "hello", 5);
     const unsigned char want[] = { 1, 6, 0, 1, 0, 5, 3, 0,
                                    'h', 'e', 'l', 'l', 'o', 0, 0, 0 };
     FP_CHECK(b.len == 16 && memcmp(b.data, want, 16) == 0,
@@ -109,7 +109,7 @@ fp_fcgi_rec_test(void)
     fp_buf_reset(&b);
     char big[70000];
     memset(big, 'a', sizeof big);
-    fp_fcgi_stdout(&b, 258, big, sizeof big);
+    fp_fcgi_record_stdout(&b, 258, big, sizeof big);
     const unsigned char *p = (const unsigned char *) b.data;
     FP_CHECK(p[2] == 1 && p[3] == 2 && p[4] == 0xff && p[5] == 0xff &&
              p[6] == 1, "split at 65535, request id big-endian");
@@ -117,12 +117,12 @@ fp_fcgi_rec_test(void)
     FP_CHECK(b.len == second + 8 + 4465 + 7 &&
              p[second + 4] * 256 + p[second + 5] == 4465, "second record");
     fp_buf_reset(&b);
-    fp_fcgi_end(&b, 1, 0);
+    fp_fcgi_record_end(&b, 1, 0);
     FP_CHECK(b.len == 24 &&
              b.data[1] == 6 && b.data[5] == 0 && b.data[9] == 3 &&
              b.data[13] == 8, "end records");
     fp_buf_reset(&b);
-    fp_fcgi_response(&b, 1, 404, "Content-Type: text/plain\r\n", "nope", 4);
+    fp_fcgi_record_response(&b, 1, 404, "Content-Type: text/plain\r\n", "nope", 4);
     FP_CHECK(strstr(b.data + 8, "Status: 404 Not Found\r\n"
                     "Content-Type: text/plain\r\nContent-Length: 4\r\n\r\n")
              != NULL, "response head");
