@@ -26,7 +26,8 @@ NCHAN_SO = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 
 # Ramp rates (connections/s) per system.  Pushpin answers bursts with
 # 502s (every subscription is a round trip to the backend), so it gets
-# a slower ramp; see notes/anchors-pushpin-nchan.md.
+# a slower ramp (seen in this suite at 2000/s: most subscriptions
+# refused).
 RAMP = {"pushpin": 500}
 RAMP_DEFAULT = 2000
 

@@ -29,7 +29,7 @@
 
 #define POLLD_VERSION "0.1.0"
 
-/*  Listener and broker directives: fp_responder_opts_conf (app.h).  */
+/*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
 typedef struct {
     char *prefix;               /*  URL prefix of the routes  */
     int64_t max_channels;       /*  per poll  */

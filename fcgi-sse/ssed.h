@@ -1,7 +1,7 @@
 /*  fastpush-sse: private header.
  *
  *  One FastCGI request = one Server-Sent Events stream.  libfcgi accepts
- *  and parses the request (common/fcgi), route.c checks it, stream.c
+ *  and parses the request (runtime/fcgi_accept), route.c checks it, stream.c
  *  writes the headers and then every event as whole FCGI_STDOUT records,
  *  non-blocking, from one epoll loop.  Each stream is a member of the
  *  process's hub, which keeps one broker subscription per channel and
@@ -21,7 +21,7 @@
 
 #define SSED_VERSION "0.1.0"
 
-/*  Listener and broker directives: fp_responder_opts_conf (app.h).  */
+/*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
 typedef struct {
     char *prefix;               /*  URL prefix, channels may follow it  */
     uint64_t heartbeat;         /*  ms of silence before a comment  */

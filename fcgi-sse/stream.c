@@ -1,5 +1,5 @@
-/*  stream: one SSE stream = a handed-over connection (common/fconn) and a
- *  hub member (common/hub).
+/*  stream: one SSE stream = a handed-over connection (runtime/fcgi_conn) and a
+ *  hub member (runtime/hub).
  *
  *  A broadcast event is encoded once: its FCGI_STDOUT record for request
  *  id 1 (what every web server uses) is cached on the event and the same

@@ -1,4 +1,4 @@
-/*  authz: the shared authorization of the responders (see authz.h).  */
+/*  access: the shared authorization of the responders (see access.h).  */
 #include "access.h"
 #include "clock.h"
 #include "event.h"

@@ -1,8 +1,8 @@
-/*  authz: the authorization every client-facing program shares
+/*  access: the authorization every client-facing program shares
  *  (fastpush-sse, fastpush-poll, fastpush-ws).
  *
  *  It owns the auth directives (fp_access_opts: nest it into the program's
- *  directive table), builds common/auth from them, finds a request's
+ *  directive table), builds lib/rights from them, finds a request's
  *  credentials and answers "may this client subscribe to these channels /
  *  publish to this one" with 0, 401 or 403.  It also keeps the per-user
  *  limits of the process: open connections per user and publishes per

@@ -32,7 +32,7 @@ typedef enum {
                             [min, max]  */
     FP_CONF_NEST        /*  const fp_conf_opt_t *: another table whose
                             directives count as this one's (shared
-                            directives, e.g. common/authz); name ""  */
+                            directives, e.g. lib/access); name ""  */
 } fp_conf_type_t;
 
 typedef struct {

@@ -1,6 +1,6 @@
-/*  err: the size of the error buffers common/ functions fill.
+/*  err: the size of the error buffers lib/ functions fill.
  *
- *  common/ never logs: a function that can fail on outside input returns
+ *  lib/ never logs: a function that can fail on outside input returns
  *  -1 (or NULL) and writes a one-line reason into a caller's buffer of
  *  FP_ERR_LEN bytes, as Redis's anet does.  */
 #ifndef FP_ERR_H

@@ -1,4 +1,4 @@
-/*  fcgi_rec: FastCGI record encoding (see fcgi_rec.h).  */
+/*  fcgi_record: FastCGI record encoding (see fcgi_record.h).  */
 #include "fcgi_record.h"
 
 #include <stdint.h>

@@ -1,6 +1,6 @@
-/*  fcgi_rec: FastCGI records written by the responders themselves.
+/*  fcgi_record: FastCGI records written by the responders themselves.
  *
- *  After the hand-over (fcgi.h) a responder owns the connection and writes
+ *  After the hand-over (fcgi_accept.h) a responder owns the connection and writes
  *  whole records: FCGI_STDOUT with the response, then an empty FCGI_STDOUT
  *  and FCGI_END_REQUEST.  Content is split at 65535 bytes and padded to a
  *  multiple of 8, as the FastCGI specification recommends.

@@ -1,4 +1,4 @@
-/*  auth: JWT and REMOTE_USER authorization (see auth.h).  */
+/*  rights: JWT and REMOTE_USER authorization (see rights.h).  */
 #include "rights.h"
 #include "event.h"
 #include "json.h"

@@ -1,4 +1,4 @@
-/*  auth: who may subscribe to and publish on which channels.
+/*  rights: who may subscribe to and publish on which channels.
  *
  *  Two sources of rights, usable alone or together (rights add up):
  *

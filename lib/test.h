@@ -1,6 +1,6 @@
 /*  test: the tiny assertion helper used by the FP_TEST self-tests.
  *
- *  Each common/ module ends with `#ifdef FP_TEST ... void fp_x_test(void)`.
+ *  Each lib/ and runtime/ module ends with `#ifdef FP_TEST ... void fp_x_test(void)`.
  *  FP_CHECK records one TAP-style check; the runner (tests/unit/run.c)
  *  prints one `ok`/`not ok` line per module and the totals.
  */

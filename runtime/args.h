@@ -6,7 +6,7 @@
  *                               meaning "--FLAG on")
  *
  *  Arguments apply in order, so a later one wins over the config file.
- *  Like every common/ module it neither prints nor exits: the caller
+ *  Like every lib/ module it neither prints nor exits: the caller
  *  shows usage or the version when told to.
  */
 #ifndef FP_ARGS_H

@@ -1,4 +1,5 @@
-/*  fcgi: libfcgi acceptor threads and the hand-over queue (see fcgi.h).  */
+/*  fcgi_accept: libfcgi acceptor threads and the hand-over queue
+ *  (see fcgi_accept.h).  */
 #include "fcgi_accept.h"
 #include "mem.h"
 

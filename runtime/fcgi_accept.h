@@ -1,5 +1,5 @@
-/*  fcgi: accept FastCGI requests with libfcgi, then hand the connection
- *  to an event loop (notes/fastcgi-hosting.md, section 7).
+/*  fcgi_accept: accept FastCGI requests with libfcgi, then hand the
+ *  connection to an event loop.
  *
  *  No web server multiplexes FastCGI, so each open stream holds one
  *  connection.  A thread per stream costs ~24 KB; handing the connection
@@ -8,7 +8,7 @@
  *  receive timeout), copy the parameters, read the request body
  *  (bounded), take `ipcFd` away from libfcgi and queue the request; the
  *  loop thread takes it with fp_fcgi_accept_take and from then on writes whole
- *  FastCGI records itself (fcgi_rec.h), non-blocking.
+ *  FastCGI records itself (fcgi_record.h), non-blocking.
  *
  *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,
  *  or nothing, when the web server spawned the program with the listening

@@ -1,4 +1,4 @@
-/*  fconn: loop-owned FastCGI connections (see fconn.h).  */
+/*  fcgi_conn: loop-owned FastCGI connections (see fcgi_conn.h).  */
 #include "fcgi_conn.h"
 #include "buf.h"
 #include "clock.h"

@@ -1,6 +1,6 @@
-/*  fconn: a FastCGI connection owned by the event loop.
+/*  fcgi_conn: a FastCGI connection owned by the event loop.
  *
- *  After the hand-over (fcgi.h) a responder writes whole FastCGI records
+ *  After the hand-over (fcgi_accept.h) a responder writes whole FastCGI records
  *  itself.  An fconn holds the connection's output queue; writes queued
  *  during a loop round are flushed together at its end (fp_fcgi_conns_flush,
  *  one writev per connection), EPOLLOUT is watched only while the socket

@@ -4,7 +4,7 @@
  *  them) as "TIME PROG[PID]: LEVEL: FUNC: message".  fp_log_warn appends
  *  strerror(errno), fp_log_warnx does not (OpenBSD relayd's log.c).  The
  *  logging functions preserve errno.  fp_fatal/fp_fatalx log and exit(1);
- *  only startup code calls them.  common/ modules other than this one never
+ *  only startup code calls them.  lib/ modules never
  *  log: they return -1 and fill an error buffer.
  */
 #ifndef FP_LOG_H

@@ -1,4 +1,4 @@
-/*  app: the FastCGI responder skeleton (see app.h).  */
+/*  responder: the FastCGI responder skeleton (see responder.h).  */
 #include "responder.h"
 #include "clock.h"
 #include "log.h"

@@ -1,8 +1,8 @@
-/*  app: the skeleton of a FastCGI responder (fastpush-sse, -poll).
+/*  responder: the skeleton of a FastCGI responder (fastpush-sse, -poll).
  *
  *  One loop thread owns everything: the epoll loop, the hub (broker
  *  connection), and every handed-over FastCGI connection.  libfcgi
- *  acceptor threads (fcgi.h) feed it requests.  The app calls the
+ *  acceptor threads (fcgi_accept.h) feed it requests.  The app calls the
  *  program back for each request, after each loop round (to flush
  *  writes in batches), on a periodic tick, and once at shutdown.
  *

@@ -1,4 +1,5 @@
-/*  app_opts: the directives every FastCGI responder shares (see app.h).  */
+/*  responder_opts: the directives every FastCGI responder shares
+ *  (see responder.h).  */
 #include "responder.h"
 #include "sockauth.h"
 #include "mem.h"

@@ -1,4 +1,5 @@
-/*  link: CURVE and the publish token on the broker's sockets (link.h).  */
+/*  sockauth: CURVE and the publish token on the broker's sockets
+ *  (sockauth.h).  */
 #include "sockauth.h"
 #include "mem.h"
 

@@ -1,4 +1,4 @@
-/*  link: who may talk to the broker's sockets.
+/*  sockauth: who may talk to the broker's sockets.
  *
  *  Two mechanisms, usable alone or together:
  *
