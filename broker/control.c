@@ -9,7 +9,7 @@
  *  echoed; DEALER clients send none.  COMMAND is PUBLISH, SINCE, STATE,
  *  STATS or PING.  A body member "tag" (string or integer) is removed
  *  before the command sees the body and echoed in META, so DEALER clients
- *  can match replies to requests.  Errors carry {"code", "error"}.
+ *  can match replies to requests.  Errors carry {"error", "message"} (lib/error.h).
  *  With publish-token, PUBLISH needs the token as a last frame (any
  *  request that has one must have the right one): "unauthorized".
  *
@@ -19,6 +19,7 @@
  *  replies leave in the order the requests came.
  */
 #include "broker.h"
+#include "error.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
@@ -253,8 +254,7 @@ s_reply(zsock_t *sock, zframe_t **identity, bool delim, int rc, request_t *r)
     if (rc < 0) {
         if (!r->meta)
             r->meta = json_object();
-        json_object_set_new(r->meta, "code", json_string(r->code));
-        json_object_set_new(r->meta, "error", json_string(r->err));
+        fp_error_set(r->meta, r->code, r->err);
     }
     if (r->tag)
         json_object_set(r->meta, "tag", r->tag);

@@ -1,5 +1,6 @@
 /*  request: one synchronous request to the broker's ROUTER socket.  */
 #include "cli.h"
+#include "error.h"
 #include "err.h"
 #include "json.h"
 
@@ -90,7 +91,7 @@ int
 cli_refused(const cli_reply_t *reply)
 {
     fprintf(stderr, "fastpush: refused (%s): %s\n",
-            json_string_value(json_object_get(reply->meta, "code")),
-            json_string_value(json_object_get(reply->meta, "error")));
+            fp_error_code(reply->meta),
+            fp_error_message(reply->meta));
     return CLI_REFUSED;
 }

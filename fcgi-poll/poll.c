@@ -11,6 +11,7 @@
  *  loop round in which its first events arrive, or when the wait ends.
  */
 #include "polld.h"
+#include "error.h"
 #include "clock.h"
 #include "conf.h"
 #include "http.h"
@@ -47,11 +48,9 @@ s_add_reset(polld_req_t *r, const char *channel, const char *reason,
 {
     if (r->resets.len > 0)
         fp_buf_addc(&r->resets, ',');
-    fp_buf_adds(&r->resets, "{\"channel\":");
-    fp_json_append_str(&r->resets, channel);
-    fp_buf_adds(&r->resets, ",\"reason\":");
-    fp_json_append_str(&r->resets, reason);
-    fp_buf_addf(&r->resets, ",\"snapshot\":%s}", snapshot ? "true" : "false");
+    fp_buf_addc(&r->resets, '{');
+    fp_event_reset_append(&r->resets, channel, reason, snapshot);
+    fp_buf_addc(&r->resets, '}');
     r->d->stats.resets++;
 }
 
@@ -129,7 +128,7 @@ s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
 {
     polld_req_t *r = ctx;
     polld_unpark(r);
-    polld_error(r, polld_status_of(code), code, msg);
+    polld_error(r, fp_error_http_status(code), code, msg);
 }
 
 static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
@@ -221,7 +220,7 @@ static void
 s_on_since(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 {
     polld_req_t *r = arg;
-    const char *code = json_string_value(json_object_get(meta, "code"));
+    const char *code = fp_error_code(meta);
     const char *cursor = json_string_value(json_object_get(meta, "cursor"));
     size_t nsnap = (size_t) json_integer_value(json_object_get(meta,
                                                                "snapshot"));
@@ -230,8 +229,7 @@ s_on_since(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
         for (int i = 0; i < r->channels.count; i++)
             s_add_reset(r, r->channels.items[i], "ahead", false);
     } else if (!ok) {
-        polld_error(r, polld_status_of(code), code ? code : "broker_error",
-                    json_string_value(json_object_get(meta, "error")));
+        polld_broker_error(r, meta);
         return;
     }
     snprintf(r->cursor, sizeof r->cursor, "%s", cursor ? cursor : "");
@@ -259,9 +257,7 @@ s_on_ping(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     const char *epoch = json_string_value(json_object_get(meta, "epoch"));
     r->hreq = NULL;
     if (!ok || !epoch) {
-        const char *code = json_string_value(json_object_get(meta, "code"));
-        polld_error(r, polld_status_of(code), code ? code : "broker_error",
-                    json_string_value(json_object_get(meta, "error")));
+        polld_broker_error(r, meta);
         return;
     }
     fp_cursor_format(epoch, (uint64_t) json_integer_value(

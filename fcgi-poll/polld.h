@@ -9,7 +9,7 @@
  *    GET  PREFIX/stats                  (JSON)
  *    GET  PREFIX/metrics                (Prometheus text format)
  *
- *  Every request is handed over from libfcgi to the loop (common/fconn)
+ *  Every request is handed over from libfcgi to the loop (runtime/fcgi_conn)
  *  and answered asynchronously: a broker request through the hub, or a
  *  parked long-poll (a hub member) that answers at its first event or
  *  when its wait ends.  No thread is held by a waiting request.
@@ -99,16 +99,24 @@ struct polld {
     polld_stats_t stats;
 };
 
-/*  route.c: dispatch, and the helpers every route answers with.  */
+/*  route.c: find the route of a request (which it takes) and run it.  */
 void polld_route(polld_t *d, fp_fcgi_req_t *req);
+
+/*  answer.c: every answer ends the request (polld_req_free: r is gone
+ *  after it).  polld_answer: status, the request's CORS headers plus
+ *  extra_headers, body (borrowed).  polld_error: an error body
+ *  {"error":CODE,"message":TEXT}.  polld_broker_error: a refusal from the
+ *  broker or the hub (its META, borrowed) with the HTTP status of its
+ *  code.  polld_refuse: 401 (with a challenge), 403 or 429.
+ *  polld_allow: 0, or -1 with the refusal answered.  */
 void polld_answer(polld_req_t *r, int status, const char *extra_headers,
                   const char *body, size_t len);
 void polld_error(polld_req_t *r, int status, const char *code,
                  const char *msg);
-void polld_req_free(polld_req_t *r);
-int polld_status_of(const char *code);
-int polld_allow(polld_req_t *r, int action, const fp_strlist_t *channels);
+void polld_broker_error(polld_req_t *r, const json_t *meta);
 void polld_refuse(polld_req_t *r, int status, const char *msg);
+int polld_allow(polld_req_t *r, int action, const fp_strlist_t *channels);
+void polld_req_free(polld_req_t *r);
 
 /*  poll.c  */
 void polld_poll(polld_req_t *r, fp_fcgi_req_t *req);
@@ -119,7 +127,8 @@ void polld_unpark(polld_req_t *r);
 /*  state.c, publish.c, stats.c  */
 void polld_state(polld_req_t *r, fp_fcgi_req_t *req);
 void polld_publish(polld_req_t *r, fp_fcgi_req_t *req);
-void polld_stats(polld_req_t *r, bool prometheus);
+/*  stats.c: /stats or /metrics (by r->route); req borrowed.  */
+void polld_stats(polld_req_t *r, fp_fcgi_req_t *req);
 json_t *polld_self_stats(polld_t *d);
 
 #endif

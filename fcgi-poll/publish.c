@@ -30,9 +30,7 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     polld_req_t *r = arg;
     r->hreq = NULL;
     if (!ok) {
-        const char *code = json_string_value(json_object_get(meta, "code"));
-        polld_error(r, polld_status_of(code), code ? code : "broker_error",
-                    json_string_value(json_object_get(meta, "error")));
+        polld_broker_error(r, meta);
         return;
     }
     json_object_del(meta, "tag");

@@ -24,9 +24,7 @@ s_on_state(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 
     r->hreq = NULL;
     if (!ok || !epoch) {
-        const char *code = json_string_value(json_object_get(meta, "code"));
-        polld_error(r, polld_status_of(code), code ? code : "broker_error",
-                    json_string_value(json_object_get(meta, "error")));
+        polld_broker_error(r, meta);
         return;
     }
     fp_cursor_format(epoch, (uint64_t) json_integer_value(

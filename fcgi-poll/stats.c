@@ -238,9 +238,7 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 
     r->hreq = NULL;
     if (!ok) {
-        const char *code = json_string_value(json_object_get(meta, "code"));
-        polld_error(r, polld_status_of(code), code ? code : "broker_error",
-                    json_string_value(json_object_get(meta, "error")));
+        polld_broker_error(r, meta);
         return;
     }
     json_object_del(meta, "tag");
@@ -266,7 +264,7 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 }
 
 void
-polld_stats(polld_req_t *r, bool prometheus)
+polld_stats(polld_req_t *r, fp_fcgi_req_t *req)
 {
     r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "STATS",
                              json_pack("{s:I}", "top",

@@ -8,6 +8,7 @@
  *  Last-Event-ID and resumes.  s_close is the one way a stream ends.
  */
 #include "ssed.h"
+#include "error.h"
 #include "sse.h"
 #include "clock.h"
 #include "fcgi_record.h"
@@ -158,11 +159,9 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
     ssed_stream_t *s = ctx;
     fp_buf_t b;
     fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"channel\":");
-    fp_json_append_str(&b, channel);
-    fp_buf_adds(&b, ",\"reason\":");
-    fp_json_append_str(&b, reason);
-    fp_buf_addf(&b, ",\"snapshot\":%s}", snapshot ? "true" : "false");
+    fp_buf_addc(&b, '{');
+    fp_event_reset_append(&b, channel, reason, snapshot);
+    fp_buf_addc(&b, '}');
     s->d->stats.resets++;
     s_queue_sse(s, NULL, "reset", b.data, b.len);
     fp_buf_free(&b);
@@ -197,7 +196,7 @@ s_end(ssed_stream_t *s)
 static void
 s_expire(ssed_stream_t *s)
 {
-    static const char msg[] = "{\"code\":\"auth_expired\",\"message\":"
+    static const char msg[] = "{\"error\":\"auth_expired\",\"message\":"
                               "\"the token expired: reconnect with a new "
                               "one and the last event id\"}";
     fp_access_expired(s->d->authz);
@@ -213,11 +212,9 @@ s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
     ssed_stream_t *s = ctx;
     fp_buf_t b;
     fp_buf_init(&b);
-    fp_buf_adds(&b, "retry: 60000\n\nevent: error\ndata: {\"code\":");
-    fp_json_append_str(&b, code);
-    fp_buf_adds(&b, ",\"message\":");
-    fp_json_append_str(&b, msg ? msg : "");
-    fp_buf_adds(&b, "}\n\n");
+    fp_buf_adds(&b, "retry: 60000\n\nevent: error\ndata: ");
+    fp_error_object(&b, code, msg);
+    fp_buf_adds(&b, "\n\n");
     fp_fcgi_conn_write(s->conn, b.data, b.len);
     fp_buf_free(&b);
     s_end(s);
@@ -242,11 +239,8 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
     fp_buf_t body, hdr;
     fp_buf_init(&body);
     fp_buf_init(&hdr);
-    fp_buf_adds(&body, "{\"error\":");
-    fp_json_append_str(&body, code);
-    fp_buf_adds(&body, ",\"message\":");
-    fp_json_append_str(&body, msg);
-    fp_buf_adds(&body, "}\n");
+    fp_error_object(&body, code, msg);
+    fp_buf_addc(&body, '\n');
     fp_buf_addf(&hdr, "%sContent-Type: application/json\r\n"
                 "Cache-Control: no-store\r\n", headers ? headers : "");
     fp_fcgi_conn_t *c = fp_fcgi_conn_new(d->conns, req, NULL, NULL);

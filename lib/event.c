@@ -448,6 +448,17 @@ fp_publish_clear(fp_publish_t *p)
     memset(p, 0, sizeof *p);
 }
 
+void
+fp_event_reset_append(fp_buf_t *b, const char *channel, const char *reason,
+                      bool snapshot)
+{
+    fp_buf_adds(b, "\"channel\":");
+    fp_json_append_str(b, channel);
+    fp_buf_adds(b, ",\"reason\":");
+    fp_json_append_str(b, reason);
+    fp_buf_adds(b, snapshot ? ",\"snapshot\":true" : ",\"snapshot\":false");
+}
+
 #ifdef FP_TEST
 #include "test.h"
 
@@ -566,6 +577,12 @@ s_test_publish(void)
 void
 fp_event_test(void)
 {
+    fp_buf_t rb;
+    fp_buf_init(&rb);
+    fp_event_reset_append(&rb, "n\"ews", "epoch", true);
+    FP_CHECK(strcmp(rb.data, "\"channel\":\"n\\\"ews\",\"reason\":\"epoch\","
+                    "\"snapshot\":true") == 0, "reset members, escaped");
+    fp_buf_free(&rb);
     s_test_names();
     s_test_roundtrip();
     s_test_publish();

@@ -85,6 +85,12 @@ size_t fp_event_size(const fp_event_t *ev);
 char *fp_event_snapshot_json(const fp_event_t *ev, size_t *len);
 
 /*  Name checks (see the header comment).  */
+/*  Append the members of a reset, the same on every transport:
+ *  `"channel":C,"reason":R,"snapshot":true|false` (no braces, so SSE,
+ *  poll and WebSocket wrap it as they need).  */
+void fp_event_reset_append(fp_buf_t *b, const char *channel,
+                           const char *reason, bool snapshot);
+
 bool fp_channel_valid(const char *s, size_t len);
 bool fp_type_valid(const char *s);
 bool fp_key_valid(const char *s);

@@ -10,6 +10,7 @@
  *  events of other channels may have been dispatched by then.
  */
 #include "hub_int.h"
+#include "error.h"
 #include "err.h"
 #include "conf.h"
 #include "json.h"
@@ -311,8 +312,8 @@ hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok, json_t *meta,
     hub->backfills--;
     if (!ok) {
         fp_log_warnx("backfill of '%s' failed: %s", c->name,
-                     json_string_value(json_object_get(meta, "error")));
-        const char *code = json_string_value(json_object_get(meta, "code"));
+                     fp_error_message(meta));
+        const char *code = fp_error_code(meta);
         if (code && strcmp(code, "cursor_ahead") == 0)
             c->last_seq = 0;
     } else if (epoch && strcmp(epoch, hub->epoch) == 0 && nsnap <= n) {

@@ -99,7 +99,7 @@ typedef struct {
 } fp_hub_stats_t;
 
 /*  Called with the broker's reply to fp_hub_request: ok, the META object
- *  (borrowed; on failure it has "code" and "error", code "timeout" when the
+ *  (borrowed; on failure it has "error" (the code) and "message", code "timeout" when the
  *  broker did not answer), and the events of the reply (borrowed).  */
 typedef void (fp_hub_reply_fn)(void *arg, bool ok, json_t *meta,
                                fp_event_t **events, size_t n);

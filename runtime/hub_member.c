@@ -10,6 +10,7 @@
  *  fp_member_new: new members are started by the next fp_hub_process.
  */
 #include "hub_int.h"
+#include "error.h"
 #include "err.h"
 #include "conf.h"
 #include "mem.h"
@@ -189,7 +190,7 @@ void
 hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
                       fp_event_t **evs, size_t n)
 {
-    const char *code = json_string_value(json_object_get(meta, "code"));
+    const char *code = fp_error_code(meta);
     const char *epoch = json_string_value(json_object_get(meta, "epoch"));
     size_t nsnap = (size_t) json_integer_value(json_object_get(meta,
                                                                "snapshot"));
@@ -203,7 +204,7 @@ hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
     if (!ok || !epoch || nsnap > n) {
         m->state = MEMBER_FAILED;
         m->cbs->failed(m, code ? code : "bad_reply",
-                       json_string_value(json_object_get(meta, "error")),
+                       fp_error_message(meta),
                        m->ctx);
         return;
     }

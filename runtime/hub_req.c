@@ -8,6 +8,7 @@
  *  code "timeout" (sent, no answer) or "broker_unavailable" (never sent).
  */
 #include "hub_int.h"
+#include "error.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
@@ -157,9 +158,7 @@ hub_req_on_reply(fp_hub_t *hub, zmsg_t *msg)
         if (got < s_lines((char *) zframe_data(f), zframe_size(f), NULL)) {
             fp_log_warnx("broker reply holds a malformed event");
             ok = false;
-            json_object_set_new(meta, "code", json_string("bad_reply"));
-            json_object_set_new(meta, "error",
-                                json_string("malformed event in reply"));
+            fp_error_set(meta, "bad_reply", "malformed event in reply");
         }
     }
     if (r)
@@ -175,7 +174,8 @@ hub_req_on_reply(fp_hub_t *hub, zmsg_t *msg)
 static void
 s_fail(fp_hub_t *hub, fp_hub_req_t *r, const char *code, const char *msg)
 {
-    json_t *meta = json_pack("{s:s, s:s}", "code", code, "error", msg);
+    json_t *meta = json_object();
+    fp_error_set(meta, code, msg);
     s_complete(hub, r, false, meta, NULL, 0);
     json_decref(meta);
 }

@@ -15,6 +15,7 @@
  *  hub callback: a callback only queues, shuts down or cuts.
  */
 #include "wsb.h"
+#include "error.h"
 #include "clock.h"
 #include "json.h"
 #include "log.h"
@@ -162,10 +163,8 @@ s_end_with_cursors(wsb_conn_t *c, const char *code, const char *msg,
 {
     fp_buf_t b;
     fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":");
-    fp_json_append_str(&b, code);
-    fp_buf_adds(&b, ",\"message\":");
-    fp_json_append_str(&b, msg);
+    fp_buf_adds(&b, "{\"type\":\"error\",");
+    fp_error_append(&b, code, msg);
     wsb_sub_cursors(c, &b);
     fp_buf_addc(&b, '}');
     wsb_conn_send_text(c, b.data, b.len);

@@ -15,6 +15,7 @@
  *  token bucket); past it a message gets a rate_limited error.
  */
 #include "wsb.h"
+#include "error.h"
 #include "cursor.h"
 #include "event.h"
 #include "json.h"
@@ -49,10 +50,8 @@ wsb_proto_error(wsb_conn_t *c, const char *code, const char *msg,
 {
     fp_buf_t b;
     fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"type\":\"error\",\"code\":");
-    fp_json_append_str(&b, code);
-    fp_buf_adds(&b, ",\"message\":");
-    fp_json_append_str(&b, msg ? msg : "");
+    fp_buf_adds(&b, "{\"type\":\"error\",");
+    fp_error_append(&b, code, msg);
     s_add_ref(&b, ref);
     fp_buf_addc(&b, '}');
     wsb_conn_send_text(c, b.data, b.len);
@@ -206,8 +205,8 @@ s_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
         wsb_conn_send_text(c, b.data, b.len);
         fp_buf_free(&b);
     } else {
-        const char *code = json_string_value(json_object_get(meta, "code"));
-        const char *err = json_string_value(json_object_get(meta, "error"));
+        const char *code = fp_error_code(meta);
+        const char *err = fp_error_message(meta);
         wsb_proto_error(c, code ? code : "error", err, p->ref);
     }
     s_pub_free(p);

@@ -99,11 +99,8 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
     fp_buf_t b;
 
     fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"type\":\"reset\",\"channel\":");
-    fp_json_append_str(&b, channel);
-    fp_buf_adds(&b, ",\"reason\":");
-    fp_json_append_str(&b, reason);
-    fp_buf_addf(&b, ",\"snapshot\":%s", snapshot ? "true" : "false");
+    fp_buf_adds(&b, "{\"type\":\"reset\",");
+    fp_event_reset_append(&b, channel, reason, snapshot);
     s_close_obj(&b, s->ref);
     wsb_conn_send_text(s->c, b.data, b.len);
     fp_buf_free(&b);

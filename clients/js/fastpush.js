@@ -717,8 +717,8 @@
                 fp._reset(a, m);
             else if (m.type === "published")
                 settle(m.ref, null, { id: m.id, via: "websocket" });
-            else if (m.type === "error" && !settle(m.ref, fail(m.code, m.message)))
-                fp._fail(a, fail(m.code, m.message));
+            else if (m.type === "error" && !settle(m.ref, fail(m.error, m.message)))
+                fp._fail(a, fail(m.error, m.message));
         };
         ws.onclose = function (e) {
             for (var ref in pubs)
@@ -764,7 +764,7 @@
             else if (kind === "reset")
                 fp._reset(a, x);
             else if (kind === "error")
-                fp._fail(a, fail(x.code, x.message));
+                fp._fail(a, fail(x.error, x.message));
             else if (kind === "auth-expired")   /*  reconnect with a fresh token  */
                 fp._fail(a, fail("auth_expired", "the token expired"));
             else

@@ -202,8 +202,8 @@ class FastpushPublisher
                 continue;   // a late answer to an earlier, timed-out request
             if ($frames[0] !== 'OK')
                 throw new FastpushException(
-                    isset($meta['code']) ? $meta['code'] : 'bad_reply',
-                    isset($meta['error']) ? $meta['error'] : '');
+                    isset($meta['error']) ? $meta['error'] : 'bad_reply',
+                    isset($meta['message']) ? $meta['message'] : '');
             $meta['events'] = [];
             foreach (array_slice($frames, 2) as $frame)
                 foreach (explode("\n", $frame) as $line)

@@ -146,7 +146,7 @@ class FastpushPublisher:
             if meta.get("tag") != tag:
                 continue                    # a late answer to an earlier, timed-out request
             if frames[0] != b"OK":
-                raise FastpushError(meta.get("code", "bad_reply"), meta.get("error", ""))
+                raise FastpushError(meta.get("error", "bad_reply"), meta.get("message", ""))
             events = [json.loads(line) for f in frames[2:] for line in f.split(b"\n") if line]
             return meta, events
         raise FastpushError("timeout", f"no answer from the broker at {self.control} "

@@ -62,7 +62,7 @@ def check_token(env):
             ([b"PING", b"{}", b"wrong"], "unauthorized", "but a wrong one is refused")):
         dealer.send_multipart(frames)
         r = dealer.recv_multipart() if dealer.poll(3000) else [b"none", b"{}"]
-        got = r[0].decode() if r[0] == b"OK" else json.loads(r[1]).get("code")
+        got = r[0].decode() if r[0] == b"OK" else json.loads(r[1]).get("error")
         t.eq(got, want, f"token: {what}")
     sub = b.subscriber("p")
     time.sleep(0.2)
@@ -107,7 +107,7 @@ def check_token(env):
     c = WS.connect(w2.port)
     c.send_json({"type": "publish", "channel": "wsch", "data": 1})
     m = c.recv_json()
-    t.ok(m and m.get("code") == "unauthorized", "fastpush-ws without it: publish unauthorized", m)
+    t.ok(m and m.get("error") == "unauthorized", "fastpush-ws without it: publish unauthorized", m)
     c.close()
 
 
@@ -187,7 +187,7 @@ def check_rate(env):
     codes = []
     while dealer.poll(1000):
         st, meta = dealer.recv_multipart()[:2]
-        codes.append("OK" if st == b"OK" else json.loads(meta)["code"])
+        codes.append("OK" if st == b"OK" else json.loads(meta)["error"])
     t.ok(codes.count("OK") == 5 and codes.count("rate_limited") == 7,
          "publish-rate 5: a burst of 12 PUBLISH, 7 rate_limited", codes)
     other = env.ctx.socket(zmq.DEALER)

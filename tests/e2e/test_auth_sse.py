@@ -101,7 +101,7 @@ def check_expiry(st, keys):
     after = {i for i, at in published if at >= exp}
     t.ok(len(expired) == 1 and c.ended, "auth-expired, then the response ends",
          [e.get("event") for e in evs][-5:])
-    t.ok(expired and json.loads(expired[0]["data"]).get("code") == "auth_expired" and
+    t.ok(expired and json.loads(expired[0]["data"]).get("error") == "auth_expired" and
          "id" not in expired[0], "auth-expired: code, no id (Last-Event-ID stays)", expired)
     t.ok(got and not (set(got) & after), "nothing published after the expiry was delivered",
          (len(got), sorted(set(got) & after)))

@@ -71,7 +71,7 @@ def check_matrix(b, w, keys, rs, name):
             got = subscribe(c, [CH])
             b.publish(CH, {"case": case})
             more = c.collect_json(lambda m: False, 0.5)
-            t.ok(c.status == 101 and got and got[-1].get("code") == "forbidden" and
+            t.ok(c.status == 101 and got and got[-1].get("error") == "forbidden" and
                  CH in got[-1].get("message", "") and not events(got + more),
                  f"{name}: {case}: subscribe forbidden, no event", (c.status, got, more))
             c.send_json({"type": "ping", "ref": 9})
@@ -112,14 +112,14 @@ def check_publish(b, w, keys):
     t.ok(got and got[-1].get("type") == "published", "publish where allowed", got)
     c.send_json({"type": "publish", "channel": "news", "data": 2, "ref": "p2"})
     got = c.collect_json(lambda m: m.get("type") in ("published", "error"))
-    t.ok(got and got[-1].get("code") == "forbidden" and "news" in got[-1]["message"],
+    t.ok(got and got[-1].get("error") == "forbidden" and "news" in got[-1]["message"],
          "publish elsewhere: forbidden", got)
     codes = []
     for i in range(6):
         c.send_json({"type": "publish", "channel": "chat.a", "data": i, "ref": i})
     for m in c.collect_json(lambda m: False, 1.5):
         if m.get("type") in ("published", "error"):
-            codes.append(m.get("code", "ok"))
+            codes.append(m.get("error", "ok"))
     t.ok(codes.count("rate_limited") >= 2 and codes.count("ok") >= 2,
          "publish-rate 3 per user: the rest rate_limited", codes)
     c.close()
@@ -135,7 +135,7 @@ def check_expiry(b, w, keys):
         published.append((b.publish("tick", len(published))["id"], time.time()))
         time.sleep(0.1)
     msgs = c.collect_json(lambda m: "_close" in m, 5)
-    err = [m for m in msgs if m.get("code") == "auth_expired"]
+    err = [m for m in msgs if m.get("error") == "auth_expired"]
     close = [m for m in msgs if "_close" in m]
     got = [m["id"] for m in events(msgs)]
     after = {i for i, at in published if at >= exp}
@@ -157,7 +157,7 @@ def check_user_limit(w, keys):
     a, b2 = connect(w, tok), connect(w, tok)
     c = connect(w, tok)
     msgs = c.collect_json(lambda m: "_close" in m) if c.status == 101 else []
-    t.ok(a.status == b2.status == 101 and msgs and msgs[0].get("code") == "too_many_connections"
+    t.ok(a.status == b2.status == 101 and msgs and msgs[0].get("error") == "too_many_connections"
          and msgs[-1].get("_close") == 1008, "max-user-connections 2: the third gets "
          "too_many_connections and close 1008", msgs)
     a.close()
@@ -187,7 +187,7 @@ def check_user_header(env, b, keys):
     got = subscribe(c, ["private.alice"]) if c.status == 101 else []
     t.ok(got and got[-1].get("type") == "ready", "proxy user + ACL: private.{user}", got)
     got = subscribe(c, ["ops.x"])
-    t.ok(got and got[-1].get("code") == "forbidden", "not in group ops: forbidden", got)
+    t.ok(got and got[-1].get("error") == "forbidden", "not in group ops: forbidden", got)
     c.close()
     c = connect(w, headers=dict(org, **{"X-Remote-User": "bob", "X-Remote-Groups": "dev, ops"}))
     got = subscribe(c, ["ops.x"]) if c.status == 101 else []

@@ -74,7 +74,7 @@ def check_since(env):
     st, meta, evs = b.request("SINCE", {"channels": ["a"], "cursor": "zzzz-3"})
     t.eq(meta["reset"][0]["reason"], "epoch", "a cursor of another epoch gets an epoch reset")
     st, meta, _ = b.request("SINCE", {"channels": ["a"], "cursor": f"{epoch}-99"})
-    t.eq((st, meta["code"]), ("ERROR", "cursor_ahead"), "a cursor beyond the head is refused")
+    t.eq((st, meta["error"]), ("ERROR", "cursor_ahead"), "a cursor beyond the head is refused")
     st, meta, evs = b.request("SINCE", {"channels": ["never"], "cursor": f"{epoch}-1"})
     t.eq((meta["reset"], evs), ([], []), "an unknown channel has nothing and needs no reset")
 
@@ -124,7 +124,7 @@ def check_bad_input(env):
     ]
     for frames, code in cases:
         st, meta, _ = b.request(None, raw_frames=frames)
-        t.eq((st, meta.get("code")), ("ERROR", code), f"{frames[0][:12]!r} {frames[1:][:1]!r:.40} -> {code}")
+        t.eq((st, meta.get("error")), ("ERROR", code), f"{frames[0][:12]!r} {frames[1:][:1]!r:.40} -> {code}")
     # a REQ socket (empty delimiter) gets its envelope back
     req = ctx.socket(zmq.REQ)
     req.connect(b.control)

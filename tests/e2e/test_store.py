@@ -295,7 +295,7 @@ def check_disk_error(env):
             err = meta
             break
         ok.append(meta["seq"])
-    t.ok(err and err["code"] == "store_failed", "a full disk refuses the publish with store_failed", err)
+    t.ok(err and err["error"] == "store_failed", "a full disk refuses the publish with store_failed", err)
     t.ok(b.alive() and b.request("PING")[0] == "OK", "the broker keeps serving")
     evs, _ = since_all(b, ["full"])
     t.eq([e["seq"] for e in evs], ok, "refused events are not in history")

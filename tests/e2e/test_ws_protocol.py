@@ -177,31 +177,31 @@ def check_errors(env, b, w):
     for text, code in cases:
         c.send(OP_TEXT, text)
         m = jrecv(c)
-        t.ok(m and m.get("type") == "error" and m.get("code") == code and m.get("message"),
+        t.ok(m and m.get("type") == "error" and m.get("error") == code and m.get("message"),
              f"{text[:40]!r} -> error {code}", m)
     time.sleep(1.1)                     # a full budget
     c.raw(b"".join(frame(OP_TEXT, b'{"type":"ping"}') for _ in range(130)))
     got = [jrecv(c) for _ in range(130)]
-    limited = [m for m in got if m and m.get("code") == "rate_limited"]
+    limited = [m for m in got if m and m.get("error") == "rate_limited"]
     t.ok(20 <= len(limited) <= 32 and len([m for m in got if m and m.get("type") == "pong"]) + len(limited) == 130,
          f"message-rate 100: a burst of 130 pings -> {len(limited)} rate_limited errors", got[-3:])
     time.sleep(1.1)
     c.send(0x2, b"\x01\x02")
     m = jrecv(c)
-    t.eq(m and m.get("code"), "bad_request", "a binary message -> error")
+    t.eq(m and m.get("error"), "bad_request", "a binary message -> error")
     c.send(OP_TEXT, b'{"type":"frobnicate","ref":[1,"x"]}')
     t.eq(jrecv(c).get("ref"), [1, "x"], "errors carry the message's ref")
     got = subscribe(c, ["a"])
     t.ok(ready_of(got), "the connection is still usable after every error")
     jsend(c, {"type": "subscribe", "channels": ["b", "a"]})
-    t.eq(jrecv(c).get("code"), "already_subscribed", "a channel subscribed twice -> error")
+    t.eq(jrecv(c).get("error"), "already_subscribed", "a channel subscribed twice -> error")
     for i in range(16):
         jsend(c, {"type": "subscribe", "channels": [f"s{i}"]})
     m = jcollect(c, lambda m: m.get("type") == "error", timeout=3)
-    t.eq(m and m[-1].get("code"), "limit_exceeded", "max-subscriptions -> limit_exceeded")
+    t.eq(m and m[-1].get("error"), "limit_exceeded", "max-subscriptions -> limit_exceeded")
     jsend(c, {"type": "subscribe", "channels": [f"m{i}" for i in range(65)]})
     m = jcollect(c, lambda m: m.get("type") == "error", timeout=3)
-    t.eq(m and m[-1].get("code"), "limit_exceeded", "max-channels -> limit_exceeded")
+    t.eq(m and m[-1].get("error"), "limit_exceeded", "max-channels -> limit_exceeded")
     c.close()
 
 
@@ -236,7 +236,7 @@ def check_publish(env, b):
          and ev.get("event") == "chat", "publish forwarded: published with the id, event delivered", got)
     jsend(c, {"type": "publish", "channel": "bad name", "data": 1, "ref": "p2"})
     m = jrecv(c)
-    t.ok(m.get("type") == "error" and m.get("code") == "invalid_event" and m.get("ref") == "p2",
+    t.ok(m.get("type") == "error" and m.get("error") == "invalid_event" and m.get("ref") == "p2",
          "a publish the broker refuses -> its error code", m)
     jsend(c, {"type": "ping"})
     t.eq(jrecv(c), {"type": "pong"}, "still open")
@@ -262,7 +262,7 @@ def check_slow_reader(env, b):
     msgs = jcollect(c, lambda m: "_close" in m, timeout=20)
     evs = events(msgs)
     err = next((m for m in msgs if m.get("type") == "error"), {})
-    t.eq(err.get("code"), "slow_consumer", "a slow_consumer error message")
+    t.eq(err.get("error"), "slow_consumer", "a slow_consumer error message")
     t.eq(msgs[-1].get("_close"), 1008, "then close 1008")
     t.ok(evs and err.get("cursor") == evs[-1]["id"] and err["subscriptions"][0]["cursor"] == evs[-1]["id"],
          "its cursor is the id of the last event delivered before it", err)

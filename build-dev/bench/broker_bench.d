@@ -1,0 +1,1 @@
+build-dev/bench/broker_bench.o: bench/broker_bench.c

@@ -1,0 +1,20 @@
+build-dev/broker/since.o: broker/since.c broker/broker.h lib/buf.h \
+ lib/cursor.h lib/event.h lib/jscan.h lib/buf.h lib/err.h \
+ runtime/sockauth.h lib/conf.h lib/err.h lib/ring.h lib/event.h lib/wal.h \
+ lib/cursor.h lib/json.h lib/mem.h
+broker/broker.h:
+lib/buf.h:
+lib/cursor.h:
+lib/event.h:
+lib/jscan.h:
+lib/buf.h:
+lib/err.h:
+runtime/sockauth.h:
+lib/conf.h:
+lib/err.h:
+lib/ring.h:
+lib/event.h:
+lib/wal.h:
+lib/cursor.h:
+lib/json.h:
+lib/mem.h:

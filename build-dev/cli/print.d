@@ -1,0 +1,11 @@
+build-dev/cli/print.o: cli/print.c cli/cli.h lib/event.h lib/jscan.h \
+ lib/buf.h lib/err.h runtime/sockauth.h lib/conf.h lib/err.h lib/json.h
+cli/cli.h:
+lib/event.h:
+lib/jscan.h:
+lib/buf.h:
+lib/err.h:
+runtime/sockauth.h:
+lib/conf.h:
+lib/err.h:
+lib/json.h:

@@ -1,0 +1,35 @@
+build-dev/fcgi-sse/main.o: fcgi-sse/main.c fcgi-sse/ssed.h \
+ runtime/responder.h lib/err.h runtime/fcgi_accept.h lib/fcgi_req.h \
+ runtime/fcgi_conn.h runtime/loop.h runtime/sendq.h lib/blob.h \
+ runtime/hub.h lib/cursor.h lib/event.h lib/jscan.h lib/buf.h lib/err.h \
+ runtime/sockauth.h lib/conf.h lib/access.h lib/rights.h lib/conf.h \
+ lib/fcgi_req.h runtime/fcgi_conn.h runtime/sendq.h lib/clock.h \
+ lib/fcgi_record.h runtime/args.h runtime/log.h lib/mem.h
+fcgi-sse/ssed.h:
+runtime/responder.h:
+lib/err.h:
+runtime/fcgi_accept.h:
+lib/fcgi_req.h:
+runtime/fcgi_conn.h:
+runtime/loop.h:
+runtime/sendq.h:
+lib/blob.h:
+runtime/hub.h:
+lib/cursor.h:
+lib/event.h:
+lib/jscan.h:
+lib/buf.h:
+lib/err.h:
+runtime/sockauth.h:
+lib/conf.h:
+lib/access.h:
+lib/rights.h:
+lib/conf.h:
+lib/fcgi_req.h:
+runtime/fcgi_conn.h:
+runtime/sendq.h:
+lib/clock.h:
+lib/fcgi_record.h:
+runtime/args.h:
+runtime/log.h:
+lib/mem.h:

@@ -1,0 +1,4 @@
+build-dev/lib/fcgi_record.o: lib/fcgi_record.c lib/fcgi_record.h \
+ lib/buf.h
+lib/fcgi_record.h:
+lib/buf.h:

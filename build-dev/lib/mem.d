@@ -1,0 +1,2 @@
+build-dev/lib/mem.o: lib/mem.c lib/mem.h
+lib/mem.h:

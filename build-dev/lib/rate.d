@@ -1,0 +1,2 @@
+build-dev/lib/rate.o: lib/rate.c lib/rate.h
+lib/rate.h:

@@ -1,0 +1,2 @@
+build-dev/runtime/sig.o: runtime/sig.c runtime/sig.h
+runtime/sig.h:

@@ -1,0 +1,2 @@
+build-dev/test/lib/rate.o: lib/rate.c lib/rate.h
+lib/rate.h:
