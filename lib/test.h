@@ -40,6 +40,7 @@ void fp_http_test(void);
 void fp_rights_test(void);
 void fp_access_test(void);
 void fp_error_test(void);
+void fp_rate_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);
 void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */

@@ -30,56 +30,6 @@ s_now(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ------------------------------------------------------------ channels */
-
-static void
-s_subscribe(fp_hub_t *hub, const char *name, bool on)
-{
-    zmq_setsockopt(zsock_resolve(hub->sub),
-                   on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, name,
-                   strlen(name) + 1);
-}
-
-hub_chan_t *
-hub_chan_get(fp_hub_t *hub, const char *name)
-{
-    return zhashx_lookup(hub->chans, name);
-}
-
-hub_chan_t *
-hub_chan_require(fp_hub_t *hub, const char *name)
-{
-    hub_chan_t *c = zhashx_lookup(hub->chans, name);
-    if (c)
-        return c;
-    c = fp_calloc(1, sizeof *c);
-    c->name = fp_strdup(name);
-    c->state = CHAN_SUBSCRIBING;
-    c->subscribed_at = s_now();
-    zhashx_insert(hub->chans, name, c);
-    s_subscribe(hub, name, true);
-    hub->stats.channels++;
-    return c;
-}
-
-void
-hub_chan_idle_check(fp_hub_t *hub, hub_chan_t *c)
-{
-    if (c->n == 0)
-        c->idle_since = s_now();
-}
-
-static void
-s_chan_free(fp_hub_t *hub, hub_chan_t *c)
-{
-    s_subscribe(hub, c->name, false);
-    zhashx_delete(hub->chans, c->name);
-    free(c->members);
-    free(c->name);
-    free(c);
-    hub->stats.channels--;
-}
-
 /* ------------------------------------------------------------ queue */
 
 static void
@@ -185,8 +135,22 @@ s_dispatch(fp_hub_t *hub, hub_chan_t *c, fp_event_t *ev)
     hub->depth--;
 }
 
-void
-hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from)
+static void s_on_backfill(void *arg, bool ok, json_t *meta, fp_event_t **evs,
+                          size_t n);
+
+/*  A backfill request that was dropped unanswered (epoch change,
+ *  shutdown): the channel may ask again.  */
+static void
+s_backfill_forget(void *arg)
+{
+    hub_chan_t *c = arg;
+    c->backfilling = false;
+}
+
+/*  Ask the broker for c's events after `from`; dispatch pauses until the
+ *  answer is merged.  */
+static void
+s_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from)
 {
     char cursor[FP_CURSOR_LEN];
 
@@ -198,8 +162,8 @@ hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from)
     fp_cursor_format(hub->epoch, from, cursor);
     json_t *body = json_pack("{s:[s], s:s}", "channels", c->name, "cursor",
                              cursor);
-    fp_hub_req_t *r = hub_req_send(hub, REQ_BACKFILL, "SINCE", body);
-    r->chan = c;
+    hub_req_send(hub, REQ_BACKFILL, "SINCE", body, s_on_backfill, c,
+                 s_backfill_forget);
 }
 
 static void
@@ -222,11 +186,11 @@ static void
 s_gap(fp_hub_t *hub, hub_chan_t *c)
 {
     hub->stats.gaps++;
-    hub_backfill(hub, c, c->last_seq);
+    s_backfill(hub, c, c->last_seq);
     for (hub_chan_t *o = zhashx_first(hub->chans); o;
          o = zhashx_next(hub->chans))
         if (o != c && o->state == CHAN_LIVE && o->n > 0)
-            hub_backfill(hub, o, o->last_seq);
+            s_backfill(hub, o, o->last_seq);
 }
 
 /*  Apply one item; on a gap the item goes back to the queue's front.  */
@@ -299,10 +263,14 @@ s_backfill_reset(fp_hub_t *hub, hub_chan_t *c, const char *reason,
     hub->depth--;
 }
 
-void
-hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok, json_t *meta,
-                        fp_event_t **evs, size_t n)
+/*  The broker's answer to a backfill: merge the missing events into the
+ *  queue by SEQ (or reset the members when history cannot cover the
+ *  gap), and resume dispatch once no backfill is pending.  */
+static void
+s_on_backfill(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 {
+    hub_chan_t *c = arg;
+    fp_hub_t *hub = c->hub;
     const char *epoch = json_string_value(json_object_get(meta, "epoch"));
     size_t nsnap = (size_t) json_integer_value(json_object_get(meta,
                                                                "snapshot"));
@@ -330,7 +298,7 @@ hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok, json_t *meta,
         hub->stats.backfilled += n - nsnap;
         s_queue_merge(hub, evs + nsnap, n - nsnap);
         if (json_is_true(json_object_get(meta, "more")) && n > nsnap)
-            hub_backfill(hub, c, evs[n - 1]->seq);
+            s_backfill(hub, c, evs[n - 1]->seq);
     }
     if (hub->backfills == 0)
         s_resume(hub);
@@ -478,6 +446,7 @@ s_read_dealer(fp_hub_t *hub)
         return false;
     hub_req_on_reply(hub, msg);
     zmsg_destroy(&msg);
+    hub_members_reap(hub);
     return true;
 }
 
@@ -513,13 +482,13 @@ s_tick_chans(fp_hub_t *hub, int64_t now)
             gone[ngone++] = c;
         } else if (c->state == CHAN_SUBSCRIBING && hub->broker_up &&
                    now - c->subscribed_at > 2 * hub->hb_interval) {
-            s_subscribe(hub, c->name, false);
-            s_subscribe(hub, c->name, true);
+            hub_chan_subscribe(hub, c->name, false);
+            hub_chan_subscribe(hub, c->name, true);
             c->subscribed_at = now;
         }
     }
     for (size_t i = 0; i < ngone; i++)
-        s_chan_free(hub, gone[i]);
+        hub_chan_free(hub, gone[i]);
     free(gone);
 }
 
@@ -603,7 +572,7 @@ fp_hub_destroy(fp_hub_t **hub_p)
             fp_member_t *m = c->members[0].member;
             fp_member_destroy(&m);
         }
-        s_chan_free(hub, c);
+        hub_chan_free(hub, c);
     }
     hub_members_reap(hub);
     s_queue_clear(hub);

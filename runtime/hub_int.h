@@ -1,6 +1,6 @@
-/*  hub_int: the hub's private structures, shared by hub.c (feed and
- *  channels), hub_member.c (members and joins) and hub_req.c (requests to
- *  the broker).  Nothing outside those three files includes this.
+/*  hub_int: the hub's private structures, shared by hub.c (the feed),
+ *  hub_member.c (members and joins), hub_chan.c (channels) and hub_req.c
+ *  (requests to the broker).  Nothing outside those files includes this.
  */
 #ifndef FP_HUB_INT_H
 #define FP_HUB_INT_H
@@ -29,6 +29,7 @@ typedef struct {
 } member_link_t;
 
 struct hub_chan {
+    fp_hub_t *hub;              /*  the hub whose table holds it  */
     char *name;                 /*  owned; also the hash key  */
     int state;                  /*  CHAN_SUBSCRIBING or CHAN_LIVE  */
     uint64_t last_seq;          /*  newest SEQ dispatched (feed complete
@@ -62,11 +63,12 @@ struct fp_member {
 
 struct fp_hub_req {
     uint64_t tag;
-    int kind;                   /*  REQ_*  */
-    fp_member_t *member;        /*  REQ_JOIN, NULL once it left  */
-    hub_chan_t *chan;           /*  REQ_BACKFILL  */
-    fp_hub_reply_fn *cb;        /*  REQ_USER, NULL once cancelled  */
+    int kind;                   /*  REQ_*: how it is resent and timed out  */
+    fp_hub_reply_fn *cb;        /*  the answer goes here; NULL once
+                                    cancelled or orphaned  */
     void *arg;
+    void (*forget)(void *arg);  /*  internal requests: told when the
+                                    request is dropped unanswered  */
     char cmd[16];
     char *body;                 /*  JSON text (owned), for resends  */
     size_t body_len;
@@ -106,27 +108,39 @@ struct fp_hub {
     fp_hub_stats_t stats;
 };
 
-/*  hub.c  */
+/*  The layers, each calling only those below it:
+ *
+ *      hub.c         the feed: fanout, gaps, backfills, epochs, life
+ *      hub_member.c  members and their joins
+ *      hub_chan.c    the channel table and SUB subscriptions
+ *      hub_req.c     requests to the broker; answers go to the
+ *                    request's own callback
+ */
+
+/*  hub_chan.c: find, create (subscribing) or free a channel; note when
+ *  its last member left; (un)subscribe its fanout topic.  */
 hub_chan_t *hub_chan_get(fp_hub_t *hub, const char *name);
 hub_chan_t *hub_chan_require(fp_hub_t *hub, const char *name);
 void hub_chan_idle_check(fp_hub_t *hub, hub_chan_t *c);
-void hub_chan_apply_backfill(fp_hub_t *hub, hub_chan_t *c, bool ok,
-                             json_t *meta, fp_event_t **evs, size_t n);
-void hub_backfill(fp_hub_t *hub, hub_chan_t *c, uint64_t from);
+void hub_chan_free(fp_hub_t *hub, hub_chan_t *c);
+void hub_chan_subscribe(fp_hub_t *hub, const char *name, bool on);
 
 /*  hub_member.c  */
 void hub_member_event(fp_member_t *m, uint32_t slot, fp_event_t *ev);
 void hub_member_try_start(fp_member_t *m);
-void hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
-                           fp_event_t **evs, size_t n);
 void hub_member_rejoin(fp_member_t *m);
 void hub_member_free(fp_member_t *m);
 void hub_members_reap(fp_hub_t *hub);
 void hub_members_start(fp_hub_t *hub);
 
-/*  hub_req.c  */
+/*  hub_req.c.  hub_req_send: queue cmd with body (taken), sent when the
+ *  broker is up; the answer (or a failure) goes to cb(arg, ...); forget
+ *  (may be NULL) is called instead when the request is dropped
+ *  unanswered.  hub_req_orphan: the asker is gone, nobody is called.  */
 fp_hub_req_t *hub_req_send(fp_hub_t *hub, int kind, const char *cmd,
-                           json_t *body);
+                           json_t *body, fp_hub_reply_fn *cb, void *arg,
+                           void (*forget)(void *arg));
+void hub_req_orphan(fp_hub_req_t *r);
 void hub_req_on_reply(fp_hub_t *hub, zmsg_t *msg);
 void hub_req_tick(fp_hub_t *hub);
 void hub_req_resend_all(fp_hub_t *hub);

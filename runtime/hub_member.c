@@ -28,6 +28,17 @@ s_buf_clear(fp_member_t *m)
     m->nbuf = 0;
 }
 
+static void s_on_join(void *arg, bool ok, json_t *meta, fp_event_t **evs,
+                      size_t n);
+
+/*  A join dropped unanswered (epoch change): rejoin sends a new one.  */
+static void
+s_join_forget(void *arg)
+{
+    fp_member_t *m = arg;
+    m->req = NULL;
+}
+
 static void
 s_send_join(fp_member_t *m)
 {
@@ -43,8 +54,8 @@ s_send_join(fp_member_t *m)
         snprintf(cursor, sizeof cursor, "earliest");
     json_t *body = json_pack("{s:o, s:s}", "channels", chans, "cursor",
                              cursor);
-    m->req = hub_req_send(hub, REQ_JOIN, "SINCE", body);
-    m->req->member = m;
+    m->req = hub_req_send(hub, REQ_JOIN, "SINCE", body, s_on_join, m,
+                          s_join_forget);
     m->state = MEMBER_JOINING;
 }
 
@@ -186,10 +197,13 @@ s_flush_buffer(fp_member_t *m)
         s_buf_clear(m);
 }
 
-void
-hub_member_join_reply(fp_member_t *m, bool ok, json_t *meta,
-                      fp_event_t **evs, size_t n)
+/*  The broker's answer to a join (SINCE with the member's cursor).  */
+static void
+s_on_join(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 {
+    fp_member_t *m = arg;
+
+    m->req = NULL;
     const char *code = fp_error_code(meta);
     const char *epoch = json_string_value(json_object_get(meta, "epoch"));
     size_t nsnap = (size_t) json_integer_value(json_object_get(meta,
@@ -379,7 +393,7 @@ fp_member_destroy(fp_member_t **m_p)
         hub_chan_idle_check(hub, c);
     }
     if (m->req)
-        m->req->member = NULL;
+        hub_req_orphan(m->req);
     m->dead = true;
     hub->stats.members--;
     if (hub->depth > 0 || m->in_start) {

@@ -38,11 +38,15 @@ s_try_send(fp_hub_t *hub, fp_hub_req_t *r)
 }
 
 fp_hub_req_t *
-hub_req_send(fp_hub_t *hub, int kind, const char *cmd, json_t *body)
+hub_req_send(fp_hub_t *hub, int kind, const char *cmd, json_t *body,
+             fp_hub_reply_fn *cb, void *arg, void (*forget)(void *arg))
 {
     fp_hub_req_t *r = fp_calloc(1, sizeof *r);
     r->tag = ++hub->next_tag;
     r->kind = kind;
+    r->cb = cb;
+    r->arg = arg;
+    r->forget = forget;
     snprintf(r->cmd, sizeof r->cmd, "%s", cmd);
     json_object_set_new(body, "tag", json_integer((json_int_t) r->tag));
     r->body = fp_json_dump(body, &r->body_len);
@@ -76,10 +80,8 @@ void
 hub_req_drop(fp_hub_t *hub, fp_hub_req_t *r)
 {
     s_unlink(hub, r);
-    if (r->kind == REQ_JOIN && r->member)
-        r->member->req = NULL;
-    if (r->kind == REQ_BACKFILL && r->chan)
-        r->chan->backfilling = false;
+    if (r->forget && r->cb)
+        r->forget(r->arg);
     free(r->body);
     free(r);
 }
@@ -91,18 +93,19 @@ s_complete(fp_hub_t *hub, fp_hub_req_t *r, bool ok, json_t *meta,
 {
     s_unlink(hub, r);
     hub->depth++;
-    if (r->kind == REQ_JOIN && r->member) {
-        r->member->req = NULL;
-        hub_member_join_reply(r->member, ok, meta, evs, n);
-    } else if (r->kind == REQ_BACKFILL && r->chan) {
-        hub_chan_apply_backfill(hub, r->chan, ok, meta, evs, n);
-    } else if (r->kind == REQ_USER && r->cb) {
+    if (r->cb)
         r->cb(r->arg, ok, meta, evs, n);
-    }
     hub->depth--;
     free(r->body);
     free(r);
-    hub_members_reap(hub);
+}
+
+void
+hub_req_orphan(fp_hub_req_t *r)
+{
+    r->cb = NULL;
+    r->arg = NULL;
+    r->forget = NULL;
 }
 
 static fp_hub_req_t *
@@ -246,16 +249,13 @@ fp_hub_request(fp_hub_t *hub, const char *cmd, json_t *body,
 {
     if (!body)
         body = json_object();
-    fp_hub_req_t *r = hub_req_send(hub, REQ_USER, cmd, body);
-    r->cb = cb;
-    r->arg = arg;
-    return r;
+    return hub_req_send(hub, REQ_USER, cmd, body, cb, arg, NULL);
 }
 
 void
 fp_hub_cancel(fp_hub_t *hub, fp_hub_req_t **req_p)
 {
     if (*req_p)
-        (*req_p)->cb = NULL;
+        hub_req_orphan(*req_p);
     *req_p = NULL;
 }

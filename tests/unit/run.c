@@ -31,6 +31,7 @@ static const struct {
     { "rights", fp_rights_test },
     { "access", fp_access_test },
     { "error", fp_error_test },
+    { "rate", fp_rate_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
     { "lg_parse", fp_lg_parse_test },
