@@ -76,7 +76,7 @@ LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 .SECONDARY:
 
 .PHONY: all deps ensure-deps test unit e2e test-san clean install demo bench \
-        bench-full bench-broker fuzz
+        bench-full bench-broker fuzz js
 all: $(LIBS_FP) $(BINS) $(UNIT) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -169,6 +169,10 @@ bench-full: all
 
 bench-broker: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
+
+# clients/js/fastpush.js from clients/js/src (commit the result)
+js:
+	/usr/bin/node clients/js/build.mjs
 
 # ---------------------------------------------------------------- fuzz
 # libFuzzer targets (clang): tests/fuzz/NAME_fuzz.c with the sources in

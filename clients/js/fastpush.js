@@ -1,3 +1,7 @@
+/*  GENERATED from clients/js/src/*.js by clients/js/build.mjs: do not
+ *  edit this file, edit src/ and rebuild with
+ *      make js        (or: /usr/bin/node clients/js/build.mjs)
+ */
 /*  fastpush.js: the browser client of fastpush.
  *
  *      var fp = new Fastpush({ channels: ["news", "prices"] });
@@ -16,8 +20,10 @@
  *  BroadcastChannel.  See README.md for the API and docs/protocol.md for
  *  the wire.
  *
- *  No build step: a plain <script> defines the global Fastpush;
- *  fastpush.mjs exports it as an ES module; require() works too.
+ *  Sources: src/*.js, put together by build.mjs inside this wrapper
+ *  (src/wrapper.js); the result is one plain <script> that defines the
+ *  global Fastpush; fastpush.mjs exports it as an ES module; require()
+ *  works too.
  */
 (function (root, factory) {
     "use strict";
@@ -28,6 +34,11 @@
         root.Fastpush = Fastpush;
 })(typeof globalThis !== "undefined" ? globalThis : this, function () {
     "use strict";
+
+    /* ------------------------------------------------------------ base.js */
+
+    /*  The defaults, the table of transports (filled in by websocket.js,
+     *  sse.js and poll.js) and the small helpers the other modules use.  */
 
     var DEFAULTS = {
         url: "",                    // scheme://host[:port][/prefix]; "" = this page's origin
@@ -116,7 +127,10 @@
         return Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
     }
 
-    /* ------------------------------------------------------------ Fastpush */
+    /* ------------------------------------------------------------ core.js */
+
+    /*  The Fastpush object: options, the cursor and status getters, the
+     *  event emitter (on/off/_emit), named timers, and close().  */
 
     function Fastpush(options) {
         if (!(this instanceof Fastpush))
@@ -232,7 +246,35 @@
             this._post("status", st);
     };
 
-    /* ------------------------------------------------------------ delivery */
+    P.close = function () {
+        if (this._closed)
+            return;
+        this._stopTransports();
+        this._closed = true;
+        for (var k in this._timers)
+            clearTimeout(this._timers[k]);
+        clearInterval(this._electTimer);
+        if (this._onHide)
+            this._onHide();
+        if (typeof removeEventListener === "function") {
+            removeEventListener("online", this._onOnline);
+            if (this._onHide)
+                removeEventListener("pagehide", this._onHide);
+        }
+        this._setStatus({ connected: false, transport: null });
+        if (this._unlock)
+            this._unlock();
+        if (this._bc)
+            this._bc.close();
+        this._bc = null;
+        for (var id in this._pubs)
+            this._pubs[id].reject(fail("closed", "the client was closed"));
+    };
+
+    /* ------------------------------------------------------------ cursor.js */
+
+    /*  Cursor and state: each event handed to the app once (per-channel
+     *  SEQ), resets, a new epoch, the cursor a transport reports.  */
 
     /*  Hand an event to the app once: per channel, events come in SEQ
      *  order, so one at or below the channel's last SEQ was delivered
@@ -302,7 +344,11 @@
             this._post(type, x);
     };
 
-    /* ------------------------------------------------------------ transports */
+    /* ------------------------------------------------------------ transport.js */
+
+    /*  Running the transports (websocket.js, sse.js, poll.js): opening one,
+     *  or a better one as a probe, the silence watchdog, failing over,
+     *  backoff and upgrades.  */
 
     /*  Open transport number `index` of the order, as the current one or
      *  as a probe (a better one tried while the current one works).  */
@@ -442,7 +488,10 @@
         delete this._timers.upgrade;
     };
 
-    /* ------------------------------------------------------------ tabs */
+    /* ------------------------------------------------------------ tabs.js */
+
+    /*  Leader-tab sharing: a leader (Web Locks, or an election over
+     *  BroadcastChannel) connects and relays; the followers listen.  */
 
     /*  One connection for all tabs that follow the same channels: the
      *  leader connects and relays; the others follow over BroadcastChannel.  */
@@ -594,7 +643,9 @@
         this._setStatus({ role: "follower" });
     };
 
-    /* ------------------------------------------------------------ publish */
+    /* ------------------------------------------------------------ publish.js */
+
+    /*  publish(): over the WebSocket, over HTTP, or through the leader tab.  */
 
     /*  publish(channel, data, {event, key, via}) -> Promise<{id, via}>.
      *  Over the WebSocket when this tab is connected by one (and the
@@ -651,34 +702,9 @@
         });
     };
 
-    /* ------------------------------------------------------------ close */
+    /* ------------------------------------------------------------ websocket.js */
 
-    P.close = function () {
-        if (this._closed)
-            return;
-        this._stopTransports();
-        this._closed = true;
-        for (var k in this._timers)
-            clearTimeout(this._timers[k]);
-        clearInterval(this._electTimer);
-        if (this._onHide)
-            this._onHide();
-        if (typeof removeEventListener === "function") {
-            removeEventListener("online", this._onOnline);
-            if (this._onHide)
-                removeEventListener("pagehide", this._onHide);
-        }
-        this._setStatus({ connected: false, transport: null });
-        if (this._unlock)
-            this._unlock();
-        if (this._bc)
-            this._bc.close();
-        this._bc = null;
-        for (var id in this._pubs)
-            this._pubs[id].reject(fail("closed", "the client was closed"));
-    };
-
-    /* ------------------------------------------------------------ WebSocket */
+    /*  TRANSPORTS.websocket: the fastpush.v1 subprotocol of ws-bridge.  */
 
     TRANSPORTS.websocket = function (fp, a, cursor, token) {
         var o = fp.options, pubs = {}, n = 0;
@@ -749,7 +775,9 @@
         };
     };
 
-    /* ------------------------------------------------------------ SSE */
+    /* ------------------------------------------------------------ sse.js */
+
+    /*  TRANSPORTS.sse: Server-Sent Events, read with fetch().  */
 
     /*  Server-Sent Events read with fetch(), not EventSource: it can send
      *  Authorization, sees heartbeat comments (so silence is noticed) and
@@ -817,7 +845,9 @@
         return { close: function () { ctrl.abort(); } };
     };
 
-    /* ------------------------------------------------------------ polling */
+    /* ------------------------------------------------------------ poll.js */
+
+    /*  TRANSPORTS.poll: long-polling, and the followers' one-shot catch-up.  */
 
     /*  Long-polls from the cursor; every answer says where it stands.  With
      *  a.once (a follower's catch-up) it stops at the first answer that

@@ -3,8 +3,9 @@
  *      import { Fastpush } from "/js/fastpush.mjs";
  *      const fp = new Fastpush({ channels: ["news"] });
  *
- *  The code is in fastpush.js (no build step): importing it runs it as a
- *  module, where it defines globalThis.Fastpush, exported here.
+ *  The code is in fastpush.js (built from src/, see build.mjs): importing
+ *  it runs it as a module, where it defines globalThis.Fastpush, exported
+ *  here.
  */
 import "./fastpush.js";
 
