@@ -5,7 +5,21 @@ Each test prints TAP; this prints it through and ends with the totals:
 
     N passed, N failed
 
+(a TAP skip counts as passed; the per-file lines say how many were skips).
+
 A test file that crashes, times out or prints no plan counts as a failure.
+
+Outside tools a test needs (chromium, lighttpd, node and node-ws, nginx,
+apache2, php, systemd-analyze) must be installed: a missing one is a
+failure, a `not ok` line naming it (harness.require_tool), so that a test
+cannot pass without checking anything.  Environment:
+
+    FP_ALLOW_SKIP=1   a missing tool is a TAP skip instead
+                      (`ok N - ... # SKIP chromium missing`); for a
+                      machine that lacks some tools on purpose, never CI
+    FP_CHROMIUM=PATH  the Chromium binary to run (default: chromium,
+                      chromium-browser or google-chrome on PATH)
+    FP_BIN            the programs' directory (set from --bin)
 """
 import argparse
 import os
@@ -25,11 +39,12 @@ def run_file(path, env, timeout):
         out, rc, timed_out = proc.stdout.decode(errors="replace"), proc.returncode, False
     except subprocess.TimeoutExpired as e:
         out, rc, timed_out = (e.stdout or b"").decode(errors="replace"), -1, True
-    passed = failed = 0
+    passed = failed = skipped = 0
     planned = False
     for line in out.splitlines():
         if line.startswith("ok "):
             passed += 1
+            skipped += " # SKIP " in line
         elif line.startswith("not ok "):
             failed += 1
         elif line.startswith("1.."):
@@ -45,9 +60,10 @@ def run_file(path, env, timeout):
     elif not planned:
         print(f"not ok - {name}: printed no TAP plan")
         failed += 1
-    print(f"# {name}: {passed} passed, {failed} failed in {time.time() - start:.1f} s")
+    skips = f" ({skipped} of them skipped: FP_ALLOW_SKIP)" if skipped else ""
+    print(f"# {name}: {passed} passed{skips}, {failed} failed in {time.time() - start:.1f} s")
     sys.stdout.flush()
-    return passed, failed
+    return passed, failed, skipped
 
 
 def main():
@@ -66,11 +82,14 @@ def main():
     env["FP_BIN"] = os.path.abspath(args.bin)
     env["PYTHONPATH"] = args.dir + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
-    total_p = total_f = 0
+    total_p = total_f = total_s = 0
     for f in files:
-        p, fl = run_file(os.path.join(args.dir, f), env, args.timeout)
+        p, fl, sk = run_file(os.path.join(args.dir, f), env, args.timeout)
         total_p += p
         total_f += fl
+        total_s += sk
+    if total_s:
+        print(f"# {total_s} of the passed checks were skipped (FP_ALLOW_SKIP=1)")
     print(f"{total_p} passed, {total_f} failed")
     return 1 if total_f or not files else 0
 

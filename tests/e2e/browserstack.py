@@ -23,8 +23,9 @@ import urllib.request
 
 import zmq
 
+import chromium
 from chromium import Chromium
-from harness import BIN, Env
+from harness import BIN, Env, require_tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import fpstack  # noqa: E402
@@ -206,10 +207,12 @@ def check_sequence(t, s, got, channel, desc):
 
 
 def run(t, *mains):
-    """Each main(env, br) in its own Env with its own Chromium; skipped
-    without chromium or lighttpd.  Ends the test (t.done)."""
-    if not Chromium.available() or not fpstack.LIGHTTPD:
-        t.note("SKIP: needs chromium and lighttpd")
+    """Each main(env, br) in its own Env with its own Chromium.  Without
+    chromium or lighttpd: a failure naming the missing tool (a skip with
+    FP_ALLOW_SKIP=1, see harness.require_tool).  Ends the test (t.done)."""
+    have_chromium = require_tool(t, "chromium", chromium.binary())
+    have_lighttpd = require_tool(t, "lighttpd", fpstack.LIGHTTPD)
+    if not (have_chromium and have_lighttpd):
         mains = ()
     for main in mains:
         with Env(t) as env:

@@ -18,8 +18,11 @@ Chromium.open(url) keeps a tab open instead: tab.eval(expression) runs
 scripts in it over time (the page keeps its state between them),
 tab.screenshot(path) saves a PNG, tab.close() closes it.
 
-Chromium.available() is False when there is no chromium binary, so a
-test can skip.
+The binary is $FP_CHROMIUM when set, else the first of chromium,
+chromium-browser, google-chrome on PATH; binary() tells which (None when
+none is found).  A test passes it to harness.require_tool("chromium",
+...) first, so a missing Chromium fails the test (or, with FP_ALLOW_SKIP=1,
+is a TAP skip); Chromium.available() is False when there is none.
 """
 import asyncio
 import itertools
@@ -45,7 +48,11 @@ class ChromiumError(Exception):
     pass
 
 
-def _binary():
+def binary():
+    """The chromium to run: $FP_CHROMIUM when set (even if it does not
+    exist, so that a test reports it), else the first of BINARIES on PATH."""
+    if os.environ.get("FP_CHROMIUM"):
+        return os.environ["FP_CHROMIUM"]
     for b in BINARIES:
         p = shutil.which(b)
         if p:
@@ -65,7 +72,8 @@ class Chromium:
 
     @staticmethod
     def available():
-        return _binary() is not None
+        exe = binary()
+        return exe is not None and os.access(exe, os.X_OK)
 
     def __enter__(self):
         self.start()
@@ -76,9 +84,9 @@ class Chromium:
         return False
 
     def start(self):
-        exe = _binary()
-        if not exe:
-            raise ChromiumError("no chromium binary")
+        exe = binary()
+        if not exe or not os.access(exe, os.X_OK):
+            raise ChromiumError(f"no chromium binary ({exe or 'none on PATH'})")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([exe] + FLAGS + [f"--user-data-dir={self.dir}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=self._err,

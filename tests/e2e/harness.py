@@ -12,6 +12,11 @@ directory, waits until they are ready (the --ready-fd pipe, as s6 does),
 and at the end stops them by PID (SIGTERM, then SIGKILL), fails the test if
 one exited badly or a sanitizer reported anything, and removes the
 directory (kept, and its path printed, when a check failed).
+
+A test that needs an outside program (chromium, lighttpd, node...) asks
+require_tool(t, name, path) first: a missing tool is a failure (a `not ok`
+line naming it), not a silent pass, unless FP_ALLOW_SKIP=1 is in the
+environment, when it is a TAP skip (`ok N - ... # SKIP chromium missing`).
 """
 import json
 import os
@@ -26,6 +31,8 @@ import time
 import zmq
 
 BIN = os.environ.get("FP_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+# FP_ALLOW_SKIP=1: a missing outside tool is a TAP skip instead of a failure
+ALLOW_SKIP = os.environ.get("FP_ALLOW_SKIP", "") not in ("", "0")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
 
 
@@ -52,6 +59,12 @@ class Tap:
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, f"got:  {got!r}\nwant: {want!r}")
 
+    def skip(self, desc, reason):
+        """A check not run: `ok N - desc # SKIP reason`."""
+        self.n += 1
+        print(f"ok {self.n} - {desc} # SKIP {reason}")
+        sys.stdout.flush()
+
     def note(self, msg):
         for line in str(msg).splitlines():
             print(f"# {line}")
@@ -60,6 +73,31 @@ class Tap:
     def done(self):
         print(f"1..{self.n}")
         sys.exit(1 if self.failed else 0)
+
+
+_WHICH = object()
+
+
+def require_tool(t, name, path=_WHICH, desc=None):
+    """True when the outside tool `name` is there: `path` is where it was
+    looked up (shutil.which's answer, a file or a directory such as a
+    node module; None or "" when the lookup found nothing); by default
+    shutil.which(name).  Passes silently when present.  When missing it
+    prints `not ok N - <desc>: <name> missing` (the test fails), or with
+    FP_ALLOW_SKIP=1 `ok N - <desc> # SKIP <name> missing`, and returns
+    False: the caller leaves out the checks that need the tool."""
+    if path is _WHICH:
+        path = shutil.which(name)
+    if path and os.path.exists(path):
+        return True
+    desc = desc or f"{name} is installed"
+    where = f" (looked for {path})" if path else " (not found on PATH)"
+    if ALLOW_SKIP:
+        t.skip(desc, f"{name} missing")
+    else:
+        t.ok(False, f"{desc}: {name} missing", f"{name} missing{where}; "
+             "install it, or set FP_ALLOW_SKIP=1 to skip the checks that need it")
+    return False
 
 
 def free_port(host="127.0.0.1"):

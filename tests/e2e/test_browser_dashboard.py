@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 from browserstack import ARTIFACTS, run
-from harness import BIN, SANITIZER_MARKS, Tap, wait_for
+from harness import BIN, SANITIZER_MARKS, Tap, require_tool, wait_for
 
 t = Tap()
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -88,7 +88,7 @@ def main(env, br):
                          env=dict(os.environ, **eps), capture_output=True, timeout=10)
     t.ok(cli.returncode == 0 and feed_has(tab, "from the CLI"), "fastpush publish shows in the feed",
          cli.stderr)
-    if shutil.which("php"):
+    if require_tool(t, "php", shutil.which("php"), "clients/php/example.php: php installed"):
         php = subprocess.run(["php", os.path.join(ROOT, "clients", "php", "example.php"), "chat"],
                              env=dict(os.environ, **eps), capture_output=True, timeout=20)
         t.ok(feed_has(tab, "a plain string"), "clients/php/example.php shows in the feed",

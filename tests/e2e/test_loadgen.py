@@ -1,6 +1,7 @@
 """loadgen end to end: a few clients against fastpush-sse behind lighttpd
 and against the Node peer (bench/peers), every transport loadgen speaks.
-Skips a system whose server is not installed."""
+A system whose server is not installed fails (harness.require_tool; a
+skip with FP_ALLOW_SKIP=1)."""
 import json
 import os
 import shutil
@@ -8,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import BIN, Tap
+from harness import BIN, Tap, require_tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../bench"))
 import systems  # noqa: E402
@@ -61,16 +62,16 @@ def main():
     t = Tap()
     ctx = Ctx()
     try:
-        if shutil.which("lighttpd"):
+        if require_tool(t, "lighttpd", shutil.which("lighttpd"),   # bench/systems.py runs it from PATH
+                        "fastpush case: lighttpd installed"):
             with systems.make("fastpush", ctx, 20) as s:
                 r = loadgen(t, s, "sse", 20, phases=[(10, 1)])
                 check_broadcast(t, r, "fastpush SSE", 20)
                 if r:
                     t.ok(r["mem"]["idle"]["procs"] >= 3 and r["mem"]["idle"]["pss_kb"] > 0,
                          "memory sampled over broker, fastpush-sse and lighttpd", r["mem"])
-        else:
-            t.note("lighttpd not installed: fastpush case skipped")
-        if shutil.which("node") and os.path.isdir(systems.NODE_PATH + "/ws"):
+        if require_tool(t, "node", shutil.which("node"), "Node cases: node installed") and \
+                require_tool(t, "node-ws", systems.NODE_PATH + "/ws", "Node cases: node-ws installed"):
             with systems.make("node", ctx, 20) as s:
                 check_broadcast(t, loadgen(t, s, "ws", 20, phases=[(10, 1)]), "Node WebSocket", 20)
                 check_broadcast(t, loadgen(t, s, "longpoll", 20, phases=[(10, 1)]),
@@ -83,8 +84,6 @@ def main():
                 if r:
                     t.ok(r["window"]["cycles_per_s"] > 20 and r["totals"]["failed"] == 0,
                          "churn: streams opened and closed", r["window"])
-        else:
-            t.note("node or node-ws not installed: Node cases skipped")
     finally:
         shutil.rmtree(ctx.tmp, ignore_errors=True)
     t.done()

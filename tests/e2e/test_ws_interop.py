@@ -9,8 +9,9 @@ import subprocess
 
 import websockets
 
+import chromium as chromium_mod
 from chromium import Chromium, PageServer
-from harness import Env, Tap
+from harness import Env, Tap, require_tool
 from wsclient import start_ws
 
 t = Tap()
@@ -101,8 +102,8 @@ setTimeout(() => { console.log(JSON.stringify({error: 'timeout', out})); process
 
 
 def node_ws(b, echo, proto):
-    if not shutil.which("node") or not os.path.exists("/usr/share/nodejs/ws"):
-        t.note("SKIP node ws: node or node-ws not installed")
+    if not require_tool(t, "node", shutil.which("node"), "node ws: node installed") or \
+            not require_tool(t, "node-ws", "/usr/share/nodejs/ws", "node ws: node-ws installed"):
         return
     b.publish("nd", "before")
     env = dict(os.environ, NODE_PATH="/usr/share/nodejs")
@@ -159,8 +160,7 @@ CHROME_SCRIPT = r"""
 
 
 def chromium(env, b, echo, proto):
-    if not Chromium.available():
-        t.note("SKIP chromium: not installed")
+    if not require_tool(t, "chromium", chromium_mod.binary(), "chromium: installed"):
         return
     page = PageServer()
     refusing = start_ws(env, "ws-refusing", echo="on", origin="https://elsewhere.example")

@@ -9,7 +9,7 @@ import shutil
 import struct
 import time
 
-from harness import Env, Tap, free_port
+from harness import Env, Tap, free_port, require_tool
 from wsclient import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, accept_key, close_payload, start_ws
 
 t = Tap()
@@ -25,8 +25,15 @@ def example(name, bridge_port):
         '"port" => 7410', f'"port" => {bridge_port}')
 
 
+def find(name):
+    """name on PATH, else in /usr/sbin (not on every user's PATH); None."""
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}",) if os.access(p, os.X_OK)), None)
+
+
 def lighttpd(env, port, bridge_port):
-    if not shutil.which("lighttpd"):
+    exe = find("lighttpd")
+    if not require_tool(t, "lighttpd", exe, "lighttpd: installed"):
         return None
     d = env.path("lighttpd")
     os.makedirs(d, exist_ok=True)
@@ -40,13 +47,15 @@ server.errorlog = "{d}/error.log"
 server.pid-file = "{d}/lighttpd.pid"
 include "{d}/ws.conf"
 """)
-    return env.start("lighttpd", ["lighttpd", "-D", "-f", os.path.join(d, "lighttpd.conf")])
+    return env.start("lighttpd", [exe, "-D", "-f", os.path.join(d, "lighttpd.conf")])
 
 
 def apache(env, port, bridge_port):
-    exe = shutil.which("apache2") or "/usr/sbin/apache2"
+    exe = find("apache2")
     mods = "/usr/lib/apache2/modules"
-    if not os.path.exists(exe) or not os.path.exists(f"{mods}/mod_proxy_wstunnel.so"):
+    if not require_tool(t, "apache2", exe, "apache: installed") or \
+            not require_tool(t, "mod_proxy_wstunnel", f"{mods}/mod_proxy_wstunnel.so",
+                             "apache: mod_proxy_wstunnel installed"):
         return None
     d = env.path("apache")
     os.makedirs(d, exist_ok=True)
@@ -72,7 +81,8 @@ Mutex file:{d} default
 
 
 def nginx(env, port, bridge_port):
-    if not shutil.which("nginx"):
+    exe = find("nginx")
+    if not require_tool(t, "nginx", exe, "nginx: installed"):
         return None
     d = env.path("nginx")
     os.makedirs(d, exist_ok=True)
@@ -96,7 +106,7 @@ http {{
     }}
 }}
 """)
-    return env.start("nginx", ["nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")])
+    return env.start("nginx", [exe, "-p", d, "-c", os.path.join(d, "nginx.conf")])
 
 
 def wait_port(port, proc, timeout=10):
@@ -163,8 +173,7 @@ with Env(t) as env:
     for name, start in (("lighttpd", lighttpd), ("apache", apache), ("nginx", nginx)):
         port = free_port()
         p = start(env, port, w.port)
-        if p is None:
-            t.note(f"SKIP {name}: not installed")
+        if p is None:           # require_tool reported the missing tool
             continue
         if not t.ok(wait_port(port, p), f"{name}: starts from the generated config", p.read_log()):
             d = env.path(name)

@@ -1,5 +1,7 @@
 /*  The unit test runner: runs each common/ module's self-test (compiled
- *  with -DFP_TEST) and prints TAP.  `fp-unit -t NAME` runs one module.  */
+ *  with -DFP_TEST) and prints TAP.  `fp-unit -t NAME` runs one module (plan 1..1, test
+ *  number 1); an unknown NAME or argument is an error (status 2).  The
+ *  last line, not TAP, is "N passed, N failed".  */
 #include <stdio.h>
 #include <string.h>
 
@@ -37,30 +39,63 @@ static const struct {
     { "lg_parse", fp_lg_parse_test },
 };
 
+static void
+s_usage(FILE *f)
+{
+    fprintf(f, "usage: fp-unit [-t NAME]\n"
+            "Runs every module's self-test (or only NAME's) and prints TAP.\n"
+            "NAME is one of:");
+    for (size_t i = 0; i < sizeof s_tests / sizeof s_tests[0]; i++)
+        fprintf(f, " %s", s_tests[i].name);
+    fprintf(f, "\n");
+}
+
 int
 main(int argc, char **argv)
 {
-    const char *only = argc == 3 && strcmp(argv[1], "-t") == 0 ? argv[2]
-                                                                : NULL;
     int n = (int) (sizeof s_tests / sizeof s_tests[0]);
-    int passed = 0, failed = 0, checks = 0;
+    int first = 0, last = n;            /*  the tests to run: [first, last)  */
 
-    printf("1..%d\n", only ? 1 : n);
-    for (int i = 0; i < n; i++) {
-        if (only && strcmp(only, s_tests[i].name) != 0)
-            continue;
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0
+                      || strcmp(argv[1], "--help") == 0)) {
+        s_usage(stdout);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "-t") == 0) {
+        for (first = 0; first < n; first++)
+            if (strcmp(argv[2], s_tests[first].name) == 0)
+                break;
+        if (first == n) {
+            fprintf(stderr, "fp-unit: no test named '%s'\n", argv[2]);
+            s_usage(stderr);
+            return 2;
+        }
+        last = first + 1;
+    } else if (argc != 1) {
+        s_usage(stderr);
+        return 2;
+    }
+
+    int passed = 0, failed = 0, checks = 0;
+    printf("1..%d\n", last - first);
+    for (int i = first; i < last; i++) {
+        int num = i - first + 1;        /*  TAP numbers follow the plan  */
         fp_test_checks = fp_test_failures = 0;
         s_tests[i].fn();
         checks += fp_test_checks;
         if (fp_test_failures == 0 && fp_test_checks > 0) {
-            printf("ok %d - %s (%d checks)\n", i + 1, s_tests[i].name,
+            printf("ok %d - %s (%d checks)\n", num, s_tests[i].name,
                    fp_test_checks);
             passed++;
+        } else if (fp_test_checks == 0) {
+            printf("not ok %d - %s (ran no checks)\n", num, s_tests[i].name);
+            failed++;
         } else {
-            printf("not ok %d - %s (%d of %d checks failed)\n", i + 1,
+            printf("not ok %d - %s (%d of %d checks failed)\n", num,
                    s_tests[i].name, fp_test_failures, fp_test_checks);
             failed++;
         }
+        fflush(stdout);
     }
     printf("# %d checks\n%d passed, %d failed\n", checks, passed, failed);
     return failed ? 1 : 0;
