@@ -41,7 +41,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
-            iproute2
+            iproute2 systemd
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
