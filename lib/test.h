@@ -43,6 +43,7 @@ void fp_error_test(void);
 void fp_rate_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);
+void fp_hub_test(void);
 void fp_lg_parse_test(void);    /*  bench/lg_parse.c (loadgen)  */
 
 #endif

@@ -36,6 +36,7 @@ static const struct {
     { "rate", fp_rate_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
+    { "hub", fp_hub_test },
     { "lg_parse", fp_lg_parse_test },
 };
 
