@@ -778,14 +778,15 @@ s_heartbeat(s_broker_t *b, const char *epoch, uint64_t head)
     s_send(b, "", body);
 }
 
+/*  A sync mark: kind "subscribe" or "beacon".  */
 static void
-s_mark(s_broker_t *b, const char *epoch, const char *channel, uint64_t last,
-       uint64_t head)
+s_mark(s_broker_t *b, const char *kind, const char *epoch,
+       const char *channel, uint64_t last, uint64_t head)
 {
     char body[320];
-    snprintf(body, sizeof body, "{\"sync\":\"subscribe\",\"epoch\":\"%s\","
+    snprintf(body, sizeof body, "{\"sync\":\"%s\",\"epoch\":\"%s\","
              "\"channel\":\"%s\",\"last\":%llu,\"head\":%llu,\"ts\":1}",
-             epoch, channel, (unsigned long long) last,
+             kind, epoch, channel, (unsigned long long) last,
              (unsigned long long) head);
     s_send(b, channel, body);
 }
@@ -920,7 +921,7 @@ s_join(s_broker_t *b, s_seen_t *seen, const char *const *channels,
         FP_CHECK(s_wait_sub(b, channels[i]), "hub subscribes to a channel");
     s_heartbeat(b, T_EPOCH, head);
     for (size_t i = 0; i < n; i++)
-        s_mark(b, T_EPOCH, channels[i], last[i], head);
+        s_mark(b, "subscribe", T_EPOCH, channels[i], last[i], head);
     return m;
 }
 
@@ -980,12 +981,11 @@ s_resets(const char *channel, const char *reason)
                      reason, "snapshot", 0);
 }
 
-/*  Publish `ev`, whose prev shows a gap on news after news/4, and return
- *  the backfill SINCE it causes (NULL, check failed, if none came).  */
+/*  The backfill SINCE that a gap on news after news/4 causes (NULL,
+ *  check failed, if none came).  */
 static json_t *
-s_gap_since(s_broker_t *b, const s_ev_t *ev)
+s_gap_since(s_broker_t *b)
 {
-    s_publish(b, T_EPOCH, ev);
     json_t *req = s_wait_since(b);
     FP_CHECK(req && s_since_is(req, "news@" T_EPOCH "-4"),
              "gap: backfill SINCE from the channel's last SEQ");
@@ -1002,7 +1002,8 @@ s_test_gap(void)
     s_seen_t seen = { "" };
     fp_hub_stats_t st;
     fp_member_t *m = s_live_news(&b, &seen);
-    json_t *req = s_gap_since(&b, &(s_ev_t) { "news", 7, 5 });
+    s_publish(&b, T_EPOCH, &(s_ev_t) { "news", 7, 5 });
+    json_t *req = s_gap_since(&b);
     s_publish(&b, T_EPOCH, &(s_ev_t) { "news", 8, 7 });
     s_pump(&b, 20);
     FP_CHECK(strcmp(seen.log, "ready:" T_EPOCH "-3 news/4") == 0,
@@ -1017,6 +1018,26 @@ s_test_gap(void)
     s_done(&b, &m);
 }
 
+/*  2b. A gap shown by a beacon (the channel's last SEQ above what the
+ *  hub dispatched) is backfilled the same way.  */
+static void
+s_test_beacon(void)
+{
+    s_broker_t b;
+    s_seen_t seen = { "" };
+    fp_hub_stats_t st;
+    fp_member_t *m = s_live_news(&b, &seen);
+    s_mark(&b, "beacon", T_EPOCH, "news", 6, 6);
+    json_t *req = s_gap_since(&b);
+    s_reply(&b, req, T_EPOCH, 6, NULL, (s_ev_t[]) { { "news", 6, 4 } }, 1);
+    s_publish(&b, T_EPOCH, &(s_ev_t) { "news", 7, 6 });
+    FP_CHECK(s_expect(&b, &seen, "ready:" T_EPOCH "-3 news/4 news/6 news/7"),
+             "beacon gap filled, then live");
+    fp_hub_stats(b.hub, &st);
+    FP_CHECK(st.gaps == 1 && st.backfilled == 1, "beacon gap counted");
+    s_done(&b, &m);
+}
+
 /*  3. A gap history cannot fill: the backfill's reply resets the channel
  *  ("trimmed"), and the feed resumes from what history still holds.  */
 static void
@@ -1026,7 +1047,8 @@ s_test_trimmed(void)
     s_seen_t seen = { "" };
     fp_hub_stats_t st;
     fp_member_t *m = s_live_news(&b, &seen);
-    json_t *req = s_gap_since(&b, &(s_ev_t) { "news", 9, 6 });
+    s_publish(&b, T_EPOCH, &(s_ev_t) { "news", 9, 6 });
+    json_t *req = s_gap_since(&b);
     s_reply(&b, req, T_EPOCH, 9, s_resets("news", "trimmed"),
             (s_ev_t[]) { { "news", 9, 6 } }, 1);
     FP_CHECK(s_expect(&b, &seen, "ready:" T_EPOCH "-3 news/4 "
@@ -1056,7 +1078,7 @@ s_test_epoch(void)
     s_publish(&b, "hubtestb", &(s_ev_t) { "news", 1, 0 });
     s_pump(&b, 20);
     FP_CHECK(!fp_member_live(m), "new epoch: the member is rejoining");
-    s_mark(&b, "hubtestb", "news", 1, 1);
+    s_mark(&b, "subscribe", "hubtestb", "news", 1, 1);
     json_t *req = s_wait_since(&b);
     FP_CHECK(req && s_since_is(req, "news@" T_EPOCH "-4"),
              "rejoin asks SINCE from the old cursor");
@@ -1126,6 +1148,7 @@ fp_hub_test(void)
     int level = fp_log_set_level(FP_LOG_ERROR);   /*  warnings expected  */
     s_test_join();
     s_test_gap();
+    s_test_beacon();
     s_test_trimmed();
     s_test_epoch();
     s_test_late();
