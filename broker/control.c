@@ -19,6 +19,7 @@
  *  replies leave in the order the requests came.
  */
 #include "broker.h"
+#include "clock.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
@@ -133,7 +134,7 @@ s_ping(broker_t *b, request_t *r)
 {
     r->meta = json_pack("{s:s, s:I, s:I, s:s}", "epoch", b->epoch,
                         "head", (json_int_t) b->seq,
-                        "ts", (json_int_t) broker_now_ms(),
+                        "ts", (json_int_t) fp_clock_wall_ms(),
                         "version", BROKER_VERSION);
     return 0;
 }

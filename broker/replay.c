@@ -23,6 +23,7 @@
  *  than the oldest segment's start are treated the same way.
  */
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -172,7 +173,7 @@ s_finish(replay_t *r)
         r->lost_upto = s_max(r->lost_upto, r->reserved);
     b->seq = s_max(r->max_seq, r->reserved);
     s_lost(b, r->lost_upto);
-    broker_history_trim_global(b, broker_now_ms());
+    broker_history_trim_global(b, fp_clock_wall_ms());
     if (r->lost_upto > r->lost_before)
         fp_log_warnx("replay: events up to %s-%llu may be lost (%s): "
                      "older cursors get a reset", b->epoch,
