@@ -26,7 +26,6 @@
 #include "mem.h"
 
 #include <string.h>
-#include <time.h>
 
 static fp_log_limit_t s_bad_log;
 
@@ -139,21 +138,13 @@ s_ping(broker_t *b, request_t *r)
     return 0;
 }
 
-static uint64_t
-s_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 /*  SINCE, timed: the broker's own share of a resume's latency.  */
 static int
 s_since(broker_t *b, request_t *r)
 {
-    uint64_t t0 = s_ns();
+    int64_t t0 = fp_clock_ns();
     int rc = broker_since(b, r->body, &r->meta, &r->events, r->code, r->err);
-    uint64_t dt = s_ns() - t0;
+    uint64_t dt = (uint64_t) (fp_clock_ns() - t0);
     b->stats.since_ns += dt;
     if (dt > b->stats.since_max_ns)
         b->stats.since_max_ns = dt;

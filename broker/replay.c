@@ -28,7 +28,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     broker_t *b;
@@ -182,14 +181,6 @@ s_finish(replay_t *r)
                      "unclean stop without store-fsync always");
 }
 
-static uint64_t
-s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /*  Replay the store into b (epoch already set from the store), log the
  *  figures, then open the store for appending.  Exits with status 1 if
  *  the store cannot be read or written.  */
@@ -198,7 +189,7 @@ broker_replay(broker_t *b)
 {
     char err[FP_ERR_LEN];
     replay_t r = { .b = b };
-    uint64_t t0 = s_ms();
+    int64_t t0 = fp_clock_ms();
 
     b->evicted_upto = broker_store_base(b->store);
     int segs = broker_store_replay(b->store, s_record, &r, err);
@@ -208,7 +199,7 @@ broker_replay(broker_t *b)
     if (broker_store_start(b->store, b->seq, r.lost_upto, err) < 0)
         fp_fatalx("%s", err);
     b->stats.replay_records = r.records;
-    b->stats.replay_ms = s_ms() - t0;
+    b->stats.replay_ms = (uint64_t) (fp_clock_ms() - t0);
     fp_log_info("store %s: replayed %llu records (%llu events, %llu keyed "
                 "copies) from %d segments in %llu ms; head %s-%llu, %llu "
                 "events in history, %zu channels", b->conf.store,

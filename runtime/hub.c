@@ -10,6 +10,7 @@
  *  events of other channels may have been dispatched by then.
  */
 #include "hub_int.h"
+#include "clock.h"
 #include "err.h"
 #include "conf.h"
 #include "json.h"
@@ -17,17 +18,8 @@
 #include "mem.h"
 
 #include <string.h>
-#include <time.h>
 
 #define PROCESS_BUDGET 2000
-
-static int64_t
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ channels */
 
@@ -54,7 +46,7 @@ hub_chan_require(fp_hub_t *hub, const char *name)
     c = fp_calloc(1, sizeof *c);
     c->name = fp_strdup(name);
     c->state = CHAN_SUBSCRIBING;
-    c->subscribed_at = s_now();
+    c->subscribed_at = fp_clock_ms();
     zhashx_insert(hub->chans, name, c);
     s_subscribe(hub, name, true);
     hub->stats.channels++;
@@ -65,7 +57,7 @@ void
 hub_chan_idle_check(fp_hub_t *hub, hub_chan_t *c)
 {
     if (c->n == 0)
-        c->idle_since = s_now();
+        c->idle_since = fp_clock_ms();
 }
 
 static void
@@ -354,7 +346,7 @@ s_epoch_change(fp_hub_t *hub, const char *epoch)
         c->state = CHAN_SUBSCRIBING;
         c->last_seq = 0;
         c->backfilling = false;
-        c->subscribed_at = s_now();
+        c->subscribed_at = fp_clock_ms();
         for (uint32_t i = 0; i < c->n; i++)
             hub_member_rejoin(c->members[i].member);
     }
@@ -376,7 +368,7 @@ s_epoch(fp_hub_t *hub, const char *epoch)
 static void
 s_heard(fp_hub_t *hub)
 {
-    hub->last_heard = s_now();
+    hub->last_heard = fp_clock_ms();
     if (hub->broker_up)
         return;
     hub->broker_up = true;
