@@ -248,7 +248,4 @@ int broker_report(broker_t *b, json_t *req, json_t **meta, char *code,
                   char *err);
 json_t *broker_reports_json(broker_t *b);
 
-/*  main.c  */
-int64_t broker_now_ms(void);
-
 #endif

@@ -20,13 +20,13 @@
  */
 #include "broker.h"
 #include "error.h"
+#include "clock.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 
 #include <string.h>
-#include <time.h>
 
 static fp_log_limit_t s_bad_log;
 
@@ -134,26 +134,18 @@ s_ping(broker_t *b, request_t *r)
 {
     r->meta = json_pack("{s:s, s:I, s:I, s:s}", "epoch", b->epoch,
                         "head", (json_int_t) b->seq,
-                        "ts", (json_int_t) broker_now_ms(),
+                        "ts", (json_int_t) fp_clock_wall_ms(),
                         "version", BROKER_VERSION);
     return 0;
-}
-
-static uint64_t
-s_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 /*  SINCE, timed: the broker's own share of a resume's latency.  */
 static int
 s_since(broker_t *b, request_t *r)
 {
-    uint64_t t0 = s_ns();
+    int64_t t0 = fp_clock_ns();
     int rc = broker_since(b, r->body, &r->meta, &r->events, r->code, r->err);
-    uint64_t dt = s_ns() - t0;
+    uint64_t dt = (uint64_t) (fp_clock_ns() - t0);
     b->stats.since_ns += dt;
     if (dt > b->stats.since_max_ns)
         b->stats.since_max_ns = dt;

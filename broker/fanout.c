@@ -19,6 +19,7 @@
  *  makes for a subscriber that goes away), so the counts per channel hold.
  */
 #include "broker.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -72,7 +73,7 @@ s_mark(broker_t *b, chan_t *c, const char *kind)
                      "\"ts\":%lld}", kind, b->epoch, c->name,
                      (unsigned long long) c->last_seq,
                      (unsigned long long) b->seq,
-                     (long long) broker_now_ms());
+                     (long long) fp_clock_wall_ms());
     s_send(b, c->name, body, (size_t) n);
 }
 
@@ -82,7 +83,7 @@ broker_fanout_heartbeat(broker_t *b)
     char body[256];
     int n = snprintf(body, sizeof body, "{\"heartbeat\":true,\"epoch\":\"%s\","
                      "\"head\":%llu,\"ts\":%lld,\"interval\":%llu}", b->epoch,
-                     (unsigned long long) b->seq, (long long) broker_now_ms(),
+                     (unsigned long long) b->seq, (long long) fp_clock_wall_ms(),
                      (unsigned long long) b->conf.heartbeat);
     s_send(b, "", body, (size_t) n);
 }
@@ -165,7 +166,7 @@ int
 broker_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     broker_t *b = arg;
-    int64_t now = broker_now_ms();
+    int64_t now = fp_clock_wall_ms();
 
     broker_fanout_heartbeat(b);
     s_beacons(b, now);

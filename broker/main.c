@@ -5,6 +5,7 @@
  */
 #include "broker.h"
 #include "args.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static broker_conf_t s_conf;
@@ -70,14 +70,6 @@ static const fp_conf_opt_t s_opts[] = {
       "events a second per publisher connection, 0 = no limit (0)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
-
-int64_t
-broker_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_defaults(void)
@@ -236,7 +228,7 @@ main(int argc, char **argv)
     zsys_init();
     zsys_set_logstream(NULL);
     b.conf = s_conf;
-    b.started = broker_now_ms();
+    b.started = fp_clock_wall_ms();
     broker_chan_table_init(&b);
     s_auth(&b);
     if (fp_args_checked(&args, "fastpush-broker")) {

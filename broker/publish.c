@@ -13,6 +13,7 @@
  *  assigned, so a refused publish leaves no hole in the sequence.
  */
 #include "broker.h"
+#include "clock.h"
 #include "conf.h"
 #include "jscan.h"
 #include "log.h"
@@ -69,7 +70,7 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
                  c->name, (long long) b->conf.max_keys);
         return s_fail(code, "key_limit");
     }
-    int64_t ts = broker_now_ms();
+    int64_t ts = fp_clock_wall_ms();
     if (ts < b->last_ts)
         ts = b->last_ts;
     b->last_ts = ts;

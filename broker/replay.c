@@ -23,11 +23,11 @@
  *  than the oldest segment's start are treated the same way.
  */
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     broker_t *b;
@@ -172,21 +172,13 @@ s_finish(replay_t *r)
         r->lost_upto = s_max(r->lost_upto, r->reserved);
     b->seq = s_max(r->max_seq, r->reserved);
     s_lost(b, r->lost_upto);
-    broker_history_trim_global(b, broker_now_ms());
+    broker_history_trim_global(b, fp_clock_wall_ms());
     if (r->lost_upto > r->lost_before)
         fp_log_warnx("replay: events up to %s-%llu may be lost (%s): "
                      "older cursors get a reset", b->epoch,
                      (unsigned long long) r->lost_upto,
                      r->damage ? "damaged log" :
                      "unclean stop without store-fsync always");
-}
-
-static uint64_t
-s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 /*  Replay the store into b (epoch already set from the store), log the
@@ -197,7 +189,7 @@ broker_replay(broker_t *b)
 {
     char err[FP_ERR_LEN];
     replay_t r = { .b = b };
-    uint64_t t0 = s_ms();
+    int64_t t0 = fp_clock_ms();
 
     b->evicted_upto = broker_store_base(b->store);
     int segs = broker_store_replay(b->store, s_record, &r, err);
@@ -207,7 +199,7 @@ broker_replay(broker_t *b)
     if (broker_store_start(b->store, b->seq, r.lost_upto, err) < 0)
         fp_fatalx("%s", err);
     b->stats.replay_records = r.records;
-    b->stats.replay_ms = s_ms() - t0;
+    b->stats.replay_ms = (uint64_t) (fp_clock_ms() - t0);
     fp_log_info("store %s: replayed %llu records (%llu events, %llu keyed "
                 "copies) from %d segments in %llu ms; head %s-%llu, %llu "
                 "events in history, %zu channels", b->conf.store,

@@ -7,6 +7,7 @@
  *  Reports older than 30 s are dropped: that process is gone.
  */
 #include "broker.h"
+#include "clock.h"
 #include "conf.h"
 #include "json.h"
 
@@ -42,7 +43,7 @@ broker_report(broker_t *b, json_t *req, json_t **meta, char *code, char *err)
         return -1;
     }
     json_t *entry = json_pack("{s:s, s:O, s:I, s:O}", "transport", transport,
-                              "pid", pid, "ts", (json_int_t) broker_now_ms(),
+                              "pid", pid, "ts", (json_int_t) fp_clock_wall_ms(),
                               "stats", stats);
     json_object_set_new(b->reports, key, entry);
     *meta = json_object();
@@ -53,7 +54,7 @@ json_t *
 broker_reports_json(broker_t *b)
 {
     json_t *list = json_array();
-    int64_t now = broker_now_ms();
+    int64_t now = fp_clock_wall_ms();
     const char *key;
     json_t *v, *tmp;
 

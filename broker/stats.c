@@ -5,6 +5,7 @@
  *  {"channel": "name"} just that one.
  */
 #include "broker.h"
+#include "clock.h"
 #include "mem.h"
 
 #include <stdlib.h>
@@ -78,7 +79,7 @@ broker_stats_json(broker_t *b, json_t *req)
         " s:o}",
         "version", BROKER_VERSION, "epoch", b->epoch,
         "head", (json_int_t) b->seq,
-        "uptime_ms", (json_int_t) (broker_now_ms() - b->started),
+        "uptime_ms", (json_int_t) (fp_clock_wall_ms() - b->started),
         "events",
         "published", (json_int_t) s->published,
         "published_pull", (json_int_t) s->published_pull,

@@ -23,6 +23,7 @@
  *  a store.
  */
 #include "broker.h"
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 
@@ -317,7 +318,7 @@ s_new_segment(broker_store_t *st, char *err)
 
     h.segno = st->next_no;
     h.prior_seq = st->top_seq;
-    h.created = broker_now_ms();
+    h.created = fp_clock_wall_ms();
     strcpy(h.epoch, st->epoch);
     fp_buf_init(&first);
     s_reservation(st, &first, st->res_written, false);
@@ -465,7 +466,7 @@ s_synced(broker_store_t *st)
     st->dirty = false;
     st->res_synced = st->res_written;
     st->fsyncs++;
-    st->last_fsync = broker_now_ms();
+    st->last_fsync = fp_clock_wall_ms();
 }
 
 /*  fdatasync the active segment.  */

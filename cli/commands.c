@@ -1,5 +1,6 @@
 /*  commands: publish, since, state, stats and ping.  */
 #include "cli.h"
+#include "clock.h"
 #include "conf.h"
 #include "json.h"
 #include "mem.h"
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int
 s_usage(const char *text)
@@ -240,18 +240,15 @@ cli_stats(cli_t *cli, int argc, char **argv)
 int
 cli_ping(cli_t *cli, int argc, char **argv)
 {
-    struct timespec t0, t1;
     cli_reply_t r;
 
     if (argc != 0)
         return s_usage("ping");
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = fp_clock_ns();
     int rc = cli_request(cli, "PING", NULL, &r);
     if (rc != CLI_OK)
         return rc;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 +
-                (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double ms = (double) (fp_clock_ns() - t0) / 1e6;
     if (cli->json) {
         json_object_set_new(r.meta, "rtt_ms", json_real(ms));
         char *text = fp_json_dump(r.meta, NULL);

@@ -1,13 +1,13 @@
 /*  tail: follow channels live, resuming from a cursor, through the same
  *  hub the responders use (gap backfill, resets, epoch changes).  */
 #include "cli.h"
+#include "clock.h"
 #include "hub.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     cli_t *cli;
@@ -54,14 +54,6 @@ s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
 
 static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
 
-static int64_t
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 cli_tail(cli_t *cli, int argc, char **argv)
 {
@@ -105,14 +97,14 @@ cli_tail(cli_t *cli, int argc, char **argv)
     }
     int fds[2];
     fp_hub_fds(hub, fds);
-    int64_t end = seconds > 0 ? s_now() + (int64_t) (seconds * 1000) : 0;
-    while (!t.done && !zsys_interrupted && (!end || s_now() < end)) {
+    int64_t end = seconds > 0 ? fp_clock_ms() + (int64_t) (seconds * 1000) : 0;
+    while (!t.done && !zsys_interrupted && (!end || fp_clock_ms() < end)) {
         zmq_pollitem_t items[2] = { { NULL, fds[0], ZMQ_POLLIN, 0 },
                                     { NULL, fds[1], ZMQ_POLLIN, 0 } };
         bool more = fp_hub_process(hub);
         if (!more && zmq_poll(items, 2, 200) < 0 && !zsys_interrupted)
             break;
-        fp_hub_tick(hub, s_now());
+        fp_hub_tick(hub, fp_clock_ms());
     }
     fp_member_destroy(&m);
     fp_hub_destroy(&hub);

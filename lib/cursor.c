@@ -1,11 +1,11 @@
 /*  cursor: the position "EPOCH-SEQ" (see cursor.h).  */
 #include "cursor.h"
+#include "clock.h"
 #include "conf.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 
 bool
 fp_epoch_valid(const char *s)
@@ -74,20 +74,20 @@ void
 fp_epoch_generate(char *out)
 {
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    struct timeval tv;
     unsigned char rnd[4] = { 0 };
     char tmp[16];
     int n = 0;
 
-    gettimeofday(&tv, NULL);
-    uint64_t t = (uint64_t) tv.tv_sec * 1000 + (uint64_t) tv.tv_usec / 1000;
+    uint64_t t = (uint64_t) fp_clock_wall_ms();
     for (; t && n < 8; t /= 36)
         tmp[n++] = digits[t % 36];
     for (int i = 0; i < n; i++)
         out[i] = tmp[n - 1 - i];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd) {
-        rnd[0] = (unsigned char) tv.tv_usec;
-        rnd[1] = (unsigned char) (tv.tv_usec >> 8);
+        /*  no entropy: the sub-millisecond bits of the clock  */
+        uint64_t ns = (uint64_t) fp_clock_ns();
+        rnd[0] = (unsigned char) (ns >> 10);
+        rnd[1] = (unsigned char) (ns >> 18);
     }
     for (int i = 0; i < 4; i++)
         out[n++] = digits[rnd[i] % 36];

@@ -11,6 +11,7 @@
  */
 #include "hub_int.h"
 #include "error.h"
+#include "clock.h"
 #include "err.h"
 #include "conf.h"
 #include "json.h"
@@ -18,17 +19,8 @@
 #include "mem.h"
 
 #include <string.h>
-#include <time.h>
 
 #define PROCESS_BUDGET 2000
-
-static int64_t
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ queue */
 
@@ -323,7 +315,7 @@ s_epoch_change(fp_hub_t *hub, const char *epoch)
         c->state = CHAN_SUBSCRIBING;
         c->last_seq = 0;
         c->backfilling = false;
-        c->subscribed_at = s_now();
+        c->subscribed_at = fp_clock_ms();
         for (uint32_t i = 0; i < c->n; i++)
             hub_member_rejoin(c->members[i].member);
     }
@@ -345,7 +337,7 @@ s_epoch(fp_hub_t *hub, const char *epoch)
 static void
 s_heard(fp_hub_t *hub)
 {
-    hub->last_heard = s_now();
+    hub->last_heard = fp_clock_ms();
     if (hub->broker_up)
         return;
     hub->broker_up = true;

@@ -9,21 +9,13 @@
  */
 #include "hub_int.h"
 #include "error.h"
+#include "clock.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 
 #include <string.h>
-#include <time.h>
-
-static int64_t
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_try_send(fp_hub_t *hub, fp_hub_req_t *r)
@@ -34,7 +26,7 @@ s_try_send(fp_hub_t *hub, fp_hub_req_t *r)
     zmq_send(sock, r->body, r->body_len, hub->token ? ZMQ_SNDMORE : 0);
     if (hub->token)
         zmq_send(sock, hub->token, strlen(hub->token), 0);
-    r->sent_at = s_now();
+    r->sent_at = fp_clock_ms();
 }
 
 fp_hub_req_t *
@@ -51,7 +43,7 @@ hub_req_send(fp_hub_t *hub, int kind, const char *cmd, json_t *body,
     json_object_set_new(body, "tag", json_integer((json_int_t) r->tag));
     r->body = fp_json_dump(body, &r->body_len);
     json_decref(body);
-    r->created = s_now();
+    r->created = fp_clock_ms();
     r->prev = hub->reqs_tail;
     if (hub->reqs_tail)
         hub->reqs_tail->next = r;
@@ -186,7 +178,7 @@ s_fail(fp_hub_t *hub, fp_hub_req_t *r, const char *code, const char *msg)
 void
 hub_req_tick(fp_hub_t *hub)
 {
-    int64_t now = s_now(), timeout = (int64_t) hub->conf.request_timeout_ms;
+    int64_t now = fp_clock_ms(), timeout = (int64_t) hub->conf.request_timeout_ms;
     fp_hub_req_t *next;
 
     for (fp_hub_req_t *r = hub->reqs; r; r = next) {

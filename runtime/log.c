@@ -1,12 +1,12 @@
 /*  log: diagnostics to stderr (see log.h).  */
 #include "log.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,20 +50,20 @@ s_vlog(int level, int with_errno, const char *func, const char *fmt,
 {
     int saved = errno;
     char msg[1024], stamp[32];
-    struct timeval tv;
     struct tm tm;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
+    int64_t now = fp_clock_wall_ms();
+    time_t sec = (time_t) (now / 1000);
+    gmtime_r(&sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     if (with_errno)
         fprintf(stderr, "%s.%03dZ %s[%d]: %s: %s: %s: %s\n", stamp,
-                (int) (tv.tv_usec / 1000), s_prog, (int) getpid(),
+                (int) (now % 1000), s_prog, (int) getpid(),
                 s_names[level], func, msg, strerror(saved));
     else
         fprintf(stderr, "%s.%03dZ %s[%d]: %s: %s: %s\n", stamp,
-                (int) (tv.tv_usec / 1000), s_prog, (int) getpid(),
+                (int) (now % 1000), s_prog, (int) getpid(),
                 s_names[level], func, msg);
     errno = saved;
 }
@@ -94,13 +94,12 @@ fp_log_fatal(int with_errno, const char *func, const char *fmt, ...)
 int
 fp_log_limit_ok(fp_log_limit_t *l)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (ts.tv_sec != l->window) {
+    long sec = (long) (fp_clock_ms() / 1000);
+    if (sec != l->window) {
         if (l->suppressed)
             fp_log_msg(FP_LOG_WARN, 0, __func__, "%lu similar messages "
                        "suppressed", l->suppressed);
-        l->window = ts.tv_sec;
+        l->window = sec;
         l->count = 0;
         l->suppressed = 0;
     }
