@@ -3,7 +3,8 @@
  *  Each fastpush-sse, -poll and -ws process sends REPORT {"transport",
  *  "pid", "stats": {...}} every few seconds; the broker keeps the latest
  *  per process and shows them in STATS, so one place (fastpush stats,
- *  the poll responder's /stats and /metrics) sees every transport.
+ *  the poll responder's /stats and /metrics) sees every transport; each
+ *  entry counts the REPORTs that process sent ("reports").
  *  Reports older than 30 s are dropped: that process is gone.
  */
 #include "broker.h"
@@ -42,9 +43,13 @@ broker_report(broker_t *b, json_t *req, json_t **meta, char *code, char *err)
         snprintf(err, FP_ERR_LEN, "too many reporting processes");
         return -1;
     }
-    json_t *entry = json_pack("{s:s, s:O, s:I, s:O}", "transport", transport,
-                              "pid", pid, "ts", (json_int_t) fp_clock_wall_ms(),
-                              "stats", stats);
+    json_t *prev = json_object_get(b->reports, key);
+    json_int_t count = prev ? json_integer_value(json_object_get(prev,
+                                                 "reports")) : 0;
+    json_t *entry = json_pack("{s:s, s:O, s:I, s:I, s:O}",
+                              "transport", transport, "pid", pid,
+                              "ts", (json_int_t) fp_clock_wall_ms(),
+                              "reports", count + 1, "stats", stats);
     json_object_set_new(b->reports, key, entry);
     *meta = json_object();
     return 0;

@@ -231,7 +231,7 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
 {
     wsb_worker_t w = { .conf = conf, .id = id, .lfd = -1, .sigfd = -1 };
     char err[FP_ERR_LEN];
-    int64_t next_tick, next_report, stop_by = 0;
+    int64_t next_tick, stop_by = 0;
     bool more = false;
 
     w.now = fp_clock_ms();
@@ -248,7 +248,7 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
         close(ready_fd);
     }
     next_tick = w.now + TICK_MS;
-    next_report = w.now + 500;
+    w.next_report = w.now + 500;
     while (!w.stopping || (w.nconns > 0 && w.now < stop_by)) {
         int timeout = more ? 0 : (int) (next_tick - w.now);
         if (fp_loop_run(w.loop, timeout < 0 ? 0 : timeout) < 0 &&
@@ -266,14 +266,10 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
             if (w.hub && w.now >= w.next_report) {
                 s_report(&w);
                 fp_access_tick(conf->authz, w.now);
-                w.next_report = w.now + 5000;
+                w.next_report = w.now + REPORT_MS;
             }
             wsb_conn_flush_dirty(&w);
             next_tick = w.now + TICK_MS;
-        }
-        if (w.now >= next_report && !w.stopping) {
-            s_report(&w);
-            next_report = w.now + REPORT_MS;
         }
         if (w.stopping && !stop_by)
             stop_by = w.now + (int64_t) conf->close_timeout + 500;

@@ -328,6 +328,19 @@ def check_sigterm_and_workers(env):
     c.close()
 
 
+def check_report_once(b, w):
+    """One REPORT per worker every 5 s (the bridge once had two timers
+    and sent two): over 10.6 s after a report, exactly two more."""
+    def count():
+        reps = b.request("STATS")[1].get("responders", [])
+        return next((r["reports"] for r in reps if r["transport"] == "ws"), 0)
+    first = count()
+    t.ok(wait_for(lambda: count() > first, 7, 0.05), "the bridge sends REPORTs", first)
+    c0 = count()
+    time.sleep(10.6)
+    t.eq(count() - c0, 2, "one REPORT every 5 s, not two")
+
+
 with Env(t) as env:
     b = env.broker()
     w = start_ws(env, broker=b)
@@ -336,6 +349,7 @@ with Env(t) as env:
     check_unsubscribe(env, b, w)
     check_publish(env, b)
     check_slow_reader(env, b)
+    check_report_once(b, w)
 with Env(t) as env:
     check_resets_and_snapshot(env)
 with Env(t) as env:
