@@ -1,0 +1,136 @@
+"""fastpush-ws max-message at its exact boundary (issue 19): a message of
+max-message bytes, after reassembly of its fragments, is accepted, one
+byte more is refused with close 1009.  Echo mode and the JSON protocol,
+one frame and several continuation frames, sent in 64 KiB and in
+few-hundred-byte TCP pieces, with a small limit and a 1 MiB one."""
+import json
+import struct
+
+from harness import Env, Tap
+from wsclient import OP_BIN, OP_CLOSE, OP_CONT, OP_TEXT, WS, Closed, close_payload, frame, start_ws
+
+t = Tap()
+
+CHOPS = (65536, 300)
+
+
+def frames(op, payload, nfrags):
+    """payload as nfrags frames (uneven pieces, the last may be empty)."""
+    if nfrags == 1:
+        return frame(op, payload)
+    cut = sorted({len(payload) * k // nfrags + (k % 2) for k in range(1, nfrags)})
+    cut = [0] + [min(c, len(payload)) for c in cut] + [len(payload)]
+    parts = [payload[a:b] for a, b in zip(cut, cut[1:])]
+    return b"".join(frame(op if i == 0 else OP_CONT, p, fin=i == len(parts) - 1)
+                    for i, p in enumerate(parts))
+
+
+def close_code(op, data):
+    return struct.unpack("!H", data[:2])[0] if op == OP_CLOSE and len(data) >= 2 else None
+
+
+def ends_clean(c):
+    """Our close 1000 is answered with 1000, then EOF."""
+    c.send(OP_CLOSE, close_payload(1000))
+    code, _ = c.recv_close(timeout=10)
+    return code == 1000 and c.wait_eof(3)
+
+
+def refused(c):
+    """The next frame is close 1009, then EOF.  Returns (ok, what came)."""
+    try:
+        op, data = c.recv(timeout=20)
+    except (Closed, TimeoutError) as e:
+        return False, repr(e)
+    code = close_code(op, data)
+    return code == 1009 and c.wait_eof(3), f"op {op} code {code} len {len(data)}"
+
+
+def exchange(port, payload, nfrags, chop, op=OP_TEXT):
+    """A new connection that has sent payload as one message of nfrags
+    frames, written in chop-byte pieces."""
+    c = WS.connect(port)
+    c.raw(frames(op, payload, nfrags), chop=chop)
+    return c
+
+
+def echo_cases(port, n):
+    for nfrags in (1, 4):
+        for chop in CHOPS:
+            how = f"{'one frame' if nfrags == 1 else f'{nfrags} fragments'}, {chop}-byte pieces"
+            msg = bytes(range(32, 127)) * (n // 95 + 1)
+            c = exchange(port, msg[:n], nfrags, chop)
+            try:
+                got = c.recv(timeout=20)
+                ok = got == (OP_TEXT, msg[:n]) and ends_clean(c)
+                t.ok(ok, f"echo: {n} bytes ({how}) echoed byte for byte, then close 1000",
+                     f"op {got[0]} len {len(got[1])} code {close_code(*got)}")
+            except (Closed, TimeoutError) as e:
+                t.ok(False, f"echo: {n} bytes ({how}) echoed", repr(e))
+            finally:
+                c.close()
+            c = exchange(port, msg[:n + 1], nfrags, chop)
+            ok, what = refused(c)
+            c.close()
+            t.ok(ok, f"echo: {n + 1} bytes ({how}) refused with 1009", what)
+    c = exchange(port, b"\xfe" * n, 3, 65536, op=OP_BIN)
+    got = c.recv(timeout=20)
+    t.ok(got == (OP_BIN, b"\xfe" * n) and ends_clean(c), f"echo: {n}-byte binary message echoed")
+    c.close()
+
+
+def padded(obj, n):
+    """obj as JSON text of exactly n bytes (spaces after it)."""
+    text = json.dumps(obj, separators=(",", ":")).encode()
+    assert len(text) <= n
+    return text + b" " * (n - len(text))
+
+
+def long_string(obj, n):
+    """obj with a "pad" string member making the JSON text n bytes."""
+    base = len(json.dumps(dict(obj, pad=""), separators=(",", ":")).encode())
+    return json.dumps(dict(obj, pad="p" * (n - base)), separators=(",", ":")).encode()
+
+
+def json_cases(port, n):
+    msgs = {
+        "ping padded with spaces": lambda k: padded({"type": "ping", "ref": 1}, k),
+        "ping with a long string": lambda k: long_string({"type": "ping", "ref": 1}, k),
+        "publish padded with spaces": lambda k: padded(
+            {"type": "publish", "channel": "lim", "data": {"m": "hi"}, "ref": 1}, k),
+    }
+    for what, make in msgs.items():
+        want = "published" if what.startswith("publish") else "pong"
+        for nfrags in (1, 3):
+            for chop in CHOPS:
+                how = f"{what}, {'one frame' if nfrags == 1 else f'{nfrags} fragments'}, {chop}-byte pieces"
+                msg = make(n)
+                assert len(msg) == n
+                c = exchange(port, msg, nfrags, chop)
+                try:
+                    op, data = c.recv(timeout=20)
+                    got = json.loads(data) if op == OP_TEXT else {"_close": close_code(op, data)}
+                    t.ok(got.get("type") == want and got.get("ref") == 1 and ends_clean(c),
+                         f"json: {n} bytes ({how}) answered {want}, then close 1000", got)
+                except (Closed, TimeoutError) as e:
+                    t.ok(False, f"json: {n} bytes ({how}) answered", repr(e))
+                finally:
+                    c.close()
+                c = exchange(port, make(n + 1), nfrags, chop)
+                ok, what_came = refused(c)
+                c.close()
+                t.ok(ok, f"json: {n + 1} bytes ({how}) refused with 1009", what_came)
+
+
+with Env(t) as env:
+    for limit in (1000, 1 << 20):
+        ws = start_ws(env, f"ws-echo-{limit}", echo="on", max_message=str(limit))
+        echo_cases(ws.port, limit)
+        t.ok(ws.alive(), f"echo bridge with max-message {limit} still up")
+    b = env.broker()
+    for limit in (1000, 1 << 20):
+        ws = start_ws(env, f"ws-json-{limit}", broker=b, publish="on", max_message=str(limit),
+                      message_rate="0")
+        json_cases(ws.port, limit)
+        t.ok(ws.alive(), f"JSON bridge with max-message {limit} still up")
+t.done()
