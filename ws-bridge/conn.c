@@ -8,15 +8,17 @@
  *  DRAIN      our side is shut (FIN after the last frame); input is
  *             discarded until the peer's EOF or the close timer.
  *
- *  Output is never written from inside a send: senders queue and mark
- *  the connection dirty, and the worker flushes the dirty ones once per
- *  round, so a burst of events leaves in one writev.  Nothing but
+ *  Output is never written from inside a send: senders queue through
+ *  out.c, which marks the connection dirty, and the worker flushes the
+ *  dirty ones here once per round, so a burst of events leaves in one
+ *  writev.  conn.c calls proto.c with each complete message and sub.c
+ *  only to drop subscriptions or list their cursors; neither calls back
+ *  here (out.c's slow-consumer and expiry ends come through w->end).  Nothing but
  *  wsb_conn_close frees a connection, and nothing calls it from inside a
  *  hub callback: a callback only queues, shuts down or cuts.
  */
 #include "wsb.h"
 #include "error.h"
-#include "clock.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
@@ -33,45 +35,6 @@ static fp_log_limit_t s_limit;
 
 static void s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg);
 
-/*  Put c on the worker's dirty list (flushed at the end of the round).  */
-static void
-s_mark(wsb_conn_t *c)
-{
-    wsb_worker_t *w = c->w;
-    if (c->dirty)
-        return;
-    c->dirty = true;
-    c->dprev = NULL;
-    c->dnext = w->dirty;
-    if (w->dirty)
-        w->dirty->dprev = c;
-    w->dirty = c;
-}
-
-static void
-s_unmark(wsb_conn_t *c)
-{
-    if (!c->dirty)
-        return;
-    if (c->dprev)
-        c->dprev->dnext = c->dnext;
-    else
-        c->w->dirty = c->dnext;
-    if (c->dnext)
-        c->dnext->dprev = c->dprev;
-    c->dirty = false;
-    c->dprev = c->dnext = NULL;
-}
-
-/*  Queue bytes whatever the state (handshake responses, close frames).  */
-static void
-s_push(wsb_conn_t *c, fp_blob_t *b)
-{
-    fp_sendq_push(&c->out, b);
-    c->w->stats.frames_out++;
-    s_mark(c);
-}
-
 /*  Queue the final bytes: the FIN follows them, then we wait for EOF.  */
 static void
 s_finish(wsb_conn_t *c)
@@ -80,7 +43,7 @@ s_finish(wsb_conn_t *c)
     c->shut_after_flush = true;
     c->deadline = c->w->now + (int64_t) c->w->conf->close_timeout;
     fp_buf_free(&c->in);
-    s_mark(c);
+    wsb_out_mark(c);
 }
 
 /*  Log a refused handshake (rate-limited: remote input).  */
@@ -167,7 +130,7 @@ s_end_with_cursors(wsb_conn_t *c, const char *code, const char *msg,
     fp_error_append(&b, code, msg);
     wsb_sub_cursors(c, &b);
     fp_buf_addc(&b, '}');
-    wsb_conn_send_text(c, b.data, b.len);
+    wsb_out_text(c, b.data, b.len);
     fp_buf_free(&b);
     wsb_conn_shutdown(c, close_code, reason);
 }
@@ -186,8 +149,9 @@ s_cut(wsb_conn_t *c)
                        "slow consumer");
 }
 
-void
-wsb_conn_expire(wsb_conn_t *c)
+/*  The token ran out: an auth_expired error with the cursors, then 4001.  */
+static void
+s_expire(wsb_conn_t *c)
 {
     if (c->state != WSB_CS_OPEN)
         return;
@@ -198,41 +162,13 @@ wsb_conn_expire(wsb_conn_t *c)
                        WSB_CLOSE_AUTH_EXPIRED, "token expired");
 }
 
-bool
-wsb_conn_expired(wsb_conn_t *c)
-{
-    if (!c->expires || fp_clock_ms() < c->expires)
-        return false;
-    wsb_conn_expire(c);
-    return true;
-}
-
 void
-wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame)
+wsb_conn_end(wsb_conn_t *c, int why)
 {
-    const wsb_conf_t *conf = c->w->conf;
-
-    if (c->state != WSB_CS_OPEN)
-        return;
-    size_t before = c->out.bytes;
-    s_push(c, frame);
-    if (c->cut || c->out.bytes <= conf->max_queue)
-        return;
-    if (!c->over_since)
-        c->over_since = c->w->now;
-    if (before > conf->max_queue_hard ||
-        c->w->now - c->over_since >= (int64_t) conf->slow_timeout)
+    if (why == WSB_END_SLOW)
         s_cut(c);
-}
-
-void
-wsb_conn_send_text(wsb_conn_t *c, const char *text, size_t len)
-{
-    if (c->state != WSB_CS_OPEN)
-        return;
-    fp_blob_t *b = wsb_frame_blob(WSB_OP_TEXT, text, len);
-    wsb_conn_send(c, b);
-    fp_blob_unref(&b);
+    else
+        s_expire(c);
 }
 
 void
@@ -247,7 +183,7 @@ wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason)
     wsb_sub_drop_all(c);
     wsb_proto_drop(c);
     fp_blob_t *b = wsb_close_blob(code, reason);
-    s_push(c, b);
+    wsb_out_push(c, b);
     fp_blob_unref(&b);
     fp_buf_free(&c->in);
     c->state = WSB_CS_CLOSING;
@@ -260,7 +196,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     wsb_worker_t *w = c->w;
 
     fp_log_debug("fd %d: %s", c->fd, why);
-    s_unmark(c);
+    wsb_out_unmark(c);
     wsb_sub_drop_all(c);
     wsb_proto_drop(c);
     fp_access_client_free(w->conf->authz, &c->client);
@@ -310,7 +246,7 @@ wsb_conn_flush_dirty(wsb_worker_t *w)
 {
     while (w->dirty) {
         wsb_conn_t *c = w->dirty;
-        s_unmark(c);
+        wsb_out_unmark(c);
         s_flush(c);
     }
 }
@@ -321,7 +257,7 @@ s_control(wsb_conn_t *c, const wsb_ev_t *ev)
 {
     if (ev->opcode == WSB_OP_PING && c->state == WSB_CS_OPEN) {
         fp_blob_t *b = wsb_frame_blob(WSB_OP_PONG, ev->data, ev->len);
-        wsb_conn_send(c, b);
+        wsb_out_send(c, b);
         fp_blob_unref(&b);
     } else if (ev->opcode == WSB_OP_CLOSE) {
         c->close_got = true;
@@ -457,7 +393,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     fp_sendq_push_copy(&c->out, resp.data, resp.len);
     fp_buf_free(&resp);
     fp_buf_free(&c->in);
-    s_mark(c);
+    wsb_out_mark(c);
     if (hs.status != 101) {
         s_log_refusal(c, hs.status, hs.why);
         s_finish(c);
@@ -467,7 +403,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     c->state = WSB_CS_OPEN;
     c->deadline = 0;
     if (!admitted) {
-        wsb_proto_error(c, "too_many_connections", why, NULL);
+        wsb_out_error(c, "too_many_connections", why, NULL);
         wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "too many connections for "
                           "this user");
         return;
@@ -483,7 +419,7 @@ s_on_io(fp_loop_t *loop, int fd, uint32_t events, void *arg)
     wsb_worker_t *w = c->w;
 
     if (events & EPOLLOUT) {
-        s_unmark(c);
+        wsb_out_unmark(c);
         if (s_flush(c) < 0)
             return;
     }
@@ -520,7 +456,7 @@ wsb_conn_sweep(wsb_worker_t *w)
     for (wsb_conn_t *c = w->conns; c; c = next) {
         next = c->next;
         if (c->state == WSB_CS_OPEN && c->expires && now >= c->expires)
-            wsb_conn_expire(c);
+            s_expire(c);
         if (c->deadline && now >= c->deadline) {
             w->stats.timeouts++;
             wsb_conn_close(c, c->state == WSB_CS_HANDSHAKE
@@ -538,7 +474,7 @@ wsb_conn_sweep(wsb_worker_t *w)
             wsb_conn_shutdown(c, WSB_CLOSE_AWAY, "no answer to pings");
         } else if (idle >= hb && now - c->last_ping >= hb) {
             c->last_ping = now;
-            s_push(c, w->ping);
+            wsb_out_push(c, w->ping);
         }
     }
 }

@@ -34,30 +34,6 @@ struct wsb_pub {
     char *ref;                  /*  raw JSON or NULL (owned)  */
 };
 
-/*  Append ,"ref":REF when there is one.  */
-static void
-s_add_ref(fp_buf_t *b, const char *ref)
-{
-    if (ref) {
-        fp_buf_adds(b, ",\"ref\":");
-        fp_buf_adds(b, ref);
-    }
-}
-
-void
-wsb_proto_error(wsb_conn_t *c, const char *code, const char *msg,
-                const char *ref)
-{
-    fp_buf_t b;
-    fp_buf_init(&b);
-    fp_buf_adds(&b, "{\"type\":\"error\",");
-    fp_error_append(&b, code, msg);
-    s_add_ref(&b, ref);
-    fp_buf_addc(&b, '}');
-    wsb_conn_send_text(c, b.data, b.len);
-    fp_buf_free(&b);
-}
-
 /*  The channels member as borrowed strings; NULL with a reply sent.  */
 static const char **
 s_channels(wsb_conn_t *c, json_t *msg, size_t *n, const char *ref)
@@ -66,12 +42,12 @@ s_channels(wsb_conn_t *c, json_t *msg, size_t *n, const char *ref)
     size_t i, max = (size_t) c->w->conf->max_channels;
 
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        wsb_proto_error(c, "bad_request", "\"channels\" must be a non-empty "
-                        "array of channel names", ref);
+        wsb_out_error(c, "bad_request", "\"channels\" must be a non-empty "
+                      "array of channel names", ref);
         return NULL;
     }
     if (json_array_size(arr) > max) {
-        wsb_proto_error(c, "limit_exceeded", "too many channels", ref);
+        wsb_out_error(c, "limit_exceeded", "too many channels", ref);
         return NULL;
     }
     const char **out = fp_calloc(json_array_size(arr), sizeof *out);
@@ -81,14 +57,14 @@ s_channels(wsb_conn_t *c, json_t *msg, size_t *n, const char *ref)
             char err[FP_ERR_LEN];
             snprintf(err, sizeof err, "invalid channel name at index %zu",
                      i);
-            wsb_proto_error(c, "bad_channel", err, ref);
+            wsb_out_error(c, "bad_channel", err, ref);
             free(out);
             return NULL;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(out[j], s) == 0) {
-                wsb_proto_error(c, "bad_channel", "a channel is named twice",
-                                ref);
+                wsb_out_error(c, "bad_channel", "a channel is named twice",
+                              ref);
                 free(out);
                 return NULL;
             }
@@ -111,8 +87,8 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
         cursor = json_string_value(since);
         if (!cursor || (strcmp(cursor, "earliest") != 0 &&
                         fp_cursor_parse(cursor, &cur, err) < 0)) {
-            wsb_proto_error(c, "bad_cursor", "\"since\" must be a cursor "
-                            "EPOCH-SEQ or \"earliest\"", ref);
+            wsb_out_error(c, "bad_cursor", "\"since\" must be a cursor "
+                          "EPOCH-SEQ or \"earliest\"", ref);
             return;
         }
     }
@@ -123,7 +99,7 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
                        chans, n, err) == 0)
         wsb_sub_add(c, chans, n, cursor, ref);
     else
-        wsb_proto_error(c, "forbidden", err, ref);
+        wsb_out_error(c, "forbidden", err, ref);
     free(chans);
 }
 
@@ -139,16 +115,16 @@ s_may_publish(wsb_conn_t *c, json_t *msg, const char *ref)
     if (!fp_access_on(a))
         return true;
     if (!ch || !fp_channel_valid(ch, strlen(ch))) {
-        wsb_proto_error(c, "invalid_event", "\"channel\" must be a valid "
-                        "channel name", ref);
+        wsb_out_error(c, "invalid_event", "\"channel\" must be a valid "
+                      "channel name", ref);
         return false;
     }
     if (fp_access_allow(a, c->client, FP_RIGHTS_PUBLISH, &ch, 1, err)) {
-        wsb_proto_error(c, "forbidden", err, ref);
+        wsb_out_error(c, "forbidden", err, ref);
         return false;
     }
     if (fp_access_publish(a, c->client, c->w->now, err)) {
-        wsb_proto_error(c, "rate_limited", err, ref);
+        wsb_out_error(c, "rate_limited", err, ref);
         return false;
     }
     return true;
@@ -200,14 +176,14 @@ s_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
         fp_buf_init(&b);
         fp_buf_adds(&b, "{\"type\":\"published\",\"id\":");
         fp_json_append_str(&b, id ? id : "");
-        s_add_ref(&b, p->ref);
+        wsb_out_add_ref(&b, p->ref);
         fp_buf_addc(&b, '}');
-        wsb_conn_send_text(c, b.data, b.len);
+        wsb_out_text(c, b.data, b.len);
         fp_buf_free(&b);
     } else {
         const char *code = fp_error_code(meta);
         const char *err = fp_error_message(meta);
-        wsb_proto_error(c, code ? code : "error", err, p->ref);
+        wsb_out_error(c, code ? code : "error", err, p->ref);
     }
     s_pub_free(p);
 }
@@ -218,13 +194,13 @@ s_publish(wsb_conn_t *c, json_t *msg, const char *ref)
     static const char *const fields[] = { "channel", "event", "key", "data",
                                           NULL };
     if (!c->w->conf->publish) {
-        wsb_proto_error(c, "forbidden", "publishing is not enabled on this "
-                        "server", ref);
+        wsb_out_error(c, "forbidden", "publishing is not enabled on this "
+                      "server", ref);
         return;
     }
     if (c->npubs >= c->w->conf->max_pending) {
-        wsb_proto_error(c, "too_many_requests", "too many publishes waiting "
-                        "for the broker", ref);
+        wsb_out_error(c, "too_many_requests", "too many publishes waiting "
+                      "for the broker", ref);
         return;
     }
     if (!s_may_publish(c, msg, ref))
@@ -250,9 +226,9 @@ s_ping(wsb_conn_t *c, const char *ref)
     fp_buf_t b;
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"pong\"");
-    s_add_ref(&b, ref);
+    wsb_out_add_ref(&b, ref);
     fp_buf_addc(&b, '}');
-    wsb_conn_send_text(c, b.data, b.len);
+    wsb_out_text(c, b.data, b.len);
     fp_buf_free(&b);
 }
 
@@ -264,13 +240,13 @@ s_json(wsb_conn_t *c, const char *text, size_t len)
     json_t *msg = fp_json_parse(text, len, err);
 
     if (!msg) {
-        wsb_proto_error(c, "invalid_json", err, NULL);
+        wsb_out_error(c, "invalid_json", err, NULL);
         return;
     }
     json_t *jref = json_object_get(msg, "ref");
     if (!json_is_object(msg)) {
-        wsb_proto_error(c, "bad_request", "a message is a JSON object",
-                        NULL);
+        wsb_out_error(c, "bad_request", "a message is a JSON object",
+                      NULL);
         goto done;
     }
     if (jref) {
@@ -279,13 +255,13 @@ s_json(wsb_conn_t *c, const char *text, size_t len)
         if (rl > WSB_REF_MAX) {
             free(ref);
             ref = NULL;
-            wsb_proto_error(c, "bad_request", "\"ref\" is too long", NULL);
+            wsb_out_error(c, "bad_request", "\"ref\" is too long", NULL);
             goto done;
         }
     }
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!type)
-        wsb_proto_error(c, "bad_request", "\"type\" is missing", ref);
+        wsb_out_error(c, "bad_request", "\"type\" is missing", ref);
     else if (strcmp(type, "subscribe") == 0)
         s_subscribe(c, msg, ref);
     else if (strcmp(type, "unsubscribe") == 0)
@@ -295,8 +271,8 @@ s_json(wsb_conn_t *c, const char *text, size_t len)
     else if (strcmp(type, "ping") == 0)
         s_ping(c, ref);
     else
-        wsb_proto_error(c, "unknown_type", "type is not subscribe, "
-                        "unsubscribe, publish or ping", ref);
+        wsb_out_error(c, "unknown_type", "type is not subscribe, "
+                      "unsubscribe, publish or ping", ref);
 done:
     free(ref);
     json_decref(msg);
@@ -315,19 +291,19 @@ wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
                   size_t len)
 {
     c->w->stats.messages_in++;
-    if (wsb_conn_expired(c))
+    if (wsb_out_expired(c))
         return;
     if (c->w->conf->echo) {
         fp_blob_t *b = wsb_frame_blob(opcode, data, len);
-        wsb_conn_send(c, b);
+        wsb_out_send(c, b);
         fp_blob_unref(&b);
     } else if (!s_rate_ok(c)) {
         c->w->stats.rate_limited++;
-        wsb_proto_error(c, "rate_limited", "too many messages; slow down",
-                        NULL);
+        wsb_out_error(c, "rate_limited", "too many messages; slow down",
+                      NULL);
     } else if (opcode != WSB_OP_TEXT) {
-        wsb_proto_error(c, "bad_request", "binary messages are not part of "
-                        "the protocol", NULL);
+        wsb_out_error(c, "bad_request", "binary messages are not part of "
+                      "the protocol", NULL);
     } else {
         s_json(c, (const char *) data, len);
     }

@@ -45,10 +45,7 @@ static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
 static void
 s_close_obj(fp_buf_t *b, const char *ref)
 {
-    if (ref) {
-        fp_buf_adds(b, ",\"ref\":");
-        fp_buf_adds(b, ref);
-    }
+    wsb_out_add_ref(b, ref);
     fp_buf_addc(b, '}');
 }
 
@@ -72,7 +69,7 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 {
     wsb_sub_t *s = ctx;
 
-    if (wsb_conn_expired(s->c))
+    if (wsb_out_expired(s->c))
         return;
     s->c->w->stats.events++;
     if (!(flags & (FP_EVENT_SNAPSHOT | FP_EVENT_LATE)))
@@ -80,7 +77,7 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
-        wsb_conn_send_text(s->c, json, len);
+        wsb_out_text(s->c, json, len);
         free(json);
         return;
     }
@@ -88,7 +85,7 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
         ev->cache = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
         ev->cache_free = fp_blob_cache_free;
     }
-    wsb_conn_send(s->c, ev->cache);
+    wsb_out_send(s->c, ev->cache);
 }
 
 static void
@@ -102,7 +99,7 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
     fp_buf_adds(&b, "{\"type\":\"reset\",");
     fp_event_reset_append(&b, channel, reason, snapshot);
     s_close_obj(&b, s->ref);
-    wsb_conn_send_text(s->c, b.data, b.len);
+    wsb_out_text(s->c, b.data, b.len);
     fp_buf_free(&b);
 }
 
@@ -119,7 +116,7 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
     fp_buf_adds(&b, ",\"cursor\":");
     fp_json_append_str(&b, cursor);
     s_close_obj(&b, s->ref);
-    wsb_conn_send_text(s->c, b.data, b.len);
+    wsb_out_text(s->c, b.data, b.len);
     fp_buf_free(&b);
 }
 
@@ -147,8 +144,8 @@ static void
 s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
 {
     wsb_sub_t *s = ctx;
-    wsb_proto_error(s->c, code, msg ? msg : "the broker refused the "
-                    "subscription", s->ref);
+    wsb_out_error(s->c, code, msg ? msg : "the broker refused the "
+                  "subscription", s->ref);
     s_free(s);
 }
 
@@ -171,26 +168,26 @@ wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
     char err[FP_ERR_LEN];
 
     if (c->nsubs >= conf->max_subscriptions) {
-        wsb_proto_error(c, "limit_exceeded", "too many subscriptions on "
-                        "this connection", ref);
+        wsb_out_error(c, "limit_exceeded", "too many subscriptions on "
+                      "this connection", ref);
         return;
     }
     if (c->nchans + n > (size_t) conf->max_channels) {
-        wsb_proto_error(c, "limit_exceeded", "too many channels on this "
-                        "connection", ref);
+        wsb_out_error(c, "limit_exceeded", "too many channels on this "
+                      "connection", ref);
         return;
     }
     for (size_t i = 0; i < n; i++)
         if (s_has(c, chans[i])) {
             snprintf(err, sizeof err, "already subscribed to '%s'",
                      chans[i]);
-            wsb_proto_error(c, "already_subscribed", err, ref);
+            wsb_out_error(c, "already_subscribed", err, ref);
             return;
         }
     wsb_sub_t *s = fp_calloc(1, sizeof *s);
     s->m = fp_member_new(c->w->hub, chans, n, since, &s_cbs, s, err);
     if (!s->m) {
-        wsb_proto_error(c, "bad_request", err, ref);
+        wsb_out_error(c, "bad_request", err, ref);
         free(s);
         return;
     }
@@ -270,10 +267,10 @@ wsb_sub_remove(wsb_conn_t *c, const char *const *chans, size_t n,
     fp_buf_addc(&b, ']');
     s_close_obj(&b, ref);
     if (removed)
-        wsb_conn_send_text(c, b.data, b.len);
+        wsb_out_text(c, b.data, b.len);
     else
-        wsb_proto_error(c, "not_subscribed", "none of these channels is "
-                        "subscribed", ref);
+        wsb_out_error(c, "not_subscribed", "none of these channels is "
+                      "subscribed", ref);
     fp_buf_free(&b);
 }
 

@@ -5,8 +5,11 @@
  *  connection: handshake, frames, close handshake, output), frame.c (the
  *  frame parser and encoder, no I/O), handshake.c (the HTTP upgrade),
  *  proto.c (the JSON protocol of client messages), sub.c (subscriptions:
- *  hub members and the shared event frames).  docs/protocol.md describes
- *  what clients see.
+ *  hub members and the shared event frames), out.c (what is queued for a
+ *  client).  Calls go one way: worker -> conn -> proto -> sub, and each of
+ *  conn, proto and sub -> out; out reaches conn only through the worker's
+ *  `end` hook (docs/architecture.md).  docs/protocol.md describes what
+ *  clients see.
  */
 #ifndef WSB_H
 #define WSB_H
@@ -233,6 +236,15 @@ struct wsb_worker {
     fp_blob_t *ping;            /*  the heartbeat ping frame  */
     int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
+    /*  How out.c ends a connection it cannot keep (WSB_END_*): set to
+     *  wsb_conn_end, so the output layer never calls conn.c directly.  */
+    void (*end)(wsb_conn_t *c, int why);
+};
+
+/*  Why a connection is ended with its subscriptions' cursors.  */
+enum {
+    WSB_END_SLOW,               /*  slow consumer: close 1008  */
+    WSB_END_EXPIRED             /*  the token ran out: close 4001  */
 };
 
 /*  Connection states.  */
@@ -283,15 +295,6 @@ void wsb_worker_stats(wsb_worker_t *w, const char *when);
 /*  conn.c: accept what the listener has.  */
 void wsb_conn_accept(wsb_worker_t *w);
 
-/*  Queue a frame (a reference is taken) and schedule a flush.  Frames
- *  queued after our close frame are dropped.  A client whose queue stays
- *  above max-queue for slow-timeout (a catch-up burst may pass it
- *  briefly), or grows past max-queue-hard, is cut as a slow consumer.  */
-void wsb_conn_send(wsb_conn_t *c, fp_blob_t *frame);
-
-/*  Queue a text frame holding a copy of text.  */
-void wsb_conn_send_text(wsb_conn_t *c, const char *text, size_t len);
-
 /*  Start the closing handshake: queue a close frame (once), stop the
  *  subscriptions, start the close timer.  */
 void wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason);
@@ -300,13 +303,12 @@ void wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason);
  *  requests, close the socket, free.  c is invalid afterwards.  */
 void wsb_conn_close(wsb_conn_t *c, const char *why);
 
-/*  The token ran out: an auth_expired error with the subscriptions'
- *  cursors, then close 4001 (the client gets a new token and resumes).
- *  Safe inside hub callbacks.  */
-void wsb_conn_expire(wsb_conn_t *c);
-
-/*  True (after closing it with wsb_conn_expire) if c's token ran out.  */
-bool wsb_conn_expired(wsb_conn_t *c);
+/*  End an open connection after what is queued, with an error carrying
+ *  its subscriptions' cursors and a close frame: WSB_END_SLOW
+ *  (slow_consumer, 1008) or WSB_END_EXPIRED (auth_expired, 4001; the
+ *  client gets a new token and resumes).  The worker's `end` hook; safe
+ *  inside hub callbacks (c stays valid).  */
+void wsb_conn_end(wsb_conn_t *c, int why);
 
 /*  Write the queues of the connections that got output this round.  */
 void wsb_conn_flush_dirty(wsb_worker_t *w);
@@ -317,10 +319,6 @@ void wsb_conn_sweep(wsb_worker_t *w);
 /*  proto.c: one complete client message (JSON protocol or echo).  */
 void wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
                        size_t len);
-
-/*  Send {"type":"error",...}; ref is raw JSON text or NULL.  */
-void wsb_proto_error(wsb_conn_t *c, const char *code, const char *msg,
-                     const char *ref);
 
 /*  Cancel the connection's publishes in flight (close path).  */
 void wsb_proto_drop(wsb_conn_t *c);
@@ -340,5 +338,35 @@ void wsb_sub_drop_all(wsb_conn_t *c);
 /*  Append [{"ref":..,"channels":[..],"cursor":".."},...] for the
  *  connection's subscriptions (the slow-consumer message).  */
 void wsb_sub_cursors(wsb_conn_t *c, fp_buf_t *out);
+
+/*  out.c: put c on the worker's dirty list (flushed by conn.c at the
+ *  end of the round) / take it off.  */
+void wsb_out_mark(wsb_conn_t *c);
+void wsb_out_unmark(wsb_conn_t *c);
+
+/*  Queue bytes whatever the state (handshake answers, close frames,
+ *  pings); a reference to b is taken.  */
+void wsb_out_push(wsb_conn_t *c, fp_blob_t *b);
+
+/*  Queue a frame (a reference is taken) and schedule a flush.  Frames
+ *  queued after our close frame are dropped.  A client whose queue stays
+ *  above max-queue for slow-timeout (a catch-up burst may pass it
+ *  briefly), or grows past max-queue-hard, is cut as a slow consumer
+ *  (w->end, WSB_END_SLOW).  */
+void wsb_out_send(wsb_conn_t *c, fp_blob_t *frame);
+
+/*  Queue a text frame holding a copy of text (borrowed).  */
+void wsb_out_text(wsb_conn_t *c, const char *text, size_t len);
+
+/*  Append ,"ref":REF to b when ref (raw JSON text, borrowed) is set.  */
+void wsb_out_add_ref(fp_buf_t *b, const char *ref);
+
+/*  Queue {"type":"error",...}; ref is raw JSON text or NULL.  */
+void wsb_out_error(wsb_conn_t *c, const char *code, const char *msg,
+                   const char *ref);
+
+/*  True (after ending it with w->end, WSB_END_EXPIRED) if c's token ran
+ *  out.  */
+bool wsb_out_expired(wsb_conn_t *c);
 
 #endif
