@@ -18,33 +18,14 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import fpstack  # noqa: E402
 
 TITLE = "WebSocket bridge: memory per idle connection, broadcast latency"
 PER_CLIENT = 5000
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def _children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
 
 
 def _rss_kb(pid, field="VmRSS"):
@@ -121,22 +102,15 @@ def run(ctx):
     nevents = 50 if ctx.quick else 100
     burst = 20
     interval = max(0.05, n * 20e-6)     # 50 ms, 200 ms for 10,000
-    d = os.path.join(ctx.tmp, "ws")
-    os.makedirs(d, exist_ok=True)
-    eps = {k: f"ipc://{d}/{k}" for k in ("ingest", "control", "fanout")}
-    broker = subprocess.Popen([os.path.join(ctx.bin, "fastpush-broker")] +
-                              sum(([f"--{k}", v] for k, v in eps.items()), []) +
-                              ["--log-level", "warn"], stderr=subprocess.DEVNULL)
-    port = _free_port()
-    wslog = open(os.path.join(d, "ws.log"), "wb")
-    ws = subprocess.Popen([os.path.join(ctx.bin, "fastpush-ws"), "--listen", f"127.0.0.1:{port}",
-                           "--workers", "2", "--fanout", eps["fanout"], "--control", eps["control"],
-                           "--heartbeat", "0", "--max-connections", "19000",
-                           "--log-level", "warn"], stderr=wslog)
+    run = fpstack.Run(os.path.join(ctx.tmp, "ws"), ctx.bin)   # started ready, stopped by PID
+    broker = run.broker(log_level="warn")
+    ws = fpstack.start_ws(run, "ws", broker, workers=2, heartbeat=0, max_connections=19000,
+                          log_level="warn")
+    port = ws.port
     clients = []
     try:
         time.sleep(1.0)
-        workers = _children(ws.pid)
+        workers = fpstack.proc_tree(ws.pid)
         _warm_up(port)
         base = sum(_rss_kb(p) for p in workers)
         base_anon = sum(_rss_kb(p, "RssAnon") for p in workers)
@@ -175,7 +149,7 @@ def run(ctx):
         ctx.log(f"ws: RSS {base} kB -> {after} kB: {per_conn:.0f} bytes per connection")
         zctx = zmq.Context()
         push = zctx.socket(zmq.PUSH)
-        push.connect(eps["ingest"])
+        push.connect(broker.ingest)
         time.sleep(0.3)
         pad = "x" * 100
 
@@ -209,11 +183,8 @@ def run(ctx):
             if c.poll() is None:
                 c.kill()
                 c.wait()
-        ws.send_signal(signal.SIGTERM)
-        ws.wait(20)
-        broker.send_signal(signal.SIGTERM)
-        broker.wait(10)
-        wslog.close()
+        ws.stop(timeout=20)
+        broker.stop()
     total = samples + late
     expected = ready * nevents
     p50, p99 = _pct(hist, total, 0.50), _pct(hist, total, 0.99)

@@ -1,5 +1,8 @@
 """The systems the benchmarks compare, each started fresh from a scratch
-directory with the configuration shown in RESULTS.md.
+directory with the configuration shown in RESULTS.md.  Processes, readiness
+waits and stopping by PID are the launcher's (tools/fpstack); the fastpush
+systems are fpstack Stacks (the shipped conf/ snippet of their web server,
+the benchmark's tuning), the peers write their own configs.
 
     sys = make("nchan", ctx, conns=10000)
     with sys:                         # start ... stop
@@ -15,12 +18,14 @@ lighttpd instances, 2 nginx workers, enough Apache children).
 import math
 import os
 import shutil
-import signal
-import socket
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import fpstack  # noqa: E402  (the launcher: processes, readiness, web servers)
+
 NODE_PATH = "/usr/share/nodejs"        # Debian's node-ws
 NCHAN_SO = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 
@@ -31,59 +36,14 @@ NCHAN_SO = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 RAMP = {"pushpin": 500}
 RAMP_DEFAULT = 2000
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc=None, timeout=15.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def wait_path(path, proc=None, timeout=15.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        if os.path.exists(path):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{path} did not appear")
-
-
-def nginx_head(d):
-    """The part of an nginx.conf both nginx systems share: 2 workers,
-    each allowed 18,000 connections, everything kept in d."""
-    os.makedirs(f"{d}/tmp", exist_ok=True)
-    return f"""worker_processes 2;
-worker_rlimit_nofile 19000;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log warn;
-daemon off;
-events {{ worker_connections 18000; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/tmp/body;
-  proxy_temp_path {d}/tmp/proxy;
-  fastcgi_temp_path {d}/tmp/fastcgi;
-  uwsgi_temp_path {d}/tmp/uwsgi;
-  scgi_temp_path {d}/tmp/scgi;"""
+# nginx (fastpush-nginx, nchan): 2 workers, each allowed 18,000 connections
+NGINX_OPTS = {"workers": 2, "connections": 18000, "head": "worker_rlimit_nofile 19000;\n",
+              "listen_opts": "reuseport backlog=4096"}
 
 
 class System:
+    """One system in a scratch directory: its processes are an fpstack.Run
+    (started with readiness waits, stopped by PID)."""
     name = "?"
     label = "?"
     modes = ()                  # transports: sse, ws, longpoll, poll
@@ -92,29 +52,28 @@ class System:
         self.ctx = ctx
         self.conns = conns
         self.dir = os.path.join(ctx.tmp, f"{self.name}-{int(time.time() * 1000)}")
-        os.makedirs(self.dir)
+        self.run = fpstack.Run(self.dir, ctx.bin)
         os.chmod(ctx.tmp, 0o755)        # nginx and Apache workers reach
         os.chmod(self.dir, 0o755)       # the FastCGI socket in here
-        self.procs = []
         self.configs = {}       # file name -> text, shown in RESULTS.md
 
     # -- life cycle
-    def spawn(self, name, argv, cwd=None, env=None):
-        log = open(os.path.join(self.dir, f"{name}.log"), "ab")
-        penv = dict(os.environ)
-        penv.update(env or {})
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, cwd=cwd or self.dir, env=penv)
-        p.fp_name = name
-        self.procs.append(p)
-        return p
+    def spawn(self, name, argv, env=None, **ready):
+        """Start a peer's process; ready: fpstack.Proc's port=, timeout=..."""
+        return self.run.start(name, argv, extra_env=env, **ready)
 
     def write(self, name, text, show=True):
-        with open(os.path.join(self.dir, name), "w") as f:
-            f.write(text)
         if show:
             self.configs[name] = text
-        return os.path.join(self.dir, name)
+        return fpstack.write(os.path.join(self.dir, name), text)
+
+    def show(self, name, *paths):
+        """Show the files a launcher wrote (concatenated) in RESULTS.md."""
+        text = ""
+        for p in paths:
+            with open(p) as f:
+                text += f.read()
+        self.configs[name] = text
 
     def __enter__(self):
         try:
@@ -129,28 +88,23 @@ class System:
         return False
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in reversed(self.procs):
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.procs = []
+        self.run.stop_all(together=True)
+        self.run.procs = []
         time.sleep(0.3)         # let the kernel release the ports
 
     def log_tail(self, n=2000):
         out = []
-        for f in sorted(os.listdir(self.dir)):
-            if f.endswith(".log") or f.endswith("error.log"):
-                with open(os.path.join(self.dir, f), "rb") as fh:
-                    out.append(f"--- {f}\n" + fh.read()[-n:].decode(errors="replace"))
+        for top, _, files in sorted(os.walk(self.dir)):
+            for f in sorted(files):
+                if f.endswith(".log"):
+                    path = os.path.join(top, f)
+                    with open(path, "rb") as fh:
+                        out.append(f"--- {os.path.relpath(path, self.dir)}\n" +
+                                   fh.read()[-n:].decode(errors="replace"))
         return "\n".join(out)
 
     def pids(self):
-        return [p.pid for p in self.procs if p.poll() is None]
+        return [p.pid for p in self.run.procs if p.alive()]
 
     # -- what loadgen needs
     def url(self, mode):
@@ -176,36 +130,33 @@ class System:
 
 class Fastpush(System):
     """broker + fastpush-sse (+ fastpush-poll, fastpush-ws when built)
-    behind a front web server (subclasses)."""
+    behind a front web server: an fpstack.Stack with the shipped conf/
+    snippet of the front server (subclasses) and the benchmark's own
+    responder directives (template=False: only these)."""
     front = "?"
-    sse_extra = ""              # more fastpush-sse directives (variants)
+    sse_extra = {}              # more fastpush-sse directives (variants)
+    with_poll = with_ws = False
 
-    def start_core(self):
+    def start_stack(self, server_opts):
         b = self.ctx.bin
-        d = self.dir
-        self.ep = {k: f"ipc://{d}/{k}" for k in ("ingest", "control", "fanout")}
-        self.write("broker.conf", "".join(f"{k} {v}\n" for k, v in self.ep.items()) +
-                   "log-level warn\n")
-        self.spawn("broker", [f"{b}/fastpush-broker", "-f", f"{d}/broker.conf"])
-        wait_path(f"{d}/fanout", self.procs[-1])
-        self.sse_sock = f"{d}/sse.sock"
-        self.write("fastpush-sse.conf",
-                   f"listen {self.sse_sock}\nsocket-mode 0666\nfanout {self.ep['fanout']}\n"
-                   f"control {self.ep['control']}\nprefix /events\nlog-level warn\n"
-                   + self.sse_extra)
-        self.spawn("fastpush-sse", [f"{b}/fastpush-sse", "-f", f"{d}/fastpush-sse.conf"])
-        wait_path(self.sse_sock, self.procs[-1])
-        self.poll_sock = None
-        if os.path.exists(f"{b}/fastpush-poll"):
-            self.poll_sock = f"{d}/poll.sock"
-            self.write("fastpush-poll.conf",
-                       f"listen {self.poll_sock}\nsocket-mode 0666\nfanout {self.ep['fanout']}\n"
-                       f"control {self.ep['control']}\nlog-level warn\n")
-            self.spawn("fastpush-poll", [f"{b}/fastpush-poll", "-f", f"{d}/fastpush-poll.conf"])
-            wait_path(self.poll_sock, self.procs[-1])
+        quiet = {"socket_mode": "0666", "log_level": "warn"}
+        poll = quiet if self.with_poll and os.path.exists(f"{b}/fastpush-poll") else None
+        ws = None
+        if self.with_ws and os.path.exists(f"{b}/fastpush-ws"):
+            ws = {"workers": 2, "path": "/ws", "log_level": "warn"}
+        self.stack = fpstack.Stack(self.run, self.front, name="fastpush",
+                                   broker={"log_level": "warn"}, template=False,
+                                   sse=dict(quiet, prefix="/events", **self.sse_extra),
+                                   poll=poll, ws=ws, server_opts=server_opts)
+        self.poll_sock, self.ws_port = self.stack.poll_sock, self.stack.ws_port
+        for p in (self.stack.broker, self.stack.sse, self.stack.poll, self.stack.ws):
+            if p is not None:
+                self.show(os.path.basename(p.conf_path), p.conf_path)
+        self.show(os.path.basename(self.stack.server.conf_path), self.stack.server.conf_path,
+                  self.stack.snippet)
 
     def pub(self, mode):
-        return ("zmq-fastpush", self.ep["ingest"])
+        return ("zmq-fastpush", self.stack.broker.ingest)
 
     def missing(self, mode):
         if mode in ("longpoll", "poll"):
@@ -217,46 +168,20 @@ class FastpushLighttpd(Fastpush):
     name = "fastpush"
     label = "fastpush (lighttpd)"
     front = "lighttpd"
+    with_poll = with_ws = True
     per_instance = 6000         # 2 fds per stream, max-fds 16384
-
-    def start(self):
-        self.start_core()
-        n = max(1, math.ceil(self.conns / self.per_instance))
-        self.ports = []
-        for i in range(n):
-            port = free_port()
-            poll = ""
-            if self.poll_sock:
-                poll = (f',\n    "/push" => ( ( "socket" => "{self.poll_sock}", '
-                        f'"check-local" => "disable" ) )')
-            conf = f"""server.modules = ( "mod_fastcgi" )
-server.document-root = "{self.dir}"
-server.bind = "127.0.0.1"
-server.port = {port}
-server.pid-file = "{self.dir}/lighttpd{i}.pid"
-server.errorlog = "{self.dir}/lighttpd{i}-error.log"
-server.max-fds = 16384
+    TUNING = """server.max-fds = 16384
 server.max-connections = 8000
 server.listen-backlog = 4096
-server.stream-response-body = 2
-fastcgi.server = (
-    "/events" => ( ( "socket" => "{self.sse_sock}", "check-local" => "disable" ) ){poll}
-)
 """
-            self.write(f"lighttpd{i}.conf", conf, show=(i == 0))
-            self.spawn(f"lighttpd{i}", ["lighttpd", "-D", "-f", f"{self.dir}/lighttpd{i}.conf"])
-            wait_port(port, self.procs[-1])
-            self.ports.append(port)
-        self.ws_port = None
-        if os.path.exists(f"{self.ctx.bin}/fastpush-ws"):
-            self.ws_port = free_port()
-            self.write("fastpush-ws.conf",
-                       f"listen 127.0.0.1:{self.ws_port}\nworkers 2\npath /ws\n"
-                       f"fanout {self.ep['fanout']}\ncontrol {self.ep['control']}\n"
-                       "log-level warn\n")
-            self.spawn("fastpush-ws", [f"{self.ctx.bin}/fastpush-ws", "-f",
-                                       f"{self.dir}/fastpush-ws.conf"])
-            wait_port(self.ws_port, self.procs[-1])
+
+    def start(self):
+        self.start_stack({"settings": self.TUNING})
+        self.ports = [self.stack.port]
+        for i in range(1, max(1, math.ceil(self.conns / self.per_instance))):
+            w = self.run.add(fpstack.Lighttpd(self.run, self.stack.snippet, f"lighttpd{i}",
+                                              settings=self.TUNING))
+            self.ports.append(w.port)
 
     def url(self, mode):
         if mode == "sse":
@@ -292,7 +217,7 @@ class FastpushLighttpdHb1(FastpushLighttpd):
     a dead stream holds lighttpd's two descriptors (docs/deploy.md)."""
     name = "fastpush-hb1"
     label = "fastpush (lighttpd, heartbeat 1 s)"
-    sse_extra = "heartbeat 1s\n"
+    sse_extra = {"heartbeat": "1s"}
 
     def describe(self):
         return super().describe() + " fastpush-sse with `heartbeat 1s` (default 15 s)."
@@ -304,24 +229,8 @@ class FastpushNginx(Fastpush):
     front = "nginx"
 
     def start(self):
-        self.start_core()
-        self.port = free_port()
-        conf = nginx_head(self.dir) + f"""
-  server {{
-    listen 127.0.0.1:{self.port} reuseport backlog=4096;
-    location /events {{
-      include /etc/nginx/fastcgi_params;
-      fastcgi_pass unix:{self.sse_sock};
-      fastcgi_buffering off;
-      fastcgi_read_timeout 1h;
-    }}
-  }}
-}}
-"""
-        self.write("nginx.conf", conf)
-        self.spawn("nginx", ["nginx", "-p", self.dir + "/", "-c", f"{self.dir}/nginx.conf",
-                             "-e", f"{self.dir}/nginx-error.log"])
-        wait_port(self.port, self.procs[-1])
+        self.start_stack(NGINX_OPTS)
+        self.port = self.stack.port
 
     def url(self, mode):
         return [f"http://127.0.0.1:{self.port}/events/%c"] if mode == "sse" else None
@@ -337,37 +246,18 @@ class FastpushApache(Fastpush):
     front = "apache"
 
     def start(self):
-        self.start_core()
-        self.port = free_port()
         children = math.ceil(self.conns / 500) + 1
-        conf = f"""ServerRoot "{self.dir}"
-ServerName localhost
-Listen 127.0.0.1:{self.port}
-PidFile {self.dir}/apache.pid
-ErrorLog {self.dir}/apache-error.log
-LogLevel warn
-User www-data
-Group www-data
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
-LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so
-ServerLimit {children}
+        mpm = f"""ServerLimit {children}
 ThreadLimit 500
 ThreadsPerChild 500
 MaxRequestWorkers {children * 500}
 StartServers {children}
 MinSpareThreads 100
 MaxSpareThreads {children * 500}
-ThreadStackSize 262144
-ListenBacklog 4096
-Timeout 300
-ProxyTimeout 300
-ProxyPass "/events" "unix:{self.sse_sock}|fcgi://localhost/events" flushpackets=on
-"""
-        self.write("apache2.conf", conf)
-        self.spawn("apache2", ["apache2", "-f", f"{self.dir}/apache2.conf", "-DFOREGROUND"])
-        wait_port(self.port, self.procs[-1], timeout=30)
+ThreadStackSize 262144"""
+        self.start_stack({"mpm": mpm, "extra": "ListenBacklog 4096\nTimeout 300\n",
+                          "timeout": 30})
+        self.port = self.stack.port
 
     def url(self, mode):
         return [f"http://127.0.0.1:{self.port}/events/%c"] if mode == "sse" else None
@@ -386,36 +276,31 @@ class Nchan(System):
     modes = ("sse", "ws", "longpoll", "poll")
 
     def start(self):
-        self.port = free_port()
-        conf = f"load_module {NCHAN_SO};\n" + nginx_head(self.dir) + f"""
-  nchan_shared_memory_size 256M;
-  server {{
-    listen 127.0.0.1:{self.port} reuseport backlog=4096;
-    location ~ ^/sub/(\\w+)$ {{              # SSE, WebSocket, long-poll
-      nchan_subscriber;
-      nchan_channel_id $1;
-      nchan_subscriber_first_message newest;
-      nchan_eventsource_ping_interval 15;
-    }}
-    location ~ ^/ipoll/(\\w+)$ {{            # interval poll (304 when nothing new)
-      nchan_subscriber intervalpoll;
-      nchan_channel_id $1;
-      nchan_subscriber_first_message newest;
-    }}
-    location ~ ^/pub/(\\w+)$ {{
-      allow 127.0.0.1; deny all;
-      nchan_publisher;
-      nchan_channel_id $1;
-      nchan_message_buffer_length 10;
-      nchan_message_timeout 1h;
-    }}
-  }}
-}}
-"""
-        self.write("nginx.conf", conf)
-        self.spawn("nginx", ["nginx", "-p", self.dir + "/", "-c", f"{self.dir}/nginx.conf",
-                             "-e", f"{self.dir}/nginx-error.log"])
-        wait_port(self.port, self.procs[-1])
+        snippet = self.write("nchan.conf", """\
+location ~ ^/sub/(\\w+)$ {              # SSE, WebSocket, long-poll
+  nchan_subscriber;
+  nchan_channel_id $1;
+  nchan_subscriber_first_message newest;
+  nchan_eventsource_ping_interval 15;
+}
+location ~ ^/ipoll/(\\w+)$ {            # interval poll (304 when nothing new)
+  nchan_subscriber intervalpoll;
+  nchan_channel_id $1;
+  nchan_subscriber_first_message newest;
+}
+location ~ ^/pub/(\\w+)$ {
+  allow 127.0.0.1; deny all;
+  nchan_publisher;
+  nchan_channel_id $1;
+  nchan_message_buffer_length 10;
+  nchan_message_timeout 1h;
+}
+""", show=False)
+        opts = dict(NGINX_OPTS, head=f"load_module {NCHAN_SO};\n" + NGINX_OPTS["head"],
+                    http="    nchan_shared_memory_size 256M;\n")
+        w = self.run.add(fpstack.Nginx(self.run, snippet, "nginx", **opts))
+        self.port = w.port
+        self.show("nginx.conf", w.conf_path, snippet)
 
     def url(self, mode):
         base = f"http://127.0.0.1:{self.port}"
@@ -440,12 +325,9 @@ class Pushpin(System):
     client_buffer = int(os.environ.get("PUSHPIN_CLIENT_BUFFER", "8192"))   # default
 
     def start(self):
-        self.port = free_port()
-        self.bport = free_port()
-        self.pull = free_port()
-        self.http_pub = free_port()
-        self.sub = free_port()
-        self.cmd = free_port()
+        fp = fpstack.free_port
+        self.port, self.bport, self.pull = fp(), fp(), fp()
+        self.http_pub, self.sub, self.cmd = fp(), fp(), fp()
         os.makedirs(f"{self.dir}/run", exist_ok=True)
         os.makedirs(f"{self.dir}/log", exist_ok=True)
         conf = f"""[global]
@@ -497,11 +379,12 @@ stats_format=json
         self.write("pushpin.conf", conf)
         self.write("routes", f"* 127.0.0.1:{self.bport},over_http\n")
         self.spawn("grip-backend", ["node", os.path.join(HERE, "peers", "pushpin_backend.js"),
-                                    str(self.bport), f"http://127.0.0.1:{self.http_pub}/publish/"])
-        wait_port(self.bport, self.procs[-1])
-        self.spawn("pushpin", ["pushpin", f"--config={self.dir}/pushpin.conf"])
-        wait_port(self.port, self.procs[-1], timeout=30)
-        wait_port(self.pull, self.procs[-1], timeout=30)
+                                    str(self.bport), f"http://127.0.0.1:{self.http_pub}/publish/"],
+                   port=self.bport)
+        p = self.spawn("pushpin", ["pushpin", f"--config={self.dir}/pushpin.conf"],
+                       port=self.port, timeout=30)
+        if not fpstack.wait_port(self.pull, p.alive, 30):
+            raise RuntimeError(f"pushpin-handler does not listen on {self.pull}:\n{p.read_log()}")
         time.sleep(1.0)         # proxy and handler finish starting
 
     def url(self, mode):
@@ -531,11 +414,11 @@ class Node(System):
     modes = ("sse", "ws", "longpoll", "poll")
 
     def start(self):
-        self.port = free_port()
+        self.port = fpstack.free_port()
         src = os.path.join(HERE, "peers", "node_server.js")
         self.configs["node_server.js"] = "(bench/peers/node_server.js, unchanged)"
-        self.spawn("node", ["node", src, str(self.port)], env={"NODE_PATH": NODE_PATH})
-        wait_port(self.port, self.procs[-1])
+        self.spawn("node", ["node", src, str(self.port)], env={"NODE_PATH": NODE_PATH},
+                   port=self.port)
 
     def url(self, mode):
         base = f"http://127.0.0.1:{self.port}"

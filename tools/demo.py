@@ -8,8 +8,9 @@ there is one) and builds the programs, then starts:
 
   - fastpush-broker, its durable store in var/demo/store;
   - fastpush-sse and fastpush-poll as FastCGI responders, fastpush-ws, and
-    lighttpd in front of them all on one origin (tools/fpstack.py): the
-    dashboard (web/), the client (/js/), /events, /push, /ws;
+    lighttpd in front of them all on one origin (the launcher's "origin"
+    stack, tools/fpstack): the dashboard (web/), the client (/js/),
+    /events, /push, /ws;
   - a publisher that ticks a clock, a counter and a keyed "prices" channel;
   - a small control service for the dashboard's buttons (stop and start a
     part, restart the broker, publish a burst), at /demo/ behind lighttpd.
@@ -92,12 +93,11 @@ def install(bin_dir):
 # ------------------------------------------------------------ processes
 
 class Part:
-    """One program: started with --ready-fd (or waited for on its port),
-    restarted when it dies, unless stopped on purpose."""
+    """One process of the stack (an fpstack.Proc): restarted when it dies,
+    unless stopped on purpose."""
 
-    def __init__(self, demo, name, argv, port=None):
-        self.demo, self.name, self.argv, self.port = demo, name, argv, port
-        self.proc = None
+    def __init__(self, name, proc):
+        self.name, self.proc = name, proc
         self.held = False               # stopped from the dashboard
         self.restarts = []
 
@@ -106,61 +106,29 @@ class Part:
         return self.proc.pid if self.running() else None
 
     def running(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc.alive()
 
     def start(self):
-        log = open(os.path.join(self.demo.run, f"{self.name}.log"), "ab")
-        argv, fds = list(self.argv), ()
-        rfd = None
-        if self.port is None:
-            rfd, wfd = os.pipe()
-            argv += ["--ready-fd", str(wfd)]
-            fds = (wfd,)
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=ROOT, pass_fds=fds,
-                                     start_new_session=True)
-        log.close()
         self.held = False
-        if rfd is not None:
-            os.close(fds[0])
-            ok = self._wait_fd(rfd)
-        else:
-            ok = fpstack.wait_port(self.port, self.running)
-        if not ok:
-            raise RuntimeError(f"{LABELS[self.name]} did not start; see "
-                               f"{rel(self.demo.run)}/{self.name}.log")
-
-    def _wait_fd(self, rfd, timeout=15.0):
-        import select
-        end = time.time() + timeout
         try:
-            while time.time() < end and self.running():
-                if select.select([rfd], [], [], 0.1)[0]:
-                    return bool(os.read(rfd, 8))
-            return False
-        finally:
-            os.close(rfd)
+            self.proc.start()
+        except RuntimeError:
+            raise RuntimeError(f"{LABELS[self.name]} did not start; see "
+                               f"{rel(self.proc.log_path)}") from None
 
     def stop(self, hold=False):
         self.held = hold
-        if not self.running():
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(8)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.proc.stop(timeout=8)
 
     def check(self):
         """Restart a part that died (at most 5 times a minute)."""
-        if self.held or self.proc is None or self.running():
+        if self.held or self.running():
             return
         now = time.time()
         self.restarts = [t for t in self.restarts if now - t < 60]
         if len(self.restarts) >= 5:
             raise RuntimeError(f"{LABELS[self.name]} keeps dying; see its log")
-        say(f"{LABELS[self.name]} exited (status {self.proc.returncode}); starting it again")
+        say(f"{LABELS[self.name]} exited (status {self.proc.p.returncode}); starting it again")
         self.restarts.append(now)
         time.sleep(2)
         self.start()
@@ -177,10 +145,10 @@ class Publisher(threading.Thread):
     SYMBOLS = {"EURUSD": 1.0842, "GBPUSD": 1.2671, "USDJPY": 151.37, "BTCUSD": 67120.0,
                "GOLD": 2331.4}
 
-    def __init__(self, stack):
+    def __init__(self, broker):
         super().__init__(daemon=True)
         from fastpush_publisher import FastpushPublisher
-        self.pub = FastpushPublisher(control=stack.control, ingest=stack.ingest, timeout=0.5)
+        self.pub = FastpushPublisher(control=broker.control, ingest=broker.ingest, timeout=0.5)
         self.halt = threading.Event()
         self.lock = threading.Lock()
         self.prices = dict(self.SYMBOLS)
@@ -296,7 +264,11 @@ class Demo:
         if args.port and self.port != args.port:
             say(f"port {args.port} is busy: using {self.port}")
         self.secret = secrets.token_urlsafe(12)
-        self.stack = fpstack.Stack(args.bin, self.run, self.endpoints(args.ipc))
+        # the processes: their own session, so that Ctrl-C reaches only
+        # the demo, which stops them in order
+        self.fp = fpstack.Run(self.run, args.bin, popen={"start_new_session": True})
+        self.eps = self.endpoints(args.ipc)
+        self.stack = None
         self.lock = threading.Lock()
         self.parts = {}
 
@@ -312,12 +284,13 @@ class Demo:
         return {n: f"ipc://{d}/{n}" for n in ("ingest", "control", "fanout")}
 
     def write_config(self):
-        env = self.stack.env()
+        env = {"FASTPUSH_CONTROL": self.eps["control"], "FASTPUSH_FANOUT": self.eps["fanout"],
+               "FASTPUSH_INGEST": self.eps["ingest"]}
         url = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         commands = {
             "cli": f"{'' if self.default_eps() else 'export ' + exports + chr(10)}"
-                   f"{rel(self.stack.bin)}/fastpush publish chat "
+                   f"{rel(self.fp.bin)}/fastpush publish chat "
                    "'{\"user\":\"shell\",\"text\":\"hello from the CLI\"}'",
             "php": f"{'' if self.default_eps() else 'export ' + exports + chr(10)}"
                    "php clients/php/example.php chat",
@@ -333,36 +306,35 @@ class Demo:
         return url, commands
 
     def default_eps(self):
-        return self.stack.control == "tcp://127.0.0.1:7401"
+        return self.eps["control"] == "tcp://127.0.0.1:7401"
 
-    def build_parts(self, ctl_port):
-        s = self.stack
-        ws_port = fpstack.free_port()
+    def start_stack(self, ctl_port):
+        """broker, fastpush-sse, -poll, -ws and lighttpd on one origin
+        (an fpstack.Stack of kind "origin"), started in that order."""
         origins = [] if self.host != "127.0.0.1" else \
             [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
-        conf = s.write_lighttpd(self.port, fpstack.WEB_DIR, ws_port, host=self.host,
-                                aliases={"/demo-config.js": os.path.join(self.run,
-                                                                         "demo-config.js")},
-                                extra=f'''# the demo's control service (dashboard buttons)
+        ws = {"publish": "on"}
+        if origins:
+            ws["origin"] = origins
+        self.stack = fpstack.Stack(
+            self.fp, "origin", name="demo", template=False,
+            # history and the SSE buffer hold a whole burst from the dashboard
+            # (fastpush-sse cuts a stream with max-buffer queued: 256k by default)
+            broker=dict(self.eps, store=os.path.join(self.var, "store"), store_fsync="always",
+                        history_count=20000, history_bytes="8m"),
+            sse={"prefix": "/events", "max_buffer": "4m"},
+            poll={"prefix": "/push", "publish_secret": self.secret},
+            ws=ws,
+            origin={"docroot": fpstack.WEB_DIR, "port": self.port, "host": self.host,
+                    "aliases": {"/demo-config.js": os.path.join(self.run, "demo-config.js")},
+                    "extra": f'''# the demo's control service (dashboard buttons)
 $HTTP["url"] =~ "^/demo/" {{
     proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => {ctl_port} ) ) )
 }}
-''')
-        specs = {
-            # history and the SSE buffer hold a whole burst from the dashboard
-            # (fastpush-sse cuts a stream with max-buffer queued: 256k by default)
-            "broker": s.broker_argv(store=os.path.join(self.var, "store"),
-                                    store_fsync="always", history_count=20000,
-                                    history_bytes="8m"),
-            "sse": s.sse_argv(max_buffer="4m"),
-            "poll": s.poll_argv(secret=self.secret),
-            "ws": s.ws_argv(ws_port, publish="on", origin=origins) if origins else
-            s.ws_argv(ws_port, publish="on"),
-            "lighttpd": [fpstack.LIGHTTPD or "lighttpd", "-D", "-f", conf],
-        }
+'''})
+        parts = self.stack.parts()
         for name in PARTS:
-            self.parts[name] = Part(self, name, specs[name],
-                                    port=self.port if name == "lighttpd" else None)
+            self.parts[name] = Part(name, parts["server" if name == "lighttpd" else name])
 
     def state(self):
         with self.lock:
@@ -396,15 +368,13 @@ $HTTP["url"] =~ "^/demo/" {{
         sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
         ctl = http.server.ThreadingHTTPServer(("127.0.0.1", 0), control_handler(self))
         threading.Thread(target=ctl.serve_forever, daemon=True).start()
-        self.build_parts(ctl.server_address[1])
         url, commands = self.write_config()
         stopping = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *a: stopping.set())
         try:
-            for name in PARTS:
-                self.parts[name].start()
-            self.publisher = Publisher(self.stack)
+            self.start_stack(ctl.server_address[1])
+            self.publisher = Publisher(self.stack.broker)
             self.publisher.start()
             self.banner(url, commands)
             while not stopping.wait(0.5):
@@ -422,6 +392,7 @@ $HTTP["url"] =~ "^/demo/" {{
             for name in reversed(PARTS):
                 if name in self.parts:
                     self.parts[name].stop(hold=True)
+            self.fp.stop_all()          # a part of a stack that did not finish starting
             ctl.shutdown()
             say("stopped")
         return 0

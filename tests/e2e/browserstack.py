@@ -8,8 +8,8 @@
         s.close()                       # at the end: stop the lighttpds
 
 The processes are the harness's (stopped by PID, sanitizer logs checked);
-their command lines and lighttpd's config come from tools/fpstack.py, as
-for `make demo`.  Numbered publishes 1, 2, 3, ... on a channel from its
+they are an fpstack.Stack of kind "origin" (tools/fpstack), as for
+`make demo`.  Numbered publishes 1, 2, 3, ... on a channel from its
 own thread and socket, retrying a number until the broker took it.
 RECORDER is a script for a page: T.start(name, options) makes a Fastpush
 client that records what it gets; T.get(name) returns the record.
@@ -17,7 +17,6 @@ run(t, main, ...) runs each main(env, br) with a fresh Env and Chromium.
 """
 import json
 import os
-import sys
 import threading
 import urllib.request
 
@@ -25,10 +24,8 @@ import zmq
 
 import chromium
 from chromium import Chromium
-from harness import BIN, Env, require_tool
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-import fpstack  # noqa: E402
+from harness import Env, require_tool
+import fpstack  # noqa: E402  (harness puts tools/ on sys.path)
 
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "artifacts")
 SECRET = "test-secret"
@@ -87,42 +84,33 @@ class System:
         kw = {"history_count": 100000}
         if store:
             kw["store"] = env.path("store")
-        self.b = env.broker(**kw)
-        self.stack = fpstack.Stack(BIN, env.path("run"), endpoints={
-            "ingest": self.b.ingest, "control": self.b.control, "fanout": self.b.fanout})
-        self.ws_port = fpstack.free_port()
         self.docroot = env.path("www")
         os.makedirs(self.docroot, exist_ok=True)
         with open(os.path.join(self.docroot, "index.html"), "w") as f:
             f.write(PAGE)
-        self.procs = {}
-        for name in ("sse", "poll", "ws"):
-            self.start(name)
-        self.port = self.lighttpd()
+        m = self.more
+        self.stack = fpstack.Stack(
+            env, "origin", broker=kw, template=False,
+            sse=dict(heartbeat="1s", retry="500ms", prefix="/events", **m),
+            poll=dict(publish_secret=SECRET, max_wait="5s", prefix="/push", **m),
+            ws=dict(publish="on", heartbeat="2s", **m), origin={"docroot": self.docroot})
+        self.b = self.stack.broker
+        self.procs = {"sse": self.stack.sse, "poll": self.stack.poll, "ws": self.stack.ws,
+                      "lighttpd": self.stack.server}
+        self.port = self.stack.port
         self.url = f"http://127.0.0.1:{self.port}/"
 
-    def argv(self, name):
-        if name == "sse":
-            return self.stack.sse_argv(heartbeat="1s", retry="500ms", **self.more)
-        if name == "poll":
-            return self.stack.poll_argv(secret=SECRET, max_wait="5s", **self.more)
-        return self.stack.ws_argv(self.ws_port, publish="on", heartbeat="2s", **self.more)
-
     def start(self, name):
-        self.procs[name] = self.env.start(name, self.argv(name), ready_fd=True)
+        self.procs[name].start()
 
     def stop(self, name):
         return self.procs[name].stop()
 
     def lighttpd(self, name="lighttpd", **kw):
-        """Start a lighttpd (kw: buffered_sse=True) and return its port."""
-        port = fpstack.free_port()
-        conf = self.stack.write_lighttpd(port, self.docroot, self.ws_port, name=name, **kw)
-        p = self.env.start(name, [fpstack.LIGHTTPD, "-D", "-f", conf])
-        if not fpstack.wait_port(port, p.alive):
-            raise RuntimeError(f"{name} did not start:\n{p.read_log()}")
+        """Start another lighttpd (kw: buffered_sse=True) and return its port."""
+        p = self.env.add(fpstack.Origin(self.env, self.stack, self.docroot, name=name, **kw))
         self.procs[name] = p
-        return port
+        return p.port
 
     def close(self):
         """Stop the lighttpds first.  lighttpd exits 1 (or dies of the

@@ -36,7 +36,7 @@ def since_all(b, channels, cursor="earliest"):
 
 def publish_many(b, channel, n, key=None):
     """n acknowledged publishes, 64 in flight; returns their SEQs in order."""
-    s = b._ctx.socket(zmq.DEALER)
+    s = b.run.ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(b.control)
     seqs, sent = {}, 0
@@ -83,7 +83,7 @@ class Publisher(threading.Thread):
         self.stop_at = None
 
     def run(self):
-        s = self.b._ctx.socket(zmq.DEALER)
+        s = self.b.run.ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
         s.connect(self.b.control)
         sent, waiting = 0, {}
@@ -245,7 +245,7 @@ def check_retention(env):
     for k in range(20):
         b.publish("cfg", {"v": k}, key=f"k{k}")
     b.publish("cfg", None, key="k19")                      # tombstone
-    push = b._ctx.socket(zmq.PUSH)
+    push = b.run.ctx.socket(zmq.PUSH)
     push.connect(b.ingest)
     n = 30000
     for i in range(n):

@@ -10,6 +10,7 @@ import struct
 import time
 
 from harness import Env, Tap, free_port, require_tool
+import fpstack  # noqa: E402  (harness puts tools/ on sys.path)
 from wsclient import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, WS, accept_key, close_payload, start_ws
 
 t = Tap()
@@ -109,23 +110,6 @@ http {{
     return env.start("nginx", [exe, "-p", d, "-c", os.path.join(d, "nginx.conf")])
 
 
-def wait_port(port, proc, timeout=10):
-    import socket
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc and not proc.alive():
-            return False
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            return True
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            s.close()
-    return False
-
-
 def jrecv(c, timeout=5.0):
     while True:
         op, data = c.recv(timeout)
@@ -175,7 +159,7 @@ with Env(t) as env:
         p = start(env, port, w.port)
         if p is None:           # require_tool reported the missing tool
             continue
-        if not t.ok(wait_port(port, p), f"{name}: starts from the generated config", p.read_log()):
+        if not t.ok(fpstack.wait_port(port, p.alive), f"{name}: starts from the generated config", p.read_log()):
             d = env.path(name)
             for f in ("error.log",):
                 if os.path.exists(os.path.join(d, f)):

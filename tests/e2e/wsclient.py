@@ -17,31 +17,20 @@ import socket
 import struct
 import time
 
-from harness import BIN, free_port
+import harness  # noqa: F401  (puts tools/ on sys.path)
+import fpstack  # noqa: E402
 
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def start_ws(env, name="ws", broker=None, ready=True, **directives):
-    """Start fastpush-ws with directives as keyword arguments (a list value
-    repeats the directive); returns the Proc with .port and .url."""
-    port = directives.pop("port", None) or free_port()
-    d = {"listen": f"127.0.0.1:{port}", "heartbeat": "0", "log-level": "info"}
-    if broker is not None:
-        d["fanout"] = broker.fanout
-        d["control"] = broker.control
-    d.update({k.replace("_", "-"): v for k, v in directives.items()})
-    conf = env.path(f"{name}.conf")
-    with open(conf, "w") as f:
-        for k, v in d.items():
-            for item in (v if isinstance(v, list) else [v]):
-                f.write(f"{k} {item}\n")
-    p = env.start(name, [os.path.join(BIN, "fastpush-ws"), "-f", conf], ready_fd=ready)
-    p.port = port
-    p.url = f"ws://127.0.0.1:{port}/ws"
-    p.conf_path = conf
-    return p
+    """Start fastpush-ws (fpstack.start_ws) with directives as keyword
+    arguments (a list value repeats the directive), heartbeat 0 and
+    log-level info unless given; returns the Proc with .port and .url."""
+    d = {"heartbeat": "0", "log_level": "info"}
+    d.update(directives)
+    return fpstack.start_ws(env, name, broker, ready=ready, **d)
 
 
 def accept_key(key):
