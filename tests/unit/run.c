@@ -29,6 +29,7 @@ static const struct {
     { "loop", fp_loop_test },
     { "sendq", fp_sendq_test },
     { "fcgi_record", fp_fcgi_record_test },
+    { "fcgi_conn", fp_fcgi_conn_test },
     { "http", fp_http_test },
     { "rights", fp_rights_test },
     { "access", fp_access_test },
