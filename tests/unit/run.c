@@ -30,6 +30,7 @@ static const struct {
     { "sendq", fp_sendq_test },
     { "fcgi_record", fp_fcgi_record_test },
     { "fcgi_conn", fp_fcgi_conn_test },
+    { "fcgi_accept", fp_fcgi_accept_test },
     { "http", fp_http_test },
     { "rights", fp_rights_test },
     { "access", fp_access_test },
