@@ -72,7 +72,7 @@ s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
 static void
 s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 {
-    size_t cap = 1024;
+    size_t cap = f->conf.max_body < 1024 ? f->conf.max_body : 1024;
     q->body = fp_malloc(cap + 1);
     for (;;) {
         if (q->body_len == cap) {
@@ -453,6 +453,14 @@ s_test_requests(fp_fcgi_accept_t *f, const char *path)
              "four peers at once: each request queued once");
     for (int i = 0; i < 4; i++)
         close(peers[i]);
+
+    peer = s_send(path, 1, "", "0123456789abcdefTOO LONG", 0);
+    req = s_wait(f, T_WAIT_MS);
+    FP_CHECK(req && req->body_too_large && req->body_len == 16 &&
+             strcmp(req->body, "0123456789abcdef") == 0,
+             "a body over max_body: cut at max_body and flagged");
+    fp_fcgi_req_free(&req);
+    close(peer);
 }
 
 /*  Peers that are not served: silent, stopped or gone half-way, or not
