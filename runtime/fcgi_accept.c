@@ -93,12 +93,15 @@ s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
     q->body[q->body_len] = '\0';
 }
 
-/*  Copy what the loop needs and take the connection away from libfcgi.  */
+/*  Copy what the loop needs and take the connection away from libfcgi.
+ *  NULL, leaving r to the caller, when the body was cut short (the
+ *  receive timeout or the peer hanging up before its end).  */
 static fp_fcgi_req_t *
 s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
 {
     fp_fcgi_req_t *q = fp_calloc(1, sizeof *q);
     int n = 0;
+    q->fd = -1;
     while (r->envp && r->envp[n])
         n++;
     q->env = fp_calloc((size_t) n + 1, sizeof *q->env);
@@ -106,6 +109,10 @@ s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
         q->env[i] = fp_strdup(r->envp[i]);
     q->nenv = n;
     s_body(f, r, q);
+    if (FCGX_GetError(r->in) != 0) {
+        fp_fcgi_req_free(&q);
+        return NULL;
+    }
     q->fd = r->ipcFd;
     q->rid = r->requestId;
     r->ipcFd = -1;
@@ -158,6 +165,7 @@ s_acceptor(void *arg)
 {
     fp_fcgi_accept_t *f = arg;
     FCGX_Request r;
+    fp_fcgi_req_t *q;
 
     while (!f->stopping) {
         int fd = s_accept(f);
@@ -168,9 +176,11 @@ s_acceptor(void *arg)
             continue;
         }
         s_reading(f, 1);
-        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0) {
+        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0 ||
+            !(q = s_take_over(f, &r))) {
             /*  Bad, or cut short: libfcgi takes a read that failed half-way
-             *  through the parameters for their end, so check the stream.  */
+             *  through the parameters (or the body) for their end, so check
+             *  the stream.  */
             if (r.ipcFd >= 0)
                 close(r.ipcFd);
             r.ipcFd = -1;
@@ -178,7 +188,7 @@ s_acceptor(void *arg)
             s_reading(f, -1);
             continue;
         }
-        s_push(f, s_take_over(f, &r));
+        s_push(f, q);
     }
     return NULL;
 }
@@ -494,6 +504,17 @@ s_test_dropped(fp_fcgi_accept_t *f, const char *path)
              fp_clock_ms() - t0 >= f->conf.body_timeout_ms,
              "a peer that stops in its parameters is closed after "
              "body_timeout_ms");
+    close(peer);
+
+    fp_buf_reset(&b);
+    fp_fcgi_record_request(&b, 1, env, "{\"a\":1}", 7);
+    size_t in_body = b.len - 8 - 8;     /*  all but the end of STDIN...  */
+    in_body -= 4;                       /*  ...and of the body  */
+    peer = fp_fcgi_conn_test_dial(path);
+    FP_CHECK(write(peer, b.data, in_body) == (ssize_t) in_body &&
+             fp_fcgi_conn_test_eof(peer, T_WAIT_MS) &&
+             s_settled(f, 0, T_WAIT_MS), "a peer that stops in its body is "
+             "closed, not queued with part of it");
     close(peer);
 
     peer = fp_fcgi_conn_test_dial(path);
