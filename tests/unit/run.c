@@ -39,6 +39,7 @@ static const struct {
     { "wal", fp_wal_test },
     { "args", fp_args_test },
     { "hub", fp_hub_test },
+    { "responder", fp_responder_test },
     { "lg_parse", fp_lg_parse_test },
 };
 
