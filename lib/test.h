@@ -39,6 +39,7 @@ void fp_fcgi_record_test(void);
 void fp_fcgi_conn_test(void);
 void fp_fcgi_accept_test(void);
 void fp_responder_test(void);
+void fp_sockauth_test(void);
 void fp_http_test(void);
 void fp_rights_test(void);
 void fp_access_test(void);

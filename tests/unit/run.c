@@ -40,6 +40,7 @@ static const struct {
     { "args", fp_args_test },
     { "hub", fp_hub_test },
     { "responder", fp_responder_test },
+    { "sockauth", fp_sockauth_test },
     { "lg_parse", fp_lg_parse_test },
 };
 
