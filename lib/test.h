@@ -41,6 +41,7 @@ void fp_fcgi_accept_test(void);
 void fp_responder_test(void);
 void fp_sockauth_test(void);
 void fp_sig_test(void);
+void fp_listen_test(void);
 void fp_blob_test(void);
 void fp_fcgi_req_test(void);
 void fp_http_test(void);

@@ -27,6 +27,7 @@ static const struct {
     { "utf8", fp_utf8_test },
     { "jscan", fp_jscan_test },
     { "sig", fp_sig_test },
+    { "listen", fp_listen_test },
     { "loop", fp_loop_test },
     { "sendq", fp_sendq_test },
     { "blob", fp_blob_test },
