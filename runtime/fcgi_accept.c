@@ -1,6 +1,7 @@
 /*  fcgi_accept: libfcgi acceptor threads and the hand-over queue
  *  (see fcgi_accept.h).  */
 #include "fcgi_accept.h"
+#include "listen.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -208,14 +209,9 @@ s_listen(fp_fcgi_accept_t *f, char *err)
         f->listen_fd = 0;
         return 0;
     }
-    if (l[0] == '/')
-        unlink(l);
-    f->listen_fd = FCGX_OpenSocket(l, f->conf.backlog);
-    if (f->listen_fd < 0) {
-        snprintf(err, FP_ERR_LEN, "cannot listen on %s: %s", l,
-                 strerror(errno));
+    f->listen_fd = fp_listen_open(l, f->conf.backlog, FP_LISTEN_UNIX, err);
+    if (f->listen_fd < 0)
         return -1;
-    }
     if (l[0] == '/' && f->conf.socket_mode &&
         chmod(l, (mode_t) f->conf.socket_mode) < 0) {
         snprintf(err, FP_ERR_LEN, "chmod %s: %s", l, strerror(errno));
@@ -618,6 +614,18 @@ s_test_listen(const char *dir)
     close(null);
     close(lfd);
     unlink(path);
+
+    snprintf(path, sizeof path, "%s/missing/x.sock", dir);
+    conf.listen = path;
+    f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(!f && strstr(err, "listen") && strstr(err, "No such file"),
+             "a path that cannot be bound: NULL with err");
+    conf.listen = addr;                 /*  the port is free again  */
+    fp_fcgi_accept_t *g = fp_fcgi_accept_new(&conf, err);
+    f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(g && !f && strstr(err, "Address already in use"),
+             "a port in use: NULL with err");
+    fp_fcgi_accept_destroy(&g);
 
     fp_buf_free(&b);
 }
