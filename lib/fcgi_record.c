@@ -33,16 +33,23 @@ s_record(fp_buf_t *b, int type, int rid, const void *data, size_t len)
     fp_buf_add(b, zeros, pad);
 }
 
-void
-fp_fcgi_record_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
+/*  data as records of `type`, split at FCGI_MAX_CONTENT.  */
+static void
+s_records(fp_buf_t *b, int type, int rid, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
         size_t n = len > FCGI_MAX_CONTENT ? FCGI_MAX_CONTENT : len;
-        s_record(b, FCGI_STDOUT, rid, p, n);
+        s_record(b, type, rid, p, n);
         p += n;
         len -= n;
     }
+}
+
+void
+fp_fcgi_record_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
+{
+    s_records(b, FCGI_STDOUT, rid, data, len);
 }
 
 void
@@ -97,6 +104,71 @@ fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *headers,
 #include "test.h"
 
 void
+fp_fcgi_record_raw(fp_buf_t *b, int type, int rid, const void *data,
+                   size_t len)
+{
+    s_record(b, type, rid, data, len);
+}
+
+/*  A name-value pair length: one byte below 128, else four with the
+ *  high bit set.  */
+static void
+s_nv_len(fp_buf_t *b, size_t n)
+{
+    unsigned char l[4] = { (unsigned char) ((n >> 24) | 0x80),
+                           (unsigned char) (n >> 16), (unsigned char) (n >> 8),
+                           (unsigned char) n };
+    if (n < 128)
+        fp_buf_addc(b, (char) n);
+    else
+        fp_buf_add(b, l, 4);
+}
+
+void
+fp_fcgi_record_request(fp_buf_t *b, int rid, const char *const *env,
+                       const void *body, size_t len)
+{
+    static const unsigned char begin[8] = { 0, 1, 0 };   /*  responder  */
+    fp_buf_t p;
+    fp_buf_init(&p);
+    for (int i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        size_t nlen = eq ? (size_t) (eq - env[i]) : strlen(env[i]);
+        const char *value = eq ? eq + 1 : "";
+        s_nv_len(&p, nlen);
+        s_nv_len(&p, strlen(value));
+        fp_buf_add(&p, env[i], nlen);
+        fp_buf_adds(&p, value);
+    }
+    s_record(b, FP_FCGI_BEGIN_REQUEST, rid, begin, sizeof begin);
+    if (p.len)
+        s_record(b, FP_FCGI_PARAMS, rid, p.data, p.len);
+    s_record(b, FP_FCGI_PARAMS, rid, "", 0);
+    s_records(b, FP_FCGI_STDIN, rid, body, len);
+    s_record(b, FP_FCGI_STDIN, rid, "", 0);
+    fp_buf_free(&p);
+}
+
+long
+fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
+                    const char **content, size_t *clen)
+{
+    const unsigned char *h = data;
+    if (len < 8)
+        return 0;
+    if (h[0] != FCGI_VERSION_1)
+        return -1;
+    size_t n = (size_t) h[4] << 8 | h[5], total = 8 + n + h[6];
+    if (len < total)
+        return 0;
+    *type = h[1];
+    *rid = h[2] << 8 | h[3];
+    *content = (const char *) data + 8;
+    *clen = n;
+    return (long) total;
+}
+
+void
 fp_fcgi_record_test(void)
 {
     fp_buf_t b;
@@ -126,6 +198,46 @@ fp_fcgi_record_test(void)
     FP_CHECK(strstr(b.data + 8, "Status: 404 Not Found\r\n"
                     "Content-Type: text/plain\r\nContent-Length: 4\r\n\r\n")
              != NULL, "response head");
+
+    /*  the test client's side: a request parses back record by record  */
+    fp_buf_reset(&b);
+    const char *env[] = { "REQUEST_METHOD=POST", "QUERY_STRING=", NULL };
+    char value[200];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    fp_fcgi_record_request(&b, 3, env, "{}", 2);
+    int type, rid, types[8], n = 0;
+    const char *c;
+    size_t clen, off = 0;
+    long rec;
+    while (n < 8 && (rec = fp_fcgi_record_next(b.data + off, b.len - off,
+                                               &type, &rid, &c, &clen)) > 0) {
+        FP_CHECK(rid == 3 && rec % 8 == 0, "request records: id, padding");
+        if (type == FP_FCGI_PARAMS && clen)
+            FP_CHECK(clen == 2 + 14 + 4 + 2 + 12 &&
+                     memcmp(c, "\016\004REQUEST_METHODPOST\014\000"
+                            "QUERY_STRING", clen) == 0, "params pairs");
+        types[n++] = type;
+        off += (size_t) rec;
+    }
+    FP_CHECK(off == b.len && n == 5 && types[0] == FP_FCGI_BEGIN_REQUEST &&
+             types[1] == FP_FCGI_PARAMS && types[2] == FP_FCGI_PARAMS &&
+             types[3] == FP_FCGI_STDIN && types[4] == FP_FCGI_STDIN,
+             "begin, params, end of params, stdin, end of stdin");
+    FP_CHECK(fp_fcgi_record_next(b.data, 7, &type, &rid, &c, &clen) == 0 &&
+             fp_fcgi_record_next(b.data, 15, &type, &rid, &c, &clen) == 0,
+             "a partial record is waited for");
+    FP_CHECK(fp_fcgi_record_next("\002\001\000\001\000\000\000\000", 8,
+                                 &type, &rid, &c, &clen) == -1,
+             "not version 1");
+    fp_buf_reset(&b);
+    const char *long_env[] = { value, NULL };
+    value[3] = '=';                     /*  "vvv=" and a 195-byte value  */
+    fp_fcgi_record_request(&b, 1, long_env, NULL, 0);
+    FP_CHECK(fp_fcgi_record_next(b.data + 16, b.len - 16, &type, &rid, &c,
+                                 &clen) > 0 && type == FP_FCGI_PARAMS &&
+             clen == 1 + 4 + 3 + 195 && (unsigned char) c[1] == 0x80 &&
+             (unsigned char) c[4] == 195, "a long value's 4-byte length");
     fp_buf_free(&b);
 }
 #endif

@@ -28,4 +28,31 @@ void fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *heade
 /*  The reason phrase of an HTTP status ("Not Found").  */
 const char *fp_http_reason(int status);
 
+#ifdef FP_TEST
+/*  The web server's side, for the self-tests of the modules that take
+ *  FastCGI connections (fcgi_accept, fcgi_conn, responder).  */
+#define FP_FCGI_BEGIN_REQUEST 1
+#define FP_FCGI_END_REQUEST 3
+#define FP_FCGI_PARAMS 4
+#define FP_FCGI_STDIN 5
+#define FP_FCGI_STDOUT 6
+
+/*  Append one record of `type` (content split by nobody: len <= 65535).  */
+void fp_fcgi_record_raw(fp_buf_t *b, int type, int rid, const void *data,
+                        size_t len);
+
+/*  Append a whole responder request: FCGI_BEGIN_REQUEST, the "NAME=value"
+ *  strings of env (NULL-terminated) as FCGI_PARAMS and the empty one,
+ *  the body as FCGI_STDIN (if len) and the empty one.  */
+void fp_fcgi_record_request(fp_buf_t *b, int rid, const char *const *env,
+                            const void *body, size_t len);
+
+/*  The first whole record of data[0..len): its type, request id and
+ *  content (borrowed from data).  Returns the record's length with its
+ *  padding, 0 when data holds no whole record yet, -1 when it is not a
+ *  version 1 record.  */
+long fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
+                         const char **content, size_t *clen);
+#endif
+
 #endif

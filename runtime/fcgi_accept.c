@@ -1,6 +1,7 @@
 /*  fcgi_accept: libfcgi acceptor threads and the hand-over queue
  *  (see fcgi_accept.h).  */
 #include "fcgi_accept.h"
+#include "listen.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #define FIRST_BYTE_MS 2000     /*  wait for a new connection's first bytes  */
+
+static int s_first_byte_ms = FIRST_BYTE_MS;     /*  the self-test's is short  */
 
 typedef struct qitem {
     fp_fcgi_req_t *req;
@@ -70,7 +73,7 @@ s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
 static void
 s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 {
-    size_t cap = 1024;
+    size_t cap = f->conf.max_body < 1024 ? f->conf.max_body : 1024;
     q->body = fp_malloc(cap + 1);
     for (;;) {
         if (q->body_len == cap) {
@@ -91,12 +94,15 @@ s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
     q->body[q->body_len] = '\0';
 }
 
-/*  Copy what the loop needs and take the connection away from libfcgi.  */
+/*  Copy what the loop needs and take the connection away from libfcgi.
+ *  NULL, leaving r to the caller, when the body was cut short (the
+ *  receive timeout or the peer hanging up before its end).  */
 static fp_fcgi_req_t *
 s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
 {
     fp_fcgi_req_t *q = fp_calloc(1, sizeof *q);
     int n = 0;
+    q->fd = -1;
     while (r->envp && r->envp[n])
         n++;
     q->env = fp_calloc((size_t) n + 1, sizeof *q->env);
@@ -104,6 +110,10 @@ s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
         q->env[i] = fp_strdup(r->envp[i]);
     q->nenv = n;
     s_body(f, r, q);
+    if (FCGX_GetError(r->in) != 0) {
+        fp_fcgi_req_free(&q);
+        return NULL;
+    }
     q->fd = r->ipcFd;
     q->rid = r->requestId;
     r->ipcFd = -1;
@@ -129,7 +139,7 @@ s_accept(fp_fcgi_accept_t *f)
     if (fd < 0)
         return -1;
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, FIRST_BYTE_MS) <= 0) {
+    if (poll(&p, 1, s_first_byte_ms) <= 0) {
         close(fd);
         errno = EAGAIN;
         return -1;
@@ -156,6 +166,7 @@ s_acceptor(void *arg)
 {
     fp_fcgi_accept_t *f = arg;
     FCGX_Request r;
+    fp_fcgi_req_t *q;
 
     while (!f->stopping) {
         int fd = s_accept(f);
@@ -166,9 +177,11 @@ s_acceptor(void *arg)
             continue;
         }
         s_reading(f, 1);
-        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0) {
+        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0 ||
+            !(q = s_take_over(f, &r))) {
             /*  Bad, or cut short: libfcgi takes a read that failed half-way
-             *  through the parameters for their end, so check the stream.  */
+             *  through the parameters (or the body) for their end, so check
+             *  the stream.  */
             if (r.ipcFd >= 0)
                 close(r.ipcFd);
             r.ipcFd = -1;
@@ -176,7 +189,7 @@ s_acceptor(void *arg)
             s_reading(f, -1);
             continue;
         }
-        s_push(f, s_take_over(f, &r));
+        s_push(f, q);
     }
     return NULL;
 }
@@ -196,14 +209,9 @@ s_listen(fp_fcgi_accept_t *f, char *err)
         f->listen_fd = 0;
         return 0;
     }
-    if (l[0] == '/')
-        unlink(l);
-    f->listen_fd = FCGX_OpenSocket(l, f->conf.backlog);
-    if (f->listen_fd < 0) {
-        snprintf(err, FP_ERR_LEN, "cannot listen on %s: %s", l,
-                 strerror(errno));
+    f->listen_fd = fp_listen_open(l, f->conf.backlog, FP_LISTEN_UNIX, err);
+    if (f->listen_fd < 0)
         return -1;
-    }
     if (l[0] == '/' && f->conf.socket_mode &&
         chmod(l, (mode_t) f->conf.socket_mode) < 0) {
         snprintf(err, FP_ERR_LEN, "chmod %s: %s", l, strerror(errno));
@@ -313,3 +321,334 @@ fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p)
     free(f->threads);
     free(f);
 }
+
+#ifdef FP_TEST
+#include "buf.h"
+#include "clock.h"
+#include "fcgi_conn.h"
+#include "fcgi_record.h"
+#include "test.h"
+
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#define T_WAIT_MS 2000
+
+static const fp_fcgi_accept_conf_t s_conf = {
+    .threads = 2, .max_body = 16, .socket_mode = 0600,
+    .body_timeout_ms = 200
+};
+
+/*  The next request, waiting for it up to ms.  */
+static fp_fcgi_req_t *
+s_wait(fp_fcgi_accept_t *f, int ms)
+{
+    int64_t deadline = fp_clock_ms() + ms;
+    for (;;) {
+        fp_fcgi_req_t *req = fp_fcgi_accept_take(f);
+        int left = (int) (deadline - fp_clock_ms());
+        struct pollfd p = { .fd = fp_fcgi_accept_fd(f), .events = POLLIN };
+        if (req || left <= 0 || poll(&p, 1, left) <= 0)
+            return req;
+    }
+}
+
+/*  Until no acceptor thread reads a connection and `queued` requests
+ *  wait (up to ms); false if that does not happen.  */
+static bool
+s_settled(fp_fcgi_accept_t *f, int queued, int ms)
+{
+    int64_t deadline = fp_clock_ms() + ms;
+    for (;;) {
+        int n = 0;
+        pthread_mutex_lock(&f->queue_lock);
+        for (qitem_t *it = f->head; it; it = it->next)
+            n++;
+        bool done = f->reading == 0 && n == queued;
+        pthread_mutex_unlock(&f->queue_lock);
+        if (done || fp_clock_ms() >= deadline)
+            return done;
+        usleep(1000);
+    }
+}
+
+/*  Connect to path and send the first `cut` bytes (all if 0) of request
+ *  rid with QUERY_STRING=query and body.  The peer's fd, or -1.  */
+static int
+s_send(const char *path, int rid, const char *query, const char *body,
+       size_t cut)
+{
+    char q[64];
+    snprintf(q, sizeof q, "QUERY_STRING=%s", query);
+    const char *env[] = { "REQUEST_METHOD=POST", q, NULL };
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_fcgi_record_request(&b, rid, env, body, strlen(body));
+    int fd = fp_fcgi_conn_test_dial(path);
+    size_t n = cut ? cut : b.len;
+    if (fd >= 0 && write(fd, b.data, n) != (ssize_t) n) {
+        close(fd);
+        fd = -1;
+    }
+    fp_buf_free(&b);
+    return fd;
+}
+
+/*  The request's connection is handed over: answer on it, read it back.  */
+static bool
+s_answer(fp_fcgi_req_t *req, int peer)
+{
+    fp_buf_t b, in, out;
+    fp_buf_init(&b);
+    fp_buf_init(&in);
+    fp_buf_init(&out);
+    fp_fcgi_record_response(&b, req->rid, 200, NULL, "ok", 2);
+    bool ok = write(req->fd, b.data, b.len) == (ssize_t) b.len &&
+              fp_fcgi_conn_test_read(peer, &in, req->rid, &out, NULL,
+                                     T_WAIT_MS) == 1 &&
+              strstr(out.data, "\r\n\r\nok") != NULL;
+    fp_buf_free(&b);
+    fp_buf_free(&in);
+    fp_buf_free(&out);
+    return ok;
+}
+
+/*  Whole requests: parameters, body, the connection handed over;
+ *  several at once; a body longer than max_body.  */
+static void
+s_test_requests(fp_fcgi_accept_t *f, const char *path)
+{
+    struct stat st;
+    FP_CHECK(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+             (st.st_mode & 0777) == 0600, "unix socket with socket_mode");
+    int peer = s_send(path, 5, "a=1", "{}", 0);
+    fp_fcgi_req_t *req = s_wait(f, T_WAIT_MS);
+    FP_CHECK(req && req->rid == 5 && req->fd >= 0, "a whole request is "
+             "queued with its id and connection");
+    if (!req)
+        return;
+    const char *method = fp_fcgi_req_param(req, "REQUEST_METHOD");
+    const char *query = fp_fcgi_req_param(req, "QUERY_STRING");
+    FP_CHECK(method && strcmp(method, "POST") == 0 && query &&
+             strcmp(query, "a=1") == 0 &&
+             fp_fcgi_req_param(req, "FCGI_ROLE") != NULL, "its parameters");
+    FP_CHECK(req->body_len == 2 && strcmp(req->body, "{}") == 0 &&
+             !req->body_too_large, "its body");
+    FP_CHECK(fcntl(req->fd, F_GETFL) & O_NONBLOCK, "non-blocking");
+    FP_CHECK(s_answer(req, peer), "answered on the handed-over connection");
+    fp_fcgi_req_free(&req);
+    FP_CHECK(fp_fcgi_conn_test_eof(peer, T_WAIT_MS), "freeing the request "
+             "closes it");
+    close(peer);
+    FP_CHECK(fp_fcgi_accept_take(f) == NULL && s_settled(f, 0, T_WAIT_MS),
+             "nothing more queued, not busy");
+
+    int peers[4], seen = 0;
+    for (int i = 0; i < 4; i++) {
+        char qs[16];
+        snprintf(qs, sizeof qs, "n=%d", i);
+        peers[i] = s_send(path, 1, qs, "", 0);
+    }
+    for (int i = 0; i < 4 && (req = s_wait(f, T_WAIT_MS)); i++) {
+        query = fp_fcgi_req_param(req, "QUERY_STRING");
+        if (query && strncmp(query, "n=", 2) == 0)
+            seen |= 1 << (query[2] - '0');
+        fp_fcgi_req_free(&req);
+    }
+    FP_CHECK(seen == 15 && fp_fcgi_accept_take(f) == NULL,
+             "four peers at once: each request queued once");
+    for (int i = 0; i < 4; i++)
+        close(peers[i]);
+
+    peer = s_send(path, 1, "", "0123456789abcdefTOO LONG", 0);
+    req = s_wait(f, T_WAIT_MS);
+    FP_CHECK(req && req->body_too_large && req->body_len == 16 &&
+             strcmp(req->body, "0123456789abcdef") == 0,
+             "a body over max_body: cut at max_body and flagged");
+    fp_fcgi_req_free(&req);
+    close(peer);
+}
+
+/*  Peers that are not served: silent, stopped or gone half-way, or not
+ *  speaking FastCGI.  Each is closed and nothing is queued.  */
+static void
+s_test_dropped(fp_fcgi_accept_t *f, const char *path)
+{
+    fp_buf_t b;
+    fp_buf_init(&b);
+    const char *env[] = { "REQUEST_METHOD=GET", "QUERY_STRING=x=1", NULL };
+    fp_fcgi_record_request(&b, 1, env, NULL, 0);
+    size_t half = 8 + 8 + 12;           /*  BEGIN_REQUEST, part of PARAMS  */
+
+    int64_t t0 = fp_clock_ms();
+    int silent = fp_fcgi_conn_test_dial(path);
+    int peer = s_send(path, 2, "", "", 0);
+    fp_fcgi_req_t *req = s_wait(f, T_WAIT_MS);
+    FP_CHECK(req && req->rid == 2 && !fp_fcgi_conn_test_eof(silent, 0),
+             "a silent peer holds one acceptor; the other serves");
+    fp_fcgi_req_free(&req);
+    close(peer);
+    FP_CHECK(fp_fcgi_conn_test_eof(silent, T_WAIT_MS) &&
+             fp_clock_ms() - t0 >= s_first_byte_ms,
+             "a peer that sends nothing is closed after the first-byte wait");
+    close(silent);
+
+    peer = fp_fcgi_conn_test_dial(path);
+    t0 = fp_clock_ms();
+    FP_CHECK(write(peer, b.data, half) == (ssize_t) half &&
+             fp_fcgi_conn_test_eof(peer, T_WAIT_MS) &&
+             fp_clock_ms() - t0 >= f->conf.body_timeout_ms,
+             "a peer that stops in its parameters is closed after "
+             "body_timeout_ms");
+    close(peer);
+
+    fp_buf_reset(&b);
+    fp_fcgi_record_request(&b, 1, env, "{\"a\":1}", 7);
+    size_t in_body = b.len - 8 - 8;     /*  all but the end of STDIN...  */
+    in_body -= 4;                       /*  ...and of the body  */
+    peer = fp_fcgi_conn_test_dial(path);
+    FP_CHECK(write(peer, b.data, in_body) == (ssize_t) in_body &&
+             fp_fcgi_conn_test_eof(peer, T_WAIT_MS) &&
+             s_settled(f, 0, T_WAIT_MS), "a peer that stops in its body is "
+             "closed, not queued with part of it");
+    close(peer);
+
+    peer = fp_fcgi_conn_test_dial(path);
+    FP_CHECK(write(peer, b.data, half) == (ssize_t) half &&
+             shutdown(peer, SHUT_WR) == 0 &&
+             fp_fcgi_conn_test_eof(peer, T_WAIT_MS), "a peer that hangs up "
+             "in its parameters is closed");
+    close(peer);
+
+    peer = fp_fcgi_conn_test_dial(path);
+    const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    FP_CHECK(write(peer, http, sizeof http - 1) == sizeof http - 1 &&
+             fp_fcgi_conn_test_eof(peer, T_WAIT_MS), "a peer that does not "
+             "speak FastCGI is closed");
+    close(peer);
+    FP_CHECK(s_settled(f, 0, T_WAIT_MS) && fp_fcgi_accept_take(f) == NULL,
+             "none of them queued");
+    fp_buf_free(&b);
+}
+
+/*  Stop: the path goes, new peers are refused, queued requests can still
+ *  be taken; destroy closes what nobody took.  */
+static void
+s_test_stop(fp_fcgi_accept_t **f_p, const char *path)
+{
+    fp_fcgi_accept_t *f = *f_p;
+    int taken = s_send(path, 1, "", "", 0);
+    fp_fcgi_req_t *req = s_wait(f, T_WAIT_MS);
+    int left = s_send(path, 2, "", "", 0);
+    FP_CHECK(s_settled(f, 1, T_WAIT_MS) && fp_fcgi_accept_busy(f),
+             "busy while a request waits in the queue");
+    fp_fcgi_accept_stop(f);
+    FP_CHECK(access(path, F_OK) != 0 && fp_fcgi_conn_test_dial(path) < 0,
+             "stop removes the socket's path");
+    FP_CHECK(req && s_answer(req, taken), "a request taken before the stop "
+             "is answered");
+    fp_fcgi_req_free(&req);
+    fp_fcgi_accept_destroy(f_p);
+    FP_CHECK(*f_p == NULL && fp_fcgi_conn_test_eof(left, T_WAIT_MS),
+             "destroy closes the connection of a request nobody took");
+    close(taken);
+    close(left);
+}
+
+/*  The other listeners: loopback TCP, the socket on fd 0 (spawned by the
+ *  web server), and bad ones.  */
+static void
+s_test_listen(const char *dir)
+{
+    char err[FP_ERR_LEN], addr[64], path[256];
+    fp_fcgi_accept_conf_t conf = s_conf;
+
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    FP_CHECK(bind(probe, (struct sockaddr *) &sa, sizeof sa) == 0 &&
+             getsockname(probe, (struct sockaddr *) &sa, &len) == 0,
+             "a free port");
+    close(probe);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    conf.listen = addr;
+    fp_fcgi_accept_t *f = fp_fcgi_accept_new(&conf, err);
+    int peer = socket(AF_INET, SOCK_STREAM, 0);
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_fcgi_record_request(&b, 9, NULL, NULL, 0);
+    FP_CHECK(f && connect(peer, (struct sockaddr *) &sa, sizeof sa) == 0 &&
+             write(peer, b.data, b.len) == (ssize_t) b.len, "TCP listener");
+    fp_fcgi_req_t *req = f ? s_wait(f, T_WAIT_MS) : NULL;
+    FP_CHECK(req && req->rid == 9 && s_answer(req, peer), "a request over "
+             "TCP is served");
+    fp_fcgi_req_free(&req);
+    fp_fcgi_accept_destroy(&f);
+    close(peer);
+
+    snprintf(path, sizeof path, "%s/fd0.sock", dir);
+    struct sockaddr_un su = { .sun_family = AF_UNIX };
+    snprintf(su.sun_path, sizeof su.sun_path, "%s", path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int saved = dup(0);
+    FP_CHECK(bind(lfd, (struct sockaddr *) &su, sizeof su) == 0 &&
+             listen(lfd, 8) == 0 && dup2(lfd, 0) == 0, "a socket on fd 0");
+    conf.listen = NULL;
+    f = fp_fcgi_accept_new(&conf, err);
+    peer = f ? s_send(path, 3, "fd0", "", 0) : -1;
+    req = f ? s_wait(f, T_WAIT_MS) : NULL;
+    FP_CHECK(req && strcmp(fp_fcgi_req_param(req, "QUERY_STRING"), "fd0")
+             == 0, "no address: the listening socket on fd 0");
+    fp_fcgi_req_free(&req);
+    fp_fcgi_accept_destroy(&f);
+    FP_CHECK(fcntl(0, F_GETFD) >= 0, "fd 0 is left open");
+    close(peer);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(!f && strstr(err, "fd 0 is not a socket"), "no address and "
+             "fd 0 not a socket: refused");
+    dup2(saved, 0);
+    close(saved);
+    close(null);
+    close(lfd);
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/missing/x.sock", dir);
+    conf.listen = path;
+    f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(!f && strstr(err, "listen") && strstr(err, "No such file"),
+             "a path that cannot be bound: NULL with err");
+    conf.listen = addr;                 /*  the port is free again  */
+    fp_fcgi_accept_t *g = fp_fcgi_accept_new(&conf, err);
+    f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(g && !f && strstr(err, "Address already in use"),
+             "a port in use: NULL with err");
+    fp_fcgi_accept_destroy(&g);
+
+    fp_buf_free(&b);
+}
+
+void
+fp_fcgi_accept_test(void)
+{
+    char dir[] = "/tmp/fp-unit-XXXXXX", path[256], err[FP_ERR_LEN];
+    FP_CHECK(mkdtemp(dir) != NULL, "temp dir");
+    snprintf(path, sizeof path, "%s/fcgi.sock", dir);
+    fp_fcgi_accept_conf_t conf = s_conf;
+    conf.listen = path;
+    int first_byte = s_first_byte_ms;
+    s_first_byte_ms = 300;
+    fp_fcgi_accept_t *f = fp_fcgi_accept_new(&conf, err);
+    FP_CHECK(f != NULL, "listening");
+    if (f) {
+        s_test_requests(f, path);
+        s_test_dropped(f, path);
+        s_test_stop(&f, path);
+    }
+    s_test_listen(dir);
+    s_first_byte_ms = first_byte;
+    rmdir(dir);
+}
+#endif

@@ -89,4 +89,24 @@ void fp_fcgi_conns_reap(fp_fcgi_conns_t *set, int64_t now, int64_t max_ms);
 /*  Close now, dropping what is queued.  `gone` is not called.  */
 void fp_fcgi_conn_close(fp_fcgi_conn_t *c);
 
+#ifdef FP_TEST
+#include "buf.h"
+
+/*  The web server's side, for self-tests (fcgi_conn, fcgi_accept,
+ *  responder).  Read FastCGI records from fd for at most timeout_ms (0:
+ *  what fd holds now), keeping bytes of unfinished records in `in` for
+ *  the next call and appending request rid's FCGI_STDOUT content to out.
+ *  1 at its FCGI_END_REQUEST, 0 once out holds `until` (if not NULL), -1
+ *  on EOF, a timeout, a malformed record or one for another request.  */
+int fp_fcgi_conn_test_read(int fd, fp_buf_t *in, int rid, fp_buf_t *out,
+                           const char *until, int timeout_ms);
+
+/*  True if the peer of fd closes it within timeout_ms, before sending
+ *  anything more.  */
+bool fp_fcgi_conn_test_eof(int fd, int timeout_ms);
+
+/*  A blocking connection to the unix socket at path, or -1 with errno.  */
+int fp_fcgi_conn_test_dial(const char *path);
+#endif
+
 #endif

@@ -11,12 +11,12 @@
  */
 #include "wsb.h"
 #include "clock.h"
+#include "listen.h"
 #include "log.h"
 #include "mem.h"
 #include "sig.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,52 +26,6 @@
 
 #define TICK_MS 100
 #define REPORT_MS 5000            /*  REPORT to the broker this often  */
-
-/*  Open the listening socket for "HOST:PORT", "[V6]:PORT" or ":PORT".  */
-static int
-s_listen(const wsb_conf_t *conf, char *err)
-{
-    char host[256], *port;
-    struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE }, *res = NULL;
-    int fd = -1, one = 1;
-
-    snprintf(host, sizeof host, "%s", conf->listen);
-    port = strrchr(host, ':');
-    if (!port) {
-        snprintf(err, FP_ERR_LEN, "listen: '%s' is not HOST:PORT",
-                 conf->listen);
-        return -1;
-    }
-    *port++ = '\0';
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    int rc = getaddrinfo(h[0] ? h : NULL, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, FP_ERR_LEN, "listen %s: %s", conf->listen,
-                 gai_strerror(rc));
-        return -1;
-    }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                0);
-    if (fd < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-        listen(fd, (int) conf->backlog) < 0) {
-        snprintf(err, FP_ERR_LEN, "listen %s: %s", conf->listen,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
 
 void
 wsb_worker_stats(wsb_worker_t *w, const char *when)
@@ -188,7 +142,8 @@ s_open(wsb_worker_t *w, char *err)
     w->loop = fp_loop_new(err);
     if (w->sigfd < 0 || !w->loop)
         return -1;
-    w->lfd = s_listen(conf, err);
+    w->lfd = fp_listen_open(conf->listen, (int) conf->backlog,
+                            FP_LISTEN_NONBLOCK | FP_LISTEN_REUSEPORT, err);
     if (w->lfd < 0)
         return -1;
     fp_loop_add(w->loop, w->lfd, EPOLLIN, s_on_listen, w);
