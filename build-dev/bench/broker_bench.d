@@ -1,1 +1,0 @@
-build-dev/bench/broker_bench.o: bench/broker_bench.c

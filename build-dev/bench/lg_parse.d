@@ -1,2 +1,0 @@
-build-dev/bench/lg_parse.o: bench/lg_parse.c bench/lg.h
-bench/lg.h:

@@ -1,2 +1,0 @@
-build-dev/bench/loadgen.o: bench/loadgen.c bench/lg.h
-bench/lg.h:

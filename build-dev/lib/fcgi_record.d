@@ -1,4 +1,0 @@
-build-dev/lib/fcgi_record.o: lib/fcgi_record.c lib/fcgi_record.h \
- lib/buf.h
-lib/fcgi_record.h:
-lib/buf.h:

@@ -1,6 +1,0 @@
-build-dev/lib/json.o: lib/json.c lib/json.h lib/buf.h lib/conf.h \
- lib/err.h
-lib/json.h:
-lib/buf.h:
-lib/conf.h:
-lib/err.h:

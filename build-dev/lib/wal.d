@@ -1,7 +1,0 @@
-build-dev/lib/wal.o: lib/wal.c lib/wal.h lib/buf.h lib/cursor.h \
- lib/conf.h lib/err.h
-lib/wal.h:
-lib/buf.h:
-lib/cursor.h:
-lib/conf.h:
-lib/err.h:

@@ -1,7 +1,0 @@
-build-dev/test/lib/jscan.o: lib/jscan.c lib/jscan.h lib/buf.h lib/err.h \
- lib/utf8.h lib/test.h
-lib/jscan.h:
-lib/buf.h:
-lib/err.h:
-lib/utf8.h:
-lib/test.h:

@@ -1,3 +1,0 @@
-build-dev/test/lib/rate.o: lib/rate.c lib/rate.h lib/test.h
-lib/rate.h:
-lib/test.h:

@@ -1,2 +1,0 @@
-build-dev/test/tests/unit/run.o: tests/unit/run.c lib/test.h
-lib/test.h:
