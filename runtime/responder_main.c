@@ -5,19 +5,6 @@
 #include "err.h"
 #include "log.h"
 
-/*  Defaults, then the command line into the directives.  Returns as
- *  fp_args_start does.  */
-static int
-s_args(const fp_responder_prog_t *prog, int argc, char **argv,
-       fp_args_t *args, char *err)
-{
-    fp_args_spec_t spec = { prog->opts, NULL };
-
-    fp_responder_opts_defaults();
-    prog->defaults();
-    return fp_args_start(&spec, argc, argv, prog->prog, prog->version,
-                         prog->usage, args, err);
-}
 
 /*  The responder on the shared directives, into *prog->app and
  *  *prog->conns.  Returns 0, or -1 with err.  */
@@ -39,11 +26,13 @@ s_app(const fp_responder_prog_t *prog, char *err)
 int
 fp_responder_main(const fp_responder_prog_t *prog, int argc, char **argv)
 {
+    fp_args_spec_t spec = { prog->opts, NULL, prog->prog, prog->version,
+                            prog->defaults, prog->usage };
     fp_args_t args;
     char err[FP_ERR_LEN];
 
-    fp_log_init(prog->prog, FP_LOG_INFO);
-    int start = s_args(prog, argc, argv, &args, err);
+    fp_responder_opts_defaults();
+    int start = fp_args_start(&spec, argc, argv, &args, err);
     if (start < 0)
         fp_fatalx("%s", err);
     if (start > 0)
