@@ -226,6 +226,14 @@ void broker_retain(broker_t *b);
 int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
 void broker_control_free(broker_t *b);
 
+/*  The size of a reply's error code ("bad_request"), the `code` buffer
+ *  every request handler fills.  */
+#define BROKER_CODE_LEN 32
+
+/*  Copy the error code `what` into code (BROKER_CODE_LEN bytes, the
+ *  caller's); returns -1, for `return broker_fail(code, "...")`.  */
+int broker_fail(char *code, const char *what);
+
 /*  since.c: SINCE and STATE.  Each fills *meta (caller owns) and appends
  *  the events to `events`, one JSON text per line; -1 with code and err
  *  on bad input.  */
