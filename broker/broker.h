@@ -209,6 +209,9 @@ void broker_store_close(broker_store_t **st_p, uint64_t seq);
 /*  segment.c: one segment file.  */
 void broker_seg_path(const char *dir, uint64_t no, const char *suffix,
                      char *out, size_t len);
+/*  write() all of data to fd, resuming after short writes and EINTR.
+ *  Returns 0, or -1 with errno.  */
+int broker_seg_write(int fd, const void *data, size_t len);
 int broker_seg_create(const char *dir, const fp_wal_header_t *h,
                       const fp_buf_t *records, char *err);
 int broker_seg_header(const char *dir, uint64_t no, fp_wal_header_t *h,
