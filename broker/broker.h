@@ -209,6 +209,9 @@ void broker_store_close(broker_store_t **st_p, uint64_t seq);
 /*  segment.c: one segment file.  */
 void broker_seg_path(const char *dir, uint64_t no, const char *suffix,
                      char *out, size_t len);
+/*  write() all of data to fd, resuming after short writes and EINTR.
+ *  Returns 0, or -1 with errno.  */
+int broker_seg_write(int fd, const void *data, size_t len);
 int broker_seg_create(const char *dir, const fp_wal_header_t *h,
                       const fp_buf_t *records, char *err);
 int broker_seg_header(const char *dir, uint64_t no, fp_wal_header_t *h,
@@ -225,6 +228,14 @@ void broker_retain(broker_t *b);
 /*  control.c: the ROUTER socket.  */
 int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
 void broker_control_free(broker_t *b);
+
+/*  The size of a reply's error code ("bad_request"), the `code` buffer
+ *  every request handler fills.  */
+#define BROKER_CODE_LEN 32
+
+/*  Copy the error code `what` into code (BROKER_CODE_LEN bytes, the
+ *  caller's); returns -1, for `return broker_fail(code, "...")`.  */
+int broker_fail(char *code, const char *what);
 
 /*  since.c: SINCE and STATE.  Each fills *meta (caller owns) and appends
  *  the events to `events`, one JSON text per line; -1 with code and err

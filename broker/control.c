@@ -35,7 +35,7 @@ typedef struct {
     json_t *tag;                /*  echoed tag or NULL  */
     json_t *meta;               /*  reply metadata  */
     fp_buf_t events;            /*  reply events, one per line  */
-    char code[32];              /*  error code  */
+    char code[BROKER_CODE_LEN]; /*  error code  */
     char err[FP_ERR_LEN];       /*  error message  */
 } request_t;
 
@@ -47,6 +47,13 @@ struct broker_reply {
     request_t r;
     fp_event_t *ev;             /*  the PUBLISH's staged event, or NULL  */
 };
+
+int
+broker_fail(char *code, const char *what)
+{
+    snprintf(code, BROKER_CODE_LEN, "%s", what);
+    return -1;
+}
 
 static int
 s_fail(request_t *r, const char *code, const char *msg)

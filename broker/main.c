@@ -212,15 +212,14 @@ s_run(broker_t *b)
 int
 main(int argc, char **argv)
 {
+    static const fp_args_spec_t spec = {
+        s_opts, NULL, "fastpush-broker", BROKER_VERSION, s_defaults, s_usage
+    };
     broker_t b = { 0 };
     fp_args_t args;
     char err[FP_ERR_LEN];
 
-    fp_log_init("fastpush-broker", FP_LOG_INFO);
-    s_defaults();
-    fp_args_spec_t spec = { s_opts, NULL };
-    int start = fp_args_start(&spec, argc, argv, "fastpush-broker", BROKER_VERSION,
-                              s_usage, &args, err);
+    int start = fp_args_start(&spec, argc, argv, &args, err);
     if (start < 0)
         fp_fatalx("%s", err);
     if (start > 0)

@@ -25,14 +25,6 @@
 
 static fp_log_limit_t s_reject_log;
 
-/*  Set the error code; returns -1.  */
-static int
-s_fail(char *code, const char *what)
-{
-    snprintf(code, 32, "%s", what);
-    return -1;
-}
-
 /*  Add ev (the caller's reference) to the open batch.  */
 static void
 s_stage(broker_t *b, chan_t *c, fp_event_t *ev, bool pull)
@@ -60,15 +52,15 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
     if (size > b->conf.max_event_bytes) {
         snprintf(err, FP_ERR_LEN, "event is %zu bytes, the limit is %llu",
                  size, (unsigned long long) b->conf.max_event_bytes);
-        return s_fail(code, "too_large");
+        return broker_fail(code, "too_large");
     }
     chan_t *c = broker_chan_require(b, p->channel, err);
     if (!c)
-        return s_fail(code, "channel_limit");
+        return broker_fail(code, "channel_limit");
     if (p->key && !broker_chan_key_allowed(b, c, p->key)) {
         snprintf(err, FP_ERR_LEN, "channel '%s' already holds %lld keys",
                  c->name, (long long) b->conf.max_keys);
-        return s_fail(code, "key_limit");
+        return broker_fail(code, "key_limit");
     }
     int64_t ts = fp_clock_wall_ms();
     if (ts < b->last_ts)
@@ -182,7 +174,7 @@ static bool
 s_ingest_one(broker_t *b, fp_jscan_t *s, const char *rate_key)
 {
     fp_publish_t p;
-    char code[32];
+    char code[BROKER_CODE_LEN];
     const char *start = s->p;
 
     int rc = fp_publish_scan(s, &p, false, s->err);

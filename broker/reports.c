@@ -28,7 +28,7 @@ broker_report(broker_t *b, json_t *req, json_t **meta, char *code, char *err)
 
     if (!transport || strlen(transport) > 16 || !json_is_integer(pid) ||
         !json_is_object(stats)) {
-        snprintf(code, 32, "bad_request");
+        broker_fail(code, "bad_request");
         snprintf(err, FP_ERR_LEN, "REPORT needs transport (string), pid "
                  "(integer) and stats (object)");
         return -1;
@@ -39,7 +39,7 @@ broker_report(broker_t *b, json_t *req, json_t **meta, char *code, char *err)
              (long long) json_integer_value(pid));
     if (!json_object_get(b->reports, key) &&
         json_object_size(b->reports) >= REPORT_MAX) {
-        snprintf(code, 32, "too_many");
+        broker_fail(code, "too_many");
         snprintf(err, FP_ERR_LEN, "too many reporting processes");
         return -1;
     }

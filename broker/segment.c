@@ -51,9 +51,8 @@ s_fail(char *err, const char *what, const char *path)
     return -1;
 }
 
-/*  write() all of data, resuming after short writes and EINTR.  */
-static int
-s_write_all(int fd, const void *data, size_t len)
+int
+broker_seg_write(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -66,6 +65,21 @@ s_write_all(int fd, const void *data, size_t len)
         len -= (size_t) n;
     }
     return 0;
+}
+
+/*  Open path for reading and fstat it into sb.  Returns the descriptor,
+ *  or -1 with err ("cannot read PATH: ...").  */
+static int
+s_open_read(const char *path, struct stat *sb, char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, sb) < 0) {
+        s_fail(err, "cannot read", path);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /*  fsync the directory so that a rename or a new file survives a crash.  */
@@ -96,8 +110,8 @@ broker_seg_create(const char *dir, const fp_wal_header_t *h,
                   0640);
     if (fd < 0)
         return s_fail(err, "cannot create", tmp);
-    if (s_write_all(fd, head, sizeof head) < 0 ||
-        s_write_all(fd, records->data, records->len) < 0 ||
+    if (broker_seg_write(fd, head, sizeof head) < 0 ||
+        broker_seg_write(fd, records->data, records->len) < 0 ||
         fdatasync(fd) < 0 || rename(tmp, path) < 0 || s_sync_dir(dir) < 0) {
         s_fail(err, "cannot create", path);
         close(fd);
@@ -119,13 +133,9 @@ broker_seg_header(const char *dir, uint64_t no, fp_wal_header_t *h,
     struct stat sb;
 
     broker_seg_path(dir, no, "", path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        s_fail(err, "cannot read", path);
-        if (fd >= 0)
-            close(fd);
+    int fd = s_open_read(path, &sb, err);
+    if (fd < 0)
         return FP_WAL_ESHORT;
-    }
     ssize_t n = pread(fd, head, sizeof head, 0);
     close(fd);
     *size = (uint64_t) sb.st_size;
@@ -214,13 +224,9 @@ broker_seg_scan(const char *dir, broker_seg_t *seg, bool tail,
     struct stat sb;
 
     broker_seg_path(dir, seg->no, "", path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        s_fail(err, "cannot read", path);
-        if (fd >= 0)
-            close(fd);
+    int fd = s_open_read(path, &sb, err);
+    if (fd < 0)
         return -1;
-    }
     scan_t s = { path, NULL, (size_t) sb.st_size, tail, seg, fn, arg,
                  (size_t) sb.st_size };
     void *map = s.len ? mmap(NULL, s.len, PROT_READ, MAP_PRIVATE, fd, 0)

@@ -35,13 +35,6 @@ typedef struct {
     bool snapshot;              /*  reset answered with the keyed state  */
 } since_src_t;
 
-static int
-s_fail(char *code, const char *what)
-{
-    snprintf(code, 32, "%s", what);
-    return -1;
-}
-
 /*  Validate "channels": 1..max distinct valid names.  Fills names.  */
 static int
 s_channels(broker_t *b, json_t *req, const char ***names, size_t *n,
@@ -90,14 +83,14 @@ s_cursor(broker_t *b, json_t *req, uint64_t *seq, bool *other_epoch,
     fp_cursor_t c;
 
     if (fp_json_get_str(req, "cursor", true, &s, err) < 0)
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     *other_epoch = false;
     if (strcmp(s, "earliest") == 0) {
         *seq = 0;
         return 0;
     }
     if (fp_cursor_parse(s, &c, err) < 0)
-        return s_fail(code, "bad_cursor");
+        return broker_fail(code, "bad_cursor");
     if (strcmp(c.epoch, b->epoch) != 0) {
         *other_epoch = true;
         *seq = 0;
@@ -110,7 +103,7 @@ s_cursor(broker_t *b, json_t *req, uint64_t *seq, bool *other_epoch,
                  "newest event %s", s, head);
         *meta = json_pack("{s:s, s:s, s:I}", "cursor", head, "epoch",
                           b->epoch, "head", (json_int_t) b->seq);
-        return s_fail(code, "cursor_ahead");
+        return broker_fail(code, "cursor_ahead");
     }
     *seq = c.seq;
     return 0;
@@ -202,23 +195,23 @@ broker_since(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
                                            NULL };
     const char **names = NULL;
     size_t n = 0, count = 0, snap = 0;
-    uint64_t seq;
+    uint64_t seq = 0;
     bool other_epoch, more;
     json_int_t limit = b->conf.max_reply_events;
 
     if (fp_json_only_fields(req, allowed, err) < 0)
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     json_t *jl = json_object_get(req, "limit");
     if (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
                json_integer_value(jl) > b->conf.max_reply_events)) {
         snprintf(err, FP_ERR_LEN, "'limit' must be an integer from 1 to %lld",
                  (long long) b->conf.max_reply_events);
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     }
     if (jl)
         limit = json_integer_value(jl);
     if (s_channels(b, req, &names, &n, err) < 0)
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     if (s_cursor(b, req, &seq, &other_epoch, meta, code, err) < 0) {
         free(names);
         return -1;
@@ -265,10 +258,10 @@ broker_state(broker_t *b, json_t *req, json_t **meta, fp_buf_t *events,
 
     if (fp_json_only_fields(req, allowed, err) < 0 ||
         fp_json_get_str(req, "channel", true, &name, err) < 0)
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     if (!fp_channel_valid(name, strlen(name))) {
         snprintf(err, FP_ERR_LEN, "'channel' is not a valid channel name");
-        return s_fail(code, "bad_request");
+        return broker_fail(code, "bad_request");
     }
     chan_t *c = broker_chan_get(b, name);
     size_t k = c ? s_add_snapshot(c, events) : 0;

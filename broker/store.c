@@ -436,25 +436,15 @@ s_undo(broker_store_t *st)
 static int
 s_write(broker_store_t *st, char *err)
 {
-    const char *p = st->buf.data;
-    size_t len = st->buf.len;
-
     if (st->broken) {
         s_undo(st);
         if (st->broken)
             return s_error(st, "repair", err);
     }
-    while (len > 0) {
-        ssize_t n = write(st->fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            s_error(st, "write to", err);
-            s_undo(st);
-            return -1;
-        }
-        p += n;
-        len -= (size_t) n;
+    if (broker_seg_write(st->fd, st->buf.data, st->buf.len) < 0) {
+        s_error(st, "write to", err);
+        s_undo(st);
+        return -1;
     }
     return 0;
 }

@@ -5,9 +5,9 @@
  */
 #include "polld.h"
 #include "fcgi_record.h"
-#include "args.h"
 #include "log.h"
 #include "mem.h"
+#include "responder_main.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +56,6 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    fp_responder_opts_defaults();
     s_conf.prefix = fp_strdup("/push");
     s_conf.max_channels = 32;
     s_conf.default_limit = 100;
@@ -73,9 +72,7 @@ s_defaults(void)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-        "usage: fastpush-poll [-f FILE] [-n] [-v] [--ready-fd N] "
-        "[--DIRECTIVE VALUE ...]\n\n"
+    fp_responder_usage(out, "fastpush-poll",
         "FastCGI responder for fastpush polls and HTTP publishing:\n"
         "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]\n"
         "  GET  PREFIX/state?channel=c\n"
@@ -83,15 +80,7 @@ s_usage(FILE *out)
         "rights with auth on)\n"
         "  GET  PREFIX/stats, PREFIX/metrics\n"
         "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
-        "nginx;\nsee docs/deploy.md and docs/protocol.md.\n\n"
-        "  -f FILE          read directives from FILE\n"
-        "  -n               check the configuration and the key and ACL files it\n"
-        "                   names, then exit\n"
-        "  -v               log debug messages\n"
-        "  --ready-fd N     write a newline to fd N once listening\n"
-        "  -h, --help       this text;  --version\n\n"
-        "Directives (in FILE, or as --name value):\n");
-    fp_conf_usage(s_opts, out);
+        "nginx;\nsee docs/deploy.md and docs/protocol.md.\n", s_opts);
 }
 
 static void
@@ -139,50 +128,42 @@ s_on_stopping(fp_responder_t *app, void *arg)
 static const fp_responder_cbs_t s_cbs = { s_on_request, s_on_round, s_on_tick,
                                     s_on_stopping };
 
+/*  The responder is set up: take the configuration, say so.  */
+static void
+s_ready(void *arg)
+{
+    polld_t *d = arg;
+    d->conf = s_conf;
+    fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
+                "HTTP publish %s", fp_responder_listen_name(),
+                s_conf.prefix, fp_responder_opts_conf.control,
+                fp_access_on(d->authz) ? "on" : "off",
+                *s_conf.publish_secret ? "with the secret" : "without secret");
+}
+
+/*  The loop ended: answer every poll still waiting.  */
+static void
+s_stopped(void *arg)
+{
+    polld_expire(arg, INT64_MAX);
+    polld_answer_due(arg);
+}
+
+static void
+s_release(void *arg)
+{
+    polld_t *d = arg;
+    free(d->parked);
+}
+
 int
 main(int argc, char **argv)
 {
     polld_t d = { 0 };
-    fp_args_t args;
-    char err[FP_ERR_LEN];
-
-    fp_log_init("fastpush-poll", FP_LOG_INFO);
-    s_defaults();
-    fp_args_spec_t spec = { s_opts, NULL };
-    int start = fp_args_start(&spec, argc, argv, "fastpush-poll", POLLD_VERSION,
-                              s_usage, &args, err);
-    if (start < 0)
-        fp_fatalx("%s", err);
-    if (start > 0)
-        return 0;
-    d.conf = s_conf;
-    d.authz = fp_access_new(&fp_access_conf, err);
-    if (!d.authz)
-        fp_fatalx("%s", err);
-    if (fp_args_checked(&args, "fastpush-poll")) {
-        fp_access_destroy(&d.authz);
-        return 0;
-    }
-    fp_responder_conf_t ac = {
-        .fcgi = { .max_body = s_conf.max_body },
+    const fp_responder_prog_t prog = {
+        "fastpush-poll", POLLD_VERSION, s_opts, s_defaults, s_usage,
+        &s_conf.max_body, &s_cbs, &d, &d.app, &d.authz, &d.conns,
+        s_ready, s_stopped, s_release
     };
-    fp_responder_opts_apply(&ac);
-    d.app = fp_responder_new(&ac, &s_cbs, &d, err);
-    if (!d.app)
-        fp_fatalx("%s", err);
-    d.conns = fp_responder_conns(d.app);
-    fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
-                "HTTP publish %s", *ac.fcgi.listen ? ac.fcgi.listen : "fd 0",
-                s_conf.prefix, ac.hub.control,
-                fp_access_on(d.authz) ? "on" : "off",
-                *s_conf.publish_secret ? "with the secret" : "without secret");
-    fp_args_ready(&args);
-    int rc = fp_responder_run(d.app);
-    polld_expire(&d, INT64_MAX);
-    polld_answer_due(&d);
-    fp_responder_destroy(&d.app);
-    fp_access_destroy(&d.authz);
-    free(d.parked);
-    fp_conf_free(s_opts);
-    return rc;
+    return fp_responder_main(&prog, argc, argv);
 }

@@ -132,27 +132,32 @@ s_broker_metrics(fp_buf_t *b, json_t *st)
     }
 }
 
+/*  One metric family over the busiest channels' counter `key`.  */
 static void
-s_channel_metrics(fp_buf_t *b, json_t *st)
+s_channel_metric(fp_buf_t *b, json_t *st, const char *name,
+                 const char *type, const char *key, const char *help)
 {
     size_t i;
     json_t *c;
-    s_help(b, "fastpush_channel_subscribers", "gauge",
-           "Responder subscriptions per channel (busiest channels).");
+    s_help(b, name, type, help);
     json_array_foreach(json_object_get(st, "top"), i, c) {
-        fp_buf_adds(b, "fastpush_channel_subscribers{channel=\"");
+        fp_buf_addf(b, "%s{channel=\"", name);
         s_label(b, json_string_value(json_object_get(c, "channel")));
         fp_buf_addf(b, "\"} %lld\n", (long long) json_integer_value(
-                        json_object_get(c, "subscribers")));
+                        json_object_get(c, key)));
     }
-    s_help(b, "fastpush_channel_published_total", "counter",
-           "Events published per channel (busiest channels).");
-    json_array_foreach(json_object_get(st, "top"), i, c) {
-        fp_buf_adds(b, "fastpush_channel_published_total{channel=\"");
-        s_label(b, json_string_value(json_object_get(c, "channel")));
-        fp_buf_addf(b, "\"} %lld\n", (long long) json_integer_value(
-                        json_object_get(c, "published")));
-    }
+}
+
+static void
+s_channel_metrics(fp_buf_t *b, json_t *st)
+{
+    s_channel_metric(b, st, "fastpush_channel_subscribers", "gauge",
+                     "subscribers",
+                     "Responder subscriptions per channel (busiest "
+                     "channels).");
+    s_channel_metric(b, st, "fastpush_channel_published_total", "counter",
+                     "published",
+                     "Events published per channel (busiest channels).");
 }
 
 /*  One metric family over every responder's reported counter `key`.  */

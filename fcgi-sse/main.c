@@ -6,9 +6,9 @@
 #include "ssed.h"
 #include "clock.h"
 #include "fcgi_record.h"
-#include "args.h"
 #include "log.h"
 #include "mem.h"
+#include "responder_main.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +50,6 @@ static const fp_conf_opt_t s_opts[] = {
 static void
 s_defaults(void)
 {
-    fp_responder_opts_defaults();
     s_conf.prefix = fp_strdup("/events");
     s_conf.heartbeat = 15000;
     s_conf.retry = 2000;
@@ -64,24 +63,14 @@ s_defaults(void)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-        "usage: fastpush-sse [-f FILE] [-n] [-v] [--ready-fd N] "
-        "[--DIRECTIVE VALUE ...]\n\n"
+    fp_responder_usage(out, "fastpush-sse",
         "FastCGI responder streaming fastpush events as Server-Sent Events.\n"
         "Run it behind Apache (mod_proxy_fcgi with flushpackets=on), "
         "lighttpd\n(server.stream-response-body = 2) or nginx "
         "(fastcgi_buffering off):\n"
         "see docs/deploy.md.  Streams: GET PREFIX/chan1,chan2 or "
         "PREFIX?channel=a&channel=b,\nresuming from Last-Event-ID or "
-        "?last_event_id=EPOCH-SEQ.\n\n"
-        "  -f FILE          read directives from FILE\n"
-        "  -n               check the configuration and the key and ACL files it\n"
-        "                   names, then exit\n"
-        "  -v               log debug messages\n"
-        "  --ready-fd N     write a newline to fd N once listening\n"
-        "  -h, --help       this text;  --version\n\n"
-        "Directives (in FILE, or as --name value):\n");
-    fp_conf_usage(s_opts, out);
+        "?last_event_id=EPOCH-SEQ.\n", s_opts);
 }
 
 /*  Tell the broker how this responder is doing (shown by STATS, the
@@ -144,54 +133,52 @@ s_on_stopping(fp_responder_t *app, void *arg)
 static const fp_responder_cbs_t s_cbs = { s_on_request, NULL, s_on_tick,
                                     s_on_stopping };
 
+/*  The responder is set up: take the configuration, make the heartbeat
+ *  record every stream shares, say so.  */
+static void
+s_ready(void *arg)
+{
+    ssed_t *d = arg;
+    fp_buf_t hb;
+
+    d->conf = s_conf;
+    fp_buf_init(&hb);
+    fp_fcgi_record_stdout(&hb, 1, ": hb\n\n", 6);
+    d->heartbeat = fp_blob_new(hb.data, hb.len);
+    fp_buf_free(&hb);
+    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
+                fp_responder_listen_name(), s_conf.prefix,
+                fp_responder_opts_conf.control,
+                fp_access_on(d->authz) ? "on" : "off");
+}
+
+/*  The loop ended: end every stream, log the totals.  */
+static void
+s_stopped(void *arg)
+{
+    ssed_t *d = arg;
+    ssed_stop_all(d);
+    fp_log_info("stopped: %llu streams served, %llu slow cuts",
+                (unsigned long long) d->stats.opened,
+                (unsigned long long) d->stats.slow_cut);
+}
+
+static void
+s_release(void *arg)
+{
+    ssed_t *d = arg;
+    fp_blob_unref(&d->heartbeat);
+    free(d->streams);
+}
+
 int
 main(int argc, char **argv)
 {
     ssed_t d = { 0 };
-    fp_args_t args;
-    char err[FP_ERR_LEN];
-
-    fp_log_init("fastpush-sse", FP_LOG_INFO);
-    s_defaults();
-    fp_args_spec_t spec = { s_opts, NULL };
-    int start = fp_args_start(&spec, argc, argv, "fastpush-sse", SSED_VERSION,
-                              s_usage, &args, err);
-    if (start < 0)
-        fp_fatalx("%s", err);
-    if (start > 0)
-        return 0;
-    d.conf = s_conf;
-    d.authz = fp_access_new(&fp_access_conf, err);
-    if (!d.authz)
-        fp_fatalx("%s", err);
-    if (fp_args_checked(&args, "fastpush-sse")) {
-        fp_access_destroy(&d.authz);
-        return 0;
-    }
-    fp_responder_conf_t ac = { 0 };
-    fp_responder_opts_apply(&ac);
-    d.app = fp_responder_new(&ac, &s_cbs, &d, err);
-    if (!d.app)
-        fp_fatalx("%s", err);
-    d.conns = fp_responder_conns(d.app);
-    fp_buf_t hb;
-    fp_buf_init(&hb);
-    fp_fcgi_record_stdout(&hb, 1, ": hb\n\n", 6);
-    d.heartbeat = fp_blob_new(hb.data, hb.len);
-    fp_buf_free(&hb);
-    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
-                *ac.fcgi.listen ? ac.fcgi.listen : "fd 0", s_conf.prefix,
-                ac.hub.control, fp_access_on(d.authz) ? "on" : "off");
-    fp_args_ready(&args);
-    int rc = fp_responder_run(d.app);
-    ssed_stop_all(&d);
-    fp_log_info("stopped: %llu streams served, %llu slow cuts",
-                (unsigned long long) d.stats.opened,
-                (unsigned long long) d.stats.slow_cut);
-    fp_responder_destroy(&d.app);
-    fp_access_destroy(&d.authz);
-    fp_blob_unref(&d.heartbeat);
-    free(d.streams);
-    fp_conf_free(s_opts);
-    return rc;
+    const fp_responder_prog_t prog = {
+        "fastpush-sse", SSED_VERSION, s_opts, s_defaults, s_usage, NULL,
+        &s_cbs, &d, &d.app, &d.authz, &d.conns, s_ready, s_stopped,
+        s_release
+    };
+    return fp_responder_main(&prog, argc, argv);
 }

@@ -84,17 +84,19 @@ fp_args_parse(const fp_args_spec_t *spec, int argc, char **argv,
 
 int
 fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
-              const char *prog, const char *version, void (*usage)(FILE *),
               fp_args_t *out, char *err)
 {
+    fp_log_init(spec->prog, FP_LOG_INFO);
+    if (spec->defaults)
+        spec->defaults();
     if (fp_args_parse(spec, argc, argv, out, err) < 0)
         return -1;
     if (out->help) {
-        usage(stdout);
+        spec->usage(stdout);
         return 1;
     }
     if (out->version) {
-        printf("%s %s\n", prog, version);
+        printf("%s %s\n", spec->prog, spec->version);
         return 1;
     }
     for (const fp_conf_opt_t *o = spec->opts; o->name; o++) {

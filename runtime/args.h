@@ -22,6 +22,11 @@ typedef struct {
     const fp_conf_opt_t *opts;  /*  the program's directives  */
     const char *const *flags;   /*  boolean directives allowed bare, or
                                     NULL; NULL-terminated  */
+    /*  For fp_args_start only:  */
+    const char *prog;           /*  the log's and --version's name  */
+    const char *version;        /*  printed by --version  */
+    void (*defaults)(void);     /*  sets the directives' defaults, or NULL  */
+    void (*usage)(FILE *out);   /*  prints -h / --help  */
 } fp_args_spec_t;
 
 typedef struct {
@@ -37,15 +42,14 @@ typedef struct {
 int fp_args_parse(const fp_args_spec_t *spec, int argc, char **argv,
                   fp_args_t *out, char *err);
 
-/*  The usual start of a daemon: parse, apply the "log-level" directive,
- *  and handle -h (usage to stdout) and --version (print what was asked).
- *  Returns 0 to go on, 1 when the program should now exit 0, -1 with err
- *  on a bad command line, file or log level.  -n is left to the program:
- *  it loads what the directives name (keys, ACLs) and then asks
- *  fp_args_checked().  */
+/*  The usual start of a daemon: fp_log_init(spec->prog), the defaults,
+ *  parse, apply the "log-level" directive, and handle -h (usage to
+ *  stdout) and --version (print what was asked).  Returns 0 to go on, 1
+ *  when the program should now exit 0, -1 with err on a bad command
+ *  line, file or log level.  -n is left to the program: it loads what
+ *  the directives name (keys, ACLs) and then asks fp_args_checked().  */
 int fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
-                  const char *prog, const char *version,
-                  void (*usage)(FILE *out), fp_args_t *out, char *err);
+                  fp_args_t *out, char *err);
 
 /*  With -n: print "PROG: configuration OK" and return true (the program
  *  exits 0 without serving).  Call it once every file the configuration

@@ -149,11 +149,6 @@ s_usage(FILE *out)
 static void
 s_finish_conf(void)
 {
-    int level = fp_log_level_parse(s_conf.log_level);
-    if (level < 0)
-        fp_fatalx("log-level: '%s' is not error, warn, info or debug",
-                  s_conf.log_level);
-    fp_log_set_level(level);
     if (s_conf.paths.count == 0)
         fp_strlist_add(&s_conf.paths, "/ws");
     if (s_conf.subprotocols.count == 0)
@@ -346,21 +341,17 @@ int
 main(int argc, char **argv)
 {
     static const char *const flags[] = { "echo", "publish", NULL };
-    fp_args_spec_t spec = { s_opts, flags };
+    static const fp_args_spec_t spec = {
+        s_opts, flags, "fastpush-ws", WSB_VERSION, s_defaults, s_usage
+    };
     fp_args_t args;
     char err[FP_ERR_LEN];
 
-    fp_log_init("fastpush-ws", FP_LOG_INFO);
-    s_defaults();
-    if (fp_args_parse(&spec, argc, argv, &args, err) < 0)
+    int start = fp_args_start(&spec, argc, argv, &args, err);
+    if (start < 0)
         fp_fatalx("%s", err);
-    if (args.help || args.version) {
-        if (args.help)
-            s_usage(stdout);
-        else
-            printf("fastpush-ws %s\n", WSB_VERSION);
+    if (start > 0)
         return 0;
-    }
     s_finish_conf();
     if (fp_args_checked(&args, "fastpush-ws")) {
         fp_access_destroy(&s_conf.authz);
