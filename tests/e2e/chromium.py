@@ -37,6 +37,9 @@ import time
 
 import websockets
 
+import harness  # noqa: F401  (puts tools/ on sys.path)
+import fpstack  # noqa: E402
+
 BINARIES = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -93,10 +96,9 @@ class Chromium:
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         end = time.time() + self.timeout
         while time.time() < end:
-            with open(self.stderr_path, "rb") as f:
-                m = re.search(rb"DevTools listening on (ws://\S+)", f.read())
+            m = re.search(r"DevTools listening on (ws://\S+)", self.log())
             if m:
-                self.ws_url = m.group(1).decode()
+                self.ws_url = m.group(1)
                 return
             if self.proc.poll() is not None:
                 break
@@ -105,11 +107,7 @@ class Chromium:
         raise ChromiumError("chromium did not print its DevTools URL:\n" + self.log()[-2000:])
 
     def log(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return fpstack.read_text(self.stderr_path)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

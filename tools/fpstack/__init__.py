@@ -23,7 +23,7 @@ Callers put tools/ on sys.path (tools/demo.py has it already).
 # the launcher's names, re-exported
 from .conf import (CONF, POLL_BIN, POLL_CONF, POLL_SOCK, SOCK, SSE_BIN, SSE_CONF,  # noqa: F401
                    directives, render, responder_conf, write)
-from .proc import (BIN, ROOT, Proc, Run, alive, cmdline, free_port, listening,  # noqa: F401
+from .proc import (BIN, ROOT, Proc, Run, alive, cmdline, free_port, listening, read_text,  # noqa: F401
                    proc_tree, wait_for, wait_port)
 from .stack import SERVERS, Broker, Stack, start_ws  # noqa: F401
 from .web import (JS_DIR, LIGHTTPD, MIME, WEB_DIR, WEB_GROUP, Apache, Lighttpd,  # noqa: F401

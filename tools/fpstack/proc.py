@@ -97,6 +97,16 @@ def alive(pid):
         return False
 
 
+def read_text(path):
+    """The text of a file (bytes that are not UTF-8 replaced); "" when
+    it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -183,11 +193,7 @@ class Proc:
         return self.p is not None and self.p.poll() is None
 
     def read_log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def send_signal(self, sig):
         if self.alive():

@@ -19,7 +19,7 @@ import shutil
 import signal
 
 from .conf import write
-from .proc import ROOT, Proc, alive, cmdline, free_port, proc_tree, wait_for
+from .proc import ROOT, Proc, alive, cmdline, free_port, proc_tree, read_text, wait_for
 
 WEB_GROUP = "www-data"
 JS_DIR = os.path.join(ROOT, "clients", "js")
@@ -48,11 +48,8 @@ class WebServer(Proc):
     def read_log(self):
         text = super().read_log()
         for p in self.logs:
-            try:
-                with open(p, "rb") as f:
-                    text += f"\n--- {os.path.basename(p)} ---\n" + f.read().decode(errors="replace")
-            except OSError:
-                pass
+            if os.path.exists(p):
+                text += f"\n--- {os.path.basename(p)} ---\n" + read_text(p)
         return text
 
     def spawned(self, name="fastpush-sse"):
