@@ -27,9 +27,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import fpstack  # noqa: E402
-from fpstack import Broker, Proc, free_port, wait_for  # noqa: E402,F401
+from fpstack import BIN, Proc, free_port, wait_for  # noqa: E402,F401  ($FP_BIN, else build/bin)
 
-BIN = os.environ.get("FP_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 # FP_ALLOW_SKIP=1: a missing outside tool is a TAP skip instead of a failure
 ALLOW_SKIP = os.environ.get("FP_ALLOW_SKIP", "") not in ("", "0")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
@@ -116,7 +115,7 @@ class Env(fpstack.Run):
     which starts and stops them), checked at the end."""
 
     def __init__(self, t, keep=False):
-        super().__init__(None, BIN)
+        super().__init__()
         self.t = t
         self.keep = keep
 

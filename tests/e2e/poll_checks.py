@@ -189,7 +189,7 @@ def check_lp_limit(t, st):
     if st.poll:                 # the burst reaches fastpush-poll in one round
         st.poll.send_signal(signal.SIGSTOP)
     try:
-        first = burst(st.broker, st.env.ctx, ["ll"], 8, 10)
+        first = burst(st.broker, st.run.ctx, ["ll"], 8, 10)
     finally:
         if st.poll:
             st.poll.send_signal(signal.SIGCONT)

@@ -19,9 +19,7 @@ clients and keeps the names the tests import.
 """
 import harness  # noqa: F401  (puts tools/ on sys.path)
 import fpstack
-from fpstack import (CONF, POLL_BIN, POLL_CONF, POLL_SOCK, SERVERS, SOCK, SSE_BIN,  # noqa: F401
-                     SSE_CONF, WEB_GROUP, Apache, Lighttpd, Nginx, WebServer, alive, render,
-                     write)
+from fpstack import CONF, POLL_BIN, SSE_BIN, WEB_GROUP, Apache, alive, render, write  # noqa: F401
 from sseclient import SseClient, request
 
 

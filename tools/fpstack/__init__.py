@@ -20,11 +20,9 @@ the benchmarks (bench/systems.py).
 
 Callers put tools/ on sys.path (tools/demo.py has it already).
 """
-# the launcher's names, re-exported
-from .conf import (CONF, POLL_BIN, POLL_CONF, POLL_SOCK, SOCK, SSE_BIN, SSE_CONF,  # noqa: F401
-                   directives, render, responder_conf, write)
-from .proc import (BIN, ROOT, Proc, Run, alive, cmdline, free_port, listening, read_text,  # noqa: F401
-                   proc_tree, wait_for, wait_port)
-from .stack import SERVERS, Broker, Stack, start_ws  # noqa: F401
-from .web import (JS_DIR, LIGHTTPD, MIME, WEB_DIR, WEB_GROUP, Apache, Lighttpd,  # noqa: F401
-                  Nginx, Origin, WebServer, origin_lighttpd_conf, web_ids)
+# the names the callers use (tests/e2e, tools/demo.py, bench/)
+from .conf import CONF, POLL_BIN, SSE_BIN, render, write  # noqa: F401
+from .proc import (BIN, ROOT, Proc, Run, alive, free_port, proc_tree, read_text,  # noqa: F401
+                   wait_for, wait_port)
+from .stack import Stack, start_ws  # noqa: F401
+from .web import LIGHTTPD, WEB_DIR, WEB_GROUP, Apache, Lighttpd, Nginx, Origin  # noqa: F401

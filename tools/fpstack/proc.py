@@ -135,11 +135,6 @@ class Proc:
         self.p = None
         self.start()
 
-    @property
-    def env(self):
-        """The run (the e2e tests' Env), under its old name."""
-        return self.run
-
     def start(self):
         penv = dict(os.environ)
         penv.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")

@@ -201,11 +201,6 @@ class Stack:
         self.server = run.add(self._server(server, origin or {}, server_opts or {}))
         self.port = self.server.port
 
-    @property
-    def env(self):
-        """The run (the e2e tests' Env), under its old name."""
-        return self.run
-
     def _responder(self, kind, sock, directives, spawned):
         """Write its configuration; start it unless the web server will:
         (conf path, Proc or None)."""
