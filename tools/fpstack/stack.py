@@ -48,7 +48,8 @@ class Broker(Proc):
     """fastpush-broker on ipc:// endpoints in the run's directory, from a
     config file of its directives (keyword arguments; endpoints given as
     directives, e.g. tcp://, are the ones used).  preexec_fn (optional)
-    runs in the child before exec, at every start."""
+    runs in the child before exec, at every start (it is in .popen, as
+    the other Popen arguments of a Proc)."""
 
     def __init__(self, run, name="broker", preexec_fn=None, **directives):
         d = run.path(name)
@@ -60,14 +61,9 @@ class Broker(Proc):
         self.conf_path = run.path(f"{name}.conf")
         self.set_directives(**base)
         self._req = None
-        self.preexec_fn = preexec_fn
+        popen = {"preexec_fn": preexec_fn} if preexec_fn else {}
         super().__init__(run, name, [run.prog("fastpush-broker"), "-f", self.conf_path],
-                         ready_fd=True)
-
-    def start(self):
-        """Start (again) with the config file and preexec_fn as they are now."""
-        self.popen["preexec_fn"] = self.preexec_fn
-        return super().start()
+                         ready_fd=True, **popen)
 
     def set_directives(self, **directives):
         """Rewrite the config file; the next restart() reads it."""
