@@ -283,9 +283,8 @@ class Demo:
         os.makedirs(d, exist_ok=True)
         return {n: f"ipc://{d}/{n}" for n in ("ingest", "control", "fanout")}
 
-    def write_config(self):
-        env = {"FASTPUSH_CONTROL": self.eps["control"], "FASTPUSH_FANOUT": self.eps["fanout"],
-               "FASTPUSH_INGEST": self.eps["ingest"]}
+    def write_config(self, env):
+        """demo-config.js and env.sh; env: the broker's variables (Broker.env)."""
         url = f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         commands = {
@@ -368,12 +367,12 @@ $HTTP["url"] =~ "^/demo/" {{
         sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
         ctl = http.server.ThreadingHTTPServer(("127.0.0.1", 0), control_handler(self))
         threading.Thread(target=ctl.serve_forever, daemon=True).start()
-        url, commands = self.write_config()
         stopping = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *a: stopping.set())
         try:
             self.start_stack(ctl.server_address[1])
+            url, commands = self.write_config(self.stack.broker.env())
             self.publisher = Publisher(self.stack.broker)
             self.publisher.start()
             self.banner(url, commands)
@@ -389,10 +388,7 @@ $HTTP["url"] =~ "^/demo/" {{
             if hasattr(self, "publisher"):
                 self.publisher.halt.set()
                 self.publisher.join(2)
-            for name in reversed(PARTS):
-                if name in self.parts:
-                    self.parts[name].stop(hold=True)
-            self.fp.stop_all()          # a part of a stack that did not finish starting
+            self.fp.stop_all()          # newest first: lighttpd, ws, poll, sse, broker
             ctl.shutdown()
             say("stopped")
         return 0
