@@ -155,9 +155,7 @@ class Proc:
             os.close(wfd)
             self._wait_fd(rfd)
         if self.port is not None:
-            if not wait_port(self.port, self.alive, self.timeout):
-                what = "exited" if not self.alive() else f"does not listen on {self.port}"
-                raise RuntimeError(f"{self.name} {what}:\n{self.read_log()}")
+            self._wait(lambda: listening(self.port), f"does not listen on {self.port}")
         if self.ready_path is not None:
             self._wait(lambda: os.path.exists(self.ready_path), f"made no {self.ready_path}")
         if self.log_line is not None:
