@@ -119,7 +119,8 @@ def cmdline(pid):
 
 class Proc:
     """A started program: its PID, log file and how to stop it.  start()
-    runs it again after a stop (same argv, same log, appended)."""
+    runs it again after a stop (same argv, same log, appended); one that
+    does not become ready is killed and start() raises RuntimeError."""
 
     def __init__(self, run, name, argv, ready_fd=False, port=None, path=None, log_line=None,
                  cwd=None, extra_env=None, timeout=15.0, **popen):
@@ -151,15 +152,22 @@ class Proc:
                                       **self.popen)
         self.pid = self.p.pid
         self.stopped = False
-        if wfd is not None:
-            os.close(wfd)
-            self._wait_fd(rfd)
-        if self.port is not None:
-            self._wait(lambda: listening(self.port), f"does not listen on {self.port}")
-        if self.ready_path is not None:
-            self._wait(lambda: os.path.exists(self.ready_path), f"made no {self.ready_path}")
-        if self.log_line is not None:
-            self._wait(lambda: self.log_line in self.read_log(), f"never logged {self.log_line!r}")
+        try:
+            if wfd is not None:
+                os.close(wfd)
+                self._wait_fd(rfd)
+            if self.port is not None:
+                self._wait(lambda: listening(self.port), f"does not listen on {self.port}")
+            if self.ready_path is not None:
+                self._wait(lambda: os.path.exists(self.ready_path), f"made no {self.ready_path}")
+            if self.log_line is not None:
+                self._wait(lambda: self.log_line in self.read_log(),
+                           f"never logged {self.log_line!r}")
+        except RuntimeError:
+            # not ready: a Proc that raises is in no run's list, so nothing
+            # else would stop it
+            self.stop(signal.SIGKILL)
+            raise
         return self
 
     def _wait_fd(self, rfd):
