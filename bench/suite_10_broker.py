@@ -1,25 +1,20 @@
 """Broker micro-benchmarks: ingest rate and SINCE latency."""
 import json
 import os
-import signal
 import subprocess
-import time
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import fpstack  # noqa: E402
 
 TITLE = "Broker: ingest and SINCE"
 
 
-def _broker(ctx, name, extra=()):
-    d = os.path.join(ctx.tmp, name)
-    os.makedirs(d, exist_ok=True)
-    eps = {k: f"ipc://{d}/{k}" for k in ("ingest", "control", "fanout")}
-    argv = [os.path.join(ctx.bin, "fastpush-broker")]
-    for k, v in eps.items():
-        argv += [f"--{k}", v]
-    argv += ["--history-count", "100000", "--history-bytes", "1g", "--history-memory", "2g",
-             "--fanout-hwm", "0", "--log-level", "warn"] + list(extra)
-    p = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
-    time.sleep(0.3)
-    return p, eps
+def _broker(ctx, name):
+    """A broker on ipc:// endpoints in its own run, started ready."""
+    run = fpstack.Run(os.path.join(ctx.tmp, name), ctx.bin)
+    return run, run.broker(history_count=100000, history_bytes="1g", history_memory="2g",
+                           fanout_hwm=0, log_level="warn")
 
 
 def _bench(ctx, *args):
@@ -28,24 +23,17 @@ def _bench(ctx, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _stats(ctx, eps):
-    out = subprocess.run([os.path.join(ctx.bin, "fastpush"), "--control", eps["control"],
-                          "--json", "stats"], capture_output=True, text=True, timeout=10)
-    return json.loads(out.stdout)
-
-
 def run(ctx):
     n = 300000 if ctx.quick else 2000000
     rounds = 3
-    p, eps = _broker(ctx, "b1")
+    run, b = _broker(ctx, "b1")
     try:
-        ingest = [_bench(ctx, "ingest", eps["ingest"], eps["fanout"], n, 100) for _ in range(rounds)]
-        pub = _bench(ctx, "publish", eps["control"], eps["fanout"], n // 3, 100)
-        since = _bench(ctx, "since", eps["control"], "hist", 100000, 1000, 2000)
-        st = _stats(ctx, eps)
+        ingest = [_bench(ctx, "ingest", b.ingest, b.fanout, n, 100) for _ in range(rounds)]
+        pub = _bench(ctx, "publish", b.control, b.fanout, n // 3, 100)
+        since = _bench(ctx, "since", b.control, "hist", 100000, 1000, 2000)
+        st = json.loads(b.cli("--json", "stats").stdout)
     finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(10)
+        run.stop_all()
     best = max(ingest, key=lambda r: r["events_per_s"])
     rates = ", ".join(f"{r['events_per_s']:,.0f}" for r in ingest)
     ctx.log(f"ingest {rates} ev/s; SINCE p50 {since['p50_us']} us")
