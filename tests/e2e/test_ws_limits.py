@@ -54,25 +54,35 @@ def exchange(port, payload, nfrags, chop, op=OP_TEXT):
     return c
 
 
+def at_limit(port, kind, what, msg, more, nfrags, chop, says, answered):
+    """msg (n bytes) gets its answer (answered(op, data): (ok, detail))
+    and then a clean close; more (n + 1 bytes) is refused with 1009.
+    kind, what, says: for the descriptions ("echo", "", "echoed byte for
+    byte")."""
+    how = f"{what}{'one frame' if nfrags == 1 else f'{nfrags} fragments'}, {chop}-byte pieces"
+    desc = f"{kind}: {len(msg)} bytes ({how}) {says}"
+    c = exchange(port, msg, nfrags, chop)
+    try:
+        ok, detail = answered(*c.recv(timeout=20))
+        t.ok(ok and ends_clean(c), f"{desc}, then close 1000", detail)
+    except (Closed, TimeoutError) as e:
+        t.ok(False, desc, repr(e))
+    finally:
+        c.close()
+    c = exchange(port, more, nfrags, chop)
+    ok, what_came = refused(c)
+    c.close()
+    t.ok(ok, f"{kind}: {len(more)} bytes ({how}) refused with 1009", what_came)
+
+
 def echo_cases(port, n):
+    msg = (bytes(range(32, 127)) * (n // 95 + 1))[:n + 1]
     for nfrags in (1, 4):
         for chop in CHOPS:
-            how = f"{'one frame' if nfrags == 1 else f'{nfrags} fragments'}, {chop}-byte pieces"
-            msg = bytes(range(32, 127)) * (n // 95 + 1)
-            c = exchange(port, msg[:n], nfrags, chop)
-            try:
-                got = c.recv(timeout=20)
-                ok = got == (OP_TEXT, msg[:n]) and ends_clean(c)
-                t.ok(ok, f"echo: {n} bytes ({how}) echoed byte for byte, then close 1000",
-                     f"op {got[0]} len {len(got[1])} code {close_code(*got)}")
-            except (Closed, TimeoutError) as e:
-                t.ok(False, f"echo: {n} bytes ({how}) echoed", repr(e))
-            finally:
-                c.close()
-            c = exchange(port, msg[:n + 1], nfrags, chop)
-            ok, what = refused(c)
-            c.close()
-            t.ok(ok, f"echo: {n + 1} bytes ({how}) refused with 1009", what)
+            at_limit(port, "echo", "", msg[:n], msg, nfrags, chop, "echoed byte for byte",
+                     lambda op, data: (
+                         (op, data) == (OP_TEXT, msg[:n]),
+                         f"op {op} len {len(data)} code {close_code(op, data)}"))
     c = exchange(port, b"\xfe" * n, 3, 65536, op=OP_BIN)
     got = c.recv(timeout=20)
     t.ok(got == (OP_BIN, b"\xfe" * n) and ends_clean(c), f"echo: {n}-byte binary message echoed")
@@ -101,25 +111,16 @@ def json_cases(port, n):
     }
     for what, make in msgs.items():
         want = "published" if what.startswith("publish") else "pong"
+
+        def answered(op, data):
+            got = json.loads(data) if op == OP_TEXT else {"_close": close_code(op, data)}
+            return got.get("type") == want and got.get("ref") == 1, got
+        msg = make(n)
+        assert len(msg) == n
         for nfrags in (1, 3):
             for chop in CHOPS:
-                how = f"{what}, {'one frame' if nfrags == 1 else f'{nfrags} fragments'}, {chop}-byte pieces"
-                msg = make(n)
-                assert len(msg) == n
-                c = exchange(port, msg, nfrags, chop)
-                try:
-                    op, data = c.recv(timeout=20)
-                    got = json.loads(data) if op == OP_TEXT else {"_close": close_code(op, data)}
-                    t.ok(got.get("type") == want and got.get("ref") == 1 and ends_clean(c),
-                         f"json: {n} bytes ({how}) answered {want}, then close 1000", got)
-                except (Closed, TimeoutError) as e:
-                    t.ok(False, f"json: {n} bytes ({how}) answered", repr(e))
-                finally:
-                    c.close()
-                c = exchange(port, make(n + 1), nfrags, chop)
-                ok, what_came = refused(c)
-                c.close()
-                t.ok(ok, f"json: {n + 1} bytes ({how}) refused with 1009", what_came)
+                at_limit(port, "json", f"{what}, ", msg, make(n + 1), nfrags, chop,
+                         f"answered {want}", answered)
 
 
 with Env(t) as env:
