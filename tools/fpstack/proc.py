@@ -273,10 +273,16 @@ class Run:
         if together:
             for p in live:
                 p.send_signal(signal.SIGTERM)
-        for p in live:
-            rc = p.stop(None) if together else p.stop()
-            if rc not in (0, None):
-                self.problems.append(f"{p.name} exited with status {rc}")
+        self.stop_each(live, None if together else signal.SIGTERM)
+
+    def stop_each(self, procs, sig=signal.SIGTERM):
+        """Stop these, in this order (None and stopped ones skipped; sig
+        None: it was sent already).  A status other than 0 is a problem."""
+        for p in procs:
+            if p is not None and not p.stopped:
+                rc = p.stop(sig)
+                if rc not in (0, None):
+                    self.problems.append(f"{p.name} exited with status {rc}")
 
     def close_ctx(self):
         if self._ctx is not None:

@@ -293,8 +293,4 @@ class Stack:
         answered), the bridge, the web server and the broker; exit statuses
         other than 0 are problems of the run.  (lighttpd 1.4.69 exits 1
         when stopped with a request in flight.)"""
-        for p in (self.sse, self.poll, self.ws, self.server, self.broker):
-            if p is not None and not p.stopped:
-                rc = p.stop()
-                if rc not in (0, None):
-                    self.run.problems.append(f"{p.name} exited with status {rc}")
+        self.run.stop_each((self.sse, self.poll, self.ws, self.server, self.broker))
