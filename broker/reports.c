@@ -28,22 +28,19 @@ broker_report(broker_t *b, json_t *req, json_t **meta, char *code, char *err)
 
     if (!transport || strlen(transport) > 16 || !json_is_integer(pid) ||
         !json_is_object(stats)) {
-        broker_fail(code, "bad_request");
         snprintf(err, FP_ERR_LEN, "REPORT needs transport (string), pid "
                  "(integer) and stats (object)");
-        return -1;
+        return broker_fail(code, "bad_request");
     }
     if (!b->reports)
         b->reports = json_object();
     snprintf(key, sizeof key, "%s/%lld", transport,
              (long long) json_integer_value(pid));
-    if (!json_object_get(b->reports, key) &&
-        json_object_size(b->reports) >= REPORT_MAX) {
-        broker_fail(code, "too_many");
-        snprintf(err, FP_ERR_LEN, "too many reporting processes");
-        return -1;
-    }
     json_t *prev = json_object_get(b->reports, key);
+    if (!prev && json_object_size(b->reports) >= REPORT_MAX) {
+        snprintf(err, FP_ERR_LEN, "too many reporting processes");
+        return broker_fail(code, "too_many");
+    }
     json_int_t count = prev ? json_integer_value(json_object_get(prev,
                                                  "reports")) : 0;
     json_t *entry = json_pack("{s:s, s:O, s:I, s:I, s:O}",
