@@ -5,8 +5,6 @@
 #include <string.h>
 
 #define FCGI_VERSION_1 1
-#define FCGI_END_REQUEST 3
-#define FCGI_STDOUT 6
 #define FCGI_REQUEST_COMPLETE 0
 #define FCGI_MAX_CONTENT 65535
 
@@ -49,7 +47,7 @@ s_records(fp_buf_t *b, int type, int rid, const void *data, size_t len)
 void
 fp_fcgi_record_stdout(fp_buf_t *b, int rid, const void *data, size_t len)
 {
-    s_records(b, FCGI_STDOUT, rid, data, len);
+    s_records(b, FP_FCGI_STDOUT, rid, data, len);
 }
 
 void
@@ -61,8 +59,8 @@ fp_fcgi_record_end(fp_buf_t *b, int rid, int app_status)
         (unsigned char) (st >> 8), (unsigned char) st,
         FCGI_REQUEST_COMPLETE, 0, 0, 0
     };
-    s_record(b, FCGI_STDOUT, rid, "", 0);
-    s_record(b, FCGI_END_REQUEST, rid, body, sizeof body);
+    s_record(b, FP_FCGI_STDOUT, rid, "", 0);
+    s_record(b, FP_FCGI_END_REQUEST, rid, body, sizeof body);
 }
 
 const char *
@@ -102,13 +100,6 @@ fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *headers,
 
 #ifdef FP_TEST
 #include "test.h"
-
-void
-fp_fcgi_record_raw(fp_buf_t *b, int type, int rid, const void *data,
-                   size_t len)
-{
-    s_record(b, type, rid, data, len);
-}
 
 /*  A name-value pair length: one byte below 128, else four with the
  *  high bit set.  */

@@ -12,6 +12,13 @@
 
 #include "buf.h"
 
+/*  Record types (FastCGI specification, section 8).  */
+#define FP_FCGI_BEGIN_REQUEST 1
+#define FP_FCGI_END_REQUEST 3
+#define FP_FCGI_PARAMS 4
+#define FP_FCGI_STDIN 5
+#define FP_FCGI_STDOUT 6
+
 /*  Append data as FCGI_STDOUT record(s) for request `rid`.  */
 void fp_fcgi_record_stdout(fp_buf_t *b, int rid, const void *data, size_t len);
 
@@ -31,15 +38,6 @@ const char *fp_http_reason(int status);
 #ifdef FP_TEST
 /*  The web server's side, for the self-tests of the modules that take
  *  FastCGI connections (fcgi_accept, fcgi_conn, responder).  */
-#define FP_FCGI_BEGIN_REQUEST 1
-#define FP_FCGI_END_REQUEST 3
-#define FP_FCGI_PARAMS 4
-#define FP_FCGI_STDIN 5
-#define FP_FCGI_STDOUT 6
-
-/*  Append one record of `type` (content split by nobody: len <= 65535).  */
-void fp_fcgi_record_raw(fp_buf_t *b, int type, int rid, const void *data,
-                        size_t len);
 
 /*  Append a whole responder request: FCGI_BEGIN_REQUEST, the "NAME=value"
  *  strings of env (NULL-terminated) as FCGI_PARAMS and the empty one,
