@@ -5,7 +5,6 @@
 #include "err.h"
 #include "log.h"
 
-
 /*  The responder on the shared directives, into *prog->app and
  *  *prog->conns.  Returns 0, or -1 with err.  */
 static int
@@ -30,26 +29,30 @@ fp_responder_main(const fp_responder_prog_t *prog, int argc, char **argv)
                             prog->defaults, prog->usage };
     fp_args_t args;
     char err[FP_ERR_LEN];
+    int rc = 0;
 
     fp_responder_opts_defaults();
     int start = fp_args_start(&spec, argc, argv, &args, err);
     if (start < 0)
-        fp_fatalx("%s", err);
+        goto fail;
     if (start > 0)
-        return 0;
+        goto end;
     *prog->authz = fp_access_new(&fp_access_conf, err);
     if (!*prog->authz)
-        fp_fatalx("%s", err);
-    if (fp_args_checked(&args, prog->prog)) {
-        fp_access_destroy(prog->authz);
-        return 0;
-    }
+        goto fail;
+    if (fp_args_checked(&args, prog->prog))
+        goto end;
     if (s_app(prog, err) < 0)
-        fp_fatalx("%s", err);
+        goto fail;
     prog->ready(prog->arg);
     fp_args_ready(&args);
-    int rc = fp_responder_run(*prog->app);
+    rc = fp_responder_run(*prog->app);
     prog->stopped(prog->arg);
+    goto end;
+fail:
+    fp_log_error("%s", err);
+    rc = 1;
+end:
     fp_responder_destroy(prog->app);
     *prog->conns = NULL;
     fp_access_destroy(prog->authz);

@@ -50,9 +50,10 @@ typedef struct {
 } fp_responder_prog_t;
 
 /*  The whole main() of a responder, as described above.  Returns the
- *  exit status: 0 after -h, --version, -n or SIGTERM.  A startup error
- *  (command line, directives, files they name, sockets) is fatal: it is
- *  logged and the process exits 1, as every daemon's start does.  */
+ *  exit status for main() to return: 0 after -h, --version, -n or
+ *  SIGTERM; 1 after a startup error (command line, directives, files they
+ *  name, sockets), which is logged at error level, as fp_fatalx would,
+ *  once what was set up is freed.  */
 int fp_responder_main(const fp_responder_prog_t *prog, int argc,
                       char **argv);
 
