@@ -13,9 +13,10 @@
  *  dirty ones here once per round, so a burst of events leaves in one
  *  writev.  conn.c calls proto.c with each complete message and sub.c
  *  only to drop subscriptions or list their cursors; neither calls back
- *  here (out.c's slow-consumer and expiry ends come through w->end).  Nothing but
- *  wsb_conn_close frees a connection, and nothing calls it from inside a
- *  hub callback: a callback only queues, shuts down or cuts.
+ *  here, and out.c only through wsb_conn_end (slow consumer, expiry).
+ *  Nothing but wsb_conn_close frees a connection, and nothing calls it
+ *  from inside a hub callback: a callback only queues, shuts down or
+ *  cuts.
  */
 #include "wsb.h"
 #include "error.h"

@@ -2,11 +2,11 @@
  *
  *  The bottom of the bridge's calls: conn.c (socket, frames, closing),
  *  proto.c (client messages) and sub.c (events) queue through here, and
- *  this file calls none of them.  Nothing is written here: a queued frame
- *  marks the connection dirty and conn.c flushes the dirty ones once per
- *  round.  The two ways a send can end a connection (a slow consumer, an
- *  expired token) go up through the worker's `end` hook (conn.c's
- *  wsb_conn_end), so they take effect at once, exactly where they happen.
+ *  this file calls none of them but one.  Nothing is written here: a
+ *  queued frame marks the connection dirty and conn.c flushes the dirty
+ *  ones once per round.  The two ways a send can end a connection (a slow
+ *  consumer, an expired token) call conn.c's wsb_conn_end, so they take
+ *  effect at once, exactly where they happen.
  */
 #include "wsb.h"
 #include "error.h"
@@ -64,7 +64,7 @@ wsb_out_send(wsb_conn_t *c, fp_blob_t *frame)
         c->over_since = c->w->now;
     if (before > conf->max_queue_hard ||
         c->w->now - c->over_since >= (int64_t) conf->slow_timeout)
-        c->w->end(c, WSB_END_SLOW);
+        wsb_conn_end(c, WSB_END_SLOW);
 }
 
 void
@@ -105,6 +105,6 @@ wsb_out_expired(wsb_conn_t *c)
 {
     if (!c->expires || fp_clock_ms() < c->expires)
         return false;
-    c->w->end(c, WSB_END_EXPIRED);
+    wsb_conn_end(c, WSB_END_EXPIRED);
     return true;
 }

@@ -184,8 +184,7 @@ s_close_all(wsb_worker_t *w)
 int
 wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
 {
-    wsb_worker_t w = { .conf = conf, .id = id, .lfd = -1, .sigfd = -1,
-                       .end = wsb_conn_end };
+    wsb_worker_t w = { .conf = conf, .id = id, .lfd = -1, .sigfd = -1 };
     char err[FP_ERR_LEN];
     int64_t next_tick, stop_by = 0;
     bool more = false;

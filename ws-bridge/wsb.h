@@ -7,8 +7,8 @@
  *  proto.c (the JSON protocol of client messages), sub.c (subscriptions:
  *  hub members and the shared event frames), out.c (what is queued for a
  *  client).  Calls go one way: worker -> conn -> proto -> sub, and each of
- *  conn, proto and sub -> out; out reaches conn only through the worker's
- *  `end` hook (docs/architecture.md).  docs/protocol.md describes what
+ *  conn, proto and sub -> out; out calls back only wsb_conn_end
+ *  (docs/architecture.md).  docs/protocol.md describes what
  *  clients see.
  */
 #ifndef WSB_H
@@ -236,9 +236,6 @@ struct wsb_worker {
     fp_blob_t *ping;            /*  the heartbeat ping frame  */
     int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
-    /*  How out.c ends a connection it cannot keep (WSB_END_*): set to
-     *  wsb_conn_end, so the output layer never calls conn.c directly.  */
-    void (*end)(wsb_conn_t *c, int why);
 };
 
 /*  Why a connection is ended with its subscriptions' cursors.  */
@@ -306,8 +303,8 @@ void wsb_conn_close(wsb_conn_t *c, const char *why);
 /*  End an open connection after what is queued, with an error carrying
  *  its subscriptions' cursors and a close frame: WSB_END_SLOW
  *  (slow_consumer, 1008) or WSB_END_EXPIRED (auth_expired, 4001; the
- *  client gets a new token and resumes).  The worker's `end` hook; safe
- *  inside hub callbacks (c stays valid).  */
+ *  client gets a new token and resumes).  Called by out.c; safe inside
+ *  hub callbacks (c stays valid).  */
 void wsb_conn_end(wsb_conn_t *c, int why);
 
 /*  Write the queues of the connections that got output this round.  */
@@ -352,7 +349,7 @@ void wsb_out_push(wsb_conn_t *c, fp_blob_t *b);
  *  queued after our close frame are dropped.  A client whose queue stays
  *  above max-queue for slow-timeout (a catch-up burst may pass it
  *  briefly), or grows past max-queue-hard, is cut as a slow consumer
- *  (w->end, WSB_END_SLOW).  */
+ *  (wsb_conn_end, WSB_END_SLOW).  */
 void wsb_out_send(wsb_conn_t *c, fp_blob_t *frame);
 
 /*  Queue a text frame holding a copy of text (borrowed).  */
@@ -365,8 +362,8 @@ void wsb_out_add_ref(fp_buf_t *b, const char *ref);
 void wsb_out_error(wsb_conn_t *c, const char *code, const char *msg,
                    const char *ref);
 
-/*  True (after ending it with w->end, WSB_END_EXPIRED) if c's token ran
- *  out.  */
+/*  True (after ending it with wsb_conn_end, WSB_END_EXPIRED) if c's
+ *  token ran out.  */
 bool wsb_out_expired(wsb_conn_t *c);
 
 #endif
