@@ -10,7 +10,7 @@ the benchmarks (bench/systems.py).
                ephemeral port, readiness by port, children checked at
                stop), the one-origin lighttpd of the demo
     stack.py   Broker, start_ws (fastpush-ws), Stack (broker + responders
-               + bridge + one web server)
+               + bridge + one web server), Peers (responders on several brokers)
     nats.py    NatsServer, NatsCluster (nats-server nodes with JetStream
                for the broker's `engine jetstream`; ready by healthz)
 
@@ -26,6 +26,6 @@ Callers put tools/ on sys.path (tools/demo.py has it already).
 from .conf import CONF, POLL_BIN, SSE_BIN, render, write  # noqa: F401
 from .proc import (BIN, ROOT, Proc, Run, alive, free_port, proc_tree, read_text,  # noqa: F401
                    wait_for, wait_port)
-from .stack import Stack, start_ws  # noqa: F401
+from .stack import Peers, Stack, start_ws  # noqa: F401
 from .web import LIGHTTPD, WEB_DIR, WEB_GROUP, Apache, Lighttpd, Nginx, Origin  # noqa: F401
 from .nats import NATS_SERVER, NatsCluster, NatsServer  # noqa: F401

@@ -129,6 +129,21 @@ class Broker(Proc):
         return subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
 
 
+class Peers:
+    """Several brokers as the one broker of a Stack or start_ws: .control
+    and .fanout list each broker's endpoint, comma-separated, in the
+    order given (a responder's own broker first); request() (Stack.stats)
+    goes to the first.  Stack.stop leaves them running."""
+
+    def __init__(self, *brokers):
+        self.brokers = brokers
+        self.control = ",".join(b.control for b in brokers)
+        self.fanout = ",".join(b.fanout for b in brokers)
+
+    def request(self, *args, **kw):
+        return self.brokers[0].request(*args, **kw)
+
+
 def start_ws(run, name="ws", broker=None, port=None, ready=True, **directives):
     """fastpush-ws on 127.0.0.1:port (a free one by default) from a config
     file of its directives (a list value repeats the directive), connected
@@ -158,7 +173,8 @@ class Stack:
 
     def __init__(self, run, server, broker=None, sse=None, name=None, poll=None, ws=None,
                  origin=None, template=True, server_opts=None):
-        """broker: directives for a new broker, or a broker to use.
+        """broker: directives for a new broker, or a broker to use (or
+        Peers: several).
         sse: fastpush-sse's directives, or False for none.
         poll: fastpush-poll's directives, or None for none.
         ws: fastpush-ws's directives, or None for none.
@@ -293,4 +309,5 @@ class Stack:
         answered), the bridge, the web server and the broker; exit statuses
         other than 0 are problems of the run.  (lighttpd 1.4.69 exits 1
         when stopped with a request in flight.)"""
-        self.run.stop_each((self.sse, self.poll, self.ws, self.server, self.broker))
+        broker = self.broker if isinstance(self.broker, Proc) else None   # not Peers
+        self.run.stop_each((self.sse, self.poll, self.ws, self.server, broker))
