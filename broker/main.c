@@ -202,6 +202,9 @@ s_auth(broker_t *b)
     }
     if (tok && *tok && strlen(tok) < 16)
         fp_fatalx("publish-token: at least 16 bytes");
+    if (b->conf.engine == BROKER_ENGINE_JETSTREAM && b->conf.store)
+        fp_fatalx("engine jetstream keeps history in the stream: remove "
+                  "`store`");
     if (!b->link && !(tok && *tok))
         fp_log_info("no curve-secret-key, no publish-token: whoever reaches "
                     "the sockets may publish (docs/security.md)");
