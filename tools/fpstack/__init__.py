@@ -11,6 +11,8 @@ the benchmarks (bench/systems.py).
                stop), the one-origin lighttpd of the demo
     stack.py   Broker, start_ws (fastpush-ws), Stack (broker + responders
                + bridge + one web server)
+    nats.py    NatsServer, NatsCluster (nats-server nodes with JetStream
+               for the broker's `engine jetstream`; ready by healthz)
 
     import fpstack
     run = fpstack.Run(tmpdir)
@@ -26,3 +28,4 @@ from .proc import (BIN, ROOT, Proc, Run, alive, free_port, proc_tree, read_text,
                    wait_for, wait_port)
 from .stack import Stack, start_ws  # noqa: F401
 from .web import LIGHTTPD, WEB_DIR, WEB_GROUP, Apache, Lighttpd, Nginx, Origin  # noqa: F401
+from .nats import NATS_SERVER, NatsCluster, NatsServer  # noqa: F401
