@@ -41,7 +41,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
-            iproute2 systemd
+            iproute2 systemd nats-server libnats-dev
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -105,8 +105,10 @@ $(LIBRT): $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 define PROGRAM_RULE
 $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBS_FP)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS) $$(LIBS_$(call prog_dir,$(1)))
 endef
+# the broker's cluster engine (engine jetstream) is the NATS C client
+LIBS_broker := -lnats
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 
 $(UNIT): $(BUILD)/test/tests/unit/run.o $(TEST_OBJ)
@@ -133,7 +135,8 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
 	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
 	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
-	    ! pkg-config --exists libczmq jansson 2>/dev/null; then \
+	    ! pkg-config --exists libczmq jansson libnats 2>/dev/null || \
+	    ! command -v nats-server >/dev/null; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)

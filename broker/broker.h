@@ -55,7 +55,22 @@ typedef struct {
     char *curve_clients;        /*  CURVE: directory of allowed clients  */
     char *publish_token;        /*  required with every publish, or NULL  */
     int64_t publish_rate;       /*  events/s per publisher connection  */
+    int engine;                 /*  BROKER_ENGINE_*  */
+    char *nats_url;             /*  jetstream: NATS servers, comma-separated */
+    char *nats_stream;          /*  jetstream: the events stream's name  */
+    char *nats_subject;         /*  jetstream: the subjects' first token  */
+    int64_t nats_replicas;      /*  jetstream: copies of each event  */
+    char *nats_credentials;     /*  jetstream: a .creds file, or NULL  */
+    int64_t nats_max_msgs;      /*  jetstream: events the stream keeps  */
+    uint64_t nats_max_bytes;    /*  jetstream: bytes the stream keeps  */
+    uint64_t nats_ack_wait;     /*  jetstream: ms to wait for a PubAck  */
 } broker_conf_t;
+
+/*  engine: where history and numbering live.  */
+enum {
+    BROKER_ENGINE_LOCAL,        /*  this process (memory, or `store`)  */
+    BROKER_ENGINE_JETSTREAM     /*  a NATS JetStream stream (js.h)  */
+};
 
 /*  One channel: its history, keyed state and subscriber count.  */
 typedef struct chan {
@@ -145,6 +160,7 @@ typedef struct broker {
     chan_t **active;            /*  channels that get beacons  */
     size_t active_len, active_cap;
     broker_store_t *store;      /*  durable log, NULL without `store`  */
+    struct broker_js *js;       /*  engine jetstream (js.h), else NULL  */
     fp_sockauth_server_t *link;     /*  CURVE (zauth), NULL without it  */
     zhashx_t *rates;            /*  publisher -> budget (publish-rate)  */
     broker_staged_t *staged;    /*  the open batch, in SEQ order  */
@@ -160,6 +176,9 @@ chan_t *broker_chan_require(broker_t *b, const char *name, char *err);
 void broker_chan_table_init(broker_t *b);
 void broker_chan_table_free(broker_t *b);
 void broker_chan_evict_idle(broker_t *b);
+/*  Forget every channel's history, keys and SEQs (a new epoch); the
+ *  channels and their subscriber counts stay.  */
+void broker_chan_reset_all(broker_t *b);
 int broker_chan_set_key(broker_t *b, chan_t *c, fp_event_t *ev, char *err);
 bool broker_chan_key_allowed(broker_t *b, chan_t *c, const char *key);
 size_t broker_chan_key_count(const chan_t *c);
@@ -183,7 +202,7 @@ void broker_auth_tick(broker_t *b);
  *  store-fsync says), then kept in history and fanned out -- or, when the
  *  store fails, refused as a whole.  */
 int broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
-                   char *code, char *err);
+                   struct broker_reply *held, char *code, char *err);
 int broker_publish_flush(broker_t *b, char *err);
 void broker_publish_keep(broker_t *b, chan_t *c, fp_event_t *ev);
 int broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg);
@@ -219,6 +238,22 @@ int broker_seg_header(const char *dir, uint64_t no, fp_wal_header_t *h,
 int broker_seg_scan(const char *dir, broker_seg_t *seg, bool tail,
                     broker_scan_fn *fn, void *arg, char *err);
 
+/*  js_link.c, js_publish.c: engine jetstream (js.h).  broker_js_open
+ *  connects, makes the streams if missing, takes the epoch from the
+ *  stream and replays it into memory (history, keyed state, SEQ) before
+ *  the broker serves; -1 with err if NATS cannot be reached.
+ *  broker_js_publish sends one checked publish to the stream: 0, and the
+ *  answer comes later through broker_control_answer (held, owned by the
+ *  engine from then on; NULL for PULL), or -1 with code and err at once.
+ *  broker_js_on_wake is the loop's reader of the engine's notices.  */
+int broker_js_open(broker_t *b, char *err);
+int broker_js_fd(const broker_t *b);
+int broker_js_on_wake(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+int broker_js_publish(broker_t *b, const fp_publish_t *p,
+                      struct broker_reply *held, char *code, char *err);
+json_t *broker_js_json(const broker_t *b);
+void broker_js_close(broker_t *b);
+
 /*  replay.c: rebuild history, keyed state and SEQ from the store.  */
 void broker_replay(broker_t *b);
 
@@ -228,6 +263,14 @@ void broker_retain(broker_t *b);
 /*  control.c: the ROUTER socket.  */
 int broker_on_router(zloop_t *loop, zsock_t *sock, void *arg);
 void broker_control_free(broker_t *b);
+
+/*  Answer a PUBLISH held by the engine (js_publish.c) and free h: rc 0
+ *  with the event's SEQ and channel, or -1 with code and err.  */
+void broker_control_answer(broker_t *b, struct broker_reply *h, int rc,
+                           uint64_t seq, const char *channel,
+                           const char *code, const char *err);
+/*  A PUBLISH reply the engine holds but will not answer (shutdown).  */
+void broker_control_drop(struct broker_reply *h);
 
 /*  The size of a reply's error code ("bad_request"), the `code` buffer
  *  every request handler fills.  */

@@ -99,6 +99,21 @@ broker_chan_evict_idle(broker_t *b)
     free(idle);
 }
 
+void
+broker_chan_reset_all(broker_t *b)
+{
+    for (chan_t *c = zhashx_first(b->chans); c; c = zhashx_next(b->chans)) {
+        fp_ring_free(&c->ring);
+        fp_ring_init(&c->ring);
+        zhashx_destroy(&c->keys);
+        c->last_seq = c->dropped_upto = 0;
+        c->heap_pos = (size_t) -1;
+    }
+    b->heap_len = 0;
+    b->hist_bytes = b->hist_events = b->keyed_events = 0;
+    b->evicted_upto = 0;
+}
+
 chan_t *
 broker_chan_require(broker_t *b, const char *name, char *err)
 {

@@ -90,7 +90,7 @@ s_token_ok(broker_t *b, request_t *r, zframe_t *token, bool publish)
 
 static int
 s_publish(broker_t *b, request_t *r, zframe_t *body, zframe_t *token,
-          const char *rate_key, fp_event_t **ev)
+          const char *rate_key, fp_event_t **ev, struct broker_reply *held)
 {
     fp_publish_t p;
 
@@ -108,7 +108,7 @@ s_publish(broker_t *b, request_t *r, zframe_t *body, zframe_t *token,
                  (long long) b->conf.publish_rate);
         rc = s_fail(r, "rate_limited", NULL);
     } else if (rc == 0)
-        rc = broker_publish(b, &p, ev, r->code, r->err);
+        rc = broker_publish(b, &p, ev, held, r->code, r->err);
     else
         snprintf(r->code, sizeof r->code, "%s",
                  rc == FP_PUBLISH_EJSON ? "invalid_json" : "invalid_event");
@@ -208,7 +208,7 @@ s_body(request_t *r, zframe_t *frame)
 
 static int
 s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
-         fp_event_t **ev)
+         fp_event_t **ev, struct broker_reply *held)
 {
     zframe_t *cmdf = zmsg_pop(msg);
     zframe_t *bodyf = zmsg_pop(msg);
@@ -228,7 +228,7 @@ s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
         key[0] = '\0';
         if (b->conf.publish_rate > 0)
             s_rate_key(identity, key, sizeof key);
-        rc = s_publish(b, r, bodyf, tokenf, key, ev);
+        rc = s_publish(b, r, bodyf, tokenf, key, ev, held);
     }
     else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, false)) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
@@ -329,12 +329,20 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
                                                    "PUBLISH");
     if (!publish)
         s_settle(b, sock);
-    int rc = s_handle(b, msg, identity, &r, &ev);
+    /*  engine jetstream: an accepted PUBLISH is answered by the engine  */
+    struct broker_reply *held = publish && b->js ? fp_calloc(1, sizeof *held)
+                                                 : NULL;
+    int rc = s_handle(b, msg, identity, &r, &ev, held);
     if (rc < 0) {
         b->stats.bad_requests++;
         if (fp_log_limit_ok(&s_bad_log))
             fp_log_warnx("control: request refused (%s): %s", r.code, r.err);
     }
+    if (held && rc == 0) {
+        *held = (struct broker_reply) { identity, delim, 0, r, NULL };
+        return;
+    }
+    free(held);
     if (publish) {
         s_hold(b, &identity, delim, rc, &r, ev);
         return;
@@ -358,6 +366,32 @@ broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
     }
     s_settle(b, sock);
     return 0;
+}
+
+void
+broker_control_answer(broker_t *b, struct broker_reply *h, int rc,
+                      uint64_t seq, const char *channel, const char *code,
+                      const char *err)
+{
+    char cursor[FP_CURSOR_LEN];
+
+    if (rc == 0) {
+        fp_cursor_format(b->epoch, seq, cursor);
+        h->r.meta = json_pack("{s:s, s:I, s:s}", "id", cursor,
+                              "seq", (json_int_t) seq, "channel", channel);
+    } else {
+        s_fail(&h->r, code, err);
+    }
+    s_reply(b->router, &h->identity, h->delim, rc, &h->r);
+    broker_control_drop(h);
+}
+
+void
+broker_control_drop(struct broker_reply *h)
+{
+    zframe_destroy(&h->identity);
+    s_request_free(&h->r);
+    free(h);
 }
 
 /*  Free what the ROUTER side holds (at shutdown, after the last batch).  */

@@ -20,6 +20,7 @@
 static broker_conf_t s_conf;
 static const char *const s_fsync_choices[] = { "always", "everysec", "no",
                                                NULL };
+static const char *const s_engine_choices[] = { "local", "jetstream", NULL };
 
 static const fp_conf_opt_t s_opts[] = {
     { "ingest", FP_CONF_STR, &s_conf.ingest, 0, 0, NULL,
@@ -68,6 +69,30 @@ static const fp_conf_opt_t s_opts[] = {
       "frame (none)" },
     { "publish-rate", FP_CONF_INT, &s_conf.publish_rate, 0, 100000000, NULL,
       "events a second per publisher connection, 0 = no limit (0)" },
+    { "engine", FP_CONF_ENUM, &s_conf.engine, 0, 0, s_engine_choices,
+      "where history and numbering live: local (this process: memory or "
+      "`store`) or jetstream (a NATS JetStream stream; docs/operations.md, "
+      "\"More than one broker\") (local)" },
+    { "nats-url", FP_CONF_STR, &s_conf.nats_url, 0, 0, NULL,
+      "jetstream: the NATS servers, comma-separated "
+      "(nats://127.0.0.1:4222)" },
+    { "nats-stream", FP_CONF_STR, &s_conf.nats_stream, 0, 0, NULL,
+      "jetstream: the events stream; NAME_KEYS holds the keys (FASTPUSH)" },
+    { "nats-subject", FP_CONF_STR, &s_conf.nats_subject, 0, 0, NULL,
+      "jetstream: the subjects' first token: PREFIX.e.CHANNEL, "
+      "PREFIX.k.CHANNEL.KEY (fastpush)" },
+    { "nats-replicas", FP_CONF_INT, &s_conf.nats_replicas, 1, 5, NULL,
+      "jetstream: copies of the streams; a publish is acknowledged once a "
+      "majority stored it (1)" },
+    { "nats-credentials", FP_CONF_STR, &s_conf.nats_credentials, 0, 0, NULL,
+      "jetstream: a NATS .creds file (none)" },
+    { "nats-max-msgs", FP_CONF_INT, &s_conf.nats_max_msgs, 1, INT64_MAX / 2,
+      NULL, "jetstream: events the stream keeps; history-age is its age "
+      "limit (1000000)" },
+    { "nats-max-bytes", FP_CONF_SIZE, &s_conf.nats_max_bytes, 1 << 20, 0,
+      NULL, "jetstream: bytes the stream keeps (1g)" },
+    { "nats-ack-wait", FP_CONF_MS, &s_conf.nats_ack_wait, 100, 600000, NULL,
+      "jetstream: how long a publish waits for JetStream's answer (5s)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -91,6 +116,14 @@ s_defaults(void)
     s_conf.log_level = fp_strdup("info");
     s_conf.store_fsync = BROKER_FSYNC_EVERYSEC;
     s_conf.store_segment_bytes = 64u << 20;
+    s_conf.engine = BROKER_ENGINE_LOCAL;
+    s_conf.nats_url = fp_strdup("nats://127.0.0.1:4222");
+    s_conf.nats_stream = fp_strdup("FASTPUSH");
+    s_conf.nats_subject = fp_strdup("fastpush");
+    s_conf.nats_replicas = 1;
+    s_conf.nats_max_msgs = 1000000;
+    s_conf.nats_max_bytes = 1u << 30;
+    s_conf.nats_ack_wait = 5000;
 }
 
 static void
@@ -169,6 +202,9 @@ s_auth(broker_t *b)
     }
     if (tok && *tok && strlen(tok) < 16)
         fp_fatalx("publish-token: at least 16 bytes");
+    if (b->conf.engine == BROKER_ENGINE_JETSTREAM && b->conf.store)
+        fp_fatalx("engine jetstream keeps history in the stream: remove "
+                  "`store`");
     if (!b->link && !(tok && *tok))
         fp_log_info("no curve-secret-key, no publish-token: whoever reaches "
                     "the sockets may publish (docs/security.md)");
@@ -180,6 +216,11 @@ s_history(broker_t *b)
 {
     char err[FP_ERR_LEN];
 
+    if (b->conf.engine == BROKER_ENGINE_JETSTREAM) {
+        if (broker_js_open(b, err) < 0)
+            fp_fatalx("engine jetstream: %s", err);
+        return;
+    }
     if (!b->conf.store) {
         fp_epoch_generate(b->epoch);
         fp_log_info("no store: history is kept in memory only, epoch %s is "
@@ -205,6 +246,10 @@ s_run(broker_t *b)
     zloop_timer(b->loop, b->conf.heartbeat, 0, broker_on_tick, b);
     if (b->store)
         zloop_timer(b->loop, 1000, 0, broker_store_on_timer, b);
+    if (b->js) {
+        zmq_pollitem_t wake = { NULL, broker_js_fd(b), ZMQ_POLLIN, 0 };
+        zloop_poller(b->loop, &wake, broker_js_on_wake, b);
+    }
     zloop_start(b->loop);
     zloop_destroy(&b->loop);
 }
@@ -248,6 +293,7 @@ main(int argc, char **argv)
                 (unsigned long long) b.stats.published, b.epoch,
                 (unsigned long long) b.seq);
     broker_store_close(&b.store, b.seq);
+    broker_js_close(&b);
     zsock_destroy(&b.pull);
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);

@@ -11,6 +11,11 @@
  *
  *  Everything else that can refuse an event is checked before a SEQ is
  *  assigned, so a refused publish leaves no hole in the sequence.
+ *
+ *  With engine jetstream the checked publish goes to the stream instead
+ *  (js_publish.c), which assigns the SEQ; it comes back through the feed
+ *  (js_feed.c), which keeps and fans it out with broker_publish_keep and
+ *  broker_fanout_event as s_commit does here.
  */
 #include "broker.h"
 #include "clock.h"
@@ -45,7 +50,7 @@ s_stage(broker_t *b, chan_t *c, fp_event_t *ev, bool pull)
  *  reference to the staged event.  */
 static int
 s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
-         char *code, char *err)
+         struct broker_reply *held, char *code, char *err)
 {
     size_t size = p->data_len + strlen(p->channel) + strlen(p->type) +
                   (p->key ? strlen(p->key) : 0);
@@ -62,6 +67,8 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
                  c->name, (long long) b->conf.max_keys);
         return broker_fail(code, "key_limit");
     }
+    if (b->js)
+        return broker_js_publish(b, p, held, code, err);
     int64_t ts = fp_clock_wall_ms();
     if (ts < b->last_ts)
         ts = b->last_ts;
@@ -79,9 +86,9 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
 /*  An acknowledged publish (ROUTER); see s_accept.  */
 int
 broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
-               char *code, char *err)
+               struct broker_reply *held, char *code, char *err)
 {
-    return s_accept(b, p, false, out, code, err);
+    return s_accept(b, p, false, out, held, code, err);
 }
 
 /*  Keep ev in c's history and keyed state (the limits apply).  Shared by
@@ -184,7 +191,7 @@ s_ingest_one(broker_t *b, fp_jscan_t *s, const char *rate_key)
                  "this publisher (publish-rate)",
                  (long long) b->conf.publish_rate);
         s_reject(b, "rate_limited", s->err);
-    } else if (rc != 0 || s_accept(b, &p, true, NULL, code, s->err) < 0) {
+    } else if (rc != 0 || s_accept(b, &p, true, NULL, NULL, code, s->err) < 0) {
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
                  rc ? "invalid_event" : code, s->err);
     }

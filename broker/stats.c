@@ -121,5 +121,7 @@ broker_stats_json(broker_t *b, json_t *req)
                             json_integer((json_int_t) s->replay_records));
         json_object_set_new(st, "store", store);
     }
+    if (b->js)
+        json_object_set_new(st, "engine", broker_js_json(b));
     return st;
 }

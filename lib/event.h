@@ -111,4 +111,8 @@ int fp_publish_parse(const char *text, size_t len, fp_publish_t *p,
 /*  Free what p owns; p is zeroed.  */
 void fp_publish_clear(fp_publish_t *p);
 
+/*  Append p as the publish object fp_publish_parse reads back (channel,
+ *  event, key if any, data; no tag) to b.  */
+void fp_publish_append(fp_buf_t *b, const fp_publish_t *p);
+
 #endif
