@@ -43,7 +43,7 @@ TOTAL = int(os.environ.get("FP_CLUSTER_EVENTS", "20000"))
 def start_broker(env, name, cluster):
     """A broker with engine jetstream on the cluster, replicas 3."""
     return env.broker(name, engine="jetstream", nats_url=cluster.urls, nats_replicas=3,
-                      nats_ack_wait=2000, nats_max_msgs=1000000, history_count=1000000)
+                      nats_max_msgs=1000000, history_count=1000000, history_bytes="256m")
 
 
 def start_stack(env, name, own, other):
@@ -89,6 +89,9 @@ def since_all(b, channels, cursor="earliest"):
 
 # ------------------------------------------------------------ subscribers
 
+FEEDS = []          # every Feed, halted before the processes stop
+
+
 class Feed(threading.Thread):
     """One subscriber in a thread of its own.  Like the browser client it
     reconnects from its cursor when its connection ends; it keeps what it
@@ -103,6 +106,7 @@ class Feed(threading.Thread):
         self.bad_ids = []             # SSE: an id: line other than the event's id
         self.ready = threading.Event()
         self.halt = False
+        FEEDS.append(self)
         self.start()
 
     def run(self):
@@ -221,30 +225,38 @@ def feeds_of(stacks, channels):
 # ------------------------------------------------------------ publishers
 
 class Numbers:
-    """0, 1, 2 ... up to a total, shared by the publisher threads."""
+    """0, 1, 2 ... for the publisher threads, until `goal` publishes were
+    acknowledged (the publishers count them here) or `limit` s passed."""
 
-    def __init__(self, total):
-        self.total, self.next, self.lock = total, 0, threading.Lock()
+    def __init__(self, goal, limit=120.0):
+        self.goal, self.end = goal, time.time() + limit
+        self.next, self.acked, self.lock = 0, 0, threading.Lock()
 
     def take(self):
         with self.lock:
-            if self.next >= self.total:
+            if self.acked >= self.goal or time.time() > self.end:
                 return None
             self.next += 1
             return self.next - 1
+
+    def ack(self):
+        with self.lock:
+            self.acked += 1
 
 
 class Publisher(threading.Thread):
     """Acknowledged PUBLISHes of {"n": N} on one broker's control socket,
     `depth` in flight, N from shared Numbers, until they run out.
-    acked {n: id}; refused {n: META}; a request unanswered for `patience`
-    s is lost (a killed broker) unless its reply still comes."""
+    acked {n: id} (ack_times: when); refused {n: META} (after a refusal it pauses 0.1 s,
+    as a client that backs off); a request unanswered for `patience` s is
+    lost (a killed broker) unless its reply still comes."""
 
-    def __init__(self, b, channel, numbers, depth=64, patience=6.0):
+    def __init__(self, b, channel, numbers, depth=64, patience=8.0):
         super().__init__(daemon=True)
         self.b, self.channel, self.numbers = b, channel, numbers
         self.depth, self.patience = depth, patience
         self.acked, self.refused, self.lost = {}, {}, set()
+        self.ack_times = []
         self.start()
 
     def run(self):
@@ -253,14 +265,16 @@ class Publisher(threading.Thread):
         s.setsockopt(zmq.SNDTIMEO, 2000)
         s.connect(self.b.control)
         waiting, more = {}, True
+        self.pause = 0
         while more or waiting:
-            while more and len(waiting) < self.depth:
+            while more and len(waiting) < self.depth and time.time() > self.pause:
                 more = self.send(s, waiting)
             if s.poll(50):
                 self.reply(s.recv_multipart(), waiting)
             now = time.time()
             for n in [n for n, ts in waiting.items() if now - ts > self.patience]:
-                self.lost.add(waiting.pop(n))
+                del waiting[n]
+                self.lost.add(n)
         end = time.time() + 1               # late replies of lost requests
         while self.lost and time.time() < end:
             if s.poll(50):
@@ -286,8 +300,11 @@ class Publisher(threading.Thread):
         self.lost.discard(n)
         if frames[0] == b"OK":
             self.acked[n] = meta["id"]
+            self.ack_times.append(time.time())
+            self.numbers.ack()
         else:
             self.refused[n] = meta
+            self.pause = time.time() + 0.1
 
 
 def merged(pubs, what):
@@ -333,12 +350,32 @@ def stream_leader(cluster):
 
 
 def chaos(numbers, steps):
-    """Run each (fraction, fn) once the publishers have taken that
-    fraction of the numbers; returns when the last ran."""
+    """Run each (fraction, fn) once that fraction of the goal was
+    acknowledged (or the time is up); returns when the last ran."""
     for frac, fn in steps:
-        while numbers.next < frac * numbers.total:
+        while numbers.acked < frac * numbers.goal and time.time() < numbers.end:
             time.sleep(0.02)
         fn()
+
+
+def restart(b, tries=3):
+    """Start b again as systemd's Restart=on-failure would, up to `tries`
+    times: the last log line of each failed start."""
+    fails = []
+    for _ in range(tries):
+        try:
+            b.start()
+            return fails
+        except RuntimeError as e:
+            fails.append(str(e).strip().splitlines()[-1])
+            time.sleep(1)
+    return fails
+
+
+def longest_pause(pubs):
+    """The longest time (s) in which no publish was acknowledged."""
+    ts = sorted(x for p in pubs for x in p.ack_times)
+    return max((b - a for a, b in zip(ts, ts[1:])), default=0.0)
 
 
 # ------------------------------------------------------------ the parts
@@ -384,18 +421,22 @@ def check_load(env, c, a, b, stacks):
         (0.25, lambda: done.append(("kill -9 NATS stream leader", leader and leader.kill9()))),
         (0.45, lambda: done.append(("restart it", leader and leader.start()))),
         (0.60, lambda: done.append(("kill -9 broker B", b.kill9()))),
-        (0.70, lambda: done.append(("restart broker B", b.start()))),
+        (0.70, lambda: done.append(("restart broker B", restart(b)))),
     ])
     for p in pubs:
         p.join(120)
     took = time.time() - t0
     acked, refused, lost = (merged(pubs, w) for w in ("acked", "refused", "lost"))
-    t.note(f"{TOTAL} publishes in {took:.1f} s: {len(acked)} acknowledged, {len(refused)} "
-           f"refused {dict(Counter(m.get('error') for m in refused.values()))}, "
-           f"{len(lost)} unanswered; killed {leader and leader.name}")
-    t.ok(leader is not None and len(done) == 4, "the NATS stream leader and broker B were killed",
-         done)
-    t.ok(len(acked) >= TOTAL * 0.8, f"{len(acked)} of {TOTAL} publishes acknowledged")
+    t.note(f"{numbers.next} publishes in {took:.1f} s: {len(acked)} acknowledged, "
+           f"{len(refused)} refused {dict(Counter(m.get('error') for m in refused.values()))}, "
+           f"{len(lost)} unanswered; killed {leader and leader.name}; no acknowledgement "
+           f"for {longest_pause(pubs):.1f} s at most; per broker (acked, refused, unanswered) "
+           f"{[(len(p.acked), len(p.refused), len(p.lost)) for p in pubs]}")
+    t.ok(leader is not None and len(done) == 4 and b.alive(),
+         "the NATS stream leader and broker B were killed and restarted", done)
+    if done[-1][1]:
+        t.note(f"broker B needed {len(done[-1][1]) + 1} starts: {done[-1][1]}")
+    t.ok(len(acked) >= TOTAL, f"{len(acked)} publishes acknowledged (the goal: {TOTAL})")
     t.ok(all(m.get("error") for m in refused.values()), "every refused publish says why",
          list(refused.values())[:5])
     t.ok(c.wait_ready(20), "the NATS cluster is whole again")
@@ -561,6 +602,11 @@ def check_stream_deleted(env, c, a, b, stacks):
          "poll from a cursor of the deleted stream: reset epoch and the new event", r)
 
 
+def halt_feeds():
+    for f in FEEDS:
+        f.finish()
+
+
 def check_cluster(env):
     c = fpstack.NatsCluster(env, 3)
     try:
@@ -570,11 +616,14 @@ def check_cluster(env):
         t.ok(False, "fastpush-broker starts with engine jetstream", str(e)[-1500:])
         return
     stacks = [start_stack(env, "sa", a, b), start_stack(env, "sb", b, a)]
-    acked = {"load": check_load(env, c, a, b, stacks)}
-    acked["move"] = check_cursor_elsewhere(env, a, b, stacks[1])
-    acked["keys"], keys_want = check_keyed(env, a, b, stacks[1])
-    check_nats_down(env, c, a, b, stacks[0], acked, keys_want)
-    check_stream_deleted(env, c, a, b, stacks)
+    try:
+        acked = {"load": check_load(env, c, a, b, stacks)}
+        acked["move"] = check_cursor_elsewhere(env, a, b, stacks[1])
+        acked["keys"], keys_want = check_keyed(env, a, b, stacks[1])
+        check_nats_down(env, c, a, b, stacks[0], acked, keys_want)
+        check_stream_deleted(env, c, a, b, stacks)
+    finally:
+        halt_feeds()        # lighttpd exits 1 when stopped with a stream open
 
 
 t0 = time.time()

@@ -48,7 +48,7 @@ def node_conf(name, port, http_port, store, cluster=None):
     """nats-server config text; cluster: (name, route port, [peer route
     ports]) for a clustered node."""
     text = (f"server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n"
-            f'jetstream {{ store_dir: "{store}", max_file_store: 1G, max_memory_store: 256M }}\n')
+            f'jetstream {{ store_dir: "{store}", max_file_store: 8G, max_memory_store: 256M }}\n')
     if cluster:
         cname, cport, peers = cluster
         routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in peers)
