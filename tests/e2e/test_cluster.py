@@ -36,6 +36,7 @@ t = Tap()
 STREAM = "FASTPUSH"
 SECRET = "cluster-publish-secret"
 TOTAL = int(os.environ.get("FP_CLUSTER_EVENTS", "20000"))
+LOAD = ["load", "load2"]        # the numbered events of part a, N on LOAD[N % 2]
 
 
 # ------------------------------------------------------------ processes
@@ -52,6 +53,10 @@ def start_stack(env, name, own, other):
     return Stack(env, "lighttpd", broker=fpstack.Peers(own, other), name=name,
                  sse={"heartbeat": "2s"}, ws={},
                  poll={"publish_secret": SECRET, "max_wait": "10s"})
+
+
+def seq_of(cursor):
+    return int(cursor.rpartition("-")[2])
 
 
 def epoch_of(b):
@@ -245,15 +250,16 @@ class Numbers:
 
 
 class Publisher(threading.Thread):
-    """Acknowledged PUBLISHes of {"n": N} on one broker's control socket,
+    """Acknowledged PUBLISHes of {"n": N} on channel LOAD[N % 2] of one
+    broker's control socket,
     `depth` in flight, N from shared Numbers, until they run out.
     acked {n: id} (ack_times: when); refused {n: META} (after a refusal it pauses 0.1 s,
     as a client that backs off); a request unanswered for `patience` s is
     lost (a killed broker) unless its reply still comes."""
 
-    def __init__(self, b, channel, numbers, depth=64, patience=8.0):
+    def __init__(self, b, numbers, depth=64, patience=6.0):
         super().__init__(daemon=True)
-        self.b, self.channel, self.numbers = b, channel, numbers
+        self.b, self.numbers = b, numbers
         self.depth, self.patience = depth, patience
         self.acked, self.refused, self.lost = {}, {}, set()
         self.ack_times = []
@@ -285,7 +291,7 @@ class Publisher(threading.Thread):
         n = self.numbers.take()
         if n is None:
             return False
-        body = json.dumps({"channel": self.channel, "data": {"n": n}, "tag": n}).encode()
+        body = json.dumps({"channel": LOAD[n % 2], "data": {"n": n}, "tag": n}).encode()
         try:
             s.send_multipart([b"PUBLISH", body])
             waiting[n] = time.time()
@@ -332,14 +338,28 @@ def check_feed(f, name, acked, epoch, refused=()):
          f"twice {twice[:10]}, missing {missing[:10]} (of {len(missing)})")
     wrong = [(n, got[n], acked[n]) for n in acked if n in got and got[n] != acked[n]]
     bad = [e["id"] for e in f.events if e["id"] != f"{epoch}-{e['seq']}"]
-    t.ok(seqs == sorted(seqs) and not wrong and not bad and not f.bad_ids,
-         f"{name}: in SEQ order, each with its acknowledged id {epoch}-SEQ",
+    breaks = prev_breaks(f.events)
+    t.ok(seqs == sorted(seqs) and not wrong and not bad and not f.bad_ids and not breaks,
+         f"{name}: in SEQ order, each with its acknowledged id {epoch}-SEQ and its prev",
          f"order {seqs == sorted(seqs)}; wrong ids {wrong[:5]}; other epoch {bad[:5]}; "
-         f"SSE id lines {f.bad_ids[:5]}")
+         f"SSE id lines {f.bad_ids[:5]}; prev not the channel's SEQ before "
+         f"(id, prev, before) {breaks[:5]}")
     t.eq((f.resets, f.errors), ([], []), f"{name}: no reset and no error")
     late = sorted(n for n in refused if n in got)
-    if late:
-        t.note(f"{name}: {len(late)} refused publishes were delivered all the same: {late[:10]}")
+    codes = Counter(refused[n].get("error") for n in late)
+    t.ok(set(codes) <= {"timeout"}, f"{name}: no publish refused with a code other than "
+         f"timeout was delivered ({dict(codes)} refused ones were)", late[:10])
+
+
+def prev_breaks(evs):
+    """(id, prev, SEQ before) of the events whose prev is not the SEQ of
+    the event before them on their channel (0 for the first)."""
+    last, out = {}, []
+    for e in evs:
+        if e["prev"] != last.get(e["channel"], 0):
+            out.append((e["id"], e["prev"], last.get(e["channel"], 0)))
+        last[e["channel"]] = e["seq"]
+    return out
 
 
 def stream_leader(cluster):
@@ -365,6 +385,7 @@ def restart(b, tries=3):
     for _ in range(tries):
         try:
             b.start()
+            b.started_at = time.time()
             return fails
         except RuntimeError as e:
             fails.append(str(e).strip().splitlines()[-1])
@@ -410,11 +431,11 @@ def check_load(env, c, a, b, stacks):
     """a: the big run with a NATS node and a broker killed."""
     epoch = epoch_of(a)
     t.eq(epoch_of(b), epoch, "both brokers report the one epoch of the stream")
-    feeds = feeds_of(stacks, ["load"])
+    feeds = feeds_of(stacks, LOAD)
     t.ok(all(f.ready.is_set() for f in feeds), "SSE and WS subscribers on both stacks are ready")
     numbers = Numbers(TOTAL)
     t0 = time.time()
-    pubs = [Publisher(a, "load", numbers), Publisher(b, "load", numbers)]
+    pubs = [Publisher(a, numbers), Publisher(b, numbers)]
     leader, _ = stream_leader(c)
     done = []
     chaos(numbers, [
@@ -436,6 +457,8 @@ def check_load(env, c, a, b, stacks):
          "the NATS stream leader and broker B were killed and restarted", done)
     if done[-1][1]:
         t.note(f"broker B needed {len(done[-1][1]) + 1} starts: {done[-1][1]}")
+    back = sum(1 for x in pubs[1].ack_times if x > b.started_at)
+    t.ok(back > 0, f"broker B acknowledged {back} publishes after its restart")
     t.ok(len(acked) >= TOTAL, f"{len(acked)} publishes acknowledged (the goal: {TOTAL})")
     t.ok(all(m.get("error") for m in refused.values()), "every refused publish says why",
          list(refused.values())[:5])
@@ -454,8 +477,16 @@ def check_load(env, c, a, b, stacks):
 def check_cursor_elsewhere(env, a, b, sb):
     """b: a cursor broker A acknowledged, resumed on broker B's stack
     (with A stopped, so nothing else can answer)."""
-    ids = [publish(a, "move", i)["id"] for i in range(10)]
-    cursor, want = ids[4], ids[5:]
+    ids, ahead = [], []
+    for i in range(50):
+        ids.append(publish(a, "move", i)["id"])
+        st, meta, _ = b.request("SINCE", {"channels": ["move"], "cursor": ids[-1]})
+        if st != "OK" or meta["reset"]:
+            ahead.append((ids[-1], meta))
+    t.eq(ahead, [], "SINCE on broker B from the cursor A has just acknowledged (50 times): "
+         "answered, no reset (a browser moving from A to B keeps its place)")
+    cursor, want = ids[44], ids[45:]
+    wait_for(lambda: b.request("PING")[1]["head"] >= seq_of(ids[-1]), 5)
     st, meta, evs = b.request("SINCE", {"channels": ["move"], "cursor": cursor})
     t.eq((st, meta.get("reset"), [e["id"] for e in evs]), ("OK", [], want),
          "SINCE on broker B from a cursor of broker A: the events after it, no reset")
@@ -478,7 +509,7 @@ def check_cursor_elsewhere(env, a, b, sb):
          "WS subscribe since A's cursor on stack B: the events after it")
     t.eq([m for m in got if m.get("type") in ("reset", "error")], [], "WS: no reset")
     a.start()
-    return dict(zip(range(10), ids))
+    return dict(enumerate(ids))
 
 
 
@@ -503,7 +534,7 @@ def check_keyed(env, a, b, sb):
         ids.append(meta["id"])
     ids.append(publish(b, "keys", None, key="k4")["id"])        # a tombstone
     del latest["k4"]
-    want = sorted(((k, i, d) for k, (i, d) in latest.items()), key=lambda x: int(x[1].split("-")[1]))
+    want = sorted(((k, i, d) for k, (i, d) in latest.items()), key=lambda x: seq_of(x[1]))
     for src, name in ((a, "broker A"), (b, "broker B"), (sb, "GET /push/state on stack B")):
         wait_for(lambda: keyed_state(src) == want, 5)
         t.eq(keyed_state(src), want, f"keyed state from {name}: the latest value per key")
@@ -553,7 +584,8 @@ def check_nats_down(env, c, a, b, sa, acked, keys_want):
     back = [publish(x, "down", "back", timeout=30) for x in (a, b)]
     t.ok(all("id" in m for m in back),
          f"NATS back: both brokers publish again (after {time.time() - t0:.1f} s)", back)
-    evs, resets = since_all(a, sorted(acked) + ["down"])
+    channels = LOAD + ["move", "keys", "down"]
+    evs, resets = since_all(a, channels)
     ids = Counter(e["id"] for e in evs)
     missing = [i for ch in acked.values() for i in ch.values() if i not in ids]
     twice = [i for i, k in ids.items() if k > 1]
@@ -562,7 +594,7 @@ def check_nats_down(env, c, a, b, sa, acked, keys_want):
          f"missing {missing[:10]} (of {len(missing)}), twice {twice[:10]}, resets {resets}")
     t.eq([e["data"] for e in evs if e["channel"] == "down"], ["back", "back"],
          "the refused publishes were not published after all")
-    t.eq([e["id"] for e in since_all(b, sorted(acked) + ["down"])[0]], [e["id"] for e in evs],
+    t.eq([e["id"] for e in since_all(b, channels)[0]], [e["id"] for e in evs],
          "broker B's SINCE returns the same events")
     t.eq(keyed_state(a), keys_want, "the keyed state survived the NATS restart")
 
