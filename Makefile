@@ -162,7 +162,7 @@ install: all
 
 # builds what it runs, serves on $(PORT) (8080, or a free port if busy)
 demo: ensure-deps
-	$(PYTHON) tools/demo.py --bin $(BUILD)/bin
+	$(PYTHON) tools/demo.py --bin $(BUILD)/bin $(if $(filter-out 0,$(CLUSTER)),--cluster)
 
 bench: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin $(SUITES)

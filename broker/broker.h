@@ -116,6 +116,7 @@ typedef int broker_scan_fn(void *arg, const fp_wal_rec_t *rec);
 
 typedef struct broker_store broker_store_t;     /*  store.c  */
 struct broker_reply;                             /*  control.c  */
+struct broker_parked;                            /*  control.c  */
 
 typedef struct {
     uint64_t published;         /*  events accepted  */
@@ -166,6 +167,8 @@ typedef struct broker {
     broker_staged_t *staged;    /*  the open batch, in SEQ order  */
     size_t staged_len, staged_cap;
     struct broker_reply *replies; /*  ROUTER replies held for the batch  */
+    struct broker_parked *parked; /*  SINCEs waiting for the feed (js)  */
+    size_t parked_len, parked_cap;
     size_t replies_len, replies_cap;
     broker_stats_t stats;
 } broker_t;
@@ -269,6 +272,9 @@ void broker_control_free(broker_t *b);
 void broker_control_answer(broker_t *b, struct broker_reply *h, int rc,
                            uint64_t seq, const char *channel,
                            const char *code, const char *err);
+/*  Run the SINCEs that wait for this broker's feed again (the feed moved
+ *  or their wait is over: engine jetstream).  */
+void broker_control_retry(broker_t *b);
 /*  A PUBLISH reply the engine holds but will not answer (shutdown).  */
 void broker_control_drop(struct broker_reply *h);
 

@@ -310,17 +310,62 @@ s_hold(broker_t *b, zframe_t **identity, bool delim, int rc, request_t *r,
     *identity = NULL;
 }
 
-/*  One request: PUBLISH replies are held for the batch; anything else
- *  settles the batch first and is answered at once.  */
+/*  engine jetstream: a SINCE whose cursor is ahead of this broker may
+ *  come from another broker of the cluster whose feed is ahead of ours;
+ *  it waits (parked, the whole message) until our feed reaches it, for
+ *  at most this long, and only then is it refused with cursor_ahead.  */
+#define AHEAD_WAIT_MS 2000
+
+struct broker_parked {
+    zmsg_t *msg;                /*  the request as it came, identity first */
+    int64_t until;              /*  ms: answered by then  */
+};
+
 static void
-s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
+s_park(broker_t *b, zmsg_t **msg, int64_t until)
+{
+    if (b->parked_len == b->parked_cap) {
+        b->parked_cap = b->parked_cap ? b->parked_cap * 2 : 16;
+        b->parked = fp_realloc(b->parked, b->parked_cap * sizeof *b->parked);
+    }
+    b->parked[b->parked_len++] = (struct broker_parked) { *msg, until };
+    *msg = NULL;
+}
+
+/*  Is msg (identity, [empty delimiter,] COMMAND ...) a SINCE?  */
+static bool
+s_is_since(zmsg_t *msg)
+{
+    zframe_t *f = zmsg_first(msg) ? zmsg_next(msg) : NULL;
+    if (f && zframe_size(f) == 0)
+        f = zmsg_next(msg);
+    return f && zframe_streq(f, "SINCE");
+}
+
+/*  May this refused request wait for the feed instead?  */
+static bool
+s_may_wait(const request_t *r, const zmsg_t *dup, int64_t until)
+{
+    return dup && strcmp(r->code, "cursor_ahead") == 0 &&
+           fp_clock_ms() < until;
+}
+
+/*  One request: PUBLISH replies are held for the batch; anything else
+ *  settles the batch first and is answered at once (a SINCE ahead of
+ *  this broker of a cluster may wait: s_park).  until: 0 for a new
+ *  request, else the time its wait ends.  */
+static void
+s_request(broker_t *b, zsock_t *sock, zmsg_t *msg, int64_t until)
 {
     request_t r = { 0 };
     fp_event_t *ev = NULL;
+    zmsg_t *dup = b->js && s_is_since(msg) ? zmsg_dup(msg) : NULL;
     zframe_t *identity = zmsg_pop(msg);
     zframe_t *first = zmsg_first(msg);
     bool delim = first && zframe_size(first) == 0;
 
+    if (until == 0)
+        until = fp_clock_ms() + AHEAD_WAIT_MS;
     if (delim) {
         first = zmsg_pop(msg);
         zframe_destroy(&first);
@@ -333,6 +378,13 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
     struct broker_reply *held = publish && b->js ? fp_calloc(1, sizeof *held)
                                                  : NULL;
     int rc = s_handle(b, msg, identity, &r, &ev, held);
+    if (rc < 0 && s_may_wait(&r, dup, until)) {
+        s_park(b, &dup, until);
+        zframe_destroy(&identity);
+        s_request_free(&r);
+        return;
+    }
+    zmsg_destroy(&dup);
     if (rc < 0) {
         b->stats.bad_requests++;
         if (fp_log_limit_ok(&s_bad_log))
@@ -352,6 +404,22 @@ s_request(broker_t *b, zsock_t *sock, zmsg_t *msg)
     s_request_free(&r);
 }
 
+void
+broker_control_retry(broker_t *b)
+{
+    size_t n = b->parked_len;
+    if (n == 0)
+        return;
+    struct broker_parked *all = b->parked;
+    b->parked = NULL;
+    b->parked_len = b->parked_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_request(b, b->router, all[i].msg, all[i].until);
+        zmsg_destroy(&all[i].msg);
+    }
+    free(all);
+}
+
 /*  Up to 256 requests per call, then settle their batch.  */
 int
 broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
@@ -361,7 +429,7 @@ broker_on_router(zloop_t *loop, zsock_t *sock, void *arg)
         zmsg_t *msg = zmsg_recv(sock);
         if (!msg)
             break;
-        s_request(b, sock, msg);
+        s_request(b, sock, msg, 0);
         zmsg_destroy(&msg);
     }
     s_settle(b, sock);
@@ -398,6 +466,11 @@ broker_control_drop(struct broker_reply *h)
 void
 broker_control_free(broker_t *b)
 {
+    for (size_t i = 0; i < b->parked_len; i++)
+        zmsg_destroy(&b->parked[i].msg);
+    free(b->parked);
+    b->parked = NULL;
+    b->parked_len = b->parked_cap = 0;
     free(b->replies);
     b->replies = NULL;
     b->replies_len = b->replies_cap = 0;

@@ -173,5 +173,6 @@ broker_on_tick(zloop_t *loop, int timer_id, void *arg)
     broker_history_trim_global(b, now);
     broker_chan_evict_idle(b);
     broker_auth_tick(b);
+    broker_control_retry(b);
     return 0;
 }

@@ -92,7 +92,7 @@ typedef struct broker_js {
     size_t pend_first, pend_len, pend_cap;
     uint64_t next_ticket;
     /*  counters (STATS "engine")  */
-    uint64_t acks, refused, copies, feed_msgs, bad_msgs, resets, reconnects;
+    uint64_t acks, refused, copies, feed_msgs, bad_msgs, resets;
 } broker_js_t;
 
 /*  js_link.c  */

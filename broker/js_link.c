@@ -95,6 +95,7 @@ s_drain(broker_js_t *js)
         it = next;
     }
     js_publish_release(js);
+    broker_control_retry(js->b);
 }
 
 int
@@ -165,7 +166,7 @@ s_stream_add(broker_js_t *js, const char *name, const char *subject,
         sc.MaxMsgsPerSubject = 1;
     } else {
         sc.MaxMsgs = cf->nats_max_msgs;
-        sc.MaxBytes = (int64_t) cf->nats_max_bytes;
+        sc.MaxBytes = cf->nats_max_bytes ? (int64_t) cf->nats_max_bytes : -1;
         sc.MaxAge = (int64_t) cf->history_age * 1000000;
         sc.MaxMsgSize = (int32_t) (cf->max_event_bytes + 4096);
     }
@@ -256,7 +257,6 @@ s_on_reconnect(natsConnection *nc, void *closure)
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     atomic_store(&js->connected, true);
-    js->reconnects++;
     fp_log_info("jetstream: connected again to %s", url);
 }
 

@@ -89,8 +89,9 @@ static const fp_conf_opt_t s_opts[] = {
     { "nats-max-msgs", FP_CONF_INT, &s_conf.nats_max_msgs, 1, INT64_MAX / 2,
       NULL, "jetstream: events the stream keeps; history-age is its age "
       "limit (1000000)" },
-    { "nats-max-bytes", FP_CONF_SIZE, &s_conf.nats_max_bytes, 1 << 20, 0,
-      NULL, "jetstream: bytes the stream keeps (1g)" },
+    { "nats-max-bytes", FP_CONF_SIZE, &s_conf.nats_max_bytes, 0, 0,
+      NULL, "jetstream: bytes the stream keeps; each replica's server "
+      "reserves them (0: no limit but the servers' max_file_store) (0)" },
     { "nats-ack-wait", FP_CONF_MS, &s_conf.nats_ack_wait, 100, 600000, NULL,
       "jetstream: how long a publish waits for JetStream's answer (5s)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
@@ -122,7 +123,6 @@ s_defaults(void)
     s_conf.nats_subject = fp_strdup("fastpush");
     s_conf.nats_replicas = 1;
     s_conf.nats_max_msgs = 1000000;
-    s_conf.nats_max_bytes = 1u << 30;
     s_conf.nats_ack_wait = 5000;
 }
 

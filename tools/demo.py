@@ -15,6 +15,12 @@ there is one) and builds the programs, then starts:
   - a small control service for the dashboard's buttons (stop and start a
     part, restart the broker, publish a burst), at /demo/ behind lighttpd.
 
+With --cluster (make demo CLUSTER=1) the history lives in NATS JetStream
+instead of the broker's store: three nats-server nodes (one cluster, the
+stream on all three) and two brokers with `engine jetstream`; every
+responder and the publisher use both brokers.  Stop a broker or a NATS
+node from the dashboard and watch the page go on without a reset.
+
 It prints the URL.  A part that dies is started again after 2 s (one
 stopped from the dashboard stays stopped until started there).  Ctrl-C or
 SIGTERM stops everything, by PID.  Logs: var/demo/run/*.log.
@@ -35,11 +41,14 @@ import time
 import urllib.parse
 
 import fpstack
+from fpstack.nats import NATS_SERVER, NatsCluster
 
 ROOT = fpstack.ROOT
 PARTS = ("broker", "sse", "poll", "ws", "lighttpd")
 LABELS = {"broker": "fastpush-broker", "sse": "fastpush-sse", "poll": "fastpush-poll",
-          "ws": "fastpush-ws", "lighttpd": "lighttpd"}
+          "ws": "fastpush-ws", "lighttpd": "lighttpd", "broker2": "fastpush-broker (2)",
+          "nats1": "nats-server (1)", "nats2": "nats-server (2)", "nats3": "nats-server (3)"}
+CLUSTER_PARTS = ("broker2", "nats1", "nats2", "nats3")
 PROGRAMS = ("fastpush-broker", "fastpush-sse", "fastpush-poll", "fastpush-ws", "fastpush")
 
 
@@ -253,6 +262,20 @@ def control_handler(demo):
 
 # ------------------------------------------------------------ the demo
 
+class Brokers:
+    """The brokers of the cluster demo as one broker for the stack and the
+    publisher: control, fanout and ingest list them all (the first one's
+    own first); env and the CLI use the first."""
+
+    def __init__(self, brokers):
+        self.all = brokers
+        for k in ("control", "fanout", "ingest"):
+            setattr(self, k, ",".join(getattr(b, k) for b in brokers))
+
+    def env(self):
+        return self.all[0].env()
+
+
 class Demo:
     def __init__(self, args):
         self.var = os.path.abspath(args.var)
@@ -271,6 +294,8 @@ class Demo:
         self.stack = None
         self.lock = threading.Lock()
         self.parts = {}
+        self.cluster = args.cluster
+        self.nats = None
 
     def endpoints(self, ipc):
         """The broker's default TCP ports when they are free (so the CLI
@@ -307,9 +332,32 @@ class Demo:
     def default_eps(self):
         return self.eps["control"] == "tcp://127.0.0.1:7401"
 
+    # history and the SSE buffer hold a whole burst from the dashboard
+    # (fastpush-sse cuts a stream with max-buffer queued: 256k by default)
+    HISTORY = {"history_count": 20000, "history_bytes": "8m"}
+
+    def start_brokers(self):
+        """The broker's directives for the stack (a store of its own), or,
+        with --cluster, three NATS nodes and two brokers on them."""
+        if not self.cluster:
+            return dict(self.eps, store=os.path.join(self.var, "store"), store_fsync="always",
+                        **self.HISTORY)
+        if not NATS_SERVER:
+            raise RuntimeError("nats-server is missing: make deps installs it")
+        say("starting 3 NATS JetStream nodes")
+        self.nats = NatsCluster(self.fp, n=3, name="nats")
+        js = dict(engine="jetstream", nats_url=self.nats.urls, nats_replicas=3, **self.HISTORY)
+        a = self.fp.broker("demo-broker", **self.eps, **js)
+        b = self.fp.broker("demo-broker2", **js)
+        for i, nd in enumerate(self.nats.nodes):
+            self.parts[f"nats{i + 1}"] = Part(f"nats{i + 1}", nd)
+        self.parts["broker2"] = Part("broker2", b)
+        return Brokers([a, b])
+
     def start_stack(self, ctl_port):
         """broker, fastpush-sse, -poll, -ws and lighttpd on one origin
-        (an fpstack.Stack of kind "origin"), started in that order."""
+        (an fpstack.Stack of kind "origin"), started in that order; with
+        --cluster the NATS nodes and the brokers come first."""
         origins = [] if self.host != "127.0.0.1" else \
             [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
         ws = {"publish": "on"}
@@ -317,10 +365,7 @@ class Demo:
             ws["origin"] = origins
         self.stack = fpstack.Stack(
             self.fp, "origin", name="demo", template=False,
-            # history and the SSE buffer hold a whole burst from the dashboard
-            # (fastpush-sse cuts a stream with max-buffer queued: 256k by default)
-            broker=dict(self.eps, store=os.path.join(self.var, "store"), store_fsync="always",
-                        history_count=20000, history_bytes="8m"),
+            broker=self.start_brokers(),
             sse={"prefix": "/events", "max_buffer": "4m"},
             poll={"prefix": "/push", "publish_secret": self.secret},
             ws=ws,
@@ -332,6 +377,8 @@ $HTTP["url"] =~ "^/demo/" {{
 }}
 '''})
         parts = self.stack.parts()
+        if self.cluster:
+            parts["broker"] = self.stack.broker.all[0]
         for name in PARTS:
             self.parts[name] = Part(name, parts["server" if name == "lighttpd" else name])
 
@@ -345,7 +392,7 @@ $HTTP["url"] =~ "^/demo/" {{
             n = max(1, min(20000, int(q.get("n", 1000))))
             return {"published": n, "seconds": round(self.publisher.burst(n), 4)}
         part = q["part"]
-        if part not in ("broker", "sse", "poll", "ws"):
+        if part not in ("broker", "sse", "poll", "ws") + (CLUSTER_PARTS if self.cluster else ()):
             raise ValueError(f"no part {part!r}")
         p = self.parts[part]
         with self.lock:
@@ -395,6 +442,8 @@ $HTTP["url"] =~ "^/demo/" {{
 
     def banner(self, url, commands):
         pids = ", ".join(f"{LABELS[n]} {p.pid}" for n, p in self.parts.items())
+        store = f"NATS: {self.nats.urls} (stream FASTPUSH, 3 replicas)" if self.cluster \
+            else f"Store: {rel(self.var)}/store"
         print(f"""
 fastpush demo is running:
 
@@ -408,7 +457,7 @@ Publish from elsewhere and watch the page:
 Stats: {url}/push/stats   Prometheus: {url}/push/metrics
 Processes: {pids}
   (kill one to watch the page fall back; it is started again after 2 s)
-Logs: {rel(self.run)}/*.log   Store: {rel(self.var)}/store
+Logs: {rel(self.run)}/*.log   {store}
 
 Ctrl-C stops everything.
 """, flush=True)
@@ -426,6 +475,10 @@ def main():
                     help="address to serve on ($HOST, 127.0.0.1)")
     ap.add_argument("--ipc", action="store_true",
                     help="broker on ipc:// sockets even if its TCP ports are free")
+    ap.add_argument("--cluster", action="store_true",
+                    default=os.environ.get("CLUSTER", "") not in ("", "0"),
+                    help="history in NATS JetStream: 3 nats-server nodes and 2 brokers "
+                         "($CLUSTER=1)")
     ap.add_argument("--no-install", action="store_true", help="do not run make deps / make")
     args = ap.parse_args()
     if not args.no_install:

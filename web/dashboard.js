@@ -326,10 +326,16 @@ async function control(cmd, q) {
 const PART_HELP = {
     ws: "the WebSocket bridge", sse: "the SSE responder (FastCGI)",
     poll: "the poll responder (also /push/publish and /push/stats)", broker: "the broker",
+    broker2: "the second broker (cluster mode: both share the JetStream stream)",
+    nats1: "a NATS JetStream node (the stream has 3 replicas: one may fail)",
+    nats2: "a NATS JetStream node", nats3: "a NATS JetStream node",
 };
 
 function drawParts(state) {
-    const rows = ["ws", "sse", "poll", "broker"].map((name) => {
+    // the cluster demo (make demo CLUSTER=1) adds broker2 and nats1..3
+    const names = ["ws", "sse", "poll", "broker", "broker2", "nats1", "nats2", "nats3"]
+        .filter((name) => state.parts[name]);
+    const rows = names.map((name) => {
         const p = state.parts[name];
         const busy = (btn, cmd) => btn.addEventListener("click", () => {
             btn.disabled = true;

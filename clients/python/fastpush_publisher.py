@@ -91,7 +91,10 @@ def _dumps(obj):
 class FastpushPublisher:
     """One connection to a broker: a DEALER on the control socket for
     publish(), a PUSH on the ingest socket for publish_async() (each made
-    on first use).  Not thread-safe: one publisher per thread."""
+    on first use).  control and ingest may list several brokers of a
+    cluster (engine jetstream), comma-separated: requests go to them in
+    turn, skipping one that is not connected.  Not thread-safe: one
+    publisher per thread."""
 
     def __init__(self, control="tcp://127.0.0.1:7401", ingest="tcp://127.0.0.1:7400",
                  timeout=3.0, context=None, token=None, curve_server_cert=None,
@@ -121,7 +124,8 @@ class FastpushPublisher:
         s.setsockopt(zmq.IMMEDIATE, 1)      # nothing queues for a broker that is not there
         if self._curve:
             s.curve_serverkey, s.curve_publickey, s.curve_secretkey = self._curve
-        s.connect(endpoint)
+        for ep in endpoint.split(","):
+            s.connect(ep.strip())
         return s
 
     def request(self, command, body=None):
