@@ -6,9 +6,17 @@
  *        last receipt.
  *    broker_bench publish CONTROL FANOUT N SIZE
  *        the same with acknowledged PUBLISH (one DEALER, 256 in flight).
- *    broker_bench since   CONTROL CHANNEL HISTORY MISSED ROUNDS
+ *    broker_bench window  CONTROL FANOUT N SIZE DEALERS INFLIGHT
+ *        acknowledged PUBLISH over DEALERS sockets, each keeping INFLIGHT
+ *        requests in flight; every event carries its send time, so the SUB
+ *        measures publish -> delivery and each DEALER publish -> reply;
+ *        prints acknowledged events/s and both latencies' p50/p99 (ms).
+ *    broker_bench since   CONTROL CHANNEL HISTORY MISSED ROUNDS [CHANNELS ASKED]
  *        fill CHANNEL with HISTORY events, then time ROUNDS SINCE requests
  *        that each return the last MISSED events; prints p50/p99/max.
+ *        With CHANNELS, HISTORY events go round-robin to CHANNEL0 ..
+ *        CHANNEL<CHANNELS-1> and SINCE asks for the first ASKED of them
+ *        from the cursor after which they hold MISSED events.
  *
  *  Output is one JSON object per line, read by bench/run.py.
  */
@@ -136,6 +144,146 @@ s_publish(const char *control, const char *fanout, long n, int size)
     return acked == n ? 0 : 1;
 }
 
+/*  The event of `channel` whose data starts with "T<send time in ns>".  */
+static size_t
+s_event_at(char *buf, size_t cap, const char *channel, int size, double t)
+{
+    int n = snprintf(buf, cap, "{\"channel\":\"%s\",\"data\":\"T%019lld",
+                     channel, (long long) (t * 1e9));
+    while (n < size + 30 && (size_t) n + 3 < cap)
+        buf[n++] = 'x';
+    buf[n++] = '"';
+    buf[n++] = '}';
+    buf[n] = '\0';
+    return (size_t) n;
+}
+
+/*  The send time an event carries (see s_event_at), or -1.  */
+static double
+s_event_time(const char *ev, size_t len)
+{
+    const char *p = memmem(ev, len, "\"data\":\"T", 9);
+    if (!p || p + 9 + 19 > ev + len)
+        return -1;
+    long long ns = 0;
+    for (int i = 0; i < 19; i++)
+        ns = ns * 10 + (p[9 + i] - '0');
+    return (double) ns / 1e9;
+}
+
+static int s_cmp(const void *a, const void *b);
+
+static void
+s_pcts(double *v, long n, double *p50, double *p99)
+{
+    if (n == 0) {
+        *p50 = *p99 = -1;
+        return;
+    }
+    qsort(v, (size_t) n, sizeof *v, s_cmp);
+    *p50 = v[n / 2] * 1e3;
+    *p99 = v[n * 99 / 100] * 1e3;
+}
+
+static int
+s_window(const char *control, const char *fanout, long n, int size,
+         int dealers, int inflight)
+{
+    zsock_t *sub = s_sub(fanout, "bench");
+    zsock_t **d = calloc((size_t) dealers, sizeof *d);
+    long *sent = calloc((size_t) dealers, sizeof *sent);
+    long *acked = calloc((size_t) dealers, sizeof *acked);
+    /*  each DEALER's send times, a ring of INFLIGHT (replies in order)  */
+    double *times = calloc((size_t) dealers * (size_t) inflight, sizeof *times);
+    double *ack_lat = calloc((size_t) n, sizeof *ack_lat);
+    double *dlv_lat = calloc((size_t) n, sizeof *dlv_lat);
+    zmq_pollitem_t *items = calloc((size_t) dealers + 1, sizeof *items);
+    size_t cap = (size_t) size + 256;
+    char *ev = malloc(cap);
+    long total_sent = 0, total_acked = 0, errors = 0, got = 0;
+
+    for (int i = 0; i < dealers; i++) {
+        d[i] = zsock_new(ZMQ_DEALER);
+        zsock_set_sndhwm(d[i], 0);
+        zsock_set_rcvhwm(d[i], 0);
+        zsock_connect(d[i], "%s", control);
+        items[i] = (zmq_pollitem_t) { zsock_resolve(d[i]), 0, ZMQ_POLLIN, 0 };
+    }
+    items[dealers] = (zmq_pollitem_t) { zsock_resolve(sub), 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    double t0 = s_now(), last_ack = t0;
+    while ((total_acked < n || got < n) && s_now() - last_ack < 30) {
+        for (int i = 0; i < dealers; i++)
+            while (total_sent < n && sent[i] - acked[i] < inflight) {
+                double t = s_now();
+                size_t len = s_event_at(ev, cap, "bench", size, t);
+                times[(size_t) i * (size_t) inflight +
+                      (size_t) (sent[i] % inflight)] = t;
+                zmq_send(zsock_resolve(d[i]), "PUBLISH", 7, ZMQ_SNDMORE);
+                zmq_send(zsock_resolve(d[i]), ev, len, 0);
+                sent[i]++;
+                total_sent++;
+            }
+        if (zmq_poll(items, dealers + 1, 100) <= 0)
+            continue;
+        for (int i = 0; i < dealers; i++)
+            while (1) {
+                if (zmq_msg_recv(&msg, items[i].socket, ZMQ_DONTWAIT) < 0)
+                    break;
+                bool ok = zmq_msg_size(&msg) == 2 &&
+                          memcmp(zmq_msg_data(&msg), "OK", 2) == 0;
+                while (zmq_msg_more(&msg))
+                    zmq_msg_recv(&msg, items[i].socket, 0);
+                double now = s_now();
+                if (!ok)
+                    errors++;
+                else            /*  0: an error's slot, left out below  */
+                    ack_lat[total_acked] =
+                        now - times[(size_t) i * (size_t) inflight +
+                                    (size_t) (acked[i] % inflight)];
+                acked[i]++;
+                total_acked++;
+                last_ack = now;
+            }
+        while (zmq_msg_recv(&msg, items[dealers].socket, ZMQ_DONTWAIT) >= 0) {
+            if (zmq_msg_more(&msg) || got >= n)
+                continue;
+            double t = s_event_time(zmq_msg_data(&msg), zmq_msg_size(&msg));
+            if (t > 0)
+                dlv_lat[got++] = s_now() - t;
+        }
+    }
+    double acked_at = last_ack - t0;
+    zmq_msg_close(&msg);
+    long oks = 0;
+    for (long i = 0; i < total_acked; i++)
+        if (ack_lat[i] > 0)
+            ack_lat[oks++] = ack_lat[i];
+    double a50, a99, d50, d99;
+    s_pcts(ack_lat, oks, &a50, &a99);
+    s_pcts(dlv_lat, got, &d50, &d99);
+    printf("{\"bench\":\"window\",\"events\":%ld,\"acked\":%ld,\"errors\":%ld,"
+           "\"received\":%ld,\"size\":%d,\"dealers\":%d,\"inflight\":%d,"
+           "\"seconds\":%.3f,\"events_per_s\":%.0f,\"ack_p50_ms\":%.3f,"
+           "\"ack_p99_ms\":%.3f,\"delivery_p50_ms\":%.3f,"
+           "\"delivery_p99_ms\":%.3f}\n", n, total_acked - errors, errors, got,
+           size, dealers, inflight, acked_at,
+           (double) (total_acked - errors) / acked_at, a50, a99, d50, d99);
+    for (int i = 0; i < dealers; i++)
+        zsock_destroy(&d[i]);
+    zsock_destroy(&sub);
+    free(d);
+    free(sent);
+    free(acked);
+    free(times);
+    free(ack_lat);
+    free(dlv_lat);
+    free(items);
+    free(ev);
+    return total_acked - errors == n && got == n ? 0 : 1;
+}
+
 static int
 s_cmp(const void *a, const void *b)
 {
@@ -145,13 +293,22 @@ s_cmp(const void *a, const void *b)
 
 static int
 s_since(const char *control, const char *channel, long history, long missed,
-        int rounds)
+        int rounds, int channels, int asked)
 {
     zsock_t *push = zsock_new(ZMQ_DEALER);
     zsock_set_sndhwm(push, 0);
     zsock_connect(push, "%s", control);
-    char *ev = s_event(channel, 100);
+    char name[128];
+    char **evs = calloc((size_t) channels, sizeof *evs);
+    for (int c = 0; c < channels; c++) {
+        if (channels > 1)
+            snprintf(name, sizeof name, "%s%d", channel, c);
+        else
+            snprintf(name, sizeof name, "%s", channel);
+        evs[c] = s_event(name, 100);
+    }
     for (long i = 0; i < history; i++) {
+        const char *ev = evs[i % channels];
         zmq_send(zsock_resolve(push), "PUBLISH", 7, ZMQ_SNDMORE);
         zmq_send(zsock_resolve(push), ev, strlen(ev), 0);
         if (i % 256 == 255 || i == history - 1)
@@ -172,9 +329,20 @@ s_since(const char *control, const char *channel, long history, long missed,
     free(meta);
     zframe_destroy(&st);
     zmsg_destroy(&r);
-    char body[256];
-    snprintf(body, sizeof body, "{\"channels\":[\"%s\"],\"cursor\":\"%s-%lld\"}",
-             channel, epoch, head - missed);
+    /*  the asked channels hold `missed` events after the cursor  */
+    long long back = missed * channels / asked;
+    size_t blen = (size_t) asked * 140 + 256, o = 0;
+    char *body = malloc(blen);
+    o += (size_t) snprintf(body + o, blen - o, "{\"channels\":[");
+    for (int c = 0; c < asked; c++) {
+        if (channels > 1)
+            o += (size_t) snprintf(body + o, blen - o, "%s\"%s%d\"",
+                                   c ? "," : "", channel, c);
+        else
+            o += (size_t) snprintf(body + o, blen - o, "\"%s\"", channel);
+    }
+    snprintf(body + o, blen - o, "],\"cursor\":\"%s-%lld\"}", epoch,
+             head - back);
     double *lat = calloc((size_t) rounds, sizeof *lat);
     size_t returned = 0;
     for (int i = 0; i < rounds; i++) {
@@ -191,11 +359,16 @@ s_since(const char *control, const char *channel, long history, long missed,
     }
     qsort(lat, (size_t) rounds, sizeof *lat, s_cmp);
     printf("{\"bench\":\"since\",\"history\":%ld,\"missed\":%ld,"
+           "\"channels\":%d,\"asked\":%d,\"cursor\":%lld,\"head\":%lld,"
            "\"returned\":%zu,\"rounds\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-           "\"max_us\":%.1f}\n", history, missed, returned, rounds,
+           "\"max_us\":%.1f}\n", history, missed, channels, asked,
+           head - back, head, returned, rounds,
            lat[rounds / 2], lat[rounds * 99 / 100], lat[rounds - 1]);
     free(lat);
-    free(ev);
+    free(body);
+    for (int c = 0; c < channels; c++)
+        free(evs[c]);
+    free(evs);
     zsock_destroy(&push);
     return returned == (size_t) missed ? 0 : 1;
 }
@@ -209,11 +382,17 @@ main(int argc, char **argv)
         return s_ingest(argv[2], argv[3], atol(argv[4]), atoi(argv[5]));
     if (argc == 6 && strcmp(argv[1], "publish") == 0)
         return s_publish(argv[2], argv[3], atol(argv[4]), atoi(argv[5]));
-    if (argc == 7 && strcmp(argv[1], "since") == 0)
+    if (argc == 8 && strcmp(argv[1], "window") == 0)
+        return s_window(argv[2], argv[3], atol(argv[4]), atoi(argv[5]),
+                        atoi(argv[6]), atoi(argv[7]));
+    if ((argc == 7 || argc == 9) && strcmp(argv[1], "since") == 0)
         return s_since(argv[2], argv[3], atol(argv[4]), atol(argv[5]),
-                       atoi(argv[6]));
+                       atoi(argv[6]), argc == 9 ? atoi(argv[7]) : 1,
+                       argc == 9 ? atoi(argv[8]) : 1);
     fprintf(stderr, "usage: broker_bench ingest INGEST FANOUT N SIZE\n"
             "       broker_bench publish CONTROL FANOUT N SIZE\n"
-            "       broker_bench since CONTROL CHANNEL HISTORY MISSED ROUNDS\n");
+            "       broker_bench window CONTROL FANOUT N SIZE DEALERS INFLIGHT\n"
+            "       broker_bench since CONTROL CHANNEL HISTORY MISSED ROUNDS"
+            " [CHANNELS ASKED]\n");
     return 2;
 }
