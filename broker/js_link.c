@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define JS_REPLAY_IDLE_MS 10000     /*  a replay that stalls this long fails */
+#define JS_START_WAIT_MS 15000      /*  the stream's API may be away this long */
 
 /*  -------------------------------------------------------- the queue  */
 
@@ -413,9 +414,17 @@ s_start(broker_js_t *js, char *err)
         snprintf(err, FP_ERR_LEN, "pipe: %s", strerror(errno));
         return -1;
     }
-    if (s_options(js, err) < 0 || s_connect(js, err) < 0 ||
-        js_stream_ensure(js, &si, err) < 0)
+    if (s_options(js, err) < 0 || s_connect(js, err) < 0)
         return -1;
+    /*  during an election of the stream's leader (seconds) the stream API
+     *  times out: try again for a while before giving up  */
+    int64_t until = fp_clock_ms() + JS_START_WAIT_MS;
+    while (js_stream_ensure(js, &si, err) < 0) {
+        if (fp_clock_ms() > until)
+            return -1;
+        fp_log_warnx("jetstream: %s (trying again)", err);
+        usleep(500 * 1000);
+    }
     js->created = si->Created;
     js_epoch_of(si->Created, b->epoch);
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;

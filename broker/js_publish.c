@@ -205,7 +205,8 @@ s_answer(broker_js_t *js, js_pending_t *e)
         js->refused++;
         b->stats.rejected++;
         if (fp_log_limit_ok(&s_refuse_log))
-            fp_log_warnx("ingest: event refused (%s): %s", e->code, e->err);
+            fp_log_warnx("%s: event refused (%s): %s", e->held ? "control" : "ingest",
+                         e->code, e->err);
     }
     if (e->held)
         broker_control_answer(b, e->held, e->state > 0 ? 0 : -1, e->seq,
