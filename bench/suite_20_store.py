@@ -2,49 +2,52 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite_10_broker import _bench, _broker  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import fpstack  # noqa: E402
+from suite_10_broker import _bench  # noqa: E402
 
 TITLE = "Durable store: ingest per fsync policy, replay"
 
 
-def _stats(ctx, eps, wait=60):
-    """STATS as JSON, retried until the broker answers (replay may run)."""
-    end = time.time() + wait
-    while True:
-        out = subprocess.run([os.path.join(ctx.bin, "fastpush"), "--control", eps["control"],
-                              "--timeout", "2000", "--json", "stats"],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode == 0 or time.time() > end:
-            return json.loads(out.stdout)
+def _broker(ctx, name, directives):
+    """A broker on ipc:// endpoints in its own run, started ready (after
+    its replay), with the suite's history limits and directives."""
+    run = fpstack.Run(os.path.join(ctx.tmp, name), ctx.bin)
+    d = dict(history_count=100000, history_bytes="1g", history_memory="2g", fanout_hwm=0,
+             log_level="warn")
+    d.update(directives)
+    return run, run.broker(**d)
 
 
-def _stop(p):
-    p.send_signal(signal.SIGTERM)
-    p.wait(60)
+def _stats(ctx, b):
+    """STATS as JSON."""
+    out = subprocess.run([os.path.join(ctx.bin, "fastpush"), "--control", b.control,
+                          "--timeout", "2000", "--json", "stats"],
+                         capture_output=True, text=True, timeout=10)
+    return json.loads(out.stdout)
 
 
 def _ingest(ctx, name, extra, n, n_pub, rounds):
     """Best of `rounds` fresh brokers: (fire-and-forget events/s,
     acknowledged events/s, store figures of the last round)."""
     store = os.path.join(ctx.tmp, name + "-store")
-    args = list(extra) + (["--store", store] if extra else [])
+    d = dict(extra, store=store) if extra else {}
     pull = pub = 0
-    for _ in range(rounds):
-        p, eps = _broker(ctx, name, args)
+    for i in range(rounds):
+        run, b = _broker(ctx, f"{name}-{i}", d)
         try:
-            r = _bench(ctx, "ingest", eps["ingest"], eps["fanout"], n, 100)
+            r = _bench(ctx, "ingest", b.ingest, b.fanout, n, 100)
             pull = max(pull, r["events_per_s"])
-            r = _bench(ctx, "publish", eps["control"], eps["fanout"], n_pub, 100)
+            r = _bench(ctx, "publish", b.control, b.fanout, n_pub, 100)
             pub = max(pub, r["events_per_s"])
-            st = _stats(ctx, eps).get("store", {})
+            st = _stats(ctx, b).get("store", {})
         finally:
-            _stop(p)
+            run.stop_all()
         shutil.rmtree(store, ignore_errors=True)
     return pull, pub, st
 
@@ -52,19 +55,19 @@ def _ingest(ctx, name, extra, n, n_pub, rounds):
 def _replay(ctx, n):
     """Fill a store with n events, restart, return the STATS figures."""
     store = os.path.join(ctx.tmp, "replay-store")
-    extra = ["--store", store, "--store-fsync", "no", "--history-count", str(n),
-             "--history-bytes", "4g", "--history-memory", "4g"]
-    p, eps = _broker(ctx, "replay", extra)
+    d = dict(store=store, store_fsync="no", history_count=n, history_bytes="4g",
+             history_memory="4g")
+    run, b = _broker(ctx, "replay-fill", d)
     try:
-        _bench(ctx, "ingest", eps["ingest"], eps["fanout"], n, 100)
+        _bench(ctx, "ingest", b.ingest, b.fanout, n, 100)
     finally:
-        _stop(p)
+        run.stop_all()
     size = sum(os.path.getsize(os.path.join(store, f)) for f in os.listdir(store))
-    p, eps = _broker(ctx, "replay", extra)
+    run, b = _broker(ctx, "replay", d)
     try:
-        st = _stats(ctx, eps)
+        st = _stats(ctx, b)
     finally:
-        _stop(p)
+        run.stop_all()
     shutil.rmtree(store, ignore_errors=True)
     return st, size
 
@@ -88,11 +91,11 @@ def run(ctx):
     n_pub = 100000 if ctx.quick else 500000
     rounds = 2 if ctx.quick else 3
     rows = []
-    for label, extra in [("no store (memory only)", []),
-                         ("store-fsync no", ["--store-fsync", "no"]),
-                         ("store-fsync everysec", ["--store-fsync", "everysec"]),
-                         ("store-fsync always", ["--store-fsync", "always"])]:
-        name = "st-" + (extra[1] if extra else "mem")
+    for label, extra in [("no store (memory only)", {}),
+                         ("store-fsync no", {"store_fsync": "no"}),
+                         ("store-fsync everysec", {"store_fsync": "everysec"}),
+                         ("store-fsync always", {"store_fsync": "always"})]:
+        name = "st-" + extra.get("store_fsync", "mem")
         pull, pub, st = _ingest(ctx, name, extra, n, n_pub, rounds)
         ctx.log(f"{label}: {pull:,.0f} ev/s fire-and-forget, {pub:,.0f} ev/s acknowledged, "
                 f"{st.get('fsyncs', 0)} fsyncs")

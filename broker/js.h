@@ -75,7 +75,7 @@ typedef struct broker_js {
     atomic_uint_fast64_t gen;   /*  the current feed's generation  */
     atomic_bool connected;
     atomic_bool stopping;
-    char id[24];                /*  this process in Nats-Msg-Id  */
+    char id[24];                /*  this process in js_id_header  */
     char subj_e[64];            /*  "PREFIX.e."  */
     char subj_k[64];            /*  "PREFIX.k."  */
     char kstream[80];           /*  NAME_KEYS  */
@@ -116,5 +116,6 @@ void js_publish_release(broker_js_t *js);
 void js_publish_key_copy(broker_js_t *js, const fp_event_t *ev);
 void js_publish_free(broker_js_t *js);
 void js_subject_token(const char *s, char *out, size_t len);
+extern const char js_id_header[];   /*  "Fastpush-Id": who published  */
 
 #endif

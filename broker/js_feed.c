@@ -76,13 +76,13 @@ js_feed_start(broker_js_t *js, uint64_t from, char *err)
     return 0;
 }
 
-/*  Did this process publish msg (its Nats-Msg-Id starts with our id)?  */
+/*  Did this process publish msg (its js_id_header starts with our id)?  */
 static bool
 s_ours(const broker_js_t *js, natsMsg *msg)
 {
     const char *id = NULL;
     size_t n = strlen(js->id);
-    return natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id &&
+    return natsMsgHeader_Get(msg, js_id_header, &id) == NATS_OK && id &&
            strncmp(id, js->id, n) == 0 && id[n] == '.';
 }
 

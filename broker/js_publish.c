@@ -2,8 +2,9 @@
  *
  *  A checked publish goes to PREFIX.e.<channel> with an asynchronous
  *  JetStream publish (many in flight at once) and the id
- *  "<process id>.<ticket>" in Nats-Msg-Id, which JetStream also uses to
- *  drop a message it already holds.  The publish waits in a FIFO of
+ *  "<process id>.<ticket>" in the header Fastpush-Id (not Nats-Msg-Id: a
+ *  publish is never sent twice, so JetStream need not keep a duplicate
+ *  window, which cost a third of the rate).  The publish waits in a FIFO of
  *  tickets; it is answered when JetStream has acknowledged it and this
  *  broker's feed has reached its SEQ (so the event was already fanned out
  *  here, as with the local engine), or at once when it is refused.  A
@@ -26,6 +27,8 @@
 #include <string.h>
 
 #define JS_TOKEN_MAX (3 * FP_CHANNEL_MAX + 1)
+
+const char js_id_header[] = "Fastpush-Id";
 
 static fp_log_limit_t s_refuse_log;
 
@@ -90,6 +93,22 @@ s_find(broker_js_t *js, uint64_t ticket)
 
 /*  ------------------------------------------------------- publish  */
 
+/*  One asynchronous publish of data to subject with id in js_id_header;
+ *  the message is libnats's once sent.  */
+static natsStatus
+s_send(broker_js_t *js, const char *subject, const char *id,
+       const char *data, size_t len, jsPubOptions *po)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int) len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, js_id_header, id);
+    if (s == NATS_OK)
+        s = js_PublishMsgAsync(js->ctx, &m, po);
+    natsMsg_Destroy(m);
+    return s;
+}
+
 int
 broker_js_publish(broker_t *b, const fp_publish_t *p,
                   struct broker_reply *held, char *code, char *err)
@@ -111,10 +130,8 @@ broker_js_publish(broker_t *b, const fp_publish_t *p,
     fp_buf_init(&body);
     fp_publish_append(&body, p);
     jsPubOptions_Init(&po);
-    po.MsgId = id;
     po.MaxWait = (int64_t) b->conf.nats_ack_wait;
-    natsStatus s = js_PublishAsync(js->ctx, subject, body.data, (int) body.len,
-                                   &po);
+    natsStatus s = s_send(js, subject, id, body.data, body.len, &po);
     fp_buf_free(&body);
     if (s != NATS_OK) {
         snprintf(err, FP_ERR_LEN, "NATS refused the publish: %s",
@@ -139,7 +156,7 @@ js_publish_on_ack(jsCtx *ctx, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     const char *id = NULL, *dot;
     js_item_t *it = js_item_new(JS_ITEM_ACK);
 
-    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id &&
+    if (natsMsgHeader_Get(msg, js_id_header, &id) == NATS_OK && id &&
         (dot = strrchr(id, '.')) && dot[1] != 'k')
         it->ticket = strtoull(dot + 1, NULL, 10);
     if (pa) {
@@ -237,10 +254,9 @@ js_publish_key_copy(broker_js_t *js, const fp_event_t *ev)
     snprintf(subject, sizeof subject, "%s%s.%s", js->subj_k, ctok, ktok);
     snprintf(id, sizeof id, "%s.k%llu", js->id, (unsigned long long) ev->seq);
     jsPubOptions_Init(&po);
-    po.MsgId = id;
     po.MaxWait = (int64_t) js->b->conf.nats_ack_wait;
-    if (js_PublishAsync(js->ctx, subject, ev->json, (int) ev->json_len, &po)
-        != NATS_OK && fp_log_limit_ok(&s_refuse_log))
+    if (s_send(js, subject, id, ev->json, ev->json_len, &po) != NATS_OK &&
+        fp_log_limit_ok(&s_refuse_log))
         fp_log_warnx("jetstream: key copy of SEQ %llu not sent",
                      (unsigned long long) ev->seq);
 }
