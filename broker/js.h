@@ -80,6 +80,7 @@ typedef struct broker_js {
     char subj_k[64];            /*  "PREFIX.k."  */
     char kstream[80];           /*  NAME_KEYS  */
     int64_t created;            /*  creation (ns) of the stream of b->epoch */
+    jsErrCode api_err;          /*  the last stream API call's refusal, 0 */
     /*  the queue from libnats's threads  */
     pthread_mutex_t lock;
     js_item_t *head, *tail;

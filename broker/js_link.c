@@ -174,9 +174,19 @@ s_stream_add(broker_js_t *js, const char *name, const char *subject,
     natsStatus s = js_AddStream(si, js->ctx, &sc, NULL, &jerr);
     if (s != NATS_OK) {
         s_nats_err(err, "cannot create the stream", s, jerr);
+        js->api_err = jerr;
         return -1;
     }
     return 0;
+}
+
+/*  Is jerr a refusal of the stream's configuration, which trying again
+ *  cannot mend (another stream holds the subjects, a bad limit)?  */
+static bool
+s_config_error(jsErrCode jerr)
+{
+    return jerr == JSStreamSubjectOverlapErr || jerr == JSStreamNameExistErr ||
+           jerr == JSStreamInvalidConfig;
 }
 
 /*  The events stream's info in *si (the caller frees it), made first if
@@ -192,6 +202,7 @@ js_stream_ensure(broker_js_t *js, jsStreamInfo **si, char *err)
     jsOptions_Init(&o);
     o.Wait = 2000;
     *si = NULL;
+    js->api_err = 0;
     natsStatus s = js_GetStreamInfo(si, js->ctx, cf->nats_stream, &o, &jerr);
     if (s == NATS_NOT_FOUND) {
         snprintf(subject, sizeof subject, "%s>", js->subj_e);
@@ -199,6 +210,7 @@ js_stream_ensure(broker_js_t *js, jsStreamInfo **si, char *err)
             return -1;
     } else if (s != NATS_OK) {
         s_nats_err(err, "cannot read the stream", s, jerr);
+        js->api_err = jerr;
         return -1;
     }
     jsStreamInfo *ki = NULL;
@@ -420,7 +432,7 @@ s_start(broker_js_t *js, char *err)
      *  times out: try again for a while before giving up  */
     int64_t until = fp_clock_ms() + JS_START_WAIT_MS;
     while (js_stream_ensure(js, &si, err) < 0) {
-        if (fp_clock_ms() > until)
+        if (fp_clock_ms() > until || s_config_error(js->api_err))
             return -1;
         fp_log_warnx("jetstream: %s (trying again)", err);
         usleep(500 * 1000);

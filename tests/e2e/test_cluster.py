@@ -567,13 +567,14 @@ def check_keyed(env, a, b, sb):
     return {i: x for i, x in enumerate(ids)}, want
 
 
-def broker_without_nats(env, c):
-    """Start one more broker while NATS is down: (status, seconds, stderr)."""
-    d = env.path("nonats")
-    conf = fpstack.write(env.path("nonats.conf"), "".join(
+def broker_without_nats(env, c, name="nonats", extra=()):
+    """Start one more broker (while NATS is down, or with a stream NATS
+    refuses): (status, seconds, stderr)."""
+    d = env.path(name)
+    conf = fpstack.write(env.path(name + ".conf"), "".join(
         f"{k} {v}\n" for k, v in (("engine", "jetstream"), ("nats-url", c.urls),
                                    ("ingest", f"ipc://{d}-i"), ("control", f"ipc://{d}-c"),
-                                   ("fanout", f"ipc://{d}-f"))))
+                                   ("fanout", f"ipc://{d}-f")) + tuple(extra)))
     t0 = time.time()
     try:
         r = subprocess.run([env.prog("fastpush-broker"), "-f", conf], capture_output=True,
@@ -669,6 +670,10 @@ def check_cluster(env):
     except RuntimeError as e:
         t.ok(False, "fastpush-broker starts with engine jetstream", str(e)[-1500:])
         return
+    st, secs, err = broker_without_nats(env, c, "overlap", (("nats-stream", "OTHER"),))
+    t.ok(st == 1 and secs < 10 and "subjects overlap" in err,
+         "a broker whose stream's subjects another stream holds exits 1 at once, saying so",
+         f"status {st} after {secs:.1f} s: {err[-600:]}")
     stacks = [start_stack(env, "sa", a, b), start_stack(env, "sb", b, a)]
     try:
         acked = {"load": check_load(env, c, a, b, stacks)}
