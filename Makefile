@@ -119,8 +119,9 @@ $(BUILD)/bin/%: $(BUILD)/bench/%.o $(LIBS_FP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-# the JetStream ceiling (bench/suite_25_cluster.py)
+# the JetStream ceiling and SINCE from the stream (bench/suite_25_cluster.py)
 $(BUILD)/bin/nats_bench: LIBS += -lnats
+$(BUILD)/bin/js_since: LIBS += -lnats
 
 $(BUILD)/bin/loadgen: $(BUILD)/bench/loadgen.o $(LG_OBJ) $(LIBS_FP)
 	@mkdir -p $(dir $@)
