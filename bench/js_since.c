@@ -17,6 +17,8 @@
  *        Prints one JSON object per way (p50/p99 ms, messages returned).
  *        The stream is deleted at the end.
  */
+#include "natsb.h"
+
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +32,6 @@ typedef struct {
     int channels, asked;
     uint64_t from, last;        /*  the cursor, the stream's last SEQ  */
 } since_t;
-
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int
-s_fail(const char *what, natsStatus s)
-{
-    fprintf(stderr, "js_since: %s: %s\n", what, natsStatus_GetText(s));
-    return -1;
-}
 
 /*  The stream, filled with history messages round-robin.  */
 static int
@@ -66,18 +53,18 @@ s_fill(jsCtx *js, int replicas, long history, int channels)
     natsStatus s = js_AddStream(&si, js, &cfg, NULL, NULL);
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK)
-        return s_fail("add stream", s);
+        return natsb_fail("js_since", "add stream", s);
     memset(data, 'x', sizeof data);
     for (long i = 0; i < history; i++) {
         snprintf(subj, sizeof subj, "jssince.e.ch%ld", i % channels);
         if ((s = js_PublishAsync(js, subj, data, sizeof data, NULL)) != NATS_OK)
-            return s_fail("publish", s);
+            return natsb_fail("js_since", "publish", s);
     }
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = 60000;
     s = js_PublishAsyncComplete(js, &po);
-    return s == NATS_OK ? 0 : s_fail("filling the stream", s);
+    return s == NATS_OK ? 0 : natsb_fail("js_since", "filling the stream", s);
 }
 
 static long
@@ -146,7 +133,7 @@ s_consumer(const since_t *q, const char *subject)
     so.Config.OptStartSeq = q->from + 1;
     natsStatus s = js_SubscribeSync(&sub, q->js, subject, NULL, &so, NULL);
     if (s != NATS_OK)
-        s_fail("ordered consumer", s);
+        natsb_fail("js_since", "ordered consumer", s);
     return sub;
 }
 
@@ -193,9 +180,9 @@ s_time(const char *way, long (*fn)(const since_t *), const since_t *q,
     double *lat = calloc((size_t) rounds, sizeof *lat);
     long got = 0;
     for (int i = 0; i < rounds; i++) {
-        double t0 = s_now();
+        double t0 = natsb_now();
         got = fn(q);
-        lat[i] = (s_now() - t0) * 1000;
+        lat[i] = (natsb_now() - t0) * 1000;
     }
     qsort(lat, (size_t) rounds, sizeof *lat, s_cmp);
     printf("{\"bench\":\"js_since\",\"way\":\"%s\",\"asked\":%d,\"returned\":%ld,"
@@ -210,8 +197,6 @@ main(int argc, char **argv)
 {
     natsConnection *nc = NULL;
     natsOptions *opts = NULL;
-    const char *urls[8];
-    int nurls = 0;
     since_t q = { 0 };
 
     if (argc != 8) {
@@ -228,15 +213,8 @@ main(int argc, char **argv)
         fprintf(stderr, "js_since: bad sizes\n");
         return 2;
     }
-    for (char *u = strtok(argv[1], ","); u && nurls < 8; u = strtok(NULL, ","))
-        urls[nurls++] = u;
-    natsOptions_Create(&opts);
-    natsOptions_SetServers(opts, urls, nurls);
-    natsStatus s = natsConnection_Connect(&nc, opts);
-    if (s != NATS_OK) {
-        s_fail("connect", s);
+    if (natsb_connect("js_since", argv[1], &nc, &opts) < 0)
         return 1;
-    }
     natsConnection_JetStream(&q.js, nc, NULL);
     if (s_fill(q.js, atoi(argv[2]), history, q.channels) != 0)
         return 1;

@@ -15,6 +15,8 @@
  *
  *  Output is one JSON object per line, read by bench/suite_25_cluster.py.
  */
+#include "natsb.h"
+
 #include <nats/nats.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,14 +25,6 @@
 #include <time.h>
 
 static atomic_long s_acked, s_failed, s_fed;
-
-static double
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static void
 s_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *c)
@@ -52,13 +46,6 @@ s_on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *c)
 }
 
 static int
-s_fail(const char *what, natsStatus s)
-{
-    fprintf(stderr, "nats_bench: %s: %s\n", what, natsStatus_GetText(s));
-    return 1;
-}
-
-static int
 s_stream(jsCtx *js, const char *name, int replicas)
 {
     char subj[128];
@@ -77,7 +64,7 @@ s_stream(jsCtx *js, const char *name, int replicas)
     js_DeleteStream(js, name, NULL, NULL);
     natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
     jsStreamInfo_Destroy(si);
-    return s == NATS_OK ? 0 : s_fail("add stream", s);
+    return s == NATS_OK ? 0 : natsb_fail("nats_bench", "add stream", s);
 }
 
 /*  One publish with its number in a header of its own (not Nats-Msg-Id,
@@ -120,14 +107,14 @@ s_run(jsCtx *js, const char *stream, long n, int size, bool msgid,
                            : js_PublishAsync(js, subj, data, size, &po);
         if (s != NATS_OK) {
             free(data);
-            return s_fail("publish", s);
+            return natsb_fail("nats_bench", "publish", s);
         }
     }
     free(data);
     jsPubOptions_Init(&po);
     po.MaxWait = 60000;
     natsStatus s = js_PublishAsyncComplete(js, &po);
-    return s == NATS_OK ? 0 : s_fail("waiting for the PubAcks", s);
+    return s == NATS_OK ? 0 : natsb_fail("nats_bench", "waiting for the PubAcks", s);
 }
 
 int
@@ -154,15 +141,8 @@ main(int argc, char **argv)
         maxwait |= strcmp(argv[i], "maxwait") == 0;
         hdr |= strcmp(argv[i], "header") == 0;
     }
-    const char *urls[8];
-    int nurls = 0;
-    for (char *u = strtok(argv[1], ","); u && nurls < 8; u = strtok(NULL, ","))
-        urls[nurls++] = u;
-    natsOptions_Create(&opts);
-    natsOptions_SetServers(opts, urls, nurls);
-    natsStatus s = natsConnection_Connect(&nc, opts);
-    if (s != NATS_OK)
-        return s_fail("connect", s);
+    if (natsb_connect("nats_bench", argv[1], &nc, &opts) < 0)
+        return 1;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = atoi(argv[6]);
     jo.PublishAsync.AckHandler = s_on_ack;
@@ -175,17 +155,20 @@ main(int argc, char **argv)
         jsSubOptions_Init(&so);
         so.Stream = stream;
         so.Ordered = true;
-        s = js_Subscribe(&sub, js, subj, s_on_msg, NULL, NULL, &so, NULL);
-        if (s != NATS_OK)
-            return s_fail("ordered consumer", s);
+        natsStatus s = js_Subscribe(&sub, js, subj, s_on_msg, NULL, NULL, &so,
+                                    NULL);
+        if (s != NATS_OK) {
+            natsb_fail("nats_bench", "ordered consumer", s);
+            return 1;
+        }
     }
-    double t0 = s_now();
+    double t0 = natsb_now();
     if (s_run(js, stream, n, atoi(argv[5]), msgid, maxwait, hdr) != 0)
         return 1;
-    double acked_at = s_now() - t0;
-    while (feed && atomic_load(&s_fed) < n && s_now() - t0 < 120)
+    double acked_at = natsb_now() - t0;
+    while (feed && atomic_load(&s_fed) < n && natsb_now() - t0 < 120)
         nats_Sleep(1);
-    double fed_at = s_now() - t0;
+    double fed_at = natsb_now() - t0;
     printf("{\"bench\":\"nats\",\"replicas\":%s,\"messages\":%ld,\"acked\":%ld,"
            "\"failed\":%ld,\"fed\":%ld,\"feed\":%s,\"msgid\":%s,\"maxwait\":%s,\"header\":%s,"
            "\"seconds\":%.3f,\"acked_per_s\":%.0f,\"fed_per_s\":%.0f}\n",
