@@ -226,6 +226,9 @@ int broker_store_scan_oldest(broker_store_t *st, broker_scan_fn *fn,
 int broker_store_drop_oldest(broker_store_t *st);
 int broker_store_on_timer(zloop_t *loop, int timer_id, void *arg);
 json_t *broker_store_json(const broker_store_t *st);
+/*  health.c: 0 when ready, else how many reasons, the first in why.  */
+int broker_health_check(const broker_t *b, char *why);
+const char *broker_store_problem(const broker_store_t *st);
 void broker_store_close(broker_store_t **st_p, uint64_t seq);
 
 /*  segment.c: one segment file.  */
@@ -255,6 +258,7 @@ int broker_js_on_wake(zloop_t *loop, zmq_pollitem_t *item, void *arg);
 int broker_js_publish(broker_t *b, const fp_publish_t *p,
                       struct broker_reply *held, char *code, char *err);
 json_t *broker_js_json(const broker_t *b);
+bool broker_js_connected(const broker_t *b);
 void broker_js_close(broker_t *b);
 
 /*  replay.c: rebuild history, keyed state and SEQ from the store.  */

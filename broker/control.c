@@ -139,10 +139,14 @@ s_ack(broker_t *b, struct broker_reply *h, int flushed, const char *err)
 static int
 s_ping(broker_t *b, request_t *r)
 {
-    r->meta = json_pack("{s:s, s:I, s:I, s:s}", "epoch", b->epoch,
+    char why[FP_ERR_LEN];
+    bool ready = broker_health_check(b, why) == 0;
+    r->meta = json_pack("{s:s, s:I, s:I, s:s, s:b}", "epoch", b->epoch,
                         "head", (json_int_t) b->seq,
                         "ts", (json_int_t) fp_clock_wall_ms(),
-                        "version", BROKER_VERSION);
+                        "version", BROKER_VERSION, "ready", ready);
+    if (!ready)
+        json_object_set_new(r->meta, "problem", json_string(why));
     return 0;
 }
 

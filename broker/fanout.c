@@ -80,11 +80,14 @@ s_mark(broker_t *b, chan_t *c, const char *kind)
 void
 broker_fanout_heartbeat(broker_t *b)
 {
-    char body[256];
+    char body[256], why[FP_ERR_LEN];
+    bool ready = broker_health_check(b, why) == 0;
     int n = snprintf(body, sizeof body, "{\"heartbeat\":true,\"epoch\":\"%s\","
-                     "\"head\":%llu,\"ts\":%lld,\"interval\":%llu}", b->epoch,
+                     "\"head\":%llu,\"ts\":%lld,\"interval\":%llu,"
+                     "\"ready\":%s}", b->epoch,
                      (unsigned long long) b->seq, (long long) fp_clock_wall_ms(),
-                     (unsigned long long) b->conf.heartbeat);
+                     (unsigned long long) b->conf.heartbeat,
+                     ready ? "true" : "false");
     s_send(b, "", body, (size_t) n);
 }
 

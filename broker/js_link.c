@@ -478,6 +478,13 @@ broker_js_open(broker_t *b, char *err)
     return 0;
 }
 
+/*  Is the NATS connection up (publishes can be sent)?  */
+bool
+broker_js_connected(const broker_t *b)
+{
+    return atomic_load(&b->js->connected);
+}
+
 json_t *
 broker_js_json(const broker_t *b)
 {

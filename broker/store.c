@@ -66,6 +66,8 @@ struct broker_store {
     uint64_t records;           /*  records appended since start  */
     uint64_t fsyncs, errors, copies, deleted;
     int64_t last_fsync;         /*  ms since 1970, 0: never  */
+    char problem[FP_ERR_LEN];   /*  the last write or fsync's failure, ""
+                                 *  once one works again  */
 };
 
 /*  The segment being appended to (borrowed; valid until segs grows).  */
@@ -523,14 +525,17 @@ broker_store_flush(broker_store_t *st, bool sync, char *err)
     bool need = sync || st->must_sync || st->policy == BROKER_FSYNC_ALWAYS;
     if (s_write(st, err) < 0) {
         s_discard(st);
+        snprintf(st->problem, sizeof st->problem, "%s", err);
         return -1;
     }
     if (need && fdatasync(st->fd) < 0) {
         s_error(st, "fsync", err);
         s_undo(st);
         s_discard(st);
+        snprintf(st->problem, sizeof st->problem, "%s", err);
         return -1;
     }
+    st->problem[0] = '\0';
     s_written(st);
     if (need)
         s_synced(st);
@@ -586,10 +591,20 @@ broker_store_on_timer(zloop_t *loop, int timer_id, void *arg)
     char err[FP_ERR_LEN];
 
     if (st->policy == BROKER_FSYNC_EVERYSEC && st->dirty &&
-        s_sync(st, err) < 0)
+        s_sync(st, err) < 0) {
         fp_log_error("%s: acknowledged events may be lost", err);
+        snprintf(st->problem, sizeof st->problem, "%s", err);
+    }
     broker_retain(b);
     return 0;
+}
+
+/*  What keeps the store from taking events now (the last write or fsync
+ *  failed; borrowed), or NULL when the last one worked.  */
+const char *
+broker_store_problem(const broker_store_t *st)
+{
+    return st->problem[0] ? st->problem : NULL;
 }
 
 /*  The store's figures for STATS; caller owns the object.  */

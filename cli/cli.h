@@ -57,6 +57,7 @@ int cli_since(cli_t *cli, int argc, char **argv);
 int cli_state(cli_t *cli, int argc, char **argv);
 int cli_stats(cli_t *cli, int argc, char **argv);
 int cli_ping(cli_t *cli, int argc, char **argv);
+int cli_health(cli_t *cli, int argc, char **argv);
 int cli_tail(cli_t *cli, int argc, char **argv);
 int cli_keygen(cli_t *cli, int argc, char **argv);
 

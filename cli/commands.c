@@ -265,6 +265,43 @@ cli_ping(cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+/*  health: is the broker ready to take events?  0 ready, CLI_REFUSED
+ *  when it answers but is not (the reason printed), CLI_UNREACHABLE when
+ *  it does not answer: exit codes for systemd and load balancer checks.  */
+int
+cli_health(cli_t *cli, int argc, char **argv)
+{
+    cli_reply_t r;
+
+    if (argc != 0)
+        return s_usage("health");
+    int rc = cli_request(cli, "PING", NULL, &r);
+    if (rc != CLI_OK) {
+        if (cli->json)
+            printf("{\"live\":false,\"ready\":false}\n");
+        return rc;
+    }
+    /*  a broker from before health has no "ready": it answers, so it is  */
+    bool ready = !json_is_false(json_object_get(r.meta, "ready"));
+    const char *why = json_string_value(json_object_get(r.meta, "problem"));
+    if (cli->json) {
+        json_object_set_new(r.meta, "live", json_true());
+        json_object_set_new(r.meta, "ready", json_boolean(ready));
+        char *text = fp_json_dump(r.meta, NULL);
+        printf("%s\n", text);
+        free(text);
+    } else if (ready) {
+        printf("ready: broker %s, epoch %s, head %lld\n",
+               json_string_value(json_object_get(r.meta, "version")),
+               json_string_value(json_object_get(r.meta, "epoch")),
+               (long long) json_integer_value(json_object_get(r.meta, "head")));
+    } else {
+        printf("not ready: %s\n", why ? why : "(no reason given)");
+    }
+    cli_reply_free(&r);
+    return ready ? CLI_OK : CLI_REFUSED;
+}
+
 /*  keygen NAME: a CURVE certificate pair, NAME (public: give it to the
  *  other side) and NAME_secret (keep it, mode 0600).  */
 int

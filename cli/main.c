@@ -36,6 +36,10 @@ s_usage(FILE *out)
         "channel\n"
         "  stats [--top N] [--channel NAME]   broker statistics\n"
         "  ping                check that the broker answers\n"
+        "  health              is the broker ready to take events? exit 0 "
+        "ready,\n"
+        "                      1 answering but not ready (the reason "
+        "printed), 3 no answer\n"
         "  keygen NAME         write a CURVE certificate pair NAME and "
         "NAME_secret\n\n"
         "Options:\n"
@@ -120,6 +124,7 @@ s_run(cli_t *cli, const char *cmd, int argc, char **argv)
         { "publish", cli_publish }, { "tail", cli_tail },
         { "since", cli_since }, { "state", cli_state },
         { "stats", cli_stats }, { "ping", cli_ping },
+        { "health", cli_health },
         { "keygen", cli_keygen },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

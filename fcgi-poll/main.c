@@ -79,6 +79,9 @@ s_usage(FILE *out)
         "  POST PREFIX/publish        (X-Fastpush-Secret, or publish "
         "rights with auth on)\n"
         "  GET  PREFIX/stats, PREFIX/metrics\n"
+        "  GET  PREFIX/health         (200 while serving)\n"
+        "  GET  PREFIX/health/ready   (200 when the broker can take events, "
+        "else 503)\n"
         "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
         "nginx;\nsee docs/deploy.md and docs/protocol.md.\n", s_opts);
 }

@@ -8,6 +8,7 @@
  *                                        publish rights with auth on)
  *    GET  PREFIX/stats                  (JSON)
  *    GET  PREFIX/metrics                (Prometheus text format)
+ *    GET  PREFIX/health, PREFIX/health/ready   (liveness, readiness)
  *
  *  Every request is handed over from libfcgi to the loop (runtime/fcgi_conn)
  *  and answered asynchronously: a broker request through the hub, or a
@@ -30,6 +31,10 @@
 #define POLLD_VERSION "0.1.0"
 
 /*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
+/*  The routes (route.c).  */
+enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
+       POLLD_R_METRICS, POLLD_R_HEALTH, POLLD_R_READY, POLLD_R_COUNT };
+
 typedef struct {
     char *prefix;               /*  URL prefix of the routes  */
     int64_t max_channels;       /*  per poll  */
@@ -46,7 +51,7 @@ typedef struct {
 } polld_conf_t;
 
 typedef struct {
-    uint64_t requests[5];       /*  poll, state, publish, stats, metrics  */
+    uint64_t requests[POLLD_R_COUNT];   /*  per route (POLLD_R_*)  */
     uint64_t status[6];         /*  1xx..5xx answers (index status/100)  */
     uint64_t not_modified;      /*  304s  */
     uint64_t parked;            /*  long-polls that waited  */
@@ -84,8 +89,6 @@ typedef struct polld_req {
     struct polld_req *next_due;
 } polld_req_t;
 
-enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
-       POLLD_R_METRICS };
 
 struct polld {
     polld_conf_t conf;
@@ -130,5 +133,9 @@ void polld_publish(polld_req_t *r, fp_fcgi_req_t *req);
 /*  stats.c: /stats or /metrics (by r->route); req borrowed.  */
 void polld_stats(polld_req_t *r, fp_fcgi_req_t *req);
 json_t *polld_self_stats(polld_t *d);
+/*  health.c: /health (200 while serving) and /health/ready (200, or 503
+ *  not_ready with the reason); req borrowed.  */
+void polld_health(polld_req_t *r, fp_fcgi_req_t *req);
+void polld_ready(polld_req_t *r, fp_fcgi_req_t *req);
 
 #endif

@@ -25,6 +25,8 @@ static const s_route_t s_routes[] = {
     [POLLD_R_PUBLISH] = { "/publish", true, true, polld_publish },
     [POLLD_R_STATS] = { "/stats", false, false, polld_stats },
     [POLLD_R_METRICS] = { "/metrics", false, false, polld_stats },
+    [POLLD_R_HEALTH] = { "/health", false, false, polld_health },
+    [POLLD_R_READY] = { "/health/ready", false, false, polld_ready },
 };
 #define S_NROUTES (sizeof s_routes / sizeof s_routes[0])
 
@@ -63,7 +65,8 @@ s_which(polld_t *d, fp_fcgi_req_t *req, char *err)
             route = (int) i;
     if (path && route < 0)
         snprintf(err, FP_ERR_LEN, "nothing at %.100s (routes: %s/poll, "
-                 "/state, /publish, /stats, /metrics)", path, d->conf.prefix);
+                 "/state, /publish, /stats, /metrics, /health, /health/ready)",
+                 path, d->conf.prefix);
     free(path);
     return route;
 }

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const s_route_names[] = { "poll", "state", "publish",
-                                             "stats", "metrics" };
+static const char *const s_route_names[POLLD_R_COUNT] = {
+    "poll", "state", "publish", "stats", "metrics", "health", "ready" };
 
 json_t *
 polld_self_stats(polld_t *d)
@@ -25,7 +25,7 @@ polld_self_stats(polld_t *d)
     json_t *routes = json_object(), *codes = json_object();
 
     fp_hub_stats(fp_responder_hub(d->app), &hs);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < POLLD_R_COUNT; i++)
         json_object_set_new(routes, s_route_names[i],
                             json_integer((json_int_t) s->requests[i]));
     for (int i = 1; i < 6; i++) {

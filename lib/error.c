@@ -50,7 +50,7 @@ fp_error_http_status(const char *code)
         { "too_large", 413 }, { "channel_limit", 409 }, { "key_limit", 409 },
         { "timeout", 503 }, { "broker_unavailable", 503 },
         { "shutdown", 503 }, { "store_failed", 503 },
-        { "engine_unavailable", 503 },
+        { "engine_unavailable", 503 }, { "not_ready", 503 },
         { "rate_limited", 429 },
     };
     for (size_t i = 0; code && i < sizeof map / sizeof map[0]; i++)

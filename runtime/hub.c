@@ -364,6 +364,9 @@ s_on_mark(fp_hub_t *hub, const char *name, const char *body, size_t len)
     json_t *iv = json_object_get(j, "interval");
     if (json_is_integer(iv) && json_integer_value(iv) > 0)
         hub->hb_interval = json_integer_value(iv);
+    /*  a heartbeat without "ready" is from a broker before health  */
+    if (!name && !json_is_false(json_object_get(j, "ready")))
+        hub->ready_heard = fp_clock_ms();
     json_t *last = json_object_get(j, "last");
     if (name && json_is_integer(last)) {
         hub_item_t it = { .is_event = false, .channel = fp_strdup(name),
@@ -590,8 +593,32 @@ fp_hub_stats(fp_hub_t *hub, fp_hub_stats_t *st)
 {
     *st = hub->stats;
     st->broker_up = hub->broker_up;
+    st->broker_ready = hub->broker_up && hub->ready_heard > 0 &&
+                       fp_clock_ms() - hub->ready_heard <= 3 * hub->hb_interval;
     st->head = hub->head;
     st->epoch = hub->epoch;
+}
+
+int
+fp_hub_ready(fp_hub_t *hub, char *why)
+{
+    int64_t now = fp_clock_ms(), limit = 3 * hub->hb_interval;
+    if (!hub->broker_up || now - hub->last_heard > limit) {
+        if (hub->last_heard)
+            snprintf(why, FP_ERR_LEN, "no heartbeat from the broker for %lld "
+                     "ms (fanout %s)", (long long) (now - hub->last_heard),
+                     hub->conf.fanout);
+        else
+            snprintf(why, FP_ERR_LEN, "no heartbeat from the broker yet "
+                     "(fanout %s)", hub->conf.fanout);
+        return -1;
+    }
+    if (now - hub->ready_heard > limit) {
+        snprintf(why, FP_ERR_LEN, "the broker answers but cannot store events "
+                 "now (`fastpush health` on it says why)");
+        return -1;
+    }
+    return 0;
 }
 
 #ifdef FP_TEST

@@ -94,6 +94,9 @@ typedef struct {
     uint64_t members;           /*  members now  */
     uint64_t channels;          /*  channels subscribed now  */
     bool broker_up;             /*  heartbeats arriving  */
+    bool broker_ready;          /*  ... and one said ready in the last
+                                 *  three intervals (with several brokers:
+                                 *  at least one of them is ready)  */
     uint64_t head;              /*  newest SEQ known  */
     const char *epoch;          /*  current epoch or ""  */
 } fp_hub_stats_t;
@@ -126,6 +129,10 @@ void fp_hub_tick(fp_hub_t *hub, int64_t now_ms);
 
 /*  Counters and state.  */
 void fp_hub_stats(fp_hub_t *hub, fp_hub_stats_t *st);
+
+/*  Readiness: 0 when the broker is heard and one says it can store
+ *  events; else -1 with why (FP_ERR_LEN bytes, the caller's).  */
+int fp_hub_ready(fp_hub_t *hub, char *why);
 
 /*  Send a request (PUBLISH, SINCE, STATE, STATS, PING) with a JSON object
  *  body (stolen).  The callback runs once, from fp_hub_process or

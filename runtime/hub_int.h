@@ -96,6 +96,7 @@ struct fp_hub {
     int64_t last_heard;         /*  last fanout message  */
     int64_t hb_interval;        /*  broker's heartbeat interval  */
     bool broker_up;
+    int64_t ready_heard;        /*  last heartbeat of a ready broker  */
     bool paused;                /*  dispatch held for backfills  */
     int backfills;              /*  BACKFILL requests pending  */
     hub_item_t *queue;          /*  items held while paused (deque)  */

@@ -385,11 +385,18 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
         return;
     size_t rest = c->in.len - hlen;     /*  frames sent right after  */
     c->in.data[hlen] = '\0';
+    fp_buf_t resp;
+    fp_buf_init(&resp);
+    if (wsb_health_answer(c->w, c->in.data, &resp)) {
+        fp_sendq_push_copy(&c->out, resp.data, resp.len);
+        fp_buf_free(&resp);
+        wsb_out_mark(c);
+        s_finish(c);
+        return;
+    }
     wsb_hs_check(conf, c->in.data, hlen, &hs);
     if (hs.status == 101)
         admitted = s_authorize(c, &hs, why);
-    fp_buf_t resp;
-    fp_buf_init(&resp);
     wsb_hs_response(&hs, &resp);
     fp_sendq_push_copy(&c->out, resp.data, resp.len);
     fp_buf_free(&resp);

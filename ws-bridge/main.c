@@ -39,6 +39,9 @@ static const fp_conf_opt_t s_opts[] = {
       NULL, "connections per worker; 503 past it (19000)" },
     { "path", FP_CONF_LIST, &s_conf.paths, 0, 0, NULL,
       "request path(s) served, exact match before '?' (/ws)" },
+    { "health-path", FP_CONF_STR, &s_conf.health_path, 0, 0, NULL,
+      "plain GET here: 200 while serving; here/ready: 200 when the broker "
+      "can take events, else 503; off: none (/push/health)" },
     { "subprotocol", FP_CONF_LIST, &s_conf.subprotocols, 0, 0, NULL,
       "subprotocol(s) echoed when offered, in preference order "
       "(fastpush.v1)" },
@@ -115,6 +118,7 @@ s_defaults(void)
     s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
     s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
     s_conf.log_level = fp_strdup("info");
+    s_conf.health_path = fp_strdup("/push/health");
 }
 
 static void
@@ -157,6 +161,16 @@ s_finish_conf(void)
         if (s_conf.paths.items[i][0] != '/')
             fp_fatalx("path: '%s' does not start with '/'",
                       s_conf.paths.items[i]);
+    if (strcmp(s_conf.health_path, "off") == 0)
+        s_conf.health_path[0] = '\0';
+    else if (s_conf.health_path[0] != '/')
+        fp_fatalx("health-path: '%s' does not start with '/' (or is off)",
+                  s_conf.health_path);
+    for (int i = 0; i < s_conf.paths.count; i++)
+        if (s_conf.health_path[0] &&
+            strcmp(s_conf.paths.items[i], s_conf.health_path) == 0)
+            fp_fatalx("health-path: '%s' is also a WebSocket path",
+                      s_conf.health_path);
     for (int i = 0; i < s_conf.origins.count; i++) {
         const char *o = s_conf.origins.items[i];
         if ((strncmp(o, "http://", 7) != 0 && strncmp(o, "https://", 8) != 0)

@@ -38,6 +38,8 @@ typedef struct {
     int64_t backlog;
     int64_t max_connections;    /*  per worker; 503 past it  */
     fp_strlist_t paths;         /*  request paths served  */
+    char *health_path;          /*  liveness here, readiness at /ready;
+                                    "" = off  */
     fp_strlist_t subprotocols;  /*  ours, in order of preference  */
     fp_strlist_t origins;       /*  allowed Origin values; empty = any  */
     bool allow_no_origin;       /*  requests without Origin  */
@@ -237,6 +239,12 @@ struct wsb_worker {
     int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
 };
+
+/*  health.c: if the request head req (NUL-terminated) is a GET of
+ *  health-path or health-path/ready, append the whole answer to out and
+ *  return true (the caller sends it and closes); else false.  */
+bool wsb_health_answer(const wsb_worker_t *w, const char *req,
+                       fp_buf_t *out);
 
 /*  Why a connection is ended with its subscriptions' cursors.  */
 enum {

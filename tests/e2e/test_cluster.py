@@ -599,6 +599,11 @@ def check_nats_down(env, c, a, b, sa, acked, keys_want):
     t.ok(r[0] == 503 and json.loads(r[2] or b"{}").get("error") == "engine_unavailable",
          "POST /push/publish: 503 engine_unavailable", r)
     t.ok(a.alive() and b.alive() and b.request("PING")[0] == "OK", "both brokers keep running")
+    r = a.cli("health")
+    t.ok(r.returncode == 1 and b"not ready: NATS is not reachable" in r.stdout,
+         "fastpush health: exit 1, not ready, NATS is not reachable", r)
+    ready = wait_for(lambda: sa.request("/push/health/ready")[0] == 503, 5)
+    t.ok(ready, "GET /push/health/ready through lighttpd: 503 while NATS is away")
     rc, took, log = broker_without_nats(env, c)
     t.ok(rc == 1 and took < 20 and "nats" in log.lower(),
          f"a broker started without NATS exits 1 after {took:.1f} s, saying why", log[-600:])
@@ -607,6 +612,7 @@ def check_nats_down(env, c, a, b, sa, acked, keys_want):
     back = [publish(x, "down", "back", timeout=30) for x in (a, b)]
     t.ok(all("id" in m for m in back),
          f"NATS back: both brokers publish again (after {time.time() - t0:.1f} s)", back)
+    t.eq(a.cli("health").returncode, 0, "fastpush health: ready again")
     channels = LOAD + ["move", "keys", "down"]
     evs, resets = since_all(a, channels)
     ids = Counter(e["id"] for e in evs)
