@@ -170,6 +170,22 @@ s_bind(zsock_t *sock, const char *endpoints, const char *what)
     free(list);
 }
 
+/*  The largest frame a peer may send on any socket: four times
+ *  max-event-bytes plus 64k, at least 1m (a SINCE of max-since-channels
+ *  names fits).  ZeroMQ drops the connection of a peer that sends more,
+ *  before it is held in memory.  */
+static void
+s_cap_messages(broker_t *b)
+{
+    int64_t cap = (int64_t) b->conf.max_event_bytes * 4 + 65536;
+    if (cap < (1 << 20))
+        cap = 1 << 20;
+    /*  max-event-bytes is at most 64m: cap fits an int  */
+    zsock_set_maxmsgsize(b->pull, (int) cap);
+    zsock_set_maxmsgsize(b->router, (int) cap);
+    zsock_set_maxmsgsize(b->xpub, (int) cap);
+}
+
 static void
 s_open(broker_t *b)
 {
@@ -185,6 +201,7 @@ s_open(broker_t *b)
     zsock_set_xpub_verboser(b->xpub, 1);
     zsock_set_sndhwm(b->xpub, (int) b->conf.fanout_hwm);
     zsock_set_linger(b->xpub, 0);
+    s_cap_messages(b);
     if (b->link) {
         fp_sockauth_server_apply(b->link, b->pull);
         fp_sockauth_server_apply(b->link, b->router);

@@ -134,7 +134,8 @@ void polld_state(polld_req_t *r, fp_fcgi_req_t *req);
 void polld_publish(polld_req_t *r, fp_fcgi_req_t *req);
 /*  stats.c: /stats or /metrics (by r->route), if stats-access admits
  *  the request (else 404 or 403); req borrowed.  polld_stats_check: the
- *  stats directives make sense (0, or -1 with err).  */
+ *  stats directives make sense (0, or -1 with err); it sets
+ *  conf->stats_ways from conf->stats_access.  */
 void polld_stats(polld_req_t *r, fp_fcgi_req_t *req);
 int polld_stats_check(polld_conf_t *conf, const fp_access_t *authz,
                       char *err);
