@@ -170,10 +170,11 @@ s_bind(zsock_t *sock, const char *endpoints, const char *what)
     free(list);
 }
 
-/*  The largest frame a peer may send on any socket: four times
- *  max-event-bytes plus 64k, at least 1m (a SINCE of max-since-channels
- *  names fits).  ZeroMQ drops the connection of a peer that sends more,
- *  before it is held in memory.  */
+/*  The largest frame a peer may send on the control and fanout sockets:
+ *  four times max-event-bytes plus 64k, at least 1m (a SINCE of
+ *  max-since-channels names fits).  ZeroMQ drops the connection of a
+ *  peer that sends more, before it is held in memory.  The ingest socket
+ *  is not capped: a batch (a JSON array of events) may be of any size.  */
 static void
 s_cap_messages(broker_t *b)
 {
@@ -181,7 +182,6 @@ s_cap_messages(broker_t *b)
     if (cap < (1 << 20))
         cap = 1 << 20;
     /*  max-event-bytes is at most 64m: cap fits an int  */
-    zsock_set_maxmsgsize(b->pull, (int) cap);
     zsock_set_maxmsgsize(b->router, (int) cap);
     zsock_set_maxmsgsize(b->xpub, (int) cap);
 }

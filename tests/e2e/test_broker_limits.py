@@ -1,12 +1,13 @@
-"""The broker's sockets bound the size of what a peer sends: a frame over
-4 x max-event-bytes + 64k (at least 1m) drops that peer's connection
-before the message is held; the broker keeps answering everyone else,
-and a large but allowed request still gets its too_large reply."""
+"""The broker's control socket bounds the size of what a peer sends: a
+frame over 4 x max-event-bytes + 64k (at least 1m) drops that peer's
+connection before the message is held; the broker keeps answering
+everyone else, a large but allowed request still gets its too_large
+reply, and the ingest socket still takes a batch larger than the cap."""
 import json
 
 import zmq
 
-from harness import Env, Tap
+from harness import Env, Tap, wait_for
 
 t = Tap()
 
@@ -22,13 +23,16 @@ with Env(t) as env:
     d.send_multipart([b"PUBLISH", b'{"channel":"c","data":"' + b"x" * (3 << 20) + b'"}'])
     t.ok(not d.poll(1500), "a 3m frame on the control socket: no reply (the peer is dropped)")
     d.close()
-    p = env.ctx.socket(zmq.PUSH)
-    p.setsockopt(zmq.LINGER, 0)
-    p.connect(b.ingest)
-    p.send(b"x" * (3 << 20))
-    p.close()
     st, meta, _ = b.request("PING")
     t.ok(st == "OK", "the broker still answers others (PING)", meta)
+    head = meta["head"]
+    p = env.ctx.socket(zmq.PUSH)
+    p.setsockopt(zmq.LINGER, 2000)
+    p.connect(b.ingest)
+    p.send(json.dumps([{"channel": "batch", "data": "y" * 4000} for _ in range(400)]).encode())
+    p.close()
+    t.ok(wait_for(lambda: b.request("PING")[1]["head"] == head + 400, 10),
+         "ingest: a 1.6m batch of 400 events (over the control cap) is accepted")
     t.ok(b.publish("c", 1)["seq"] >= 1, "and takes publishes")
     t.ok(b.alive(), "the broker is alive")
     b.stop()
