@@ -55,6 +55,8 @@ typedef struct {
     char *curve_clients;        /*  CURVE: directory of allowed clients  */
     char *publish_token;        /*  required with every publish, or NULL  */
     int64_t publish_rate;       /*  events/s per publisher connection  */
+    int stats_access;           /*  BROKER_STATS_*: who may ask STATS  */
+    bool stats_channels;        /*  STATS names channels ("top")  */
     int engine;                 /*  BROKER_ENGINE_*  */
     char *nats_url;             /*  jetstream: NATS servers, comma-separated */
     char *nats_stream;          /*  jetstream: the events stream's name  */
@@ -65,6 +67,13 @@ typedef struct {
     uint64_t nats_max_bytes;    /*  jetstream: bytes the stream keeps  */
     uint64_t nats_ack_wait;     /*  jetstream: ms to wait for a PubAck  */
 } broker_conf_t;
+
+/*  stats-access: who may ask STATS on the control socket.  */
+enum {
+    BROKER_STATS_OPEN,          /*  every peer of the control socket  */
+    BROKER_STATS_TOKEN,         /*  requests carrying the publish-token  */
+    BROKER_STATS_OFF            /*  nobody: ERROR forbidden  */
+};
 
 /*  engine: where history and numbering live.  */
 enum {

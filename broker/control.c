@@ -12,6 +12,8 @@
  *  can match replies to requests.  Errors carry {"error", "message"} (lib/error.h).
  *  With publish-token, PUBLISH needs the token as a last frame (any
  *  request that has one must have the right one): "unauthorized".
+ *  stats-access decides who may ask STATS: open, token (the publish
+ *  token, as for PUBLISH: "unauthorized") or off ("forbidden").
  *
  *  PUBLISH replies wait for the end of the batch (publish.c): the event
  *  must be in the store first.  Any other request settles the batch before
@@ -163,18 +165,33 @@ s_since(broker_t *b, request_t *r)
     return rc;
 }
 
+/*  STATS, if stats-access admits it: a token frame, when one is needed,
+ *  has already been checked (s_token_ok).  */
 static int
-s_dispatch(broker_t *b, const char *cmd, request_t *r)
+s_stats(broker_t *b, request_t *r, bool token)
+{
+    if (b->conf.stats_access == BROKER_STATS_OFF)
+        return s_fail(r, "forbidden", "STATS is off on this broker "
+                      "(stats-access off)");
+    if (b->conf.stats_access == BROKER_STATS_TOKEN && !token) {
+        b->stats.unauthorized++;
+        return s_fail(r, "unauthorized", "STATS needs the publish token "
+                      "as the last frame (stats-access token)");
+    }
+    r->meta = broker_stats_json(b, r->body);
+    return 0;
+}
+
+static int
+s_dispatch(broker_t *b, const char *cmd, request_t *r, bool token)
 {
     if (strcmp(cmd, "SINCE") == 0)
         return s_since(b, r);
     if (strcmp(cmd, "STATE") == 0)
         return broker_state(b, r->body, &r->meta, &r->events, r->code,
                             r->err);
-    if (strcmp(cmd, "STATS") == 0) {
-        r->meta = broker_stats_json(b, r->body);
-        return 0;
-    }
+    if (strcmp(cmd, "STATS") == 0)
+        return s_stats(b, r, token);
     if (strcmp(cmd, "PING") == 0)
         return s_ping(b, r);
     if (strcmp(cmd, "REPORT") == 0)
@@ -237,7 +254,7 @@ s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
     else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, false)) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
         cmd[zframe_size(cmdf)] = '\0';
-        rc = s_dispatch(b, cmd, r);
+        rc = s_dispatch(b, cmd, r, tokenf != NULL);
     }
     if (rc < 0 && publish)
         b->stats.rejected++;

@@ -21,6 +21,7 @@ static broker_conf_t s_conf;
 static const char *const s_fsync_choices[] = { "always", "everysec", "no",
                                                NULL };
 static const char *const s_engine_choices[] = { "local", "jetstream", NULL };
+static const char *const s_stats_choices[] = { "open", "token", "off", NULL };
 
 static const fp_conf_opt_t s_opts[] = {
     { "ingest", FP_CONF_STR, &s_conf.ingest, 0, 0, NULL,
@@ -69,6 +70,12 @@ static const fp_conf_opt_t s_opts[] = {
       "frame (none)" },
     { "publish-rate", FP_CONF_INT, &s_conf.publish_rate, 0, 100000000, NULL,
       "events a second per publisher connection, 0 = no limit (0)" },
+    { "stats-access", FP_CONF_ENUM, &s_conf.stats_access, 0, 0,
+      s_stats_choices, "who may ask STATS: open (every peer of the control "
+      "socket), token (requests carrying publish-token) or off (open)" },
+    { "stats-channels", FP_CONF_BOOL, &s_conf.stats_channels, 0, 0, NULL,
+      "STATS lists the busiest channels by name (\"top\"); off: counts "
+      "only (on)" },
     { "engine", FP_CONF_ENUM, &s_conf.engine, 0, 0, s_engine_choices,
       "where history and numbering live: local (this process: memory or "
       "`store`) or jetstream (a NATS JetStream stream; docs/operations.md, "
@@ -118,6 +125,8 @@ s_defaults(void)
     s_conf.store_fsync = BROKER_FSYNC_EVERYSEC;
     s_conf.store_segment_bytes = 64u << 20;
     s_conf.engine = BROKER_ENGINE_LOCAL;
+    s_conf.stats_access = BROKER_STATS_OPEN;
+    s_conf.stats_channels = true;
     s_conf.nats_url = fp_strdup("nats://127.0.0.1:4222");
     s_conf.nats_stream = fp_strdup("FASTPUSH");
     s_conf.nats_subject = fp_strdup("fastpush");
@@ -161,6 +170,22 @@ s_bind(zsock_t *sock, const char *endpoints, const char *what)
     free(list);
 }
 
+/*  The largest frame a peer may send on the control and fanout sockets:
+ *  four times max-event-bytes plus 64k, at least 1m (a SINCE of
+ *  max-since-channels names fits).  ZeroMQ drops the connection of a
+ *  peer that sends more, before it is held in memory.  The ingest socket
+ *  is not capped: a batch (a JSON array of events) may be of any size.  */
+static void
+s_cap_messages(broker_t *b)
+{
+    int64_t cap = (int64_t) b->conf.max_event_bytes * 4 + 65536;
+    if (cap < (1 << 20))
+        cap = 1 << 20;
+    /*  max-event-bytes is at most 64m: cap fits an int  */
+    zsock_set_maxmsgsize(b->router, (int) cap);
+    zsock_set_maxmsgsize(b->xpub, (int) cap);
+}
+
 static void
 s_open(broker_t *b)
 {
@@ -176,6 +201,7 @@ s_open(broker_t *b)
     zsock_set_xpub_verboser(b->xpub, 1);
     zsock_set_sndhwm(b->xpub, (int) b->conf.fanout_hwm);
     zsock_set_linger(b->xpub, 0);
+    s_cap_messages(b);
     if (b->link) {
         fp_sockauth_server_apply(b->link, b->pull);
         fp_sockauth_server_apply(b->link, b->router);
@@ -202,6 +228,8 @@ s_auth(broker_t *b)
     }
     if (tok && *tok && strlen(tok) < 16)
         fp_fatalx("publish-token: at least 16 bytes");
+    if (b->conf.stats_access == BROKER_STATS_TOKEN && !(tok && *tok))
+        fp_fatalx("stats-access token needs a publish-token");
     if (b->conf.engine == BROKER_ENGINE_JETSTREAM && b->conf.store)
         fp_fatalx("engine jetstream keeps history in the stream: remove "
                   "`store`");

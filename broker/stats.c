@@ -2,7 +2,8 @@
  *
  *  Body (optional): {"top": N} lists the N busiest channels (by
  *  subscribers, then events published; default 20, at most 1000), or
- *  {"channel": "name"} just that one.
+ *  {"channel": "name"} just that one.  With `stats-channels off` the
+ *  list is always empty: the totals stay, no channel is named.
  */
 #include "broker.h"
 #include "clock.h"
@@ -46,6 +47,8 @@ s_top(broker_t *b, json_t *req, int64_t *subs, uint64_t *keys)
 
     if (top > 1000)
         top = 1000;
+    if (!b->conf.stats_channels)
+        top = 0;
     *subs = 0;
     *keys = 0;
     for (chan_t *c = zhashx_first(b->chans); c; c = zhashx_next(b->chans)) {

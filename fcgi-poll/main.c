@@ -43,6 +43,15 @@ static const fp_conf_opt_t s_opts[] = {
       "origins allowed to call cross-origin (CORS); * = any" },
     { "metrics-top", FP_CONF_INT, &s_conf.metrics_top, 0, 1000, NULL,
       "channels listed in /stats and /metrics (20)" },
+    { "stats-access", FP_CONF_STR, &s_conf.stats_access, 0, 0, NULL,
+      "who may read /stats and /metrics: off, open, or local, token, "
+      "auth joined by commas (local: loopback REMOTE_ADDR only)" },
+    { "stats-token", FP_CONF_STR, &s_conf.stats_token, 0, 0, NULL,
+      "stats-access token: the secret (16+ bytes) sent as "
+      "Authorization: Bearer (none)" },
+    { "stats-right", FP_CONF_STR, &s_conf.stats_right, 0, 0, NULL,
+      "stats-access auth: the channel a client must be allowed to "
+      "subscribe to (fastpush.stats)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
@@ -66,6 +75,9 @@ s_defaults(void)
     s_conf.max_query = 4096;
     s_conf.publish_secret = fp_strdup("");
     s_conf.metrics_top = 20;
+    s_conf.stats_access = fp_strdup("local");
+    s_conf.stats_token = fp_strdup("");
+    s_conf.stats_right = fp_strdup("fastpush.stats");
     s_conf.log_level = fp_strdup("info");
 }
 
@@ -138,10 +150,11 @@ s_ready(void *arg)
     polld_t *d = arg;
     d->conf = s_conf;
     fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
-                "HTTP publish %s", fp_responder_listen_name(),
+                "HTTP publish %s, stats-access %s", fp_responder_listen_name(),
                 s_conf.prefix, fp_responder_opts_conf.control,
                 fp_access_on(d->authz) ? "on" : "off",
-                *s_conf.publish_secret ? "with the secret" : "without secret");
+                *s_conf.publish_secret ? "with the secret" : "without secret",
+                s_conf.stats_access);
 }
 
 /*  The loop ended: answer every poll still waiting.  */
@@ -150,6 +163,13 @@ s_stopped(void *arg)
 {
     polld_expire(arg, INT64_MAX);
     polld_answer_due(arg);
+}
+
+static int
+s_check(void *arg, char *err)
+{
+    polld_t *d = arg;
+    return polld_stats_check(&s_conf, d->authz, err);
 }
 
 static void
@@ -166,7 +186,7 @@ main(int argc, char **argv)
     const fp_responder_prog_t prog = {
         "fastpush-poll", POLLD_VERSION, s_opts, s_defaults, s_usage,
         &s_conf.max_body, &s_cbs, &d, &d.app, &d.authz, &d.conns,
-        s_ready, s_stopped, s_release
+        s_ready, s_stopped, s_release, s_check
     };
     return fp_responder_main(&prog, argc, argv);
 }

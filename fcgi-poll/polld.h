@@ -47,6 +47,10 @@ typedef struct {
     char *publish_secret;       /*  X-Fastpush-Secret for POST publish  */
     fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
     int64_t metrics_top;        /*  channels listed in /metrics  */
+    char *stats_access;         /*  who reads /stats, /metrics (statsgate.h) */
+    unsigned stats_ways;        /*  ... parsed: FP_STATSGATE_* bits  */
+    char *stats_token;          /*  bearer token of stats-access token  */
+    char *stats_right;          /*  channel of stats-access auth  */
     char *log_level;
 } polld_conf_t;
 
@@ -61,6 +65,7 @@ typedef struct {
     uint64_t resets;            /*  resets returned  */
     uint64_t published;         /*  HTTP publishes accepted  */
     uint64_t gone;              /*  clients that left while waiting  */
+    uint64_t stats_refused;     /*  /stats, /metrics refused (403)  */
 } polld_stats_t;
 
 typedef struct polld polld_t;
@@ -130,8 +135,13 @@ void polld_unpark(polld_req_t *r);
 /*  state.c, publish.c, stats.c  */
 void polld_state(polld_req_t *r, fp_fcgi_req_t *req);
 void polld_publish(polld_req_t *r, fp_fcgi_req_t *req);
-/*  stats.c: /stats or /metrics (by r->route); req borrowed.  */
+/*  stats.c: /stats or /metrics (by r->route), if stats-access admits
+ *  the request (else 404 or 403); req borrowed.  polld_stats_check: the
+ *  stats directives make sense (0, or -1 with err); it sets
+ *  conf->stats_ways from conf->stats_access.  */
 void polld_stats(polld_req_t *r, fp_fcgi_req_t *req);
+int polld_stats_check(polld_conf_t *conf, const fp_access_t *authz,
+                      char *err);
 json_t *polld_self_stats(polld_t *d);
 /*  health.c: /health (200 while serving) and /health/ready (200, or 503
  *  not_ready with the reason); req borrowed.  */

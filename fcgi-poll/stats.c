@@ -5,10 +5,17 @@
  *  whole system: connections per transport, subscribers per channel,
  *  events in and out, resets, gaps backfilled, slow clients cut, store
  *  figures.
+ *
+ *  Who may ask is `stats-access` (lib/statsgate.h): off (404), open, or
+ *  any of local (REMOTE_ADDR, as the web server saw the peer, is a
+ *  loopback address; never a forwarded header), token (Authorization:
+ *  Bearer stats-token) and auth (the auth directives' client may
+ *  subscribe to `stats-right`).  Refusals are 403 `forbidden`.
  */
 #include "polld.h"
 #include "json.h"
 #include "mem.h"
+#include "statsgate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +55,8 @@ polld_self_stats(polld_t *d)
                      "gaps", (json_int_t) hs.gaps,
                      "backfilled", (json_int_t) hs.backfilled,
                      "broker_up", hs.broker_up);
+    json_object_set_new(st, "stats_refused",
+                        json_integer((json_int_t) s->stats_refused));
     fp_access_report(d->authz, st);
     return st;
 }
@@ -268,9 +277,84 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     fp_buf_free(&b);
 }
 
+/* ------------------------------------------------------------ access */
+
+int
+polld_stats_check(polld_conf_t *conf, const fp_access_t *authz, char *err)
+{
+    if (fp_statsgate_parse(conf->stats_access, &conf->stats_ways, err) < 0)
+        return -1;
+    if ((conf->stats_ways & FP_STATSGATE_TOKEN) &&
+        strlen(conf->stats_token) < 16) {
+        snprintf(err, FP_ERR_LEN, "stats-access token needs a stats-token "
+                 "of at least 16 bytes");
+        return -1;
+    }
+    if ((conf->stats_ways & FP_STATSGATE_AUTH) && !fp_access_on(authz)) {
+        snprintf(err, FP_ERR_LEN, "stats-access auth needs `auth on` "
+                 "(docs/security.md)");
+        return -1;
+    }
+    return 0;
+}
+
+/*  stats-access auth: may the client the auth directives find subscribe
+ *  to stats-right?  The client is kept in r (freed with it).  */
+static bool
+s_auth_ok(polld_req_t *r, fp_fcgi_req_t *req)
+{
+    char err[FP_ERR_LEN];
+    const char *right = r->d->conf.stats_right;
+    if (fp_access_identify_fcgi(r->d->authz, req, &r->client, err) != 0)
+        return false;
+    return fp_access_allow(r->d->authz, r->client, FP_RIGHTS_SUBSCRIBE,
+                           &right, 1, err) == 0;
+}
+
+/*  Does stats-access admit the request?  0, or -1 with the refusal
+ *  answered (404 when off, else 403 saying what was missing).  */
+static int
+s_admit(polld_req_t *r, fp_fcgi_req_t *req)
+{
+    const polld_conf_t *c = &r->d->conf;
+    unsigned ways = c->stats_ways;
+    const char *addr = fp_fcgi_req_param(req, "REMOTE_ADDR");
+    const char *route = r->route == POLLD_R_METRICS ? "metrics" : "stats";
+    char msg[FP_ERR_LEN];
+
+    if (ways == 0) {
+        snprintf(msg, sizeof msg, "%s/%s is off (stats-access off)",
+                 c->prefix, route);
+        polld_error(r, 404, "not_found", msg);
+        return -1;
+    }
+    if ((ways & FP_STATSGATE_OPEN) ||
+        ((ways & FP_STATSGATE_LOCAL) && fp_statsgate_loopback(addr)) ||
+        ((ways & FP_STATSGATE_TOKEN) &&
+         fp_statsgate_bearer(c->stats_token, fp_fcgi_req_param(
+                                 req, "HTTP_AUTHORIZATION"))) ||
+        ((ways & FP_STATSGATE_AUTH) && s_auth_ok(r, req)))
+        return 0;
+    r->d->stats.stats_refused++;
+    snprintf(msg, sizeof msg, "%s/%s refused by stats-access %s:%s%.64s%s%s%s",
+             c->prefix, route, c->stats_access,
+             ways & FP_STATSGATE_LOCAL ? " the peer " : "",
+             ways & FP_STATSGATE_LOCAL ? (addr ? addr : "(unknown)") : "",
+             ways & FP_STATSGATE_LOCAL ? " is not a loopback address;" : "",
+             ways & FP_STATSGATE_TOKEN ? " no valid Authorization: Bearer "
+                                         "stats token;" : "",
+             ways & FP_STATSGATE_AUTH ? " the client may not subscribe to "
+                                        "stats-right;" : "");
+    msg[strlen(msg) - 1] = '\0';
+    polld_error(r, 403, "forbidden", msg);
+    return -1;
+}
+
 void
 polld_stats(polld_req_t *r, fp_fcgi_req_t *req)
 {
+    if (s_admit(r, req) < 0)
+        return;
     r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "STATS",
                              json_pack("{s:I}", "top",
                                        (json_int_t) r->d->conf.metrics_top),

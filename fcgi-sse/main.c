@@ -178,7 +178,7 @@ main(int argc, char **argv)
     const fp_responder_prog_t prog = {
         "fastpush-sse", SSED_VERSION, s_opts, s_defaults, s_usage, NULL,
         &s_cbs, &d, &d.app, &d.authz, &d.conns, s_ready, s_stopped,
-        s_release
+        s_release, NULL
     };
     return fp_responder_main(&prog, argc, argv);
 }

@@ -40,6 +40,8 @@ fp_responder_main(const fp_responder_prog_t *prog, int argc, char **argv)
     *prog->authz = fp_access_new(&fp_access_conf, err);
     if (!*prog->authz)
         goto fail;
+    if (prog->check && prog->check(prog->arg, err) < 0)
+        goto fail;
     if (fp_args_checked(&args, prog->prog))
         goto end;
     if (s_app(prog, err) < 0)

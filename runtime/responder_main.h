@@ -47,6 +47,10 @@ typedef struct {
     /*  The app and the access policy are gone: free the program's own
      *  state.  */
     void (*release)(void *arg);
+    /*  The directives are parsed and the access policy is built: check
+     *  what only the program knows (0, or -1 with err: a startup error,
+     *  also under -n).  NULL: nothing to check.  */
+    int (*check)(void *arg, char *err);
 } fp_responder_prog_t;
 
 /*  The whole main() of a responder, as described above.  Returns the

@@ -283,6 +283,7 @@ class Demo:
         shutil.rmtree(self.run, ignore_errors=True)
         os.makedirs(self.run)
         self.host = args.host
+        self.stats_access = args.stats_access
         self.port = fpstack.free_port(self.host, args.port)
         if args.port and self.port != args.port:
             say(f"port {args.port} is busy: using {self.port}")
@@ -367,7 +368,8 @@ class Demo:
             self.fp, "origin", name="demo", template=False,
             broker=self.start_brokers(),
             sse={"prefix": "/events", "max_buffer": "4m"},
-            poll={"prefix": "/push", "publish_secret": self.secret},
+            poll={"prefix": "/push", "publish_secret": self.secret,
+                  "stats_access": self.stats_access},
             ws=ws,
             origin={"docroot": fpstack.WEB_DIR, "port": self.port, "host": self.host,
                     "aliases": {"/demo-config.js": os.path.join(self.run, "demo-config.js")},
@@ -454,7 +456,7 @@ Publish from elsewhere and watch the page:
     {commands['php'].replace(chr(10), chr(10) + '    ')}
     {commands['curl']}
 
-Stats: {url}/push/stats   Prometheus: {url}/push/metrics
+Stats: {url}/push/stats   Prometheus: {url}/push/metrics   (stats-access {self.stats_access})
 Processes: {pids}
   (kill one to watch the page fall back; it is started again after 2 s)
 Logs: {rel(self.run)}/*.log   {store}
@@ -473,6 +475,10 @@ def main():
                     help="HTTP port ($PORT, 8080; a free one if busy)")
     ap.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
                     help="address to serve on ($HOST, 127.0.0.1)")
+    ap.add_argument("--stats-access", default=os.environ.get("STATS_ACCESS", "local"),
+                    help="who may read /push/stats and /push/metrics, which the dashboard "
+                         "shows ($STATS_ACCESS, local: browsers on this host only; open for "
+                         "a demo on a trusted network)")
     ap.add_argument("--ipc", action="store_true",
                     help="broker on ipc:// sockets even if its TCP ports are free")
     ap.add_argument("--cluster", action="store_true",

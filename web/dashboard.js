@@ -383,6 +383,9 @@ async function refresh() {
     try {
         const res = await fetch("/push/stats", { cache: "no-store" });
         const st = await res.json();
+        // 403/404: fastpush-poll's stats-access keeps the stats from this
+        // browser (the demo's --stats-access); that says nothing of the broker
+        brokerOk = res.status === 403 || res.status === 404;
         if (!res.ok) throw new Error(st.message || `HTTP ${res.status}`);
         drawStats(st);
         brokerOk = true;

@@ -40,6 +40,7 @@ static const struct {
     { "access", fp_access_test },
     { "error", fp_error_test },
     { "rate", fp_rate_test },
+    { "statsgate", fp_statsgate_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
     { "hub", fp_hub_test },
