@@ -1,0 +1,38 @@
+/*  fuzz: what every libFuzzer target in tests/fuzz shares.
+ *
+ *  The entry point libFuzzer calls (declared here so that the targets
+ *  build with -Wmissing-prototypes) and FUZZ_CHECK, which aborts with a
+ *  message when an invariant of the code under test does not hold: the
+ *  fuzzer reports the abort as a crash and keeps the input.
+ */
+#ifndef FP_FUZZ_H
+#define FP_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/*  One input: return 0; anything the code under test gets wrong aborts.  */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(cond, what) do {                                     \
+        if (!(cond)) {                                                  \
+            fprintf(stderr, "%s:%d: invariant broken: %s (%s)\n",       \
+                    __FILE__, __LINE__, what, #cond);                   \
+            abort();                                                    \
+        }                                                               \
+    } while (0)
+
+/*  A NUL-terminated copy of the input (free it).  */
+static inline char *
+fuzz_cstr(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    for (size_t i = 0; i < size; i++)
+        s[i] = (char) data[i];
+    s[size] = '\0';
+    return s;
+}
+
+#endif
