@@ -8,10 +8,13 @@
 #ifndef FP_FUZZ_H
 #define FP_FUZZ_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*  One input: return 0; anything the code under test gets wrong aborts.  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +36,19 @@ fuzz_cstr(const uint8_t *data, size_t size)
         s[i] = (char) data[i];
     s[size] = '\0';
     return s;
+}
+
+/*  Parse JSON text as jansson does for fastpush (any value, NUL allowed).
+ *  Returns the value (caller owns it), or NULL; *range says the only
+ *  complaint was a number out of jansson's range (valid JSON that
+ *  jansson cannot hold: an integer past 64 bits, a real past double).  */
+static inline json_t *
+fuzz_json(const char *text, size_t len, bool *range)
+{
+    json_error_t je;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    *range = !v && (strstr(je.text, "too big") || strstr(je.text, "overflow"));
+    return v;
 }
 
 #endif
