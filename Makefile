@@ -199,7 +199,8 @@ FUZZ_FLAGS = -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(CPPFLAGS) \
 FUZZ_LIBS  = $(LIBS)
 FUZZ_OBJ   = build-fuzz/obj
 FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
-FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan
+FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
+             conf wal
 FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c
