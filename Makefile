@@ -200,7 +200,7 @@ FUZZ_LIBS  = $(LIBS)
 FUZZ_OBJ   = build-fuzz/obj
 FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
 FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
-             conf wal
+             conf wal acl jwt token
 FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c

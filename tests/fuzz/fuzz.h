@@ -38,6 +38,22 @@ fuzz_cstr(const uint8_t *data, size_t size)
     return s;
 }
 
+/*  Split s (size bytes and a NUL, from fuzz_cstr) at its NULs into n
+ *  fields; missing fields are "".  */
+static inline void
+fuzz_fields(const char *s, size_t size, const char **f, int n)
+{
+    const char *p = s;
+    for (int i = 0; i < n; i++) {
+        f[i] = p;
+        size_t len = strlen(p);
+        if (p + len < s + size)
+            p += len + 1;
+        else
+            p += len;           /*  stays on the final NUL: ""  */
+    }
+}
+
 /*  Parse JSON text as jansson does for fastpush (any value, NUL allowed).
  *  Returns the value (caller owns it), or NULL; *range says the only
  *  complaint was a number out of jansson's range (valid JSON that

@@ -91,13 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_cstr(data, size);
     const char *f[4];
-    const char *p = s;
-    for (int i = 0; i < 4; i++) {
-        f[i] = p;
-        size_t n = strlen(p);
-        if (p + n < s + size)
-            p += n + 1;
-    }
+    fuzz_fields(s, size, f, 4);
     s_check_query(f[0]);
     if (strlen(f[1]) < 8000)
         s_check_path(f[1]);
