@@ -200,11 +200,12 @@ FUZZ_LIBS  = $(LIBS)
 FUZZ_OBJ   = build-fuzz/obj
 FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
 FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
-             conf wal acl jwt token sse_request
+             conf wal acl jwt token sse_request store_replay
 FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c
 FUZZ_SRC_sse_request  = fcgi-sse/route.c
+FUZZ_SRC_store_replay = broker/store.c broker/segment.c
 
 $(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
