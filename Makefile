@@ -182,30 +182,62 @@ js:
 	/usr/bin/node clients/js/build.mjs
 
 # ---------------------------------------------------------------- fuzz
-# libFuzzer targets (clang): tests/fuzz/NAME_fuzz.c with the sources in
-# FUZZ_SRC_NAME; `make fuzz` runs each for FUZZ_TIME seconds
-# from its seed corpus in tests/fuzz/corpus/NAME (new inputs are kept in
-# build-fuzz/corpus/NAME).
-FUZZ_TIME ?= 60
+# libFuzzer targets (clang): tests/fuzz/NAME_fuzz.c, linked with the
+# program sources in FUZZ_SRC_NAME and with lib/ and runtime/ built for
+# fuzzing (build-fuzz/obj, warnings as errors); tests/fuzz/README.md lists
+# them.  `make fuzz` runs each for FUZZ_TIME seconds (FUZZ_SECONDS is the
+# same) from its seed corpus in tests/fuzz/corpus/NAME (new inputs are
+# kept in build-fuzz/corpus/NAME); a crash, leak or timeout fails it.
+# FUZZ=NAME runs one target.
+FUZZ_SECONDS ?= 60
+FUZZ_TIME ?= $(FUZZ_SECONDS)
 FUZZ_CC   ?= clang
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
-             -fno-sanitize-recover=undefined $(CPPFLAGS) -Iws-bridge
-FUZZ_LIB   = lib/utf8.c lib/blob.c runtime/sendq.c lib/buf.c lib/mem.c
-FUZZ_NAMES = ws_frame ws_handshake
+FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_FLAGS = -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(CPPFLAGS) \
+             -Iws-bridge -Ibroker -Ifcgi-sse -Ifcgi-poll -Itests/fuzz \
+             $(filter-out -Wno-format-truncation,$(WARN)) -Wno-format-nonliteral \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIBS  = $(LIBS)
+FUZZ_OBJ   = build-fuzz/obj
+FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
+FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
+             conf wal acl jwt token sse_request store_replay
+FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c
-FUZZ_SRC_ws_handshake = ws-bridge/handshake.c -lcrypto
+FUZZ_SRC_ws_handshake = ws-bridge/handshake.c
+FUZZ_SRC_sse_request  = fcgi-sse/route.c
+FUZZ_SRC_store_replay = broker/store.c broker/segment.c
 
-build-fuzz/%_fuzz: tests/fuzz/%_fuzz.c ws-bridge/frame.c ws-bridge/handshake.c \
-                   ws-bridge/wsb.h $(FUZZ_LIB)
+$(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIB)
+	@echo "CC $< (fuzz)"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
-fuzz: $(FUZZ_NAMES:%=build-fuzz/%_fuzz)
-	@for n in $(FUZZ_NAMES); do \
+$(FUZZ_LIBFP): $(COMMON_SRC:%.c=$(FUZZ_OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(FUZZ_SRC_$(1)))
+.SECONDEXPANSION:
+build-fuzz/%_fuzz: $(FUZZ_OBJ)/tests/fuzz/%_fuzz.o $$(call fuzz_objs,$$*) \
+                   $(FUZZ_LIBFP)
+	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+fuzz: $(FUZZ:%=build-fuzz/%_fuzz)
+	@for n in $(FUZZ); do \
 	    mkdir -p build-fuzz/corpus/$$n && \
+	    echo "fuzz $$n: $(FUZZ_TIME) s" && \
 	    build-fuzz/$${n}_fuzz -max_total_time=$(FUZZ_TIME) -max_len=8192 \
-	        -artifact_prefix=build-fuzz/ -print_final_stats=1 \
-	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	        -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=build-fuzz/$${n}- -print_final_stats=1 \
+	        build-fuzz/corpus/$$n tests/fuzz/corpus/$$n \
+	        >build-fuzz/$$n.log 2>&1 || \
+	        { tail -n 60 build-fuzz/$$n.log; echo "fuzz $$n: FAILED"; \
+	          exit 1; }; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' \
+	        build-fuzz/$$n.log | tr '\n' ' '; echo; \
 	done
 
+-include $(shell find $(FUZZ_OBJ) -name '*.d' 2>/dev/null)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -225,8 +225,10 @@ fp_event_parse(const char *json, size_t len, char *err)
     s_put(ev->json, json, len);
     if (!key)
         ev->key = NULL;
-    if (!fp_epoch_valid(ev->epoch) || !fp_channel_valid(ch, chl) ||
-        (ev->key && !fp_key_valid(ev->key)) || tyl < 1 || tyl > FP_TYPE_MAX) {
+    if (!fp_epoch_valid(ev->epoch) || strlen(ev->epoch) != elen ||
+        !fp_channel_valid(ch, chl) || !fp_type_valid(ev->type) ||
+        strlen(ev->type) != tyl ||
+        (ev->key && (!fp_key_valid(ev->key) || strlen(ev->key) != keyl))) {
         fp_event_unref(&ev);
         goto bad;
     }
@@ -541,10 +543,19 @@ s_test_roundtrip(void)
         "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"a b\","
         "\"event\":\"t\",\"ts\":1,\"data\":1}",
         "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"c\","
-        "\"event\":\"t\",\"ts\":1,\"data\":", NULL };
+        "\"event\":\"t\",\"ts\":1,\"data\":",
+        "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"c\","
+        "\"event\":\"a\nb\",\"ts\":1,\"data\":1}",
+        "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,\"channel\":\"c\","
+        "\"event\":\"ready\",\"ts\":1,\"data\":1}", NULL };
     for (int i = 0; bad[i]; i++)
         FP_CHECK(!fp_event_parse(bad[i], strlen(bad[i]), err),
                  "malformed event refused");
+    /*  a NUL inside a name (found by tests/fuzz/event_fuzz)  */
+    static const char nul[] = "{\"id\":\"e-1\",\"seq\":1,\"prev\":0,"
+        "\"channel\":\"c\",\"event\":\"t\0x\",\"key\":\"k\",\"ts\":1,"
+        "\"data\":1}";
+    FP_CHECK(!fp_event_parse(nul, sizeof nul - 1, err), "NUL in a type");
 }
 
 static void

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jwt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,21 @@ s_check_header(fp_rights_t *a, const char *token, char *err)
     return rc;
 }
 
+/*  A NumericDate (seconds) in ms, held within +-INT64_MAX / 2 so that
+ *  adding a leeway or a clock offset cannot overflow: a token's time so
+ *  far away means the same as the bound.  */
+static int64_t
+s_claim_ms(json_t *v)
+{
+    const int64_t bound = INT64_MAX / 2 / 1000;
+    json_int_t s = json_integer_value(v);
+    if (s > bound)
+        s = bound;
+    if (s < -bound)
+        s = -bound;
+    return (int64_t) s * 1000;
+}
+
 static int
 s_check_times(fp_rights_t *a, json_t *claims, int64_t now, fp_principal_t *p,
               char *err)
@@ -284,15 +300,15 @@ s_check_times(fp_rights_t *a, json_t *claims, int64_t now, fp_principal_t *p,
         snprintf(err, FP_ERR_LEN, "exp and nbf must be integers");
         return -1;
     }
-    if (exp && json_integer_value(exp) * 1000 + a->leeway_ms <= now) {
+    if (exp && s_claim_ms(exp) + a->leeway_ms <= now) {
         snprintf(err, FP_ERR_LEN, "token expired");
         return -1;
     }
-    if (nbf && json_integer_value(nbf) * 1000 - a->leeway_ms > now) {
+    if (nbf && s_claim_ms(nbf) - a->leeway_ms > now) {
         snprintf(err, FP_ERR_LEN, "token not valid yet");
         return -1;
     }
-    p->expires_ms = exp ? json_integer_value(exp) * 1000 : 0;
+    p->expires_ms = exp ? s_claim_ms(exp) : 0;
     return 0;
 }
 
@@ -455,6 +471,7 @@ fp_rights_token(const char *authorization, const char *cookies,
 #ifdef FP_TEST
 #include "test.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <unistd.h>
@@ -539,6 +556,20 @@ s_test_hs256(void)
                  strstr(err, bad[i].want), bad[i].want);
         free(t);
     }
+    /*  exp/nbf far away (found by tests/fuzz/jwt_fuzz: seconds * 1000
+     *  overflowed): valid for ever / expired long ago, no wrap-around  */
+    t = s_token(JWT_ALG_HS256, (const unsigned char *) secret, 32, "alice",
+                LONG_MAX, 0, s_claims);
+    in.token = t;
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == 0 &&
+             p.expires_ms > now, "exp far in the future");
+    fp_principal_clear(&p);
+    free(t);
+    t = s_token(JWT_ALG_HS256, (const unsigned char *) secret, 32, "alice",
+                LONG_MIN + 1, LONG_MAX, s_claims);
+    in.token = t;
+    FP_CHECK(fp_rights_check(a, &in, now, &p, err) == -1, "exp long ago");
+    free(t);
     /*  alg none: header {"alg":"none"}, payload {"fastpush":...}  */
     in.token = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImZh"
                "c3RwdXNoIjp7InN1YnNjcmliZSI6WyIqIl19fQ.";

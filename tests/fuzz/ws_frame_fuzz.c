@@ -14,6 +14,7 @@
  *  tests/fuzz/corpus/ws_frame).
  */
 #include "wsb.h"
+#include "fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

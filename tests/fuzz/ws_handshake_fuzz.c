@@ -12,6 +12,7 @@
  *  tests/fuzz/corpus/ws_handshake).
  */
 #include "wsb.h"
+#include "fuzz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
