@@ -527,6 +527,14 @@ broker_js_close(broker_t *b)
     jsCtx_Destroy(js->ctx);
     natsConnection_Destroy(js->nc);
     natsOptions_Destroy(js->opts);
+    /*  libnats calls back from its own threads (disconnected, PubAcks,
+     *  feed messages) even after the destroys: js lives until they end  */
+    if (nats_CloseAndWait(5000) != NATS_OK) {
+        fp_log_warnx("jetstream: the NATS client's threads did not end in "
+                     "5 s; its state is left to the exit");
+        b->js = NULL;
+        return;
+    }
     for (js_item_t *it = s_take_all(js), *n; it; it = n) {
         n = it->next;
         s_item_free(it);
@@ -543,5 +551,4 @@ broker_js_close(broker_t *b)
     pthread_mutex_destroy(&js->lock);
     free(js);
     b->js = NULL;
-    nats_Close();
 }
