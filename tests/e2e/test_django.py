@@ -36,11 +36,12 @@ DJANGO_DIR = os.path.join(fpstack.ROOT, "clients", "django")
 EXAMPLE = os.path.join(DJANGO_DIR, "example")
 ARTIFACTS = os.path.join(fpstack.ROOT, "tests", "artifacts")
 MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"
-PYTHON = "/usr/bin/python3"
+PYTHON = sys.executable      # /usr/bin/python3 under make test: Debian's python3-django
 
 
 def django_path():
-    """Where Debian's python3-django is (None when /usr/bin/python3 lacks it)."""
+    """Where Django is for this interpreter (None when it has none:
+    Debian's python3-django is for /usr/bin/python3)."""
     p = subprocess.run([PYTHON, "-c", "import django, os; print(os.path.dirname(django.__file__))"],
                        capture_output=True, text=True)
     return p.stdout.strip() if p.returncode == 0 else None
@@ -270,7 +271,7 @@ def check_http(port, site, alice, bob, Notification):
 def main():
     have = [require_tool(t, "apache2"), require_tool(t, "mod_wsgi", MOD_WSGI,
                                                      "mod_wsgi (libapache2-mod-wsgi-py3)"),
-            require_tool(t, "django", django_path(), "python3-django for /usr/bin/python3"),
+            require_tool(t, "django", django_path(), f"python3-django for {PYTHON}"),
             require_tool(t, "chromium", chromium.binary())]
     if not all(have):
         return
