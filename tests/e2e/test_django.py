@@ -5,7 +5,8 @@ headless Chromium and sees their notifications appear live when Django
 code saves them (here, and `manage.py notify`), and never another user's;
 the token view refuses anonymous users; a token for one user is refused
 by fastpush-sse on another user's channel (403); tokens live
-FASTPUSH_STREAM_LIFETIME and end the stream at their exp; fastpush-sse's
+FASTPUSH_STREAM_LIFETIME and end the stream at their exp; RS256 tokens
+are taken by a fastpush-sse with the public key; fastpush-sse's
 directives come from `manage.py fastpush_config` (heartbeat 30 s, at
 most 5 streams per user: the sixth is 429).  Needs apache2, mod_wsgi
 (libapache2-mod-wsgi-py3), python3-django and chromium: a missing one is
@@ -117,14 +118,19 @@ from notify_site.wsgi import application  # noqa: E402,F401
         return f"{settings.SESSION_COOKIE_NAME}={c.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def apache_snippet(env, site, sock):
+def apache_snippet(env, site, sock, rs_sock):
     """conf/apache-sse.conf as shipped, plus what docs/django.md adds:
-    CGIPassAuth for the Bearer token, the static files, mod_wsgi."""
+    CGIPassAuth for the Bearer token, the static files, mod_wsgi; and
+    /rs-events, the RS256 fastpush-sse."""
     d = env.path("apache")
     os.makedirs(d, exist_ok=True)
     return write(env.path("django-apache.conf"), render("apache-sse.conf", {SOCK: sock}) + f"""
 # the browser client sends the token as Authorization: Bearer
 <Location "/events">
+    CGIPassAuth On
+</Location>
+ProxyPass "/rs-events" "unix:{rs_sock}|fcgi://localhost/rs-events" flushpackets=on
+<Location "/rs-events">
     CGIPassAuth On
 </Location>
 
@@ -267,6 +273,26 @@ def check_http(port, site, alice, bob, Notification):
          "at most 5 streams per user: the sixth is 429", (opened, s, body))
     for x in streams:
         x.close()
+    s, _, _ = request(port, f"/events/user.{bob.pk}", headers=bob_h)
+    t.note(f"right after closing them, another stream of his: {s} (Apache tells fastpush-sse "
+           "that a browser left only at the next write: the heartbeat at the latest)")
+
+
+def check_rs256(port, rs, alice, bob):
+    """RS256: the app signs with the private key (openssl), a fastpush-sse
+    with jwt-alg RS256 and the public key verifies."""
+    from django.test import override_settings
+    from fastpush_django.tokens import issue
+    with override_settings(FASTPUSH_JWT_ALG="RS256", FASTPUSH_JWT_KEY_FILE=rs["private"]):
+        tok, _ = issue(alice)
+    h = {"Authorization": "Bearer " + tok}
+    x = SseClient(port, f"/rs-events/user.{alice.pk}", headers=h)
+    ev = x.next_event(5)
+    x.close()
+    s, _, body = request(port, f"/rs-events/user.{bob.pk}", headers=h)
+    t.ok(x.status == 200 and ev and ev.get("event") == "ready" and s == 403,
+         "RS256 (FASTPUSH_JWT_ALG): fastpush-sse with the public key takes the token, "
+         "and refuses another user's channel", (x.status, ev, s, body))
 
 def main():
     have = [require_tool(t, "apache2"), require_tool(t, "mod_wsgi", MOD_WSGI,
@@ -302,12 +328,23 @@ def main():
         sse_conf = responder_conf("sse", env.path("sse.conf"), broker, sock, conf)
         sse = env.start("sse", [env.prog("fastpush-sse"), "-f", sse_conf], ready_fd=True,
                         group=WEB_GROUP)
+        rs = {"private": env.path("jwt-rs.pem"), "public": env.path("jwt-rs.pub")}
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", rs["private"]], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", rs["private"], "-pubout", "-out", rs["public"]],
+                       check=True, capture_output=True)
+        rs_sock = env.path("sse-rs.sock")
+        rs_conf = responder_conf("sse", env.path("sse-rs.conf"), broker, rs_sock, dict(
+            conf, **{"jwt-alg": "RS256", "jwt-key": rs["public"], "prefix": "/rs-events"}))
+        sse_rs = env.start("sse-rs", [env.prog("fastpush-sse"), "-f", rs_conf], ready_fd=True,
+                           group=WEB_GROUP)
 
         alice = User.objects.create_user("alice", password="pw-alice")
         bob = User.objects.create_user("bob", password="pw-bob")
         Notification.objects.create(user=alice, text="alice: before the page")
 
-        web = env.add(Apache(env, apache_snippet(env, site, sock),
+        web = env.add(Apache(env, apache_snippet(env, site, sock, rs_sock),
                              ["proxy", "proxy_fcgi", "wsgi", "alias", "mime"], name="apache"))
         base = f"http://127.0.0.1:{web.port}"
         s, h, body = request(web.port, "/static/fastpush/fastpush.js")
@@ -316,10 +353,11 @@ def main():
         with Chromium(env.dir) as br:
             tab = check_browser(br, base, site, alice, bob, Notification)
             check_http(web.port, site, alice, bob, Notification)
+            check_rs256(web.port, rs, alice, bob)
             tab.close()
         # fastpush-sse first: it ends the streams, so Apache's workers are
         # free to stop (a stream's worker waits on it until then)
-        env.stop_each((sse, web, broker))
+        env.stop_each((sse, sse_rs, web, broker))
 
 
 main()
