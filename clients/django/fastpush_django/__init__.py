@@ -12,5 +12,3 @@ fastpush-sse side by side), the template tags and the limits.
 """
 from .publish import FastpushError, publish, publish_async  # noqa: F401
 from .tokens import user_channel  # noqa: F401
-
-default_app_config = "fastpush_django.apps.FastpushConfig"

@@ -22,6 +22,7 @@ import json
 from django import template
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from ..conf import positive, setting
@@ -45,7 +46,7 @@ def js_url():
 @register.simple_tag
 def fastpush_script():
     """<script src=...> of clients/js/fastpush.js (FASTPUSH_JS_URL)."""
-    return mark_safe('<script src="%s"></script>' % js_url().replace('"', "%22"))
+    return format_html('<script src="{}"></script>', js_url())
 
 
 @register.simple_tag(takes_context=True)
