@@ -167,6 +167,10 @@ install: all
 	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/conf/
 	install -m 644 clients/js/*.js clients/js/*.mjs clients/js/*.ts clients/js/*.mts \
 	    $(DESTDIR)$(PREFIX)/share/fastpush/js/
+	# the Django app (docs/django.md), its two symlinks copied as files
+	install -d $(DESTDIR)$(PREFIX)/share/fastpush/django
+	tar -C clients/django --exclude=__pycache__ -chf - fastpush_django | \
+	    tar -C $(DESTDIR)$(PREFIX)/share/fastpush/django -xf -
 
 # builds what it runs, serves on $(PORT) (8080, or a free port if busy)
 demo: ensure-deps
