@@ -182,8 +182,12 @@ ITEMS = "[...document.querySelectorAll('#notifications li')].map(li => li.textCo
 
 
 def check_browser(br, base, site, alice, bob, Notification):
-    tab = br.open(base + "/")
-    t.ok(wait_page(tab, "/accounts/login/"), "anonymous: the page sends to the login form")
+    port = int(base.rsplit(":", 1)[1])
+    s, h, _ = request(port, "/")
+    t.ok(s == 302 and h.get("location") == "/accounts/login/?next=/",
+         "anonymous: the page sends to the login form", (s, h))
+    # (open the form itself: the tab waits for the URL it was given)
+    tab = br.open(base + "/accounts/login/?next=/")
     tab.eval("""document.getElementById('id_username').value = 'alice';
         document.getElementById('id_password').value = 'pw-alice';
         document.querySelector('form').submit(); true""")
