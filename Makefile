@@ -41,7 +41,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             libnginx-mod-nchan pushpin spawn-fcgi \
             php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
-            iproute2 systemd nats-server libnats-dev
+            iproute2 systemd nats-server libnats-dev \
+            python3-django libapache2-mod-wsgi-py3
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -133,14 +134,17 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
-# `make deps` when the build, lighttpd or python3-zmq is missing (a fresh
-# machine); apt needs root, so sudo is used when not root.
+# `make deps` when the build, lighttpd, python3-zmq, nats-server, Django or
+# mod_wsgi is missing (a fresh machine); apt needs root, so sudo is used
+# when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
 	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
 	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
 	    ! pkg-config --exists libczmq jansson libnats 2>/dev/null || \
-	    ! command -v nats-server >/dev/null; then \
+	    ! command -v nats-server >/dev/null || \
+	    ! $(PYTHON) -c 'import django' 2>/dev/null || \
+	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ]; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
@@ -163,6 +167,10 @@ install: all
 	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/conf/
 	install -m 644 clients/js/*.js clients/js/*.mjs clients/js/*.ts clients/js/*.mts \
 	    $(DESTDIR)$(PREFIX)/share/fastpush/js/
+	# the Django app (docs/django.md), its two symlinks copied as files
+	install -d $(DESTDIR)$(PREFIX)/share/fastpush/django
+	tar -C clients/django --exclude=__pycache__ -chf - fastpush_django | \
+	    tar -C $(DESTDIR)$(PREFIX)/share/fastpush/django -xf -
 
 # builds what it runs, serves on $(PORT) (8080, or a free port if busy)
 demo: ensure-deps

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FastpushConfig(AppConfig):
+    name = "fastpush_django"
+    verbose_name = "fastpush"

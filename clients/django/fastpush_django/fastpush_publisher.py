@@ -1,0 +1,1 @@
+../../python/fastpush_publisher.py
