@@ -39,7 +39,10 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             clang libclang-rt-14-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
-            php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
+            php-cli php-zmq php-curl composer php-illuminate-broadcasting \
+            php-illuminate-http php-illuminate-container php-illuminate-config \
+            php-symfony-dependency-injection php-symfony-config php-symfony-yaml \
+            php-symfony-http-foundation python3 python3-zmq python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd nats-server libnats-dev
 
@@ -140,7 +143,9 @@ ensure-deps:
 	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
 	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
 	    ! pkg-config --exists libczmq jansson libnats 2>/dev/null || \
-	    ! command -v nats-server >/dev/null; then \
+	    ! command -v nats-server >/dev/null || ! command -v composer >/dev/null || \
+	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
+	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ]; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)

@@ -79,6 +79,22 @@ class Publisher implements PublisherInterface
         }
     }
 
+    /**
+     * Close the sockets (queued async events get `timeout` seconds to
+     * leave).  The publisher opens them again if used after.
+     */
+    public function close()
+    {
+        $this->dealer = null;
+        $this->push = null;
+    }
+
+    /** Sockets before their context: a context freed first blocks exit. */
+    public function __destruct()
+    {
+        $this->close();
+    }
+
     /** The keys of a czmq certificate file: ['public-key' => Z85, ...]. */
     private static function loadCert($path)
     {
