@@ -42,7 +42,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             php-cli php-zmq php-curl composer php-illuminate-broadcasting \
             php-illuminate-http php-illuminate-container php-illuminate-config \
             php-symfony-dependency-injection php-symfony-config php-symfony-yaml \
-            php-symfony-http-foundation python3 python3-zmq python3-websockets \
+            php-symfony-http-foundation php-vlucas-phpdotenv python3 python3-zmq \
+            python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd nats-server libnats-dev
 

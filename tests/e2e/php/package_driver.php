@@ -6,10 +6,10 @@
  *      php package_driver.php VENDOR_AUTOLOAD MODE CONFIG_JSON OPS_JSON
  *
  *  MODE core: the publishers (config: Factory's); laravel: the broadcaster
- *  inside a real Illuminate container (Debian's php-illuminate-*), config
- *  the broadcasting connection; symfony: a container built from
- *  examples/symfony/config/services.yaml (Debian's php-symfony-*), values
- *  from the environment.
+ *  inside a real Illuminate container (Debian's php-illuminate-*); symfony: a container built from
+ *  examples/symfony/config/services.yaml (Debian's php-symfony-*); both
+ *  take their values from the environment (FASTPUSH_*), Laravel's from
+ *  examples/laravel/config/broadcasting.php (CONFIG_JSON's config_file).
  */
 require $argv[1];
 $mode = $argv[2];
@@ -32,11 +32,13 @@ function fail_of($e)
 if ($mode === 'laravel') {
     foreach (['Broadcasting', 'Http', 'Container', 'Config'] as $part)
         require_once "/usr/share/php/Illuminate/$part/autoload.php";
+    require_once '/usr/share/php/Dotenv/autoload.php';      // env()
 
     class TestUser
     {
         public $id;
-        public function __construct($id) { $this->id = $id; }
+        public $name;
+        public function __construct($id) { $this->id = $id; $this->name = "user $id"; }
         public function getAuthIdentifier() { return $this->id; }
     }
 
@@ -63,8 +65,9 @@ if ($mode === 'laravel') {
 
     $app = new Illuminate\Container\Container();
     Illuminate\Container\Container::setInstance($app);
-    $app->instance('config', new Illuminate\Config\Repository(['broadcasting' => [
-        'default' => 'fastpush', 'connections' => ['fastpush' => $config]]]));
+    // examples/laravel/config/broadcasting.php, its env() from the environment
+    $app->instance('config', new Illuminate\Config\Repository(
+        ['broadcasting' => require $config['config_file']]));
     $providers = [new Illuminate\Broadcasting\BroadcastServiceProvider($app),
                   new Fastpush\Laravel\FastpushServiceProvider($app)];
     foreach ($providers as $p)
@@ -73,14 +76,9 @@ if ($mode === 'laravel') {
         if (method_exists($p, 'boot'))
             $app->call([$p, 'boot']);
     $broadcast = $app->make(Illuminate\Contracts\Broadcasting\Factory::class);
-    // routes/channels.php
-    $broadcast->channel('orders.{userId}', function ($user, $userId) {
-        return (int) $user->id === (int) $userId;
-    });
-    $broadcast->channel('chat.{room}', function ($user, $room) {
-        return $room === 'lobby' ? ['id' => $user->id, 'name' => "user {$user->id}"] : false;
-    });
-    $broadcast->channel('news', function () { return true; });
+    // examples/laravel/routes/channels.php, through the Broadcast facade
+    Illuminate\Support\Facades\Facade::setFacadeApplication($app);
+    require dirname($config['config_file'], 2) . '/routes/channels.php';
 
     foreach ($ops as $op) {
         try {
