@@ -39,10 +39,14 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             clang libclang-rt-14-dev \
             lighttpd apache2 libapache2-mod-fcgid nginx \
             libnginx-mod-nchan pushpin spawn-fcgi \
-            php-cli php-zmq php-curl python3 python3-zmq python3-websockets \
+            php-cli php-zmq php-curl composer php-illuminate-broadcasting \
+            php-illuminate-http php-illuminate-container php-illuminate-config \
+            php-symfony-dependency-injection php-symfony-config php-symfony-yaml \
+            php-symfony-http-foundation php-vlucas-phpdotenv python3 python3-zmq \
+            python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd nats-server libnats-dev \
-            python3-django libapache2-mod-wsgi-py3
+            python3-django libapache2-mod-wsgi-py3 openssl
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -134,17 +138,20 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
-# `make deps` when the build, lighttpd, python3-zmq, nats-server, Django or
-# mod_wsgi is missing (a fresh machine); apt needs root, so sudo is used
+# `make deps` when the build, lighttpd, python3-zmq, nats-server, Django,
+# mod_wsgi, composer or the Laravel/Symfony packages are missing (a fresh
+# machine); apt needs root, so sudo is used
 # when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
 	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
 	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
 	    ! pkg-config --exists libczmq jansson libnats 2>/dev/null || \
-	    ! command -v nats-server >/dev/null || \
+	    ! command -v nats-server >/dev/null || ! command -v composer >/dev/null || \
 	    ! $(PYTHON) -c 'import django' 2>/dev/null || \
-	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ]; then \
+	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || \
+	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
+	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ]; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
