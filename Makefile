@@ -7,6 +7,7 @@
 #   make demo      run the whole system locally with a dashboard (README.md)
 #   make bench     quick benchmarks, results in bench/results/
 #   make install PREFIX=/usr/local
+#   make deb       the Debian package, in build/deb/ (debian/, docs/deploy.md)
 #
 # BUILD selects the output tree; SAN=1 builds with AddressSanitizer and
 # UndefinedBehaviorSanitizer (make test does this in build-san/).
@@ -33,7 +34,8 @@ endif
 ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 
 # Debian packages: build, tests (real servers, publishers, clients), demo,
-# benchmarks (peers and plots).
+# benchmarks (peers and plots), the Debian package (make deb: debhelper,
+# help2man for the man pages; lintian and man-db for its test).
 DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             libjansson-dev libfcgi-dev libjwt-dev zlib1g-dev libssl-dev \
             clang libclang-rt-14-dev \
@@ -46,7 +48,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd nats-server libnats-dev \
-            python3-django libapache2-mod-wsgi-py3 openssl
+            python3-django libapache2-mod-wsgi-py3 openssl \
+            dpkg-dev debhelper fakeroot help2man lintian man-db
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -80,9 +83,12 @@ LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 # keep intermediate objects (bench programs): no rebuilds, no rm noise
 .SECONDARY:
 
-.PHONY: all deps ensure-deps test unit e2e test-san clean install demo bench \
-        bench-full bench-broker fuzz js
+.PHONY: all programs deps ensure-deps test unit e2e test-san clean install deb \
+        demo bench bench-full bench-broker fuzz js
 all: $(LIBS_FP) $(BINS) $(UNIT) $(BENCH_BINS)
+
+# the five programs alone (make install, debian/rules)
+programs: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -110,7 +116,7 @@ $(LIBRT): $(RUNTIME_SRC:%.c=$(BUILD)/%.o)
 define PROGRAM_RULE
 $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBS_FP)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(SANFLAGS) -o $$@ $$^ $$(LIBS) $$(LIBS_$(call prog_dir,$(1)))
+	$$(CC) $$(CFLAGS) $$(SANFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LIBS) $$(LIBS_$(call prog_dir,$(1)))
 endef
 # the broker's cluster engine (engine jetstream) is the NATS C client
 LIBS_broker := -lnats
@@ -139,7 +145,7 @@ deps:
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
 # `make deps` when the build, lighttpd, python3-zmq, nats-server, Django,
-# mod_wsgi, composer or the Laravel/Symfony packages are missing (a fresh
+# mod_wsgi, composer, the Laravel/Symfony packages or debhelper are missing (a fresh
 # machine); apt needs root, so sudo is used
 # when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -151,7 +157,9 @@ ensure-deps:
 	    ! $(PYTHON) -c 'import django' 2>/dev/null || \
 	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || \
 	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
-	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ]; then \
+	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ] || \
+	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
+	    ! command -v lintian >/dev/null; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
@@ -167,7 +175,7 @@ test: ensure-deps
 clean:
 	rm -rf build build-san build-fuzz
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush/conf \
 	    $(DESTDIR)$(PREFIX)/share/fastpush/js
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
@@ -178,6 +186,24 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/fastpush/django
 	tar -C clients/django --exclude=__pycache__ -chf - fastpush_django | \
 	    tar -C $(DESTDIR)$(PREFIX)/share/fastpush/django -xf -
+
+# The Debian package (debian/): dpkg-buildpackage in a copy of the tree
+# (what git tracks, and new files it does not ignore) in $(BUILD)/deb/src,
+# so that the .deb, .buildinfo and .changes land in $(BUILD)/deb/ and the
+# tree stays clean.  DEB_BUILD_OPTIONS as usual (nocheck is implied:
+# debian/rules runs no tests; parallel=N).
+DEB_SRC := $(BUILD)/deb/src/fastpush
+deb:
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	git ls-files -z --cached --others --exclude-standard | \
+	    tar --null -T - --ignore-failed-read -cf - | tar -C $(DEB_SRC) -xf -
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -b -us -uc
+	mv $(BUILD)/deb/src/*.deb $(BUILD)/deb/src/*.buildinfo \
+	    $(BUILD)/deb/src/*.changes $(BUILD)/deb/
+	rm -rf $(BUILD)/deb/src
+	@ls -l $(BUILD)/deb/*.deb
 
 # builds what it runs, serves on $(PORT) (8080, or a free port if busy)
 demo: ensure-deps
