@@ -35,7 +35,7 @@ ALLFLAGS  = $(CPPFLAGS) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 
 # Debian packages: build, tests (real servers, publishers, clients), demo,
 # benchmarks (peers and plots), the Debian package (make deb: debhelper,
-# help2man for the man pages; lintian and man-db for its test).
+# help2man for the man pages; lintian, man-db and logrotate for its test).
 DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             libjansson-dev libfcgi-dev libjwt-dev zlib1g-dev libssl-dev \
             clang libclang-rt-14-dev \
@@ -49,7 +49,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd nats-server libnats-dev \
             python3-django libapache2-mod-wsgi-py3 openssl \
-            dpkg-dev debhelper fakeroot help2man lintian man-db
+            dpkg-dev debhelper fakeroot help2man lintian man-db logrotate
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -159,7 +159,7 @@ ensure-deps:
 	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
 	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ] || \
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
-	    ! command -v lintian >/dev/null; then \
+	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ]; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
