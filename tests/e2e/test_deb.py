@@ -167,6 +167,18 @@ def check_lintian(deb):
         t.note("lintian, informational:\n" + "\n".join(others))
 
 
+def check_paths(x):
+    """The packaged configurations, snippets and units name /usr/bin."""
+    stale = []
+    for top in ("etc", "lib/systemd/system", "usr/share/fastpush/conf"):
+        for d, _, names in os.walk(os.path.join(x, top)):
+            for n in names:
+                path = os.path.join(d, n)
+                if "/usr/local/" in open(path, errors="replace").read():
+                    stale.append(os.path.relpath(path, x))
+    t.ok(not stale, "no packaged configuration, snippet or unit names /usr/local", stale)
+
+
 def check_programs(x, version):
     bad = []
     for p in PROGS:
@@ -336,6 +348,7 @@ def main():
         r = run(["dpkg-deb", "-x", deb, x])
         if not t.ok(r.returncode == 0, "dpkg-deb -x unpacks the package", r.stderr):
             return
+        check_paths(x)
         check_programs(x, version)
         check_units(x, tmp)
         check_man(x)
