@@ -179,7 +179,7 @@ install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fastpush/conf \
 	    $(DESTDIR)$(PREFIX)/share/fastpush/js
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 conf/*.conf conf/*.service $(DESTDIR)$(PREFIX)/share/fastpush/conf/
+	install -m 644 conf/*.conf conf/*.service conf/*.tmpfiles $(DESTDIR)$(PREFIX)/share/fastpush/conf/
 	install -m 644 clients/js/*.js clients/js/*.mjs clients/js/*.ts clients/js/*.mts \
 	    $(DESTDIR)$(PREFIX)/share/fastpush/js/
 	# the Django app (docs/django.md), its two symlinks copied as files

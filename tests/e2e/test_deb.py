@@ -117,6 +117,8 @@ def check_contents(deb):
     t.ok(all(w in files for w in want), "a man page for each program",
          "\n".join(f for f in sorted(files) if "man" in f))
     t.ok("etc/logrotate.d/fastpush" in files, "the logrotate entry is /etc/logrotate.d/fastpush")
+    t.ok("usr/lib/tmpfiles.d/fastpush.conf" in files,
+         "/run/fastpush comes from usr/lib/tmpfiles.d/fastpush.conf")
     want = [f"etc/fastpush/{c}" for c in CONFS.values()]
     t.ok(all(w in files for w in want), "the configurations are in /etc/fastpush")
     want = ["usr/share/fastpush/conf/lighttpd-sse.conf", "usr/share/fastpush/conf/apache-poll.conf",
