@@ -17,7 +17,7 @@ BUILD   ?= build
 SAN     ?=
 PYTHON  ?= /usr/bin/python3
 
-PKGS     := libczmq libzmq jansson
+PKGS     := libczmq libzmq jansson libsystemd
 CPPFLAGS += -D_GNU_SOURCE -Ilib -Iruntime
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -47,7 +47,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             php-symfony-http-foundation php-vlucas-phpdotenv python3 python3-zmq \
             python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
-            iproute2 systemd nats-server libnats-dev \
+            iproute2 systemd libsystemd-dev nats-server libnats-dev \
             python3-django libapache2-mod-wsgi-py3 openssl \
             dpkg-dev debhelper fakeroot help2man lintian man-db logrotate
 
@@ -152,7 +152,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
 	@if ! [ -x $(PYTHON) ] || ! $(PYTHON) -c 'import zmq' 2>/dev/null || \
 	    ! [ -x /usr/sbin/lighttpd ] || ! command -v cc >/dev/null || \
-	    ! pkg-config --exists libczmq jansson libnats 2>/dev/null || \
+	    ! pkg-config --exists libczmq jansson libnats libsystemd 2>/dev/null || \
 	    ! command -v nats-server >/dev/null || ! command -v composer >/dev/null || \
 	    ! $(PYTHON) -c 'import django' 2>/dev/null || \
 	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || \

@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "sdnotify.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -261,9 +262,18 @@ s_history(broker_t *b)
     broker_replay(b);
 }
 
+/*  The loop turns: ping systemd's watchdog (WatchdogSec=).  */
+static int
+s_on_watchdog(zloop_t *loop, int timer_id, void *arg)
+{
+    fp_sd_watchdog();
+    return 0;
+}
+
 static void
 s_run(broker_t *b)
 {
+    int64_t watchdog = fp_sd_watchdog_ms();
     b->loop = zloop_new();
     zloop_reader(b->loop, b->pull, broker_on_pull, b);
     zloop_reader(b->loop, b->router, broker_on_router, b);
@@ -274,6 +284,8 @@ s_run(broker_t *b)
     zloop_timer(b->loop, b->conf.heartbeat, 0, broker_on_tick, b);
     if (b->store)
         zloop_timer(b->loop, 1000, 0, broker_store_on_timer, b);
+    if (watchdog > 0)
+        zloop_timer(b->loop, (size_t) watchdog, 0, s_on_watchdog, b);
     if (b->js) {
         zmq_pollitem_t wake = { NULL, broker_js_fd(b), ZMQ_POLLIN, 0 };
         zloop_poller(b->loop, &wake, broker_js_on_wake, b);
@@ -317,6 +329,7 @@ main(int argc, char **argv)
                 *b.conf.publish_token ? ", publish token" : "");
     fp_args_ready(&args);
     s_run(&b);
+    fp_sd_stopping();
     fp_log_info("shutting down: %llu events published, head %s-%llu",
                 (unsigned long long) b.stats.published, b.epoch,
                 (unsigned long long) b.seq);

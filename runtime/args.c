@@ -1,6 +1,7 @@
 /*  args: the daemons' shared command line (see args.h).  */
 #include "args.h"
 #include "log.h"
+#include "sdnotify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,7 @@ fp_args_checked(const fp_args_t *args, const char *prog)
 void
 fp_args_ready(fp_args_t *args)
 {
+    fp_sd_ready();
     if (args->ready_fd < 0)
         return;
     if (write(args->ready_fd, "\n", 1) < 0)

@@ -56,8 +56,9 @@ int fp_args_start(const fp_args_spec_t *spec, int argc, char **argv,
  *  names has been loaded.  Without -n: false.  */
 bool fp_args_checked(const fp_args_t *args, const char *prog);
 
-/*  Tell whoever waits on --ready-fd that the program is ready: write a
- *  newline and close the descriptor (once).  */
+/*  Tell systemd (Type=notify) and whoever waits on --ready-fd that the
+ *  program is ready: READY=1, and a newline written to the descriptor,
+ *  which is then closed (once).  */
 void fp_args_ready(fp_args_t *args);
 
 #endif

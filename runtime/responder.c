@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
+#include "sdnotify.h"
 #include "sig.h"
 
 #include <czmq.h>
@@ -45,6 +46,7 @@ s_begin_stop(fp_responder_t *app, int sig)
     if (app->stopping)
         return;
     fp_log_info("signal %d: stopping (no new requests, ending streams)", sig);
+    fp_sd_stopping();
     app->stopping = 1;
     app->stop_deadline = fp_clock_ms() + app->conf.grace_ms;
     fp_fcgi_accept_stop(app->fcgi);
@@ -111,7 +113,8 @@ fp_responder_new(const fp_responder_conf_t *conf, const fp_responder_cbs_t *cbs,
 int
 fp_responder_run(fp_responder_t *app)
 {
-    int64_t next_tick = fp_clock_ms();
+    int64_t next_tick = fp_clock_ms(), watchdog = fp_sd_watchdog_ms();
+    int64_t next_ping = next_tick;
     bool more = true;
 
     while (!app->quit) {
@@ -135,6 +138,10 @@ fp_responder_run(fp_responder_t *app)
                 app->cbs.tick(app, now, app->arg);
             next_tick = now + app->conf.tick_ms;
             more = true;    /*  the tick may have used the hub's sockets  */
+        }
+        if (watchdog > 0 && now >= next_ping) {
+            fp_sd_watchdog();       /*  from the loop: a hang stops it  */
+            next_ping = now + watchdog;
         }
         if (app->stopping && now >= app->stop_deadline)
             app->quit = 1;
