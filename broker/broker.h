@@ -268,6 +268,7 @@ int broker_js_publish(broker_t *b, const fp_publish_t *p,
                       struct broker_reply *held, char *code, char *err);
 json_t *broker_js_json(const broker_t *b);
 bool broker_js_connected(const broker_t *b);
+uint64_t broker_js_stalled(const broker_t *b);
 void broker_js_close(broker_t *b);
 
 /*  replay.c: rebuild history, keyed state and SEQ from the store.  */

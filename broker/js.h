@@ -81,6 +81,9 @@ typedef struct broker_js {
     char kstream[80];           /*  NAME_KEYS  */
     int64_t created;            /*  creation (ns) of the stream of b->epoch */
     jsErrCode api_err;          /*  the last stream API call's refusal, 0 */
+    int stalled;                /*  stream reads in a row the feed stood
+                                 *  still behind the stream (health.c)  */
+    uint64_t behind;            /*  ... by this many events  */
     /*  the queue from libnats's threads  */
     pthread_mutex_t lock;
     js_item_t *head, *tail;

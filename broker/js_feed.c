@@ -263,7 +263,6 @@ void
 js_feed_info(broker_js_t *js, js_item_t *it)
 {
     static fp_log_limit_t limit;
-    static int behind;
     static uint64_t seen;
     broker_t *b = js->b;
     char err[FP_ERR_LEN];
@@ -275,18 +274,19 @@ js_feed_info(broker_js_t *js, js_item_t *it)
     }
     if (it->created != js->created) {
         s_new_epoch(js, it);
-        behind = 0;
+        js->stalled = 0;
         return;
     }
     if (it->first > 0 && it->first - 1 > b->evicted_upto)
         b->evicted_upto = it->first - 1;
     /*  the stream is ahead and the feed has not moved on several reads in
      *  a row, or the feed is gone: subscribe again from where we are  */
-    behind = it->seq > b->seq && b->seq == seen ? behind + 1 : 0;
+    js->stalled = it->seq > b->seq && b->seq == seen ? js->stalled + 1 : 0;
+    js->behind = it->seq > b->seq ? it->seq - b->seq : 0;
     seen = b->seq;
-    if (js->feed && behind < JS_STALL_INFOS)
+    if (js->feed && js->stalled < JS_STALL_INFOS)
         return;
-    behind = 0;
+    js->stalled = 0;
     if (js_feed_start(js, b->seq + 1, err) < 0)
         fp_log_warnx("jetstream: %s (retried at the next read)", err);
     else

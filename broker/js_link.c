@@ -485,6 +485,14 @@ broker_js_connected(const broker_t *b)
     return atomic_load(&b->js->connected);
 }
 
+/*  How many events the feed stands behind the stream when it has not
+ *  moved for two reads of the stream (two seconds) or more; else 0.  */
+uint64_t
+broker_js_stalled(const broker_t *b)
+{
+    return b->js->stalled >= 2 ? b->js->behind : 0;
+}
+
 json_t *
 broker_js_json(const broker_t *b)
 {
