@@ -206,11 +206,15 @@ class Publisher(threading.Thread):
         return time.time() - t0
 
     def run(self):
-        step, counter = 0, self.last_count()
+        step, counter, quotes = 0, self.last_count(), 0
+        syms = list(self.prices)
         while not self.halt.wait(0.05):
             step += 1
             if step % 5 == 0:
-                sym = random.choice(list(self.prices))
+                # every symbol once first (a full table within a second),
+                # then a random walk
+                sym = syms[quotes] if quotes < len(syms) else random.choice(syms)
+                quotes += 1
                 p = self.prices[sym] * (1 + random.gauss(0, 0.0008))
                 self.prices[sym] = p
                 self.send("prices", {"symbol": sym, "price": round(p, 6 if p < 10 else 2)},
