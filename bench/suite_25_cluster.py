@@ -96,14 +96,11 @@ def _jetstream(ctx, rep, n, since_rounds):
 
 
 def _row(label, r, base):
+    nats = f"{r['nats_us']:.1f}" if r["nats_us"] else "-"
     return (f"| {label} | **{r['events_per_s']:,.0f}** | {r['events_per_s'] / base:.2f}x | "
             f"{r['ack_p50_ms']:.1f} / {r['ack_p99_ms']:.1f} | "
             f"{r['delivery_p50_ms']:.1f} / {r['delivery_p99_ms']:.1f} | "
-            f"{r['broker_us']:.1f} | {r['nats_us']:.1f} |" if r['nats_us'] else
-            f"| {label} | **{r['events_per_s']:,.0f}** | {r['events_per_s'] / base:.2f}x | "
-            f"{r['ack_p50_ms']:.1f} / {r['ack_p99_ms']:.1f} | "
-            f"{r['delivery_p50_ms']:.1f} / {r['delivery_p99_ms']:.1f} | "
-            f"{r['broker_us']:.1f} | - |")
+            f"{r['broker_us']:.1f} | {nats} |")
 
 
 def run(ctx):

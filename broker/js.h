@@ -84,6 +84,7 @@ typedef struct broker_js {
     int stalled;                /*  stream reads in a row the feed stood
                                  *  still behind the stream (health.c)  */
     uint64_t behind;            /*  ... by this many events  */
+    uint64_t seen;              /*  the feed's SEQ at the last read  */
     /*  the queue from libnats's threads  */
     pthread_mutex_t lock;
     js_item_t *head, *tail;

@@ -263,7 +263,6 @@ void
 js_feed_info(broker_js_t *js, js_item_t *it)
 {
     static fp_log_limit_t limit;
-    static uint64_t seen;
     broker_t *b = js->b;
     char err[FP_ERR_LEN];
 
@@ -281,9 +280,9 @@ js_feed_info(broker_js_t *js, js_item_t *it)
         b->evicted_upto = it->first - 1;
     /*  the stream is ahead and the feed has not moved on several reads in
      *  a row, or the feed is gone: subscribe again from where we are  */
-    js->stalled = it->seq > b->seq && b->seq == seen ? js->stalled + 1 : 0;
+    js->stalled = it->seq > b->seq && b->seq == js->seen ? js->stalled + 1 : 0;
     js->behind = it->seq > b->seq ? it->seq - b->seq : 0;
-    seen = b->seq;
+    js->seen = b->seq;
     if (js->feed && js->stalled < JS_STALL_INFOS)
         return;
     js->stalled = 0;

@@ -411,7 +411,8 @@ s_discard(broker_store_t *st)
     s_clear(st);
 }
 
-/*  Fill err with what failed on the active segment; counts the error.  */
+/*  Fill err with what failed on the active segment; counts the error and
+ *  keeps it as the store's problem until a batch is written again.  */
 static int
 s_error(broker_store_t *st, const char *what, char *err)
 {
@@ -419,6 +420,7 @@ s_error(broker_store_t *st, const char *what, char *err)
     broker_seg_path(st->path, s_active(st)->no, "", path, sizeof path);
     snprintf(err, FP_ERR_LEN, "store: cannot %s %s: %s", what, path,
              strerror(errno));
+    snprintf(st->problem, sizeof st->problem, "%s", err);
     st->errors++;
     return -1;
 }
@@ -525,14 +527,12 @@ broker_store_flush(broker_store_t *st, bool sync, char *err)
     bool need = sync || st->must_sync || st->policy == BROKER_FSYNC_ALWAYS;
     if (s_write(st, err) < 0) {
         s_discard(st);
-        snprintf(st->problem, sizeof st->problem, "%s", err);
         return -1;
     }
     if (need && fdatasync(st->fd) < 0) {
         s_error(st, "fsync", err);
         s_undo(st);
         s_discard(st);
-        snprintf(st->problem, sizeof st->problem, "%s", err);
         return -1;
     }
     st->problem[0] = '\0';
@@ -591,10 +591,8 @@ broker_store_on_timer(zloop_t *loop, int timer_id, void *arg)
     char err[FP_ERR_LEN];
 
     if (st->policy == BROKER_FSYNC_EVERYSEC && st->dirty &&
-        s_sync(st, err) < 0) {
+        s_sync(st, err) < 0)
         fp_log_error("%s: acknowledged events may be lost", err);
-        snprintf(st->problem, sizeof st->problem, "%s", err);
-    }
     broker_retain(b);
     return 0;
 }

@@ -44,6 +44,7 @@ void cli_reply_free(cli_reply_t *reply);
 int cli_refused(const cli_reply_t *reply);
 
 /*  print.c  */
+void cli_print_json(json_t *j);
 void cli_print_event(const cli_t *cli, const char *json, size_t len,
                      bool snapshot);
 size_t cli_print_events(const cli_t *cli, zmsg_t *frames, size_t nsnap);

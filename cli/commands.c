@@ -227,9 +227,7 @@ cli_stats(cli_t *cli, int argc, char **argv)
     if (!r.ok)
         rc = cli_refused(&r);
     else if (cli->json) {
-        char *text = fp_json_dump(r.meta, NULL);
-        printf("%s\n", text);
-        free(text);
+        cli_print_json(r.meta);
     } else {
         cli_print_stats(r.meta);
     }
@@ -251,9 +249,7 @@ cli_ping(cli_t *cli, int argc, char **argv)
     double ms = (double) (fp_clock_ns() - t0) / 1e6;
     if (cli->json) {
         json_object_set_new(r.meta, "rtt_ms", json_real(ms));
-        char *text = fp_json_dump(r.meta, NULL);
-        printf("%s\n", text);
-        free(text);
+        cli_print_json(r.meta);
     } else {
         printf("broker %s: epoch %s, head %lld, %.2f ms\n",
                json_string_value(json_object_get(r.meta, "version")),
@@ -287,9 +283,7 @@ cli_health(cli_t *cli, int argc, char **argv)
     if (cli->json) {
         json_object_set_new(r.meta, "live", json_true());
         json_object_set_new(r.meta, "ready", json_boolean(ready));
-        char *text = fp_json_dump(r.meta, NULL);
-        printf("%s\n", text);
-        free(text);
+        cli_print_json(r.meta);
     } else if (ready) {
         printf("ready: broker %s, epoch %s, head %lld\n",
                json_string_value(json_object_get(r.meta, "version")),

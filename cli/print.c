@@ -7,6 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  One JSON value on its own line (compact); j borrowed.  */
+void
+cli_print_json(json_t *j)
+{
+    char *text = fp_json_dump(j, NULL);
+    printf("%s\n", text);
+    free(text);
+}
+
 void
 cli_print_event(const cli_t *cli, const char *json, size_t len,
                 bool snapshot)
@@ -62,9 +71,7 @@ cli_print_reset(const cli_t *cli, const char *channel, const char *reason,
     if (cli->json) {
         json_t *j = json_pack("{s:{s:s, s:s, s:b}}", "reset", "channel",
                               channel, "reason", reason, "snapshot", snapshot);
-        char *text = fp_json_dump(j, NULL);
-        printf("%s\n", text);
-        free(text);
+        cli_print_json(j);
         json_decref(j);
     } else {
         printf("RESET  %s  (%s)%s\n", channel, reason,

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -83,18 +84,13 @@ fp_statsgate_bearer(const char *want, const char *authorization)
 {
     const char *got = authorization;
     size_t n = strlen(want);
-    unsigned char diff = 0;
 
     if (!got || strncasecmp(got, "Bearer ", 7) != 0)
         return false;
     got += 7;
     while (*got == ' ')
         got++;
-    if (strlen(got) != n || n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char) (want[i] ^ got[i]);
-    return diff == 0;
+    return n > 0 && strlen(got) == n && CRYPTO_memcmp(want, got, n) == 0;
 }
 
 #ifdef FP_TEST

@@ -593,8 +593,6 @@ fp_hub_stats(fp_hub_t *hub, fp_hub_stats_t *st)
 {
     *st = hub->stats;
     st->broker_up = hub->broker_up;
-    st->broker_ready = hub->broker_up && hub->ready_heard > 0 &&
-                       fp_clock_ms() - hub->ready_heard <= 3 * hub->hb_interval;
     st->head = hub->head;
     st->epoch = hub->epoch;
 }

@@ -94,9 +94,6 @@ typedef struct {
     uint64_t members;           /*  members now  */
     uint64_t channels;          /*  channels subscribed now  */
     bool broker_up;             /*  heartbeats arriving  */
-    bool broker_ready;          /*  ... and one said ready in the last
-                                 *  three intervals (with several brokers:
-                                 *  at least one of them is ready)  */
     uint64_t head;              /*  newest SEQ known  */
     const char *epoch;          /*  current epoch or ""  */
 } fp_hub_stats_t;

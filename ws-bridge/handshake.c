@@ -288,6 +288,7 @@ static const char *
 s_phrase(int status)
 {
     switch (status) {
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -302,16 +303,27 @@ s_phrase(int status)
     }
 }
 
-/*  A refusal with optional extra header lines.  */
+void
+wsb_hs_answer(int status, const char *ctype, const char *extra,
+              const char *body, size_t len, fp_buf_t *out)
+{
+    fp_buf_addf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n"
+                "Cache-Control: no-store\r\n%s\r\n", status,
+                s_phrase(status), ctype, len, extra);
+    fp_buf_add(out, body, len);
+}
+
+/*  A refusal with optional extra header lines and a text body.  */
 static void
 s_refusal(int status, const char *why, const char *extra, fp_buf_t *out)
 {
-    fp_buf_addf(out, "HTTP/1.1 %d %s\r\n"
-                "Content-Type: text/plain; charset=utf-8\r\n"
-                "Content-Length: %zu\r\nConnection: close\r\n"
-                "Cache-Control: no-store\r\n%s\r\n"
-                "fastpush-ws: %s\n", status, s_phrase(status),
-                strlen(why) + 14, extra, why);
+    char body[512];
+    int n = snprintf(body, sizeof body, "fastpush-ws: %s\n", why);
+    if (n < 0 || (size_t) n >= sizeof body)
+        n = (int) sizeof body - 1;
+    wsb_hs_answer(status, "text/plain; charset=utf-8", extra, body,
+                  (size_t) n, out);
 }
 
 void

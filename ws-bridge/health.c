@@ -35,12 +35,8 @@ s_route(const wsb_conf_t *conf, const char *req)
 static void
 s_answer(int status, const char *body, size_t len, fp_buf_t *out)
 {
-    fp_buf_addf(out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                "Content-Length: %zu\r\nConnection: close\r\n"
-                "Cache-Control: no-store\r\n%s\r\n", status,
-                status == 200 ? "OK" : "Service Unavailable", len,
-                status == 503 ? "Retry-After: 2\r\n" : "");
-    fp_buf_add(out, body, len);
+    wsb_hs_answer(status, "application/json",
+                  status == 503 ? "Retry-After: 2\r\n" : "", body, len, out);
 }
 
 bool

@@ -190,6 +190,11 @@ void wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out);
 /*  A plain refusal (e.g. 503 when full) with a text body.  */
 void wsb_hs_refusal(int status, const char *why, fp_buf_t *out);
 
+/*  Append a whole HTTP/1.1 answer that closes the connection: status,
+ *  Content-Type ctype, extra header lines ("" or CRLF-ended), body.  */
+void wsb_hs_answer(int status, const char *ctype, const char *extra,
+                   const char *body, size_t len, fp_buf_t *out);
+
 /*  The value of header `name` (case-insensitive) from a checked request,
  *  or NULL.  */
 const char *wsb_hs_header(const wsb_hs_t *hs, const char *name);
