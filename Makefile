@@ -249,8 +249,8 @@ FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
 FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
              conf wal acl jwt token sse_request store_replay
 FUZZ      ?= $(FUZZ_NAMES)
-FUZZ_SRC_ws_frame     = ws-bridge/frame.c
-FUZZ_SRC_ws_handshake = ws-bridge/handshake.c
+FUZZ_SRC_ws_frame     = ws-bridge/frame.c ws-bridge/deflate.c
+FUZZ_SRC_ws_handshake = ws-bridge/handshake.c ws-bridge/deflate.c ws-bridge/frame.c
 FUZZ_SRC_sse_request  = fcgi-sse/route.c
 FUZZ_SRC_store_replay = broker/store.c broker/segment.c
 

@@ -269,6 +269,36 @@ s_control(wsb_conn_t *c, const wsb_ev_t *ev)
     }
 }
 
+/*  Fail the connection for a bad message (the parser's failures go the
+ *  same way).  */
+static void
+s_fail(wsb_conn_t *c, unsigned code, const char *why)
+{
+    c->w->stats.protocol_errors++;
+    fp_log_debug("fd %d: failing the connection: %u %s", c->fd, code, why);
+    wsb_conn_shutdown(c, code, why);
+    s_finish(c);
+}
+
+/*  A whole message: inflated first when compressed (its size bound by
+ *  max-message, its UTF-8 checked then), handed to proto.c.  */
+static void
+s_message(wsb_conn_t *c, int opcode, bool compressed, const uint8_t *data,
+          size_t len)
+{
+    if (compressed) {
+        int code = wsb_deflate_inflate(c->w->z, data, len,
+                                       c->w->conf->max_message, &data, &len);
+        if (code)
+            return s_fail(c, (unsigned) code, code == WSB_CLOSE_TOO_BIG
+                          ? "message too big once inflated"
+                          : "invalid compressed data");
+        if (opcode == WSB_OP_TEXT && !fp_utf8_valid(data, len))
+            return s_fail(c, WSB_CLOSE_BAD_DATA, "invalid UTF-8");
+    }
+    wsb_proto_message(c, opcode, data, len);
+}
+
 /*  A piece of a data message: assemble, hand complete ones over.  */
 static void
 s_data(wsb_conn_t *c, const wsb_ev_t *ev)
@@ -276,7 +306,7 @@ s_data(wsb_conn_t *c, const wsb_ev_t *ev)
     if (c->state != WSB_CS_OPEN)
         return;
     if (ev->fin && c->in.len == 0) {
-        wsb_proto_message(c, ev->opcode, ev->data, ev->len);
+        s_message(c, ev->opcode, ev->compressed, ev->data, ev->len);
         return;
     }
     fp_buf_add(&c->in, ev->data, ev->len);
@@ -284,7 +314,8 @@ s_data(wsb_conn_t *c, const wsb_ev_t *ev)
         return;
     fp_buf_t msg = c->in;
     fp_buf_init(&c->in);
-    wsb_proto_message(c, ev->opcode, (const uint8_t *) msg.data, msg.len);
+    s_message(c, ev->opcode, ev->compressed, (const uint8_t *) msg.data,
+              msg.len);
     fp_buf_free(&msg);
 }
 
@@ -301,11 +332,7 @@ s_frames(wsb_conn_t *c, uint8_t *buf, size_t n)
         } else if (ev.type == WSB_EV_CONTROL) {
             s_control(c, &ev);
         } else if (ev.type == WSB_EV_ERROR) {
-            c->w->stats.protocol_errors++;
-            fp_log_debug("fd %d: failing the connection: %u %s", c->fd,
-                         ev.code, ev.why);
-            wsb_conn_shutdown(c, ev.code, ev.why);
-            s_finish(c);
+            s_fail(c, ev.code, ev.why);
         }
     }
 }
@@ -410,6 +437,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     c->w->stats.upgraded++;
     c->state = WSB_CS_OPEN;
     c->deadline = 0;
+    c->deflate = c->p.rsv1_ok = hs.deflate;
     if (!admitted) {
         wsb_out_error(c, "too_many_connections", why, NULL);
         wsb_conn_shutdown(c, WSB_CLOSE_POLICY, "too many connections for "

@@ -8,7 +8,10 @@
  *  masking, control frame size and fragmentation, the continuation state,
  *  the 64-bit length's top bit and the message size limit at the header;
  *  UTF-8 of text messages piece by piece (fail fast); close payloads when
- *  the frame is complete.
+ *  the frame is complete.  With permessage-deflate negotiated (rsv1_ok)
+ *  RSV1 may mark the first frame of a data message: such a message is
+ *  handed out compressed (ev->compressed) and conn.c checks its UTF-8
+ *  once inflated.
  */
 #include "wsb.h"
 #include "mem.h"
@@ -72,8 +75,13 @@ s_head(wsb_parser_t *p, const char **why)
 
     p->fin = b0 >> 7;
     p->op = b0 & 0x0f;
-    if (b0 & 0x70)
+    p->rsv1 = (b0 & 0x40) != 0;
+    if (b0 & 0x30)
         return *why = "reserved bits set", WSB_CLOSE_PROTOCOL;
+    if ((b0 & 0x40) && (!p->rsv1_ok || (p->op != WSB_OP_TEXT &&
+                                         p->op != WSB_OP_BINARY)))
+        return *why = p->rsv1_ok ? "RSV1 on a frame that does not start "
+               "a message" : "reserved bits set", WSB_CLOSE_PROTOCOL;
     if (!(b1 & 0x80))
         return *why = "client frames must be masked", WSB_CLOSE_PROTOCOL;
     switch (p->op) {
@@ -114,6 +122,7 @@ s_start(wsb_parser_t *p, const char **why)
             return *why = "message too big", WSB_CLOSE_TOO_BIG;
         if (p->op != WSB_OP_CONT) {
             p->msg_op = p->op;
+            p->msg_z = p->rsv1;
             p->msg_len = 0;
             fp_utf8_init(&p->utf8);
         }
@@ -159,11 +168,13 @@ s_frame_end(wsb_parser_t *p, wsb_ev_t *ev, size_t used)
     }
     if (!p->fin)
         return used;
-    if (p->msg_op == WSB_OP_TEXT && !fp_utf8_complete(&p->utf8))
+    if (p->msg_op == WSB_OP_TEXT && !p->msg_z &&
+        !fp_utf8_complete(&p->utf8))
         return s_fail(p, ev, used, WSB_CLOSE_BAD_DATA,
                       "text message ends inside a character");
     ev->type = WSB_EV_DATA;
     ev->opcode = p->msg_op;
+    ev->compressed = p->msg_z;
     ev->fin = true;
     ev->data = (const uint8_t *) "";
     ev->len = 0;
@@ -208,9 +219,11 @@ s_payload(wsb_parser_t *p, uint8_t *in, size_t n, wsb_ev_t *ev)
         p->got += k;
         return p->got == p->len ? s_frame_end(p, ev, k) : k;
     }
-    if (p->msg_op == WSB_OP_TEXT && fp_utf8_feed(&p->utf8, in, k, &bad) < 0)
+    if (p->msg_op == WSB_OP_TEXT && !p->msg_z &&
+        fp_utf8_feed(&p->utf8, in, k, &bad) < 0)
         return s_fail(p, ev, k, WSB_CLOSE_BAD_DATA, "invalid UTF-8");
     p->got += k;
+    ev->compressed = p->msg_z;
     if (p->got < p->len || !p->fin) {
         ev->type = WSB_EV_DATA;
         ev->opcode = p->msg_op;
@@ -224,7 +237,8 @@ s_payload(wsb_parser_t *p, uint8_t *in, size_t n, wsb_ev_t *ev)
         }
         return k;
     }
-    if (p->msg_op == WSB_OP_TEXT && !fp_utf8_complete(&p->utf8))
+    if (p->msg_op == WSB_OP_TEXT && !p->msg_z &&
+        !fp_utf8_complete(&p->utf8))
         return s_fail(p, ev, k, WSB_CLOSE_BAD_DATA,
                       "text message ends inside a character");
     ev->type = WSB_EV_DATA;

@@ -8,9 +8,10 @@
  *  of 16 bytes (400), Origin against the allowlist (403).  Then one of
  *  our subprotocols that the client offered is chosen (our order of
  *  preference); an offered "bearer.<token>" is a credential, kept for
- *  authorization (conn.c) and never echoed.  Extensions are never
- *  accepted, so permessage-deflate offers are simply not answered.  A refusal has a short text body that
- *  says why.
+ *  authorization (conn.c) and never echoed.  The one extension is
+ *  permessage-deflate: the first acceptable offer over every
+ *  Sec-WebSocket-Extensions line (deflate.c decides) is answered, others
+ *  are ignored.  A refusal has a short text body that says why.
  */
 #include "wsb.h"
 
@@ -47,6 +48,7 @@ s_refuse(wsb_hs_t *hs, int status, const char *why)
 {
     hs->status = status;
     hs->why = why;
+    hs->deflate = false;
 }
 
 /*  True if the comma-separated list holds token (case-insensitive).  */
@@ -164,6 +166,8 @@ s_headers(char *p, s_hdrs_t *h, wsb_hs_t *hs)
         } else if (strcasecmp(p, "Sec-WebSocket-Protocol") == 0) {
             if (s_protocols(v, h, hs) < 0)
                 return -1;
+        } else if (strcasecmp(p, "Sec-WebSocket-Extensions") == 0) {
+            hs->deflate = hs->deflate || wsb_deflate_offer(v);
         }
         p = eol + 2;
     }
@@ -271,6 +275,7 @@ wsb_hs_check(const wsb_conf_t *conf, char *req, size_t len, wsb_hs_t *hs)
         return s_refuse(hs, 403, h.norigin ? "origin not allowed"
                         : "a request without Origin is not allowed");
     s_protocol(conf, h.protocols, hs);
+    hs->deflate = hs->deflate && conf->deflate;
     wsb_hs_accept(h.key, strlen(h.key), hs->accept);
     hs->status = 101;
 }
@@ -349,5 +354,7 @@ wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out)
                 "Sec-WebSocket-Accept: %s\r\n", hs->accept);
     if (hs->protocol[0])
         fp_buf_addf(out, "Sec-WebSocket-Protocol: %s\r\n", hs->protocol);
+    if (hs->deflate)
+        fp_buf_adds(out, wsb_deflate_response());
     fp_buf_adds(out, "\r\n");
 }

@@ -78,6 +78,12 @@ static const fp_conf_opt_t s_opts[] = {
       "client messages per second and connection, 0 = no limit (100)" },
     { "publish", FP_CONF_BOOL, &s_conf.publish, 0, 0, NULL,
       "let clients publish (off)" },
+    { "deflate", FP_CONF_BOOL, &s_conf.deflate, 0, 0, NULL,
+      "accept permessage-deflate (RFC 7692) offers, without context "
+      "takeover: each event is compressed once for every client that "
+      "took it (on)" },
+    { "deflate-level", FP_CONF_INT, &s_conf.deflate_level, 1, 9, NULL,
+      "zlib compression level of events, 1 (fast) to 9 (small) (1)" },
     { "echo", FP_CONF_BOOL, &s_conf.echo, 0, 0, NULL,
       "echo test mode: echo messages instead of the JSON protocol (off)" },
     { "fanout", FP_CONF_STR, &s_conf.fanout, 0, 0, NULL,
@@ -115,6 +121,8 @@ s_defaults(void)
     s_conf.max_channels = 64;
     s_conf.max_pending = 16;
     s_conf.message_rate = 100;
+    s_conf.deflate = true;
+    s_conf.deflate_level = 1;
     s_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
     s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
     s_conf.log_level = fp_strdup("info");

@@ -5,8 +5,11 @@
  *  canonical JSON the broker made, in a text frame encoded once per
  *  process: the first subscriber to see the event stores the frame in
  *  ev->cache, every other subscriber's queue takes a reference to the
- *  same blob.  Snapshot events carry "snapshot":true, so they are
- *  encoded per delivery (they are rare).
+ *  same blob.  With permessage-deflate the event is also compressed once
+ *  (deflate.c), on first need, and kept beside the plain frame: each
+ *  subscriber takes the one its connection negotiated (the plain one
+ *  when compressing did not make it smaller).  Snapshot events carry
+ *  "snapshot":true, so they are encoded per delivery (they are rare).
  *
  *  A partial unsubscribe re-joins the channels that remain from the
  *  subscription's cursor, so nothing is lost or repeated on them.
@@ -62,6 +65,49 @@ s_add_chans(fp_buf_t *b, char *const *chans, size_t n)
     fp_buf_addc(b, ']');
 }
 
+/*  An event's frames, made once per worker (ev->cache).  */
+typedef struct {
+    fp_blob_t *plain;
+    fp_blob_t *z;               /*  compressed, NULL if none (yet)  */
+    bool z_tried;
+} s_frames_t;
+
+static void
+s_frames_free(void *p)
+{
+    s_frames_t *f = p;
+    fp_blob_unref(&f->plain);
+    fp_blob_unref(&f->z);
+    free(f);
+}
+
+/*  The frame of ev for connection c (borrowed: the event holds it).  */
+static fp_blob_t *
+s_frame(wsb_conn_t *c, fp_event_t *ev)
+{
+    s_frames_t *f = ev->cache;
+    if (!f) {
+        f = fp_calloc(1, sizeof *f);
+        f->plain = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
+        ev->cache = f;
+        ev->cache_free = s_frames_free;
+    }
+    if (!c->deflate)
+        return f->plain;
+    if (!f->z_tried) {
+        wsb_stats_t *st = &c->w->stats;
+        f->z_tried = true;
+        f->z = wsb_deflate_frame(c->w->z, WSB_OP_TEXT, ev->json,
+                                 ev->json_len);
+        if (f->z) {
+            st->deflated++;
+            st->deflate_in += f->plain->len;
+            st->deflate_out += f->z->len;
+        }
+    }
+    return f->z ? f->z : f->plain;
+}
+
 /*  Snapshot events say so in their JSON; late events (FP_EVENT_LATE) go
  *  out as they are: clients de-duplicate by (channel, seq).  */
 static void
@@ -81,11 +127,7 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
         free(json);
         return;
     }
-    if (!ev->cache) {
-        ev->cache = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
-        ev->cache_free = fp_blob_cache_free;
-    }
-    wsb_out_send(s->c, ev->cache);
+    wsb_out_send(s->c, s_frame(s->c, ev));
 }
 
 static void

@@ -34,7 +34,8 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
     fp_log_info("%s: connections %u, accepted %llu, upgraded %llu, "
                 "refused %llu, timeouts %llu, protocol_errors %llu, "
                 "dead_peers %llu, slow_consumers %llu, messages_in %llu, "
-                "frames_out %llu, published %llu, rate_limited %llu", when,
+                "frames_out %llu, published %llu, rate_limited %llu, "
+                "deflated %llu (%llu bytes to %llu)", when,
                 w->nconns,
                 (unsigned long long) s->accepted,
                 (unsigned long long) s->upgraded,
@@ -46,7 +47,10 @@ wsb_worker_stats(wsb_worker_t *w, const char *when)
                 (unsigned long long) s->messages_in,
                 (unsigned long long) s->frames_out,
                 (unsigned long long) s->published,
-                (unsigned long long) s->rate_limited);
+                (unsigned long long) s->rate_limited,
+                (unsigned long long) s->deflated,
+                (unsigned long long) s->deflate_in,
+                (unsigned long long) s->deflate_out);
 }
 
 /*  Tell the broker how this worker is doing (STATS, /stats, /metrics).  */
@@ -160,6 +164,9 @@ s_open(wsb_worker_t *w, char *err)
         fp_loop_add(w->loop, fds[0], EPOLLIN, s_on_hub, w);
         fp_loop_add(w->loop, fds[1], EPOLLIN, s_on_hub, w);
     }
+    if (conf->deflate && !(w->z = wsb_deflate_new((int) conf->deflate_level,
+                                                  err)))
+        return -1;
     w->rbuf = fp_malloc(WSB_RBUF);
     uint8_t ping[2] = { 0x89, 0x00 };
     w->ping = fp_blob_new(ping, sizeof ping);
@@ -178,6 +185,7 @@ s_close_all(wsb_worker_t *w)
     if (w->sigfd >= 0)
         close(w->sigfd);
     fp_blob_unref(&w->ping);
+    wsb_deflate_destroy(&w->z);
     free(w->rbuf);
 }
 

@@ -6,7 +6,7 @@
  *  frame parser and encoder, no I/O), handshake.c (the HTTP upgrade),
  *  proto.c (the JSON protocol of client messages), sub.c (subscriptions:
  *  hub members and the shared event frames), out.c (what is queued for a
- *  client).  Calls go one way: worker -> conn -> proto -> sub, and each of
+ *  client), deflate.c (permessage-deflate).  Calls go one way: worker -> conn -> proto -> sub, and each of
  *  conn, proto and sub -> out; out calls back only wsb_conn_end
  *  (docs/architecture.md).  docs/protocol.md describes what
  *  clients see.
@@ -60,6 +60,8 @@ typedef struct {
                                     same); 0 = no limit  */
     bool publish;               /*  clients may publish  */
     bool echo;                  /*  echo test mode instead of JSON  */
+    bool deflate;               /*  accept permessage-deflate offers  */
+    int64_t deflate_level;      /*  zlib level for events, 1-9  */
     char *fanout;               /*  broker endpoints  */
     char *control;
     char *log_level;
@@ -82,6 +84,10 @@ enum {
     WSB_CLOSE_AUTH_EXPIRED = 4001
 };
 
+/*  Or'ed into an opcode for wsb_frame_head: the frame's RSV1 bit, a
+ *  compressed message (permessage-deflate).  */
+#define WSB_FRAME_RSV1 0x40
+
 /*  Parser states: the bytes of a frame may arrive one at a time.  */
 typedef enum {
     WSB_PS_HEAD,                /*  first two header bytes  */
@@ -103,6 +109,8 @@ typedef struct {
     uint8_t opcode;             /*  DATA: the message's (1 or 2);
                                     CONTROL: 8, 9 or 10  */
     bool fin;                   /*  DATA: last piece of the message  */
+    bool compressed;            /*  DATA: the message is deflated (RSV1);
+                                    its UTF-8 is not checked here  */
     uint16_t code;              /*  ERROR: close code to send;
                                     CONTROL close: received code or 1005  */
     const uint8_t *data;        /*  unmasked payload (borrowed: the input
@@ -120,6 +128,9 @@ typedef struct {
     uint8_t state;              /*  wsb_pstate_t  */
     uint8_t op, fin;            /*  current frame  */
     uint8_t msg_op;             /*  opcode of the open message, 0 if none  */
+    bool rsv1_ok;               /*  permessage-deflate was negotiated  */
+    bool msg_z;                 /*  the open message is compressed  */
+    bool rsv1;                  /*  current frame  */
     uint8_t need, have;         /*  header bytes wanted / collected  */
     uint8_t hdr[8];
     uint8_t mask[4];
@@ -144,8 +155,9 @@ int wsb_close_check(const uint8_t *p, size_t n, uint16_t *code);
 /*  True for codes a peer may send (1000-1003, 1007-1014, 3000-4999).  */
 bool wsb_close_code_valid(unsigned code);
 
-/*  Write an unmasked frame header with FIN for a payload of len bytes;
- *  returns its size (2, 4 or 10; out needs 10).  */
+/*  Write an unmasked frame header with FIN for a payload of len bytes
+ *  (opcode may carry WSB_FRAME_RSV1); returns its size (2, 4 or 10; out
+ *  needs 10).  */
 size_t wsb_frame_head(uint8_t *out, int opcode, uint64_t len);
 
 /*  A whole frame in a blob with one reference (the caller's).  */
@@ -154,6 +166,36 @@ fp_blob_t *wsb_frame_blob(int opcode, const void *data, size_t len);
 /*  A close frame: code (0 for none) and a reason cut to fit 123 bytes at
  *  a character boundary.  */
 fp_blob_t *wsb_close_blob(unsigned code, const char *reason);
+
+/* ------------------------------------------------------------ deflate */
+
+typedef struct wsb_deflate wsb_deflate_t;
+
+/*  True if a Sec-WebSocket-Extensions value holds a permessage-deflate
+ *  offer we accept (any context takeover and client window; a server
+ *  window of 15 or none; no unknown or repeated parameter).  */
+bool wsb_deflate_offer(const char *value);
+
+/*  The response header line (CRLF-ended) for an accepted offer: no
+ *  context takeover either way.  */
+const char *wsb_deflate_response(void);
+
+/*  A worker's streams (compression at level 1-9); NULL with err.  */
+wsb_deflate_t *wsb_deflate_new(int level, char *err);
+
+/*  Free the streams; NULL the pointer.  */
+void wsb_deflate_destroy(wsb_deflate_t **z_p);
+
+/*  A whole compressed frame (RSV1) of data, one reference (the
+ *  caller's); NULL when compressing does not make it smaller.  */
+fp_blob_t *wsb_deflate_frame(wsb_deflate_t *z, int opcode, const void *data,
+                             size_t len);
+
+/*  Inflate one compressed client message.  0 with *out (valid until the
+ *  next call on z) and *outlen; or the close code: 1009 past max bytes
+ *  (0: no limit), 1007 for data that is not a deflate stream.  */
+int wsb_deflate_inflate(wsb_deflate_t *z, const uint8_t *in, size_t n,
+                        uint64_t max, const uint8_t **out, size_t *outlen);
 
 /* ------------------------------------------------------------ handshake */
 
@@ -168,6 +210,7 @@ typedef struct {
     bool challenge;             /*  401: add WWW-Authenticate  */
     char accept[WSB_ACCEPT_LEN];
     char protocol[64];          /*  chosen subprotocol or ""  */
+    bool deflate;               /*  permessage-deflate accepted  */
     /*  For authorization, borrowed from the request buffer: the header
      *  lines (the first WSB_HS_HEADERS), the query string ("" if none)
      *  and the token of an offered "bearer.<token>" subprotocol (never
@@ -224,6 +267,9 @@ typedef struct {
     uint64_t published;         /*  client publishes accepted  */
     uint64_t rate_limited;      /*  client messages refused by the rate  */
     uint64_t events;            /*  events queued to clients  */
+    uint64_t deflated;          /*  event frames sent compressed  */
+    uint64_t deflate_in;        /*  their bytes before / after  */
+    uint64_t deflate_out;
 } wsb_stats_t;
 
 struct wsb_worker {
@@ -241,6 +287,7 @@ struct wsb_worker {
     wsb_conn_t *dirty;          /*  connections with output to flush  */
     uint8_t *rbuf;              /*  read buffer shared by connections  */
     fp_blob_t *ping;            /*  the heartbeat ping frame  */
+    wsb_deflate_t *z;           /*  permessage-deflate streams, or NULL  */
     int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
 };
@@ -277,6 +324,7 @@ struct wsb_conn {
     bool shut_after_flush;      /*  FIN once the queue is written  */
     bool close_got;             /*  the peer's close frame arrived  */
     bool cut;                   /*  cut as a slow consumer  */
+    bool deflate;               /*  permessage-deflate negotiated  */
     uint16_t nsubs;             /*  subscriptions  */
     uint16_t nchans;            /*  channels over all subscriptions  */
     uint16_t npubs;             /*  publishes in flight  */

@@ -173,8 +173,10 @@ def chromium(env, b, echo, proto):
             out = br.evaluate(script, url=page.origin + "/", timeout=20)
     finally:
         page.close()
-    t.eq((out["proto"], out["ext"]), ("fastpush.v1", ""),
-         "chromium: our subprotocol chosen from its offer, permessage-deflate declined")
+    t.eq((out["proto"], out["ext"]), ("fastpush.v1", "permessage-deflate; "
+                                      "server_no_context_takeover; client_no_context_takeover"),
+         "chromium: our subprotocol chosen from its offer, permessage-deflate taken without "
+         "context takeover (its messages below arrive compressed)")
     t.eq(out["echo"], [["text", 13, "chromium ✓ 𝄞"], ["bin", 100000], ["text", 70000, "x" * 20]],
          "chromium: text (astral plane), 100 KB binary and 70 KB text echoed in order")
     t.eq(out["close"], [1000, "", True], "chromium: clean close, its code echoed")

@@ -36,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static wsb_conf_t conf = {
         .paths = { paths, 2 }, .subprotocols = { protos, 2 },
         .origins = { origins, 2 }, .allow_no_origin = true,
+        .deflate = true,
     };
     static const int ok_status[] = { 101, 400, 403, 404, 405, 426, 0 };
     char *req = malloc(size + 1);
@@ -55,12 +56,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 || strcmp(hs.protocol, protos[1]) == 0, "foreign protocol");
     } else {
         s_check(hs.why && hs.why[0], "refusal without a reason");
+        s_check(!hs.deflate, "an extension on a refusal");
     }
     fp_buf_init(&out);
     wsb_hs_response(&hs, &out);
     s_check(strncmp(out.data, "HTTP/1.1 ", 9) == 0, "status line");
     char *blank = strstr(out.data, "\r\n\r\n");
     s_check(blank != NULL, "no blank line");
+    s_check(!!strstr(out.data, "Sec-WebSocket-Extensions: permessage-deflate;")
+            == hs.deflate, "extension line iff accepted");
     if (hs.status != 101) {
         const char *cl = strstr(out.data, "Content-Length: ");
         s_check(cl && (size_t) atoi(cl + 16) == strlen(blank + 4),
