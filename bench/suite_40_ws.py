@@ -96,6 +96,35 @@ def _collect(clients, sig):
     return out
 
 
+def start_clients(ctx, port, n, src, clients, extra=()):
+    """Start ws_bench processes (PER_CLIENT connections at most each, on
+    source addresses SRC.I.1-50) holding n connections subscribed to
+    "bench", appending them to clients; wait for their READY lines (3
+    minutes at most).  Returns (ready, failed) over all of them."""
+    k = (n + PER_CLIENT - 1) // PER_CLIENT
+    started = []
+    for i in range(k):
+        m = n // k + (1 if i < n % k else 0)
+        started.append(subprocess.Popen(
+            [os.path.join(ctx.bin, "ws_bench"), "-p", str(port), "-n", str(m),
+             "-s", f"{src}.{i}", "-c", "bench", "-i", "300", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    clients += started
+    ready = failed = 0
+    end = time.time() + 180
+    while started and time.time() < end:
+        r, _, _ = select.select([c.stdout for c in started], [], [], 1.0)
+        for c in started[:]:
+            if c.stdout in r:
+                line = c.stdout.readline().decode()
+                if line.startswith("READY"):
+                    _, ok, bad = line.split()
+                    ready += int(ok)
+                    failed += int(bad)
+                    started.remove(c)
+    return ready, failed
+
+
 def run(ctx):
     import zmq
     n = int(os.environ.get("FP_WS_CONNS", "2000" if ctx.quick else "10000"))
@@ -115,27 +144,8 @@ def run(ctx):
         base = sum(_rss_kb(p) for p in workers)
         base_anon = sum(_rss_kb(p, "RssAnon") for p in workers)
         slab0 = _slab_kb()
-        k = (n + PER_CLIENT - 1) // PER_CLIENT
         t0 = time.time()
-        for i in range(k):
-            m = n // k + (1 if i < n % k else 0)
-            clients.append(subprocess.Popen(
-                [os.path.join(ctx.bin, "ws_bench"), "-p", str(port), "-n", str(m),
-                 "-s", f"127.1.{i}", "-c", "bench", "-i", "300"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-        ready = failed = 0
-        pending = list(clients)
-        end = time.time() + 180
-        while pending and time.time() < end:
-            r, _, _ = select.select([c.stdout for c in pending], [], [], 1.0)
-            for c in pending[:]:
-                if c.stdout in r:
-                    line = c.stdout.readline().decode()
-                    if line.startswith("READY"):
-                        _, ok, bad = line.split()
-                        ready += int(ok)
-                        failed += int(bad)
-                        pending.remove(c)
+        ready, failed = start_clients(ctx, port, n, "127.1", clients)
         connect_s = time.time() - t0
         ctx.log(f"ws: {ready} connections ready ({failed} failed) in {connect_s:.1f} s")
         time.sleep(2.0)

@@ -1,6 +1,6 @@
 /*  ws_bench: a WebSocket load client for fastpush-ws, over epoll.
  *
- *      ws_bench -p PORT -n CONNS [-H HOST] [-s SRC] [-c CHANNEL] [-i N]
+ *      ws_bench -p PORT -n CONNS [-H HOST] [-s SRC] [-c CHANNEL] [-i N] [-z]
  *
  *  Opens CONNS connections to ws://HOST:PORT/ws (at most -i handshakes in
  *  flight), spread over the source addresses SRC.1 .. SRC.50 (e.g. -s
@@ -11,7 +11,11 @@
  *  "t":NANOSECONDS (CLOCK_REALTIME at publish) adds a latency sample.
  *  SIGUSR1 prints the counters as one JSON line, SIGTERM prints them and
  *  exits.  The JSON has the latency histogram in 10 us buckets
- *  ("hist": {"bucket": count}) so several processes can be merged.
+ *  ("hist": {"bucket": count}) so several processes can be merged, and
+ *  "bytes": every byte read after the upgrade (what crossed the wire).
+ *  -z offers permessage-deflate (RFC 7692) and inflates compressed
+ *  frames (no context takeover, as fastpush-ws answers) before reading
+ *  them; "zframes" counts those.
  *
  *  One process holds at most ~19,900 sockets (RLIMIT_NOFILE here is
  *  20,000); run several for more.
@@ -33,6 +37,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define BUF 4096
 #define BUCKETS 100000          /*  10 us each: up to 1 s  */
@@ -56,6 +61,10 @@ static struct {
     int ep;
     bool announced;
     bool no_subscribe;          /*  -S: ready right after the 101  */
+    bool deflate;               /*  -z: offer permessage-deflate  */
+    uint64_t bytes, zframes;
+    z_stream z;
+    char zout[65536];
 } B;
 
 static int64_t
@@ -160,6 +169,26 @@ s_sample(const char *p, size_t n)
     B.samples++;
 }
 
+/*  Inflate a compressed message into B.zout; its length or -1.  */
+static long
+s_inflate(const char *d, size_t len)
+{
+    static const uint8_t tail[4] = { 0, 0, 0xff, 0xff };
+    inflateReset(&B.z);
+    B.z.next_out = (Bytef *) B.zout;
+    B.z.avail_out = sizeof B.zout;
+    B.z.next_in = (Bytef *) d;
+    B.z.avail_in = (uInt) len;
+    if (inflate(&B.z, Z_SYNC_FLUSH) < 0)
+        return -1;
+    B.z.next_in = (Bytef *) tail;
+    B.z.avail_in = 4;
+    if (inflate(&B.z, Z_SYNC_FLUSH) < 0)
+        return -1;
+    B.zframes++;
+    return (long) (sizeof B.zout - B.z.avail_out);
+}
+
 /*  Handle whole frames in c->buf.  */
 static void
 s_frames(conn_t *c)
@@ -185,6 +214,16 @@ s_frames(conn_t *c)
             break;
         int op = p[0] & 0x0f;
         const char *d = (const char *) p + h;
+        size_t frame = h + len;
+        if (op == 1 && (p[0] & 0x40)) {
+            long n = s_inflate(d, len);
+            if (n < 0) {
+                s_dead(c, true);
+                return;
+            }
+            d = B.zout;
+            len = (size_t) n;
+        }
         if (op == 1) {
             if (len > 16 && memcmp(d, "{\"type\":\"ready\"", 15) == 0) {
                 if (c->state == C_SUBSCRIBING) {
@@ -203,7 +242,7 @@ s_frames(conn_t *c)
             s_dead(c, false);
             return;
         }
-        off += h + len;
+        off += frame;
     }
     memmove(c->buf, c->buf + off, c->len - off);
     c->len = (uint16_t) (c->len - off);
@@ -220,6 +259,8 @@ s_readable(conn_t *c)
         return;
     }
     c->len = (uint16_t) (c->len + r);
+    if (c->state != C_UPGRADING)
+        B.bytes += (uint64_t) r;
     if (c->state == C_UPGRADING) {
         char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
         if (!end)
@@ -229,6 +270,7 @@ s_readable(conn_t *c)
             return;
         }
         size_t hl = (size_t) (end + 4 - c->buf);
+        B.bytes += c->len - hl;
         memmove(c->buf, c->buf + hl, c->len - hl);
         c->len = (uint16_t) (c->len - hl);
         if (B.no_subscribe) {
@@ -261,7 +303,9 @@ s_writable(conn_t *c, int i)
     int n = snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: %s:%d\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n", B.host, B.port);
+                     "Sec-WebSocket-Version: 13\r\n%s\r\n", B.host, B.port,
+                     B.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                     "client_max_window_bits\r\n" : "");
     if (write(c->fd, req, (size_t) n) != n) {
         s_dead(c, true);
         return;
@@ -275,9 +319,11 @@ static void
 s_report(void)
 {
     printf("{\"conns\":%d,\"ready\":%d,\"failed\":%d,\"closed\":%d,"
-           "\"events\":%llu,\"samples\":%llu,\"late\":%llu,\"hist\":{",
+           "\"events\":%llu,\"samples\":%llu,\"late\":%llu,\"bytes\":%llu,"
+           "\"zframes\":%llu,\"hist\":{",
            B.n, B.ready, B.failed, B.closed, (unsigned long long) B.events,
-           (unsigned long long) B.samples, (unsigned long long) B.late);
+           (unsigned long long) B.samples, (unsigned long long) B.late,
+           (unsigned long long) B.bytes, (unsigned long long) B.zframes);
     bool first = true;
     for (int i = 0; i < BUCKETS; i++) {
         if (!B.hist[i])
@@ -296,7 +342,7 @@ main(int argc, char **argv)
     B.host = "127.0.0.1";
     B.channel = "bench";
     B.inflight = 200;
-    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:S")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:Sz")) != -1) {
         switch (opt) {
         case 'H': B.host = optarg; break;
         case 'p': B.port = atoi(optarg); break;
@@ -305,13 +351,14 @@ main(int argc, char **argv)
         case 'c': B.channel = optarg; break;
         case 'i': B.inflight = atoi(optarg); break;
         case 'S': B.no_subscribe = true; break;
+        case 'z': B.deflate = true; break;
         default:
             fprintf(stderr, "usage: ws_bench -p PORT -n CONNS [-H HOST] "
-                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT] [-S]\n");
+                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT] [-S] [-z]\n");
             return 2;
         }
     }
-    if (B.port <= 0 || B.n <= 0)
+    if (B.port <= 0 || B.n <= 0 || inflateInit2(&B.z, -15) != Z_OK)
         return 2;
     int sigfd = fp_sig_fd();
     B.conns = calloc((size_t) B.n, sizeof *B.conns);
