@@ -53,11 +53,14 @@ to fastpush-poll for every request (it does not keep FastCGI connections
 alive), and libfcgi's acceptor thread accepts it, reads the parameters
 and hands the request to the event loop, two thread switches per poll.
 nchan answers inside nginx and Node.js inside its own process.  Each
-poll is also a SINCE round trip to the broker (over ZeroMQ, through both
-sides' I/O threads): answering a quiet poll from the responder's own
-feed was tried and reverted, because an event the broker has already
-acknowledged may not have reached that feed yet, and a poll made right
-after the publish would then miss it.
+poll is also answered by a SINCE to the broker (over ZeroMQ, through both
+sides' I/O threads), but polls that ask the same question (channels,
+cursor, limit: caught-up clients all ask the same) share one: at most
+one such SINCE is in flight, and a poll that arrives after it left waits
+for the next, so a publish acknowledged before the poll is always in its
+answer (fcgi-poll/batch.c; answering from the responder's own feed was
+tried and reverted, because an event the broker has already acknowledged
+may not have reached that feed yet).
 A long-poll pays the same
 per-request cost again on every re-request after an event.
 {bl.errors_note(poll, labels, "Interval poll: not available, errors and warnings")}{

@@ -177,6 +177,7 @@ s_release(void *arg)
 {
     polld_t *d = arg;
     free(d->parked);
+    polld_batch_release(d);
 }
 
 int

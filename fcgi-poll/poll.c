@@ -216,10 +216,10 @@ polld_expire(polld_t *d, int64_t now)
 
 /* ------------------------------------------------------------ replies */
 
-static void
-s_on_since(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
+void
+polld_since_answer(polld_req_t *r, bool ok, json_t *meta, fp_event_t **evs,
+                   size_t n)
 {
-    polld_req_t *r = arg;
     const char *code = fp_error_code(meta);
     const char *cursor = json_string_value(json_object_get(meta, "cursor"));
     size_t nsnap = (size_t) json_integer_value(json_object_get(meta,
@@ -334,15 +334,9 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
         r->wait_ms = 0;         /*  shutting down: answer now, do not park  */
     const char *inm = fp_fcgi_req_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
-    if (!since || !*since) {
+    if (!since || !*since)
         r->hreq = fp_hub_request(hub, "PING", NULL, s_on_ping, r);
-    } else {
-        json_t *chans = json_array();
-        for (int i = 0; i < r->channels.count; i++)
-            json_array_append_new(chans, json_string(r->channels.items[i]));
-        r->hreq = fp_hub_request(hub, "SINCE", json_pack(
-            "{s:o, s:s, s:I}", "channels", chans, "cursor", since,
-            "limit", (json_int_t) r->limit), s_on_since, r);
-    }
+    else
+        polld_batch_since(r, since);
     fp_query_free(&q);
 }

@@ -18,6 +18,7 @@
 #ifndef POLLD_H
 #define POLLD_H
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,9 +67,12 @@ typedef struct {
     uint64_t published;         /*  HTTP publishes accepted  */
     uint64_t gone;              /*  clients that left while waiting  */
     uint64_t stats_refused;     /*  /stats, /metrics refused (403)  */
+    uint64_t since_sent;        /*  SINCE requests sent for polls  */
+    uint64_t since_shared;      /*  polls answered by another's SINCE  */
 } polld_stats_t;
 
 typedef struct polld polld_t;
+typedef struct polld_batch polld_batch_t;
 
 /*  One request being answered.  */
 typedef struct polld_req {
@@ -82,6 +86,8 @@ typedef struct polld_req {
     int64_t limit;
     int64_t wait_ms;            /*  0 = answer at once  */
     fp_hub_req_t *hreq;         /*  pending broker request  */
+    polld_batch_t *batch;       /*  the shared SINCE it waits for (batch.c)  */
+    struct polld_req *bnext;    /*  ... the batch's list  */
     fp_member_t *member;        /*  parked long-poll  */
     int64_t deadline;           /*  end of the wait (ms, monotonic)  */
     uint32_t slot;              /*  position in d->parked  */
@@ -103,6 +109,7 @@ struct polld {
     polld_req_t **parked;       /*  waiting long-polls  */
     uint32_t nparked, cap;
     polld_req_t *due;           /*  answers to send this round  */
+    zhashx_t *batches;          /*  question -> polld_batch_t (batch.c)  */
     int64_t next_report;
     polld_stats_t stats;
 };
@@ -131,6 +138,19 @@ void polld_poll(polld_req_t *r, fp_fcgi_req_t *req);
 void polld_answer_due(polld_t *d);
 void polld_expire(polld_t *d, int64_t now);
 void polld_unpark(polld_req_t *r);
+
+/*  The broker's answer to a poll's SINCE (meta, evs borrowed): answer r,
+ *  or park it when it waits and nothing is new.  */
+void polld_since_answer(polld_req_t *r, bool ok, json_t *meta,
+                        fp_event_t **evs, size_t n);
+
+/*  batch.c: ask SINCE from `since` for r's channels and limit, sharing
+ *  the SINCE of polls with the same question (polld_since_answer answers
+ *  each); polld_batch_leave takes r out (polld_req_free does);
+ *  polld_batch_release frees d's table (made at the first poll).  */
+void polld_batch_since(polld_req_t *r, const char *since);
+void polld_batch_leave(polld_req_t *r);
+void polld_batch_release(polld_t *d);
 
 /*  state.c, publish.c, stats.c  */
 void polld_state(polld_req_t *r, fp_fcgi_req_t *req);

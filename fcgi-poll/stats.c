@@ -57,6 +57,10 @@ polld_self_stats(polld_t *d)
                      "broker_up", hs.broker_up);
     json_object_set_new(st, "stats_refused",
                         json_integer((json_int_t) s->stats_refused));
+    json_object_set_new(st, "since_sent",
+                        json_integer((json_int_t) s->since_sent));
+    json_object_set_new(st, "since_shared",
+                        json_integer((json_int_t) s->since_shared));
     fp_access_report(d->authz, st);
     return st;
 }
