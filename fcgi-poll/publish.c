@@ -100,14 +100,17 @@ s_rights(polld_req_t *r, fp_fcgi_req_t *req, const fp_publish_t *p)
     return 0;
 }
 
-/*  The validated event as a broker PUBLISH body.  */
+/*  The validated event as a broker PUBLISH body, or NULL with err when
+ *  its data is JSON the broker's own parser refuses (a repeated key, a
+ *  NUL in a key): refused here as the broker would, never sent as null.  */
 static json_t *
-s_body(const fp_publish_t *p)
+s_body(const fp_publish_t *p, char *err)
 {
-    json_t *data = json_loadb(p->data, p->data_len, JSON_DECODE_ANY, NULL);
+    json_t *data = fp_json_parse(p->data, p->data_len, err);
+    if (!data)
+        return NULL;
     json_t *body = json_pack("{s:s, s:s, s:o}", "channel", p->channel,
-                             "event", p->type,
-                             "data", data ? data : json_null());
+                             "event", p->type, "data", data);
     if (p->key)
         json_object_set_new(body, "key", json_string(p->key));
     return body;
@@ -135,13 +138,16 @@ polld_publish(polld_req_t *r, fp_fcgi_req_t *req)
         return;
     }
     int rc = fp_publish_parse(req->body, req->body_len, &p, false, err);
+    json_t *body = NULL;
     if (rc < 0) {
         polld_error(r, 400, rc == FP_PUBLISH_EJSON ? "invalid_json"
                                                     : "invalid_event", err);
     } else if (secret == 0 && s_rights(r, req, &p) < 0) {
         /*  refused  */
+    } else if (!(body = s_body(&p, err))) {
+        polld_error(r, 400, "invalid_json", err);
     } else {
-        r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "PUBLISH", s_body(&p),
+        r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "PUBLISH", body,
                                  s_on_published, r);
     }
     fp_publish_clear(&p);

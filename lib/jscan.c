@@ -11,6 +11,7 @@ fp_jscan_init(fp_jscan_t *s, const char *text, size_t len, char *err)
     s->start = s->p = text;
     s->end = text + len;
     s->err = err;
+    s->in_key = 0;
 }
 
 int
@@ -126,6 +127,9 @@ s_unicode(fp_jscan_t *s, fp_buf_t *out)
             return fp_jscan_fail(s, "high surrogate without low surrogate");
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
     }
+    if (cp == 0 && s->in_key)
+        return fp_jscan_fail(s, "\\u0000 in an object key (jansson, and so "
+                             "the broker, cannot hold it)");
     if (out)
         s_put_utf8(out, cp);
     return 0;
@@ -256,7 +260,10 @@ s_container(fp_jscan_t *s, fp_buf_t *out, int depth, bool object)
         goto done;
     for (;;) {
         if (object) {
-            if (s_string_raw(s, out) < 0 || fp_jscan_expect(s, ':') < 0)
+            s->in_key = 1;
+            int rc = s_string_raw(s, out);
+            s->in_key = 0;
+            if (rc < 0 || fp_jscan_expect(s, ':') < 0)
                 return -1;
             if (out)
                 fp_buf_addc(out, ':');
@@ -359,6 +366,9 @@ fp_jscan_test(void)
     for (int i = 0; bad[i]; i++)
         FP_CHECK(s_bad(bad[i], strlen(bad[i])), bad[i]);
     FP_CHECK(s_bad("\"a\0b\"", 5), "raw NUL in string");
+    FP_CHECK(s_bad("{\"a\\u0000\":1}", 13), "\\u0000 in a key");
+    FP_CHECK(s_ok("{\"a\":\"\\u0000\"}", "{\"a\":\"\\u0000\"}"),
+             "\\u0000 in a value");
     char deep[200];
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);

@@ -23,6 +23,7 @@ typedef struct {
     const char *p;              /*  current position  */
     const char *end;            /*  one past the last byte  */
     char *err;                  /*  caller's FP_ERR_LEN buffer  */
+    int in_key;                 /*  scanning an object key  */
 } fp_jscan_t;
 
 /*  Start scanning text[0..len); errors go to err.  */

@@ -95,11 +95,20 @@ def check_publish_errors(st):
          publish_http(st, {"channel": "pe", "data": "x" * 9000}), 413, "too_large"),
         ("multipart/form-data", publish_http(st, ev, ctype="multipart/form-data; boundary=x"),
          415, "unsupported_media_type"),
+        ("a repeated key in data (the broker refuses it too)",
+         publish_http(st, None, raw=b'{"channel":"pe","data":{"a":1,"a":2}}'), 400, "invalid_json"),
+        ("\\u0000 in a key of data", publish_http(st, None, raw=b'{"channel":"pe","data":{"k\\u0000":1}}'),
+         400, "invalid_json"),
     ]
     for what, a, status, code in cases:
         t.ok(is_error(a, status, code), f"{k}: publish with {what} -> {status} {code}", a)
     a = get(st.port, "/push/poll?channel=pe&since=earliest")
     t.eq(a.json and a.json["events"], [], f"{k}: none of them was published")
+    ack = publish_http(st, None, raw=b'{"channel":"pe","data":{"s":"a\\u0000b"}}')
+    a = get(st.port, "/push/poll?channel=pe&since=earliest")
+    t.ok(ack.status == 202 and a.json and [e["data"] for e in a.json["events"]] ==
+         [{"s": "a\u0000b"}], f"{k}: \\u0000 inside a string of data is published as sent, "
+         "not as null", (ack, a))
 
 
 def check_cors(st):
