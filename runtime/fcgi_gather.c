@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #define FCGI_STDIN 5
 #define PAUSE_MS 1000           /*  the listener's rest after EMFILE  */
 #define TICK_MS 100             /*  how often deadlines are looked at  */
+#define FD_RESERVE 16           /*  descriptors left free when accepting  */
 
 /*  Where a connection's record stream stands.  */
 typedef struct {
@@ -49,6 +52,7 @@ struct fp_fcgi_gather {
     bool joinable;
     bool listening;             /*  the listener is in the epoll set  */
     int64_t resume;             /*  when a paused listener comes back  */
+    int fd_limit;               /*  RLIMIT_NOFILE (soft), when last read  */
     s_conn_t *conns;
     int count;                  /*  atomic: conns  */
     volatile int stopping;
@@ -82,6 +86,44 @@ s_scan(s_scan_t *sc, const uint8_t *p, size_t n)
     }
 }
 
+/*  Watch the listener, or stop watching it.  */
+static void
+s_listen_watch(fp_fcgi_gather_t *g, bool on)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    if (on != g->listening &&
+        epoll_ctl(g->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+                  g->conf.listen_fd, &ev) == 0)
+        g->listening = on;
+}
+
+/*  Stop accepting for PAUSE_MS: the descriptors ran out.  */
+static void
+s_pause(fp_fcgi_gather_t *g, int64_t now)
+{
+    s_listen_watch(g, false);
+    g->resume = now + PAUSE_MS;
+}
+
+/*  The soft descriptor limit.  */
+static int
+s_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > INT_MAX)
+        return INT_MAX;
+    return (int) rl.rlim_cur;
+}
+
+/*  Accept again after a pause.  */
+static void
+s_resume(fp_fcgi_gather_t *g)
+{
+    g->resume = 0;
+    g->fd_limit = s_fd_limit();
+    s_listen_watch(g, true);
+}
+
 /*  A memfd holding the request's bytes, read from the start; -1.  */
 static int
 s_copy(const fp_buf_t *in)
@@ -97,22 +139,11 @@ s_copy(const fp_buf_t *in)
     return mfd;
 }
 
-/*  Watch the listener, or stop watching it.  */
+/*  Forget a connection: hand it on with the memfd of its request
+ *  (mfd), or close it (mfd -1).  */
 static void
-s_listen_watch(fp_fcgi_gather_t *g, bool on)
+s_release(fp_fcgi_gather_t *g, s_conn_t *c, int mfd)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-    if (on != g->listening &&
-        epoll_ctl(g->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-                  g->conf.listen_fd, &ev) == 0)
-        g->listening = on;
-}
-
-/*  Forget a connection: hand it on (ready) or close it.  */
-static void
-s_release(fp_fcgi_gather_t *g, s_conn_t *c, bool ready)
-{
-    int mfd = ready ? s_copy(&c->in) : -1;
     epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->prev)
         c->prev->next = c->next;
@@ -141,10 +172,8 @@ s_accept(fp_fcgi_gather_t *g, int64_t now)
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                s_listen_watch(g, false);
-                g->resume = now + PAUSE_MS;
-            }
+                errno == ENOMEM)
+                s_pause(g, now);
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             return;
@@ -165,7 +194,24 @@ s_accept(fp_fcgi_gather_t *g, int64_t now)
             g->conns->prev = c;
         g->conns = c;
         __atomic_add_fetch(&g->count, 1, __ATOMIC_SEQ_CST);
+        if (fd >= g->fd_limit - FD_RESERVE) {
+            s_pause(g, now);            /*  keep some for the memfds  */
+            return;
+        }
     }
+}
+
+/*  A connection whose request is in: hand it on.  False when there is
+ *  no descriptor left for the copy: it stays, and the sweep tries again
+ *  (until its deadline).  */
+static bool
+s_hand_on(fp_fcgi_gather_t *g, s_conn_t *c)
+{
+    int mfd = s_copy(&c->in);
+    if (mfd < 0 && (errno == EMFILE || errno == ENFILE))
+        return false;
+    s_release(g, c, mfd);
+    return true;
 }
 
 /*  New bytes (or the peer's end) on a connection: read them all (the
@@ -181,7 +227,7 @@ s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
         if (n < 0 && errno == EAGAIN)
             return;
         if (n <= 0) {
-            s_release(g, c, false);         /*  gone before its end  */
+            s_release(g, c, -1);            /*  gone before its end  */
             return;
         }
         if (!c->started) {
@@ -192,21 +238,24 @@ s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
         fp_buf_add(&c->in, g->rbuf, (size_t) n < keep ? (size_t) n : keep);
         s_scan(&c->scan, g->rbuf, (size_t) n);
         if (c->scan.done) {
-            s_release(g, c, true);
+            s_hand_on(g, c);
             return;
         }
     }
 }
 
-/*  Close the connections whose time is up.  */
+/*  Hand on the requests that waited for a descriptor; close the
+ *  connections whose time is up.  */
 static void
 s_sweep(fp_fcgi_gather_t *g, int64_t now)
 {
     s_conn_t *next;
     for (s_conn_t *c = g->conns; c; c = next) {
         next = c->next;
+        if (c->scan.done && s_hand_on(g, c))
+            continue;
         if (now >= c->deadline)
-            s_release(g, c, false);
+            s_release(g, c, -1);
     }
 }
 
@@ -231,10 +280,8 @@ s_run(void *arg)
         }
         if (g->stopping)
             s_listen_watch(g, false);
-        else if (g->resume && now >= g->resume) {
-            g->resume = 0;
-            s_listen_watch(g, true);
-        }
+        else if (g->resume && now >= g->resume)
+            s_resume(g);
         s_sweep(g, now);
     }
     return NULL;
@@ -248,6 +295,7 @@ fp_fcgi_gather_new(const fp_fcgi_gather_conf_t *conf, char *err)
     g->conf = *conf;
     g->ep = epoll_create1(EPOLL_CLOEXEC);
     g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    g->fd_limit = s_fd_limit();
     ev.data.ptr = g;
     if (g->ep < 0 || g->wake_fd < 0 ||
         epoll_ctl(g->ep, EPOLL_CTL_ADD, g->wake_fd, &ev) < 0) {
@@ -296,7 +344,7 @@ fp_fcgi_gather_destroy(fp_fcgi_gather_t **g_p)
     if (g->joinable)
         pthread_join(g->thread, NULL);
     while (g->conns)
-        s_release(g, g->conns, false);
+        s_release(g, g->conns, -1);
     if (g->ep >= 0)
         close(g->ep);
     if (g->wake_fd >= 0)

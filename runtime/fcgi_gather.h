@@ -14,8 +14,10 @@
  *  closed.  Of a request longer than `cap` bytes only the first `cap`
  *  are kept (the reader reads no further: its body is too large); the
  *  rest is read and dropped, so the web server can send it all and read
- *  the answer.  On EMFILE/ENFILE the listener is paused for a second
- *  (slowcgi's accept_reserve), so a full descriptor table does not spin.
+ *  the answer.  The listener is paused for a second on EMFILE/ENFILE,
+ *  and before the last 16 descriptors are taken (slowcgi's
+ *  accept_reserve: the memfds need some), so a full descriptor table
+ *  neither spins nor drops requests that came in whole.
  */
 #ifndef FP_FCGI_GATHER_H
 #define FP_FCGI_GATHER_H
