@@ -1,18 +1,19 @@
 """The fault matrix under load (issue 17, "Hardening").
 
-One stack: the broker (store engine local, fsync always, the store on a
-size-limited tmpfs), fastpush-sse and fastpush-poll behind lighttpd,
-fastpush-ws on its own port.  While an acknowledged publisher publishes
+One stack: the broker (store engine local, fsync always, the store on
+failfs, a FUSE pass-through that can fail fsync, over a size-limited
+tmpfs), fastpush-sse and fastpush-poll behind lighttpd, fastpush-ws on
+its own port.  While an acknowledged publisher publishes
 on two channels without pause and an SSE, a poll and a WebSocket
 subscriber consume them (each resuming by cursor after anything breaks,
 as the browser client does), every fault of the matrix is injected in
 turn:
 
-    kill -9 of the broker, fastpush-sse, fastpush-poll, lighttpd and
-    fastpush-ws (each restarted at once), the store's disk full (ENOSPC),
-    fsync failing (only where the kernel can be made to fail it),
-    slowloris on every listener, clients that read nothing (SSE and WS),
-    20,500 connections on one fastpush-ws process (EMFILE).
+    the store's disk full (ENOSPC), fsync failing (EIO), kill -9 of the
+    broker, fastpush-sse, fastpush-poll, lighttpd and fastpush-ws (each
+    restarted at once), slowloris on every listener, clients that read
+    nothing (SSE and WS), 20,500 connections on one fastpush-ws process
+    and fastpush-sse with fewer descriptors than streams asked (EMFILE).
 
 For each: every event acknowledged meanwhile reached each subscriber
 exactly once, in order per channel, with no reset; what was refused was
@@ -29,10 +30,11 @@ import subprocess
 import tempfile
 import time
 
+from failfs import FailFs
 from faultload import PollSub, Publisher, SseSub, WsSub, wait_caught_up
 from fcgiclient import FcgiConn, request as fcgi_request
 from floods import Holders, Slowloris
-from harness import Env, Tap, fpstack, wait_for
+from harness import Env, Tap, wait_for
 from pollclient import get
 from servers import Stack
 from sseclient import SseClient
@@ -71,17 +73,25 @@ def nfds(pid):
 # ------------------------------------------------------------ the store's disk
 
 class StoreDisk:
-    """A tmpfs of STORE_MB for the store, or where mount is not allowed
-    (not root) a file-size limit on the broker (RLIMIT_FSIZE, SIGXFSZ
-    ignored, as test_health does): EFBIG instead of ENOSPC, same path."""
+    """The store's disk: a tmpfs of STORE_MB (for ENOSPC) under failfs, a
+    FUSE pass-through whose fsync can be made to fail (for EIO), so the
+    stack's own broker meets both faults.  Where mount is not allowed
+    (not root) a file-size limit on the broker stands in for the full
+    disk (RLIMIT_FSIZE, SIGXFSZ ignored, as test_health does: EFBIG
+    instead of ENOSPC, same path); without FUSE the store is on the tmpfs
+    itself and fsync is not made to fail (a SKIP says why)."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="fp-faults-store-")
+        self.top = tempfile.mkdtemp(prefix="fp-faults-store-")
+        self.dir, mnt = os.path.join(self.top, "disk"), os.path.join(self.top, "mnt")
+        os.makedirs(self.dir)
+        os.makedirs(mnt)
         r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={STORE_MB}m,mode=0755",
                             "tmpfs", self.dir], capture_output=True, text=True)
         self.mounted = r.returncode == 0
         self.why = r.stderr.strip()
-        self.path = os.path.join(self.dir, "store")
+        self.fs = FailFs(self.dir, mnt)
+        self.path = os.path.join(mnt if self.fs.mounted else self.dir, "store")
 
     def preexec(self):
         """For the broker's Popen when there is no tmpfs."""
@@ -103,9 +113,10 @@ class StoreDisk:
             del broker.popen["preexec_fn"]
 
     def remove(self):
+        self.fs.close()
         if self.mounted:
             subprocess.run(["umount", self.dir])
-        subprocess.run(["rm", "-rf", self.dir])
+        subprocess.run(["rm", "-rf", self.top])
 
 
 # ------------------------------------------------------------ one row
@@ -237,20 +248,31 @@ def check_enospc(m, disk):
     m.row(f"store disk full ({what})", f"pub: {len(refused)} store_failed", rec)
 
 
-def fsync_failure_note():
-    """Why a failing fsync is not injected here.  It takes a block device
-    that fails on flush: dm-error / dm-flakey (device-mapper) under a loop
-    device, or the kernel's fail_make_request; a FUSE file system could
-    fail fsync too, but none is installed (python3-fuse is not a
-    dependency)."""
-    misc = fpstack.read_text("/proc/misc")
-    dm = "device-mapper" in misc
-    fail = os.path.exists("/sys/block/loop0/make-it-fail")
-    where = ("device-mapper is in this kernel but the test does not drive dm-flakey yet"
-             if dm else "this kernel has no device-mapper (no dm-error, dm-flakey)")
-    return (f"{where}; fail_make_request is {'there' if fail else 'not built in either'}. "
-            "A failed fsync takes the same path as the failed write above "
-            "(docs/operations.md: the batch is refused with store_failed), checked there")
+def check_fsync_failure(m, disk):
+    """fdatasync fails with EIO (failfs) for a second under the running
+    publisher."""
+    fs, st = disk.fs, m.st
+    if not fs.mounted:
+        t.skip("fsync failing under the store", f"no FUSE mount here ({fs.why})")
+        rows.append(("fsync fails", f"not injected: {fs.why}", "-", "-", "-", "-"))
+        return
+    t0 = time.monotonic()
+    failed0 = fs.failed
+    fs.fail_fsync = True
+    time.sleep(1)
+    r = st.broker.cli("health")
+    out = (r.stdout + r.stderr).decode()
+    fs.fail_fsync = False
+    t1 = time.monotonic()
+    rec = wait_for(lambda: m.pub.first_ack_after(t1), 10, 0.05)
+    refused = m.pub.refused_between(t0, time.monotonic())
+    codes = collections.Counter(x.get("error") for x in refused)
+    t.ok(fs.failed > failed0 and refused and set(codes) == {"store_failed"},
+         f"fsync fails with EIO ({fs.failed - failed0} times): the publishes meanwhile are "
+         f"refused with store_failed ({len(refused)})", codes)
+    t.ok(r.returncode == 1 and "fsync" in out, "fastpush health: not ready, the fsync's "
+         "failure given", out)
+    m.row("fsync fails (EIO)", f"pub: {len(refused)} store_failed", rec)
 
 
 # ------------------------------------------------------------ slowloris
@@ -483,14 +505,13 @@ def main():
                  f"store-fsync always: {f1['fsyncs'] - f0['fsyncs']} fsyncs (one per batch) "
                  "during the baseline", (f0, f1))
             sse, poll, ws = subs
-            check_kill(m, "broker", [])
+            check_enospc(m, disk)
+            check_fsync_failure(m, disk)
+            check_kill(m, "broker", [])        # replays what the two above left
             check_kill(m, "sse", [sse])
             check_kill(m, "poll", [poll])
             check_kill(m, "server", [sse, poll])
             check_kill(m, "ws", [ws])
-            check_enospc(m, disk)
-            t.skip("fsync failing under the store", fsync_failure_note())
-            rows.append(("fsync fails", "not injected here (see the SKIP)", "-", "-", "-", "-"))
             check_slowloris(m)
             check_non_readers(m)
             check_emfile(m)
