@@ -61,7 +61,9 @@ struct fp_fcgi_gather {
 
 /*  Follow the records in p: done at the empty FCGI_STDIN record that
  *  ends the request.  Bytes that are not FastCGI end it too: libfcgi
- *  refuses them at once.  */
+ *  refuses them at once.  (Not fp_fcgi_record_next: that wants each
+ *  record whole in memory, and of a long body only `cap` bytes are kept;
+ *  this follows the stream as it passes.)  */
 static void
 s_scan(s_scan_t *sc, const uint8_t *p, size_t n)
 {
@@ -351,3 +353,50 @@ fp_fcgi_gather_destroy(fp_fcgi_gather_t **g_p)
         close(g->wake_fd);
     free(g);
 }
+
+#ifdef FP_TEST
+#include "fcgi_record.h"
+#include "test.h"
+
+/*  Whether scanning b in pieces of `step` bytes ends exactly at its end
+ *  (and not before).  */
+static bool
+s_t_scan(const fp_buf_t *b, size_t step)
+{
+    s_scan_t sc = { .hlen = 0 };
+    const uint8_t *p = (const uint8_t *) b->data;
+    for (size_t off = 0; off < b->len; off += step) {
+        if (sc.done)
+            return false;
+        s_scan(&sc, p + off, b->len - off < step ? b->len - off : step);
+    }
+    return sc.done;
+}
+
+/*  The record scanner: a request ends at its empty FCGI_STDIN record,
+ *  however it is cut; a body's own records do not end it; bytes that are
+ *  not FastCGI end it at once.  (The thread, the deadlines and EMFILE are
+ *  tested through fcgi_accept's self-test and tests/e2e.)  */
+void
+fp_fcgi_gather_test(void)
+{
+    const char *env[] = { "REQUEST_METHOD=POST", "QUERY_STRING=a=1", NULL };
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_fcgi_record_request(&b, 1, env, "{\"k\":1}", 7);
+    FP_CHECK(s_t_scan(&b, b.len), "a whole request in one piece");
+    FP_CHECK(s_t_scan(&b, 1), "... a byte at a time");
+    FP_CHECK(s_t_scan(&b, 7), "... seven bytes at a time");
+    s_scan_t sc = { .hlen = 0 };
+    s_scan(&sc, (const uint8_t *) b.data, b.len - 1);
+    FP_CHECK(!sc.done, "all but its last byte: not done");
+    fp_buf_reset(&b);
+    fp_fcgi_record_request(&b, 1, env, NULL, 0);
+    FP_CHECK(s_t_scan(&b, 3), "a request without a body");
+    sc = (s_scan_t) { .hlen = 0 };
+    s_scan(&sc, (const uint8_t *) "GET / HTTP/1.1\r\n", 16);
+    FP_CHECK(sc.done, "HTTP instead of FastCGI: done at once (libfcgi "
+             "refuses it)");
+    fp_buf_free(&b);
+}
+#endif
