@@ -198,8 +198,10 @@ def check_kill(m, part, probes):
     t0 = time.monotonic()
     unanswered0 = m.pub.unanswered
     kill_restart(m.st, part)
-    if part == "broker":
-        rec = wait_for(lambda: m.pub.first_ack_after(t0), 20, 0.05)
+    if part == "broker":                # from the kill to an ack of the new broker's
+        t1 = time.monotonic()
+        rec = wait_for(lambda: m.pub.first_ack_after(t1), 20, 0.05)
+        rec = rec and rec + t1 - t0
     else:
         rec = wait_for(lambda: all(s.first_event_after(t0) for s in probes) and
                        max(s.first_event_after(t0) for s in probes), 20, 0.05)
