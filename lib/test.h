@@ -38,6 +38,7 @@ void fp_sendq_test(void);
 void fp_fcgi_record_test(void);
 void fp_fcgi_conn_test(void);
 void fp_fcgi_accept_test(void);
+void fp_fcgi_gather_test(void);
 void fp_responder_test(void);
 void fp_sockauth_test(void);
 void fp_sig_test(void);

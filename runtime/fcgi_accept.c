@@ -1,6 +1,7 @@
 /*  fcgi_accept: libfcgi acceptor threads and the hand-over queue
  *  (see fcgi_accept.h).  */
 #include "fcgi_accept.h"
+#include "fcgi_gather.h"
 #include "listen.h"
 #include "mem.h"
 
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #define FIRST_BYTE_MS 2000     /*  wait for a new connection's first bytes  */
+#define GATHER_PARAMS (64 * 1024)  /*  room for the parameters in the bytes
+                                       of a request kept  */
 
 static int s_first_byte_ms = FIRST_BYTE_MS;     /*  the self-test's is short  */
 
@@ -26,17 +29,26 @@ typedef struct qitem {
     struct qitem *next;
 } qitem_t;
 
+typedef struct fditem {
+    int fd;                     /*  the connection  */
+    int request_fd;             /*  a memfd of its request's bytes  */
+    struct fditem *next;
+} fditem_t;
+
 struct fp_fcgi_accept {
     fp_fcgi_accept_conf_t conf;
     int listen_fd;
     int event_fd;               /*  counts queued requests  */
+    fp_fcgi_gather_t *gather;   /*  accepts, waits for whole requests  */
     pthread_t *threads;
     int nthreads;
-    pthread_mutex_t accept_lock;/*  one thread in accept4 at a time  */
     pthread_mutex_t queue_lock;
+    pthread_cond_t gathered_cond;
+    fditem_t *gathered, *gathered_tail;   /*  whole, for an acceptor  */
     qitem_t *head, *tail;
-    int reading;                /*  connections accepted, not yet queued
+    int reading;                /*  gathered connections not yet queued
                                     (under queue_lock)  */
+    int closing;                /*  acceptors end once `gathered` is empty  */
     volatile int stopping;
 };
 
@@ -46,6 +58,48 @@ s_reading(fp_fcgi_accept_t *f, int delta)
     pthread_mutex_lock(&f->queue_lock);
     f->reading += delta;
     pthread_mutex_unlock(&f->queue_lock);
+}
+
+/*  fcgi_gather's callback: a connection's request is in; an acceptor
+ *  thread reads it.  Counted as reading from here on.  */
+static void
+s_gathered(void *arg, int fd, int request_fd)
+{
+    fp_fcgi_accept_t *f = arg;
+    fditem_t *it = fp_calloc(1, sizeof *it);
+    it->fd = fd;
+    it->request_fd = request_fd;
+    pthread_mutex_lock(&f->queue_lock);
+    f->reading++;
+    if (f->gathered_tail)
+        f->gathered_tail->next = it;
+    else
+        f->gathered = it;
+    f->gathered_tail = it;
+    pthread_cond_signal(&f->gathered_cond);
+    pthread_mutex_unlock(&f->queue_lock);
+}
+
+/*  The next gathered connection and its request's memfd, waiting for
+ *  one; -1 once closing and none is left.  */
+static int
+s_next_gathered(fp_fcgi_accept_t *f, int *request_fd)
+{
+    int fd = -1;
+    pthread_mutex_lock(&f->queue_lock);
+    while (!f->gathered && !f->closing)
+        pthread_cond_wait(&f->gathered_cond, &f->queue_lock);
+    fditem_t *it = f->gathered;
+    if (it) {
+        f->gathered = it->next;
+        if (!f->gathered)
+            f->gathered_tail = NULL;
+        fd = it->fd;
+        *request_fd = it->request_fd;
+        free(it);
+    }
+    pthread_mutex_unlock(&f->queue_lock);
+    return fd;
 }
 
 /*  Queue a request and count its connection as read, under one lock so
@@ -68,8 +122,7 @@ s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
         return;
 }
 
-/*  Read the body: bounded by max_body and by the receive timeout that
- *  s_accept set.  */
+/*  Read the body (from the memfd: it never waits), bounded by max_body.  */
 static void
 s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
 {
@@ -94,11 +147,11 @@ s_body(fp_fcgi_accept_t *f, FCGX_Request *r, fp_fcgi_req_t *q)
     q->body[q->body_len] = '\0';
 }
 
-/*  Copy what the loop needs and take the connection away from libfcgi.
- *  NULL, leaving r to the caller, when the body was cut short (the
- *  receive timeout or the peer hanging up before its end).  */
+/*  Copy what the loop needs; the request's connection is fd (libfcgi
+ *  read the request from the memfd in r, which is closed here).  NULL,
+ *  leaving r to the caller, when the body was cut short.  */
 static fp_fcgi_req_t *
-s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
+s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r, int fd)
 {
     fp_fcgi_req_t *q = fp_calloc(1, sizeof *q);
     int n = 0;
@@ -114,44 +167,19 @@ s_take_over(fp_fcgi_accept_t *f, FCGX_Request *r)
         fp_fcgi_req_free(&q);
         return NULL;
     }
-    q->fd = r->ipcFd;
+    q->fd = fd;
     q->rid = r->requestId;
+    close(r->ipcFd);
     r->ipcFd = -1;
     FCGX_Free(r, 0);
     fcntl(q->fd, F_SETFL, fcntl(q->fd, F_GETFL) | O_NONBLOCK);
     return q;
 }
 
-/*  Accept one connection ourselves, so it gets a receive timeout before
- *  libfcgi reads its parameters: a peer that stops half-way through its
- *  request holds an acceptor thread for body_timeout_ms, not for ever,
- *  and cannot keep SIGTERM waiting.  A peer that sends nothing at all is closed
- *  after FIRST_BYTE_MS, as Debian's libfcgi does in its own accept.
- *  -1 on error, or with errno EAGAIN for a silent peer.  */
-static int
-s_accept(fp_fcgi_accept_t *f)
-{
-    struct timeval tv = { f->conf.body_timeout_ms / 1000,
-                          (f->conf.body_timeout_ms % 1000) * 1000 };
-    pthread_mutex_lock(&f->accept_lock);
-    int fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    pthread_mutex_unlock(&f->accept_lock);
-    if (fd < 0)
-        return -1;
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, s_first_byte_ms) <= 0) {
-        close(fd);
-        errno = EAGAIN;
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-/*  Hand FCGX_Accept_r a connection that is already open: with ipcFd set
- *  and keepConnection on, it reads the request from fd instead of
- *  accepting (and closes fd itself when the request is bad or the
- *  timeout hits: its listen_sock of -1 then makes it return at once).  */
+/*  Hand FCGX_Accept_r a request that is already in: with ipcFd set (the
+ *  memfd) and keepConnection on, it reads the request from fd instead of
+ *  accepting (and closes fd itself when the request is bad: its
+ *  listen_sock of -1 then makes it return at once).  */
 static int
 s_read_request(FCGX_Request *r, int fd)
 {
@@ -161,24 +189,20 @@ s_read_request(FCGX_Request *r, int fd)
     return FCGX_Accept_r(r);
 }
 
+/*  An acceptor thread: libfcgi reads each gathered request from its
+ *  memfd (all of it is there: no read waits), then it is queued with its
+ *  connection.  */
 static void *
 s_acceptor(void *arg)
 {
     fp_fcgi_accept_t *f = arg;
     FCGX_Request r;
     fp_fcgi_req_t *q;
+    int fd, request_fd;
 
-    while (!f->stopping) {
-        int fd = s_accept(f);
-        if (fd < 0) {
-            if (!f->stopping && errno != EINTR && errno != ECONNABORTED &&
-                errno != EAGAIN)
-                usleep(20000);      /*  e.g. EMFILE: back off, retry  */
-            continue;
-        }
-        s_reading(f, 1);
-        if (s_read_request(&r, fd) < 0 || FCGX_GetError(r.in) != 0 ||
-            !(q = s_take_over(f, &r))) {
+    while ((fd = s_next_gathered(f, &request_fd)) >= 0) {
+        if (s_read_request(&r, request_fd) < 0 || FCGX_GetError(r.in) != 0 ||
+            !(q = s_take_over(f, &r, fd))) {
             /*  Bad, or cut short: libfcgi takes a read that failed half-way
              *  through the parameters (or the body) for their end, so check
              *  the stream.  */
@@ -186,6 +210,7 @@ s_acceptor(void *arg)
                 close(r.ipcFd);
             r.ipcFd = -1;
             FCGX_Free(&r, 0);
+            close(fd);
             s_reading(f, -1);
             continue;
         }
@@ -234,12 +259,21 @@ fp_fcgi_accept_new(const fp_fcgi_accept_conf_t *conf, char *err)
     if (f->conf.body_timeout_ms <= 0)
         f->conf.body_timeout_ms = 5000;
     f->listen_fd = -1;
-    pthread_mutex_init(&f->accept_lock, NULL);
     pthread_mutex_init(&f->queue_lock, NULL);
+    pthread_cond_init(&f->gathered_cond, NULL);
     f->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (FCGX_Init() != 0 || f->event_fd < 0 || s_listen(f, err) < 0) {
         if (f->event_fd < 0)
             snprintf(err, FP_ERR_LEN, "eventfd: %s", strerror(errno));
+        fp_fcgi_accept_destroy(&f);
+        return NULL;
+    }
+    fp_fcgi_gather_conf_t gc = {
+        .listen_fd = f->listen_fd, .first_byte_ms = s_first_byte_ms,
+        .request_ms = f->conf.body_timeout_ms,
+        .cap = f->conf.max_body + GATHER_PARAMS, .ready = s_gathered, .arg = f
+    };
+    if (!(f->gather = fp_fcgi_gather_new(&gc, err))) {
         fp_fcgi_accept_destroy(&f);
         return NULL;
     }
@@ -259,8 +293,9 @@ fp_fcgi_accept_fd(const fp_fcgi_accept_t *f)
 bool
 fp_fcgi_accept_busy(fp_fcgi_accept_t *f)
 {
+    bool busy = f->gather && fp_fcgi_gather_count(f->gather) > 0;
     pthread_mutex_lock(&f->queue_lock);
-    bool busy = f->reading > 0 || f->head != NULL;
+    busy = busy || f->reading > 0 || f->head != NULL;
     pthread_mutex_unlock(&f->queue_lock);
     return busy;
 }
@@ -292,9 +327,11 @@ fp_fcgi_accept_stop(fp_fcgi_accept_t *f)
     if (f->stopping)
         return;
     f->stopping = 1;
+    if (f->gather)
+        fp_fcgi_gather_stop(f->gather);
     if (f->listen_fd < 0)
         return;
-    shutdown(f->listen_fd, SHUT_RDWR);  /*  wakes the threads in accept  */
+    shutdown(f->listen_fd, SHUT_RDWR);  /*  new peers are refused  */
     if (f->conf.listen && f->conf.listen[0] == '/')
         unlink(f->conf.listen);
 }
@@ -307,6 +344,11 @@ fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p)
         return;
     *f_p = NULL;
     fp_fcgi_accept_stop(f);
+    fp_fcgi_gather_destroy(&f->gather);     /*  no more gathered after it  */
+    pthread_mutex_lock(&f->queue_lock);
+    f->closing = 1;
+    pthread_cond_broadcast(&f->gathered_cond);
+    pthread_mutex_unlock(&f->queue_lock);
     for (int i = 0; i < f->nthreads; i++)
         pthread_join(f->threads[i], NULL);
     if (f->listen_fd > 0)
@@ -316,7 +358,7 @@ fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p)
         fp_fcgi_req_free(&r);
     if (f->event_fd >= 0)
         close(f->event_fd);
-    pthread_mutex_destroy(&f->accept_lock);
+    pthread_cond_destroy(&f->gathered_cond);
     pthread_mutex_destroy(&f->queue_lock);
     free(f->threads);
     free(f);
@@ -469,6 +511,45 @@ s_test_requests(fp_fcgi_accept_t *f, const char *path)
     close(peer);
 }
 
+/*  Slowloris: more peers than acceptor threads, each sending the next
+ *  byte of request b every 40 ms.  A real request behind them is
+ *  answered at once, and each is closed body_timeout_ms after its first
+ *  byte, whatever its pace.  */
+static void
+s_test_slow(fp_fcgi_accept_t *f, const char *path, const fp_buf_t *b)
+{
+    enum { N = 5 };
+    int slow[N];
+    size_t sent = 0;
+    int64_t t0 = fp_clock_ms();
+    for (int i = 0; i < N; i++)
+        slow[i] = fp_fcgi_conn_test_dial(path);
+    int peer = s_send(path, 4, "", "", 0);
+    fp_fcgi_req_t *req = s_wait(f, 100);
+    FP_CHECK(req && req->rid == 4, "a request behind more slowloris peers "
+             "than acceptor threads is queued at once");
+    fp_fcgi_req_free(&req);
+    close(peer);
+    bool cut = false;
+    while (!cut && sent < b->len - 1 && fp_clock_ms() - t0 < T_WAIT_MS) {
+        for (int i = 0; i < N; i++)
+            cut |= send(slow[i], b->data + sent, 1, MSG_NOSIGNAL) != 1 ||
+                   fp_fcgi_conn_test_eof(slow[i], 0);
+        sent++;
+        usleep(40000);
+    }
+    int64_t took = fp_clock_ms() - t0;
+    bool all = true;
+    for (int i = 0; i < N; i++) {
+        all &= fp_fcgi_conn_test_eof(slow[i], T_WAIT_MS);
+        close(slow[i]);
+    }
+    FP_CHECK(cut && all && took >= f->conf.body_timeout_ms &&
+             took < f->conf.body_timeout_ms + 400 && s_settled(f, 0, T_WAIT_MS),
+             "slowloris peers are closed body_timeout_ms after their first "
+             "byte, none queued");
+}
+
 /*  Peers that are not served: silent, stopped or gone half-way, or not
  *  speaking FastCGI.  Each is closed and nothing is queued.  */
 static void
@@ -485,7 +566,7 @@ s_test_dropped(fp_fcgi_accept_t *f, const char *path)
     int peer = s_send(path, 2, "", "", 0);
     fp_fcgi_req_t *req = s_wait(f, T_WAIT_MS);
     FP_CHECK(req && req->rid == 2 && !fp_fcgi_conn_test_eof(silent, 0),
-             "a silent peer holds one acceptor; the other serves");
+             "a silent peer does not hold up the request behind it");
     fp_fcgi_req_free(&req);
     close(peer);
     FP_CHECK(fp_fcgi_conn_test_eof(silent, T_WAIT_MS) &&
@@ -519,6 +600,8 @@ s_test_dropped(fp_fcgi_accept_t *f, const char *path)
              fp_fcgi_conn_test_eof(peer, T_WAIT_MS), "a peer that hangs up "
              "in its parameters is closed");
     close(peer);
+
+    s_test_slow(f, path, &b);
 
     peer = fp_fcgi_conn_test_dial(path);
     const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -3,11 +3,13 @@
  *
  *  No web server multiplexes FastCGI, so each open stream holds one
  *  connection.  A thread per stream costs ~24 KB; handing the connection
- *  to one epoll loop costs a few hundred bytes.  So: a few acceptor
- *  threads accept, run FCGX_Accept_r on the new connection (with a
- *  receive timeout), copy the parameters, read the request body
- *  (bounded), take `ipcFd` away from libfcgi and queue the request; the
- *  loop thread takes it with fp_fcgi_accept_take and from then on writes whole
+ *  to one epoll loop costs a few hundred bytes.  So: one thread accepts
+ *  and waits until a connection's whole request has arrived
+ *  (fcgi_gather.h: a slow peer holds no thread, and is closed when its
+ *  time is up); then one of a few acceptor threads runs FCGX_Accept_r on
+ *  it, copies the parameters, reads the request body (bounded), takes
+ *  `ipcFd` away from libfcgi and queues the request; the loop thread
+ *  takes it with fp_fcgi_accept_take and from then on writes whole
  *  FastCGI records itself (fcgi_record.h), non-blocking.
  *
  *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,
@@ -29,8 +31,9 @@ typedef struct {
     int threads;                /*  acceptor threads (default 2)  */
     size_t max_body;            /*  request body bytes read (default 64k)  */
     int socket_mode;            /*  chmod for a unix socket, 0 = leave  */
-    int body_timeout_ms;        /*  receive timeout while reading a
-                                    request's parameters and body (5000)  */
+    int body_timeout_ms;        /*  a request's parameters and body must
+                                    arrive within this of its first byte
+                                    (5000)  */
 } fp_fcgi_accept_conf_t;
 
 typedef struct fp_fcgi_accept fp_fcgi_accept_t;
@@ -45,9 +48,9 @@ int fp_fcgi_accept_fd(const fp_fcgi_accept_t *f);
 /*  The next request, or NULL.  Caller owns it.  */
 fp_fcgi_req_t *fp_fcgi_accept_take(fp_fcgi_accept_t *f);
 
-/*  True while an acceptor thread reads a request it accepted (it will
- *  be queued, or dropped if it turns out bad or silent) or a request
- *  waits in the queue.  */
+/*  True while a connection accepted is being read (its request will be
+ *  queued, or dropped if it turns out bad, silent or too slow) or a
+ *  request waits in the queue.  */
 bool fp_fcgi_accept_busy(fp_fcgi_accept_t *f);
 
 /*  Stop accepting: wake the acceptor threads and remove a unix socket's
@@ -55,7 +58,7 @@ bool fp_fcgi_accept_busy(fp_fcgi_accept_t *f);
  *  (fp_fcgi_accept_fd), so they can be answered; queued ones can be taken.  */
 void fp_fcgi_accept_stop(fp_fcgi_accept_t *f);
 
-/*  Stop, join the threads (one still reading a request takes up to
+/*  Stop, join the threads (a request still arriving takes up to
  *  body_timeout_ms), close the listening socket, free queued requests
  *  (closing their connections), free.  */
 void fp_fcgi_accept_destroy(fp_fcgi_accept_t **f_p);

@@ -35,6 +35,7 @@ static const struct {
     { "fcgi_req", fp_fcgi_req_test },
     { "fcgi_conn", fp_fcgi_conn_test },
     { "fcgi_accept", fp_fcgi_accept_test },
+    { "fcgi_gather", fp_fcgi_gather_test },
     { "http", fp_http_test },
     { "rights", fp_rights_test },
     { "access", fp_access_test },
