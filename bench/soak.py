@@ -19,7 +19,10 @@ answer.  Every client checks that the tokens of its channel arrive one
 by one, none missing or repeated, over all its reconnects.
 
 Every 10 s each server process is sampled: RSS (/proc/PID/status VmRSS)
-and open descriptors (/proc/PID/fd).  Flat: after the warm-up, the
+and open descriptors (/proc/PID/fd, the largest of 5 counts 0.1 s apart:
+a long-poll answered a moment ago is asked again within milliseconds,
+unless the machine stalls the clients, and one count taken in such a
+moment shows a dip of tens of descriptors in fastpush-poll).  Flat: after the warm-up, the
 largest and the smallest sample of each value are within +-5 % of the
 mean of those samples.  (The mean, not the first sample: a descriptor
 count moves with the clients' reconnects, and one sample taken in a dip
@@ -92,8 +95,14 @@ def rss_kb(pid):
     return 0
 
 
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
+def fds(pid, reads=5, gap=0.1):
+    """Open descriptors: the largest of `reads` counts `gap` s apart."""
+    n = 0
+    for i in range(reads):
+        if i:
+            time.sleep(gap)
+        n = max(n, len(os.listdir(f"/proc/{pid}/fd")))
+    return n
 
 
 def servers(sys_):
@@ -416,6 +425,11 @@ Mean deliveries after the warm-up: {rx:,.0f} events/s.
 {chr(10).join(rows)}
 
 ## Samples (RSS MB / open fds)
+
+t: seconds since every stream was open (the publisher starts then);
+clients: connections open at that moment (churning ones may be between
+two streams); events/s: deliveries to all clients over the last 10 s;
+reconnects: streams closed on purpose (churn) or by the server, in total.
 
 {table(samples, list(flat) if flat else list(samples[0]["procs"]) if samples else [])}
 
