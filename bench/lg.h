@@ -199,6 +199,7 @@ typedef struct {
     char *cursor0;              /*  poll: first cursor  */
     int interval_ms;            /*  poll: pause between requests  */
     int churn_ms;               /*  close after this long, 0 = hold  */
+    int churn_jitter_ms;        /*  +- up to this much, uniform  */
     int reconnect_ms;
     int timeout_ms;             /*  connect + head  */
     bool resume;                /*  SSE: reopen with Last-Event-ID  */

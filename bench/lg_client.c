@@ -7,7 +7,8 @@
  *  Connections are opened at the ramp rate with a bounded number of
  *  handshakes in flight; one the server ends is reopened after
  *  reconnect-ms (counted as a reconnect), and in churn mode every
- *  connection is closed churn-ms after its response head and reopened.
+ *  connection is closed churn-ms (+- a random jitter) after its response
+ *  head and reopened.
  *  Every message is scanned for bench tokens; a token's latency goes to
  *  the histogram of its phase, and its SEQ is checked against the
  *  connection's previous one (gaps, duplicates).  Each connection keeps
@@ -475,8 +476,13 @@ s_head(worker_t *W, conn_t *c, size_t hl)
         if (W->o->mode != LG_POLL && W->o->mode != LG_LONGPOLL)
             W->ws->req_hist[lg_hist_bucket(
                 (uint64_t) (now - c->t_req) / 1000)]++;
-        if (W->o->churn_ms)
-            c->due = now + (int64_t) W->o->churn_ms * 1000000;
+        if (W->o->churn_ms) {
+            int64_t life = W->o->churn_ms;
+            if (W->o->churn_jitter_ms > 0)
+                life += rand() % (2 * W->o->churn_jitter_ms + 1) -
+                        W->o->churn_jitter_ms;
+            c->due = now + (life > 1 ? life : 1) * 1000000;
+        }
     }
     c->st = C_BODY;
     memset(&c->dc, 0, sizeof c->dc);

@@ -70,6 +70,8 @@ s_usage(FILE *out)
 "  --interval MS      poll: pause between a response and the next (0)\n"
 "  --churn MS         close each connection MS after its response head\n"
 "                     and open it again (connect/disconnect churn)\n"
+"  --churn-jitter MS  each lifetime is churn +- up to MS, uniform (0):\n"
+"                     spreads the closes of clients opened together\n"
 "  --reconnect MS     pause before reopening a lost connection (500)\n"
 "  --timeout MS       connect + response head (10000)\n"
 "Publisher (events carry their send time):\n"
@@ -170,6 +172,8 @@ s_args(args_t *a, int argc, char **argv)
             a->o.interval_ms = atoi(v);
         } else if (OPT("--churn")) {
             a->o.churn_ms = atoi(v);
+        } else if (OPT("--churn-jitter")) {
+            a->o.churn_jitter_ms = atoi(v);
         } else if (OPT("--reconnect")) {
             a->o.reconnect_ms = atoi(v);
         } else if (OPT("--timeout")) {

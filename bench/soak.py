@@ -12,15 +12,15 @@ are bench/loadgen (several processes each, on 127.x source addresses):
     WebSocket (fastpush-ws)  35 %, a tenth churning
     long-polls (lighttpd)     5 %, with the publisher (50 events/s)
 
-Churning clients close their stream 5 s after its response head and
-open it again at once from their cursor (Last-Event-ID; a WebSocket
+Churning clients close their stream 2.5 to 7.5 s (at random) after its
+response head and open it again at once from their cursor (Last-Event-ID; a WebSocket
 subscribe with `since`); long-polls carry their cursor from answer to
 answer.  Every client checks that the tokens of its channel arrive one
 by one, none missing or repeated, over all its reconnects.
 
 Every 10 s each server process is sampled: RSS (/proc/PID/status VmRSS)
-and open descriptors (/proc/PID/fd, the largest of 5 counts 0.1 s apart:
-a long-poll answered a moment ago is asked again within milliseconds,
+and open descriptors (/proc/PID/fd, the largest of 5 counts over 1 s: a
+long-poll answered a moment ago is asked again within milliseconds,
 unless the machine stalls the clients, and one count taken in such a
 moment shows a dip of tens of descriptors in fastpush-poll).  Flat: after the warm-up, the
 largest and the smallest sample of each value are within +-5 % of the
@@ -57,6 +57,12 @@ from run import Ctx, machine  # noqa: E402
 TOLERANCE = 0.05
 EVERY = 10.0
 CHURN_MS = 5000
+# Lifetimes spread over CHURN_MS +- JITTER_MS: with one lifetime for all,
+# the clients opened together close together for the whole run, and how
+# many closed streams lighttpd holds until its next write to them (an
+# event on their channel) swings with the beat of the churn against the
+# events, in waves of minutes (+-5 % of fastpush-sse's descriptors).
+JITTER_MS = 2500
 SIZE = 256
 
 # log lines that are part of a healthy run under this load
@@ -95,14 +101,26 @@ def rss_kb(pid):
     return 0
 
 
-def fds(pid, reads=5, gap=0.1):
-    """Open descriptors: the largest of `reads` counts `gap` s apart."""
-    n = 0
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def sample(procs, reads=5, gap=0.25):
+    """{label: (RSS KB, descriptors)}: RSS of the last read, the largest
+    descriptor count of `reads` reads `gap` s apart (of all processes in
+    turn); a process that is gone is left out."""
+    out = {}
     for i in range(reads):
         if i:
             time.sleep(gap)
-        n = max(n, len(os.listdir(f"/proc/{pid}/fd")))
-    return n
+        for label, pid in procs.items():
+            try:
+                r, n = rss_kb(pid), fds(pid)
+            except OSError:
+                out.pop(label, None)
+                continue
+            out[label] = (r, max(n, out.get(label, (0, 0))[1]))
+    return out
 
 
 def servers(sys_):
@@ -182,16 +200,17 @@ def start_clients(ctx, sys_, n, secs, rate, channels):
     plan = [
         ("sse", ["--mode", "sse", "--conns", str(sse - sse // 10), "--resume"] + sse_urls),
         ("sse-churn", ["--mode", "sse", "--conns", str(sse // 10), "--resume",
-                       "--churn", str(CHURN_MS)] + sse_urls),
+                       "--churn", str(CHURN_MS), "--churn-jitter", str(JITTER_MS)] + sse_urls),
         ("ws", ["--mode", "ws", "--conns", str(ws - ws // 10)] + ws_sub + ws_urls),
-        ("ws-churn", ["--mode", "ws", "--conns", str(ws // 10), "--churn", str(CHURN_MS)]
-         + ws_sub + ws_urls),
+        ("ws-churn", ["--mode", "ws", "--conns", str(ws // 10), "--churn", str(CHURN_MS),
+                      "--churn-jitter", str(JITTER_MS)] + ws_sub + ws_urls),
     ]
     groups = []
     for tag, argv in plan:
         groups.append(Clients(ctx, tag, argv + common + life + ["--workers", "2"]))
     ctx.log(f"clients: {sse} SSE, {ws} WebSocket (a tenth of each churning every "
-            f"{CHURN_MS / 1000:g} s), {poll} long-polls; {channels} channels")
+            f"{CHURN_MS / 1000:g} +- {JITTER_MS / 1000:g} s), {poll} long-polls; "
+            f"{channels} channels")
     # the publisher starts once the streams are open
     end = time.time() + 120
     while time.time() < end:
@@ -319,12 +338,7 @@ def main():
         last = None
         while True:
             now = time.time() - t0
-            snap = {"t": now, "procs": {}}
-            for label, pid in procs.items():
-                try:
-                    snap["procs"][label] = (rss_kb(pid), fds(pid))
-                except OSError:
-                    pass
+            snap = {"t": now, "procs": sample(procs)}
             tot = [g.totals() for g in groups]
             snap["connected"] = sum(x.get("connected", 0) for x in tot)
             snap["received"] = sum(x.get("received", 0) for x in tot)
