@@ -195,8 +195,9 @@ def start_clients(ctx, sys_, n, secs, rate, channels):
     ws_urls = [a for u in sys_.url("ws") for a in ("--url", u)]
     poll_urls = [a for u in sys_.url("longpoll") for a in ("--url", u)]
     ws_sub = ["--ws-sub", '{"type":"subscribe","channels":["%c"],"since":%C}']
-    # the clients outlive the publisher: its ramp, the drain, a margin
-    life = ["--duration", str(secs + 20)]
+    # the clients outlive the publisher (its ramp, the drain): they are
+    # stopped once it is done, their totals read from their status files
+    life = ["--duration", str(secs + 300)]
     plan = [
         ("sse", ["--mode", "sse", "--conns", str(sse - sse // 10), "--resume"] + sse_urls),
         ("sse-churn", ["--mode", "sse", "--conns", str(sse // 10), "--resume",
@@ -215,7 +216,7 @@ def start_clients(ctx, sys_, n, secs, rate, channels):
     end = time.time() + 120
     while time.time() < end:
         t = [g.totals() for g in groups]
-        if all(x.get("connected", 0) >= x.get("conns", 1) for x in t):
+        if all(x.get("established", 0) >= x.get("conns", 1) for x in t):
             break
         if any(g.p.poll() is not None for g in groups):
             break
@@ -358,8 +359,13 @@ def main():
         gone = [k for k, pid in procs.items() if not systems.fpstack.alive(pid)]
         if gone:
             failures.append(f"not alive at the end: {', '.join(gone)}")
+        groups[-1].p.wait(timeout=60)          # the publisher's drain
+        ended = [g.tag for g in groups[:-1] if g.p.poll() is not None]
+        if ended:
+            failures.append(f"clients ended before the publisher: {', '.join(ended)}")
+        time.sleep(1.5)                         # their last status
         for g in groups:
-            g.p.wait(timeout=120)
+            g.final = g.totals()
     except Exception as e:
         failures.append(f"{type(e).__name__}: {e}")
     finally:
@@ -371,22 +377,21 @@ def main():
     # the clients' own verdict
     rows = []
     for g in groups:
-        r = g.result()
-        if r is None:
-            failures.append(f"loadgen {g.tag}: no result (status {g.p.returncode})")
+        t = getattr(g, "final", None)
+        if not t:
+            failures.append(f"loadgen {g.tag}: no totals (status {g.p.returncode})")
             continue
-        t = r["totals"]
-        rows.append(f"| {g.tag} | {r['conns']:,} | {t['established']:,} | {t['reconnects']:,} | "
+        rows.append(f"| {g.tag} | {t['conns']:,} | {t['established']:,} | {t['reconnects']:,} | "
                     f"{t['cycles']:,} | {t['msgs']:,} | {t['gaps']} | {t['dups']} | "
                     f"{t['resets']} | {t['failed']} | {t['non2xx']} |")
         for k in ("gaps", "dups", "resets", "failed", "non2xx", "pub_errors"):
             if t[k]:
                 failures.append(f"loadgen {g.tag}: {k} {t[k]}"
-                                + (f" (first error: {r['first_error']})" if r["first_error"]
+                                + (f" (first error: {t['first_error']})" if t["first_error"]
                                    else ""))
-        if g.p.returncode != 0:
-            failures.append(f"loadgen {g.tag} exited with status {g.p.returncode}")
-    pub = next((g.result() for g in groups if g.tag == "poll+pub"), None)
+    pub = groups[-1].result() if groups and groups[-1].tag == "poll+pub" else None
+    if groups and groups[-1].p.returncode != 0:
+        failures.append(f"loadgen poll+pub exited with status {groups[-1].p.returncode}")
     lat = pub["phases"][0] if pub and pub.get("phases") else None
     bad_logs = log_problems(sys_)
     if bad_logs:
