@@ -279,7 +279,7 @@ def mb(kb):
 
 def table(samples, procs):
     head = "| t, s | " + " | ".join(procs) + " | clients | events/s | published/s | " \
-        "reconnects (total) |"
+        "reconnects (total) | load |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for s in samples:
         cells = []
@@ -288,7 +288,7 @@ def table(samples, procs):
             cells.append(f"{mb(v[0])} / {v[1]}" if v else "gone")
         lines.append(f"| {s['t']:.0f} | " + " | ".join(cells) +
                      f" | {s['connected']:,} | {s['rx_per_s']:,.0f} | {s['pub_per_s']:,.0f} | "
-                     f"{s['reconnects']:,} |")
+                     f"{s['reconnects']:,} | {s['load']:.1f} |")
     return "\n".join(lines)
 
 
@@ -340,6 +340,8 @@ def main():
         while True:
             now = time.time() - t0
             snap = {"t": now, "procs": sample(procs)}
+            with open("/proc/loadavg") as f:
+                snap["load"] = float(f.read().split()[0])
             tot = [g.totals() for g in groups]
             snap["connected"] = sum(x.get("connected", 0) for x in tot)
             snap["received"] = sum(x.get("received", 0) for x in tot)
@@ -448,7 +450,9 @@ Mean deliveries after the warm-up: {rx:,.0f} events/s.
 t: seconds since every stream was open (the publisher starts then);
 clients: connections open at that moment (churning ones may be between
 two streams); events/s: deliveries to all clients over the last 10 s;
-reconnects: streams closed on purpose (churn) or by the server, in total.
+reconnects: streams closed on purpose (churn) or by the server, in total;
+load: the machine's 1-minute load average (2 cores, shared with other
+work: a stall of the whole machine shows there first).
 
 {table(samples, list(flat) if flat else list(samples[0]["procs"]) if samples else [])}
 
