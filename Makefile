@@ -6,6 +6,8 @@
 #                  ASan+UBSan
 #   make demo      run the whole system locally with a dashboard (README.md)
 #   make bench     quick benchmarks, results in bench/results/
+#   make soak      10,000 streams with churn for 10 min (SOAK_SECONDS=N),
+#                  memory and descriptors checked flat: bench/results/SOAK.md
 #   make install PREFIX=/usr/local
 #   make deb       the Debian package, in build/deb/ (debian/, docs/deploy.md)
 #
@@ -84,7 +86,7 @@ LG_OBJ     := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/lg_*.c))
 .SECONDARY:
 
 .PHONY: all programs deps ensure-deps test unit e2e test-san clean install deb \
-        demo bench bench-full bench-broker fuzz js
+        demo bench bench-full bench-broker soak fuzz js
 all: $(LIBS_FP) $(BINS) $(UNIT) $(BENCH_BINS)
 
 # the five programs alone (make install, debian/rules)
@@ -217,6 +219,10 @@ bench-full: all
 
 bench-broker: all
 	$(PYTHON) bench/run.py --bin $(BUILD)/bin 10_broker
+
+# not part of make test: SOAK_SECONDS (600) shortens it
+soak: all
+	$(PYTHON) bench/soak.py --bin $(BUILD)/bin
 
 # clients/js/fastpush.js from clients/js/src (commit the result)
 js:

@@ -10,7 +10,11 @@
  *  Every published event carries a token "FPT<phase>.<seq>.<ns>." in its
  *  data, ns being CLOCK_MONOTONIC at the publisher's send (one clock for
  *  every process on the machine), so each receiving client computes the
- *  publish-to-receipt latency of every delivery.
+ *  publish-to-receipt latency of every delivery.  The publisher sends
+ *  token SEQ to channel SEQ % channels, so a client also checks that its
+ *  channel's tokens come one by one, none missing or repeated, over its
+ *  reconnects when they resume from a cursor (poll; SSE and WebSocket
+ *  with --resume / %C).
  */
 #ifndef LG_H
 #define LG_H
@@ -118,6 +122,12 @@ size_t lg_tok_write(char *out, size_t size, int phase, uint64_t seq,
 int lg_json_str(const uint8_t *p, size_t n, const char *key, char *out,
                 size_t cap);
 
+/*  The value of the first `name:` line of one SSE event block (one space
+ *  after the colon dropped); copies at most cap-1 bytes.  Returns 0 if
+ *  the field is there.  */
+int lg_sse_field(const uint8_t *p, size_t n, const char *name, char *out,
+                 size_t cap);
+
 /* ------------------------------------------------------------ histogram */
 
 /*  Log-linear buckets of microseconds, about 1.6 % wide.  */
@@ -140,6 +150,9 @@ typedef struct {
     uint64_t cycles;            /*  churn: connections closed on purpose  */
     uint64_t requests;          /*  poll responses  */
     uint64_t msgs;              /*  events, frames or bodies  */
+    uint64_t gaps;              /*  tokens missed on a channel  */
+    uint64_t dups;              /*  tokens seen again or out of order  */
+    uint64_t resets;            /*  reset control messages  */
     uint64_t bytes_in, bytes_out;
     uint64_t recv[LG_MAX_PHASES];       /*  tokens received per phase  */
     uint64_t phase_bytes[LG_MAX_PHASES];
@@ -186,8 +199,10 @@ typedef struct {
     char *cursor0;              /*  poll: first cursor  */
     int interval_ms;            /*  poll: pause between requests  */
     int churn_ms;               /*  close after this long, 0 = hold  */
+    int churn_jitter_ms;        /*  +- up to this much, uniform  */
     int reconnect_ms;
     int timeout_ms;             /*  connect + head  */
+    bool resume;                /*  SSE: reopen with Last-Event-ID  */
     int64_t t0;                 /*  ns: the run's start  */
 } lg_opts_t;
 

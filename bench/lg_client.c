@@ -7,10 +7,16 @@
  *  Connections are opened at the ramp rate with a bounded number of
  *  handshakes in flight; one the server ends is reopened after
  *  reconnect-ms (counted as a reconnect), and in churn mode every
- *  connection is closed churn-ms after its response head and reopened.
+ *  connection is closed churn-ms (+- a random jitter) after its response
+ *  head and reopened.
  *  Every message is scanned for bench tokens; a token's latency goes to
- *  the histogram of its phase.  Counters live in shared memory, where the
- *  master reads them while the run goes on.
+ *  the histogram of its phase, and its SEQ is checked against the
+ *  connection's previous one (gaps, duplicates).  Each connection keeps
+ *  its cursor (poll: the answer's; SSE: the last `id:`; WebSocket: the
+ *  last event's id or ready's cursor); a reopened poll, an SSE stream with
+ *  --resume (Last-Event-ID) and a WebSocket whose --ws-sub has %C resume
+ *  from it, so the order check goes on over reconnects.  Counters live
+ *  in shared memory, where the master reads them while the run goes on.
  */
 #include "lg.h"
 
@@ -57,6 +63,9 @@ typedef struct {
     size_t blen, bcap;
     char wskey[32];
     char cursor[96], etag[96], lastmod[64];
+    bool tok_have;              /*  tok_* hold the last token seen  */
+    int tok_phase;
+    uint64_t tok_seq;
 } conn_t;
 
 typedef struct {
@@ -185,9 +194,12 @@ s_request(worker_t *W, conn_t *c)
     const char *host = W->host[c->idx % W->o->nurls];
     s_path(W, c, path, sizeof path);
     if (W->o->mode == LG_SSE) {
+        char last[140] = "";
+        if (W->o->resume && c->cursor[0])
+            snprintf(last, sizeof last, "Last-Event-ID: %s\r\n", c->cursor);
         n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\n"
                      "Accept: text/event-stream\r\nCache-Control: no-cache"
-                     "\r\n\r\n", path, host);
+                     "\r\n%s\r\n", path, host, last);
     } else if (W->o->mode == LG_WS) {
         uint8_t raw[16];
         for (int i = 0; i < 16; i++)
@@ -232,8 +244,37 @@ s_request(worker_t *W, conn_t *c)
 
 /* ------------------------------------------------------------ messages */
 
+/*  Does a reopened connection continue from its cursor?  */
+static bool
+s_resumes(const worker_t *W)
+{
+    if (W->o->mode == LG_POLL || W->o->mode == LG_LONGPOLL)
+        return W->o->cursor_key != NULL;
+    if (W->o->mode == LG_SSE)
+        return W->o->resume;
+    return W->o->ws_sub && strstr(W->o->ws_sub, "%C");
+}
+
+/*  Token t arrived on c: the channel's tokens are SEQ, SEQ + channels...  */
 static void
-s_tokens(worker_t *W, const uint8_t *p, size_t n)
+s_order(worker_t *W, conn_t *c, const lg_tok_t *t)
+{
+    uint64_t step = (uint64_t) W->o->channels;
+    if (c->tok_have && c->tok_phase == t->phase) {
+        if (t->seq <= c->tok_seq)
+            W->ws->dups++;
+        else if (t->seq != c->tok_seq + step)
+            W->ws->gaps += (t->seq - c->tok_seq) / step - 1;
+    }
+    if (!c->tok_have || c->tok_phase != t->phase || t->seq > c->tok_seq) {
+        c->tok_have = true;
+        c->tok_phase = t->phase;
+        c->tok_seq = t->seq;
+    }
+}
+
+static void
+s_tokens(worker_t *W, conn_t *c, const uint8_t *p, size_t n)
 {
     lg_tok_t t;
     size_t off = 0;
@@ -245,6 +286,27 @@ s_tokens(worker_t *W, const uint8_t *p, size_t n)
         int64_t us = (now - t.ns) / 1000;
         W->ws->hist[t.phase][lg_hist_bucket(us > 0 ? (uint64_t) us : 0)]++;
         W->ws->recv[t.phase]++;
+        s_order(W, c, &t);
+    }
+}
+
+/*  An SSE event or a WebSocket message: keep the cursor, count resets.  */
+static void
+s_track(worker_t *W, conn_t *c, const uint8_t *p, size_t n)
+{
+    char v[96];
+    if (W->o->mode == LG_SSE) {
+        if (lg_sse_field(p, n, "event", v, sizeof v) == 0 &&
+            strcmp(v, "reset") == 0)
+            W->ws->resets++;
+        if (lg_sse_field(p, n, "id", v, sizeof v) == 0)
+            memcpy(c->cursor, v, sizeof c->cursor);
+    } else if (n > 7 && memcmp(p, "{\"id\":\"", 7) == 0) {
+        lg_json_str(p, n, "id", c->cursor, sizeof c->cursor);
+    } else if (n > 16 && memcmp(p, "{\"type\":\"ready\"", 16) == 0) {
+        lg_json_str(p, n, "cursor", c->cursor, sizeof c->cursor);
+    } else if (n > 16 && memcmp(p, "{\"type\":\"reset\"", 16) == 0) {
+        W->ws->resets++;
     }
 }
 
@@ -261,7 +323,8 @@ s_on_msg(void *arg, int op, const uint8_t *p, size_t n)
     if (m->closed)
         return;
     if (op == 1 || op == 2) {
-        s_tokens(m->W, p, n);
+        s_tokens(m->W, m->c, p, n);
+        s_track(m->W, m->c, p, n);
     } else if (op == 9 && n <= 125) {           /*  ping -> pong  */
         uint8_t f[140];
         size_t fl = lg_ws_frame(f, 10, p, n, (uint32_t) rand());
@@ -284,8 +347,11 @@ s_poll_done(worker_t *W, conn_t *c)
     int64_t now = lg_now_ns();
     W->ws->requests++;
     W->ws->req_hist[lg_hist_bucket((uint64_t) (now - c->t_req) / 1000)]++;
-    if (c->head.status == 200 && c->blen)
-        s_tokens(W, c->body, c->blen);
+    if (c->head.status == 200 && c->blen) {
+        s_tokens(W, c, c->body, c->blen);
+        if (memmem(c->body, c->blen, "\"reset\":[{", 10))
+            W->ws->resets++;
+    }
     if (c->head.status == 200 && W->o->cursor_key)
         lg_json_str(c->body, c->blen, W->o->cursor_key, c->cursor,
                     sizeof c->cursor);
@@ -410,8 +476,13 @@ s_head(worker_t *W, conn_t *c, size_t hl)
         if (W->o->mode != LG_POLL && W->o->mode != LG_LONGPOLL)
             W->ws->req_hist[lg_hist_bucket(
                 (uint64_t) (now - c->t_req) / 1000)]++;
-        if (W->o->churn_ms)
-            c->due = now + (int64_t) W->o->churn_ms * 1000000;
+        if (W->o->churn_ms) {
+            int64_t life = W->o->churn_ms;
+            if (W->o->churn_jitter_ms > 0)
+                life += rand() % (2 * W->o->churn_jitter_ms + 1) -
+                        W->o->churn_jitter_ms;
+            c->due = now + (life > 1 ? life : 1) * 1000000;
+        }
     }
     c->st = C_BODY;
     memset(&c->dc, 0, sizeof c->dc);
@@ -423,6 +494,13 @@ s_head(worker_t *W, conn_t *c, size_t hl)
             if (t[0] == '%' && t[1] == 'c') {
                 k += snprintf(msg + k, sizeof msg - (size_t) k, "%s%d",
                               W->o->chan_prefix, c->idx % W->o->channels);
+                t++;
+            } else if (t[0] == '%' && t[1] == 'C') {    /*  JSON value  */
+                if (c->cursor[0])
+                    k += snprintf(msg + k, sizeof msg - (size_t) k, "\"%s\"",
+                                  c->cursor);
+                else
+                    k += snprintf(msg + k, sizeof msg - (size_t) k, "null");
                 t++;
             } else {
                 msg[k++] = *t;
@@ -541,6 +619,8 @@ s_open(worker_t *W, conn_t *c)
                                 (uint32_t) (k / 250) << 8 |
                                 (uint32_t) (k % 250 + 1));
     s_reset_parsers(c);
+    if (!s_resumes(W))
+        c->tok_have = false;    /*  a new stream starts from now  */
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     W->ws->attempts++;
     if (c->fd < 0) {

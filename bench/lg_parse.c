@@ -430,6 +430,28 @@ lg_json_str(const uint8_t *p, size_t n, const char *key, char *out,
     return o ? 0 : -1;
 }
 
+int
+lg_sse_field(const uint8_t *p, size_t n, const char *name, char *out,
+             size_t cap)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && p[e] != '\n' && p[e] != '\r')
+            e++;
+        if (e - i > nl && memcmp(p + i, name, nl) == 0 && p[i + nl] == ':') {
+            size_t v = i + nl + 1;
+            v += v < e && p[v] == ' ';
+            size_t o = e - v < cap ? e - v : cap - 1;
+            memcpy(out, p + v, o);
+            out[o] = '\0';
+            return 0;
+        }
+        i = e + 1;
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------ histogram */
 
 int
@@ -609,6 +631,21 @@ fp_lg_parse_test(void)
     FP_CHECK(lg_json_str((const uint8_t *) j, strlen(j), "n", cur,
                          sizeof cur) == 0 && strcmp(cur, "7") == 0,
              "cursor number");
+
+    /*  SSE fields of one event block  */
+    j = "id: e1-7\r\nevent: reset\ndata: {\"id\":1}\n\n";
+    FP_CHECK(lg_sse_field((const uint8_t *) j, strlen(j), "id", cur,
+                          sizeof cur) == 0 && strcmp(cur, "e1-7") == 0,
+             "sse id field");
+    FP_CHECK(lg_sse_field((const uint8_t *) j, strlen(j), "event", cur,
+                          sizeof cur) == 0 && strcmp(cur, "reset") == 0,
+             "sse event field");
+    j = ": hb\n\ndata:x\n\n";
+    FP_CHECK(lg_sse_field((const uint8_t *) j, strlen(j), "id", cur,
+                          sizeof cur) == -1 &&
+             lg_sse_field((const uint8_t *) j, strlen(j), "data", cur,
+                          sizeof cur) == 0 && strcmp(cur, "x") == 0,
+             "sse field absent, no space");
 
     /*  histogram: buckets are monotonic, values within 1.6 %  */
     bool mono = true, close = true;

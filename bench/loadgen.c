@@ -38,6 +38,7 @@ typedef struct {
     pid_t pids[LG_MAX_PROCS];
     int npids;
     char *json;
+    char *status;
     char *label;
     bool quiet;
 } args_t;
@@ -60,13 +61,17 @@ s_usage(FILE *out)
 "  --inflight N       handshakes in flight per worker (256)\n"
 "  --channels N       connection i uses channel PREFIX(i %% N) (1)\n"
 "  --chan-prefix P    channel name prefix (bench)\n"
-"  --ws-sub TEXT      WebSocket: message sent after the upgrade (%%c)\n"
+"  --ws-sub TEXT      WebSocket: message sent after the upgrade (%%c;\n"
+"                     %%C = the cursor as JSON, null before the first)\n"
+"  --resume           SSE: reopen with Last-Event-ID (the last id: seen)\n"
 "  --ws-proto P       WebSocket: Sec-WebSocket-Protocol\n"
 "  --cursor-key K     poll: JSON key holding the next cursor (cursor)\n"
 "  --cursor0 C        poll: the first cursor\n"
 "  --interval MS      poll: pause between a response and the next (0)\n"
 "  --churn MS         close each connection MS after its response head\n"
 "                     and open it again (connect/disconnect churn)\n"
+"  --churn-jitter MS  each lifetime is churn +- up to MS, uniform (0):\n"
+"                     spreads the closes of clients opened together\n"
 "  --reconnect MS     pause before reopening a lost connection (500)\n"
 "  --timeout MS       connect + response head (10000)\n"
 "Publisher (events carry their send time):\n"
@@ -81,6 +86,7 @@ s_usage(FILE *out)
 "  --ramp-timeout S   give up the ramp after S without progress (15)\n"
 "  --pid PID          a server process; its whole tree is sampled (repeat)\n"
 "  --json FILE        write the result there (else stdout)\n"
+"  --status FILE      rewrite FILE each second with the totals (JSON)\n"
 "  --label TEXT       copied into the result\n"
 "  --quiet            no progress lines\n", LG_MAX_PHASES);
 }
@@ -128,6 +134,8 @@ s_args(args_t *a, int argc, char **argv)
             exit(0);
         } else if (!strcmp(k, "--quiet")) {
             a->quiet = true;
+        } else if (!strcmp(k, "--resume")) {
+            a->o.resume = true;
         } else if (OPT("--mode")) {
             a->o.mode = !strcmp(v, "sse") ? LG_SSE : !strcmp(v, "ws") ? LG_WS
                       : !strcmp(v, "longpoll") ? LG_LONGPOLL
@@ -164,6 +172,8 @@ s_args(args_t *a, int argc, char **argv)
             a->o.interval_ms = atoi(v);
         } else if (OPT("--churn")) {
             a->o.churn_ms = atoi(v);
+        } else if (OPT("--churn-jitter")) {
+            a->o.churn_jitter_ms = atoi(v);
         } else if (OPT("--reconnect")) {
             a->o.reconnect_ms = atoi(v);
         } else if (OPT("--timeout")) {
@@ -196,6 +206,8 @@ s_args(args_t *a, int argc, char **argv)
                 a->pids[a->npids++] = (pid_t) atoi(v);
         } else if (OPT("--json")) {
             a->json = argv[i];
+        } else if (OPT("--status")) {
+            a->status = argv[i];
         } else if (OPT("--label")) {
             a->label = argv[i];
         } else {
@@ -229,7 +241,7 @@ s_args(args_t *a, int argc, char **argv)
 
 typedef struct {
     uint64_t connected, established, attempts, failed, non2xx, reconnects,
-             cycles, requests, msgs, bytes_in, bytes_out;
+             cycles, requests, msgs, gaps, dups, resets, bytes_in, bytes_out;
     uint64_t recv[LG_MAX_PHASES], phase_bytes[LG_MAX_PHASES];
 } totals_t;
 
@@ -248,6 +260,9 @@ s_totals(totals_t *t)
         t->cycles += s->cycles;
         t->requests += s->requests;
         t->msgs += s->msgs;
+        t->gaps += s->gaps;
+        t->dups += s->dups;
+        t->resets += s->resets;
         t->bytes_in += s->bytes_in;
         t->bytes_out += s->bytes_out;
         for (int p = 0; p < LG_MAX_PHASES; p++) {
@@ -275,13 +290,55 @@ s_secs(void)
     return (double) (lg_now_ns() - s_t0) / 1e9;
 }
 
+static const char *s_first_error(void);
+static void s_json_str(FILE *f, const char *s);
+
+/*  The totals so far, for a caller that watches a long run (--status):
+ *  written beside FILE, then renamed over it.  */
+static void
+s_status(const args_t *a, const char *what, const totals_t *t)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", a->status);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    uint64_t rx = 0, pub = 0;
+    for (int p = 0; p < LG_MAX_PHASES; p++) {
+        rx += t->recv[p];
+        pub += s_shm->published[p];
+    }
+    fprintf(f, "{\"t\":%.2f,\"stage\":\"%s\",\"conns\":%d,"
+            "\"connected\":%llu,\"established\":%llu,\"attempts\":%llu,"
+            "\"failed\":%llu,\"non2xx\":%llu,\"reconnects\":%llu,"
+            "\"cycles\":%llu,\"requests\":%llu,\"msgs\":%llu,"
+            "\"received\":%llu,\"gaps\":%llu,\"dups\":%llu,\"resets\":%llu,"
+            "\"published\":%llu,\"pub_errors\":%llu,\"first_error\":",
+            s_secs(), what, a->o.conns, (unsigned long long) t->connected,
+            (unsigned long long) t->established,
+            (unsigned long long) t->attempts, (unsigned long long) t->failed,
+            (unsigned long long) t->non2xx,
+            (unsigned long long) t->reconnects,
+            (unsigned long long) t->cycles, (unsigned long long) t->requests,
+            (unsigned long long) t->msgs, (unsigned long long) rx,
+            (unsigned long long) t->gaps, (unsigned long long) t->dups,
+            (unsigned long long) t->resets, (unsigned long long) pub,
+            (unsigned long long) s_shm->pub_errors);
+    s_json_str(f, s_first_error());
+    fprintf(f, "}\n");
+    if (fclose(f) == 0)
+        rename(tmp, a->status);
+}
+
 static void
 s_progress(const args_t *a, const char *what)
 {
-    if (a->quiet)
-        return;
     totals_t t;
     s_totals(&t);
+    if (a->status)
+        s_status(a, what, &t);
+    if (a->quiet)
+        return;
     int ph = s_shm->phase;
     fprintf(stderr, "[loadgen %6.1fs] %-8s conn %llu/%d  fail %llu  "
             "non2xx %llu  reconn %llu  msgs %llu  req %llu  in %.1f MB",
@@ -289,6 +346,10 @@ s_progress(const args_t *a, const char *what)
             (unsigned long long) t.failed, (unsigned long long) t.non2xx,
             (unsigned long long) t.reconnects, (unsigned long long) t.msgs,
             (unsigned long long) t.requests, (double) t.bytes_in / 1e6);
+    if (t.gaps || t.dups || t.resets)
+        fprintf(stderr, "  gaps %llu dups %llu resets %llu",
+                (unsigned long long) t.gaps, (unsigned long long) t.dups,
+                (unsigned long long) t.resets);
     if (ph >= 0)
         fprintf(stderr, "  phase %d: pub %llu rx %llu", ph,
                 (unsigned long long) s_shm->published[ph],
@@ -442,27 +503,33 @@ s_write(const args_t *a, const lg_mem_t *m0, const lg_mem_t *m1,
     fprintf(f, "],\"totals\":{\"attempts\":%llu,\"established\":%llu,"
             "\"failed\":%llu,\"non2xx\":%llu,\"reconnects\":%llu,"
             "\"cycles\":%llu,\"requests\":%llu,\"msgs\":%llu,"
+            "\"gaps\":%llu,\"dups\":%llu,\"resets\":%llu,"
             "\"bytes_in\":%llu,\"bytes_out\":%llu,\"pub_errors\":%llu},",
             (unsigned long long) t.attempts,
             (unsigned long long) t.established, (unsigned long long) t.failed,
             (unsigned long long) t.non2xx, (unsigned long long) t.reconnects,
             (unsigned long long) t.cycles, (unsigned long long) t.requests,
-            (unsigned long long) t.msgs, (unsigned long long) t.bytes_in,
+            (unsigned long long) t.msgs, (unsigned long long) t.gaps,
+            (unsigned long long) t.dups, (unsigned long long) t.resets,
+            (unsigned long long) t.bytes_in,
             (unsigned long long) t.bytes_out,
             (unsigned long long) s_shm->pub_errors);
-    const char *err = "";
-    for (int w = 0; w < s_nworkers; w++)
-        if (s_shm->w[w].first_error[0]) {
-            err = s_shm->w[w].first_error;
-            break;
-        }
     fprintf(f, "\"first_error\":");
-    s_json_str(f, err);
+    s_json_str(f, s_first_error());
     fprintf(f, ",\"pub_error\":");
     s_json_str(f, s_shm->pub_error);
     fprintf(f, "}\n");
     if (f != stdout)
         fclose(f);
+}
+
+static const char *
+s_first_error(void)
+{
+    for (int w = 0; w < s_nworkers; w++)
+        if (s_shm->w[w].first_error[0])
+            return s_shm->w[w].first_error;
+    return "";
 }
 
 /* ------------------------------------------------------------ main */

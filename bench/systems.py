@@ -135,6 +135,7 @@ class Fastpush(System):
     responder directives (template=False: only these)."""
     front = "?"
     sse_extra = {}              # more fastpush-sse directives (variants)
+    broker_extra = {}           # more fastpush-broker directives (variants)
     with_poll = with_ws = False
 
     def start_stack(self, server_opts):
@@ -145,7 +146,8 @@ class Fastpush(System):
         if self.with_ws and os.path.exists(f"{b}/fastpush-ws"):
             ws = {"workers": 2, "path": "/ws", "log_level": "warn"}
         self.stack = fpstack.Stack(self.run, self.front, name="fastpush",
-                                   broker={"log_level": "warn"}, template=False,
+                                   broker=dict({"log_level": "warn"}, **self.broker_extra),
+                                   template=False,
                                    sse=dict(quiet, prefix="/events", **self.sse_extra),
                                    poll=poll, ws=ws, server_opts=server_opts)
         self.poll_sock, self.ws_port = self.stack.poll_sock, self.stack.ws_port
