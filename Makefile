@@ -149,8 +149,8 @@ deps:
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
 # `make deps` when the build, lighttpd, python3-zmq, nats-server, Django,
-# mod_wsgi, composer, the Laravel/Symfony packages or debhelper are missing (a fresh
-# machine); apt needs root, so sudo is used
+# mod_wsgi, composer, the Laravel/Symfony packages, debhelper or valgrind are
+# missing (a fresh machine); apt needs root, so sudo is used
 # when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
@@ -163,7 +163,8 @@ ensure-deps:
 	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
 	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ] || \
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
-	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ]; then \
+	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ] || \
+	    ! command -v valgrind >/dev/null; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
@@ -190,7 +191,7 @@ test: ensure-deps
 # failed from valgrind's slowness only, and is listed but does not fail
 # this target; failing again, it does.  Hours on two cores.
 VG_SLOW ?= 4
-check-valgrind:
+check-valgrind: ensure-deps
 	$(MAKE) -s BUILD=build-vg OPT=-O1 all
 	VG_OPTS="$(VG_OPTS)" $(PYTHON) tests/valgrind.py --build build-vg --slow $(VG_SLOW) $(E2E)
 
