@@ -220,7 +220,7 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.p.wait()
-                self.run.problems.append(f"{self.name} did not stop within {timeout} s")
+                self.run.problems.append(f"{self.name} did not stop within {timeout * SLOW:g} s")
         self.stopped = True
         return self.p.returncode
 
