@@ -70,6 +70,7 @@ WRAPPER = """#!/bin/sh
 # environment.  The running test is named in {current}.
 t=unknown
 [ -r {current} ] && read t < {current}
+[ -d {logs}/"$t" ] || t=unknown         # run by hand: valgrind needs the directory
 exec {valgrind} --tool=memcheck --error-exitcode={exit} --leak-check=full \\
     --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=yes \\
     --num-callers=30 --suppressions={supp} {extra} \\
@@ -182,7 +183,7 @@ def collect(logs):
     nlogs = unfinished = 0
     for test in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
         d = os.path.join(logs, test)
-        for f in sorted(os.listdir(d)):
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             if not f.endswith(".log"):
                 continue
             nlogs += 1
@@ -242,10 +243,11 @@ def main():
     files = order(files)
     bindir = make_wrappers(build_bin, out, args.vg_opts)
     shutil.rmtree(logs, ignore_errors=True)
-    os.makedirs(logs)
+    os.makedirs(os.path.join(logs, "unknown"))
     # the programs may run as www-data (mod_fcgid, the responders' group)
     for d in (out, logs):
         os.chmod(d, 0o755)
+    os.chmod(os.path.join(logs, "unknown"), 0o777 | stat.S_ISVTX)
     env = run.test_env(bindir, tdir)
     env["FP_SLOW"] = str(args.slow)
     failed = []
