@@ -9,10 +9,12 @@ points there): each is a shell script that execs
 
     valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
              --show-leak-kinds=definite --errors-for-leak-kinds=definite
-             --track-fds=yes --num-callers=30 --suppressions=tests/valgrind.supp
-             [--vg-opts] --log-file=OUT/logs/TEST/PROG.%p.log BUILD/bin/PROG
+             --track-fds=yes --num-callers=30 --vgdb=no
+             --suppressions=tests/valgrind.supp [--vg-opts]
+             --log-file=OUT/logs/TEST/PROG.%p.log BUILD/bin/PROG
 
-with absolute paths only and nothing taken from the environment, so that
+(--vgdb=no: no FIFOs in /tmp, which a killed process would leave) with
+absolute paths only and nothing taken from the environment, so that
 it works where a web server starts it (lighttpd's bin-path, mod_fcgid)
 with an environment of its own and as another user.  The test that runs
 is named in OUT/current (this script writes it before each test file; the
@@ -73,7 +75,7 @@ t=unknown
 [ -d {logs}/"$t" ] || t=unknown         # run by hand: valgrind needs the directory
 exec {valgrind} --tool=memcheck --error-exitcode={exit} --leak-check=full \\
     --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=yes \\
-    --num-callers=30 --suppressions={supp} {extra} \\
+    --num-callers=30 --vgdb=no --suppressions={supp} {extra} \\
     --log-file={logs}/"$t"/{prog}.%p.log {real} "$@"
 """
 
