@@ -66,6 +66,15 @@ def run_file(path, env, timeout):
     return passed, failed, skipped
 
 
+def test_env(bin_dir, test_dir):
+    """The environment of a test file: FP_BIN, the test modules on the path."""
+    env = dict(os.environ)
+    env["FP_BIN"] = os.path.abspath(bin_dir)
+    env["PYTHONPATH"] = test_dir + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,10 +87,7 @@ def main():
                    if f.startswith("test_") and f.endswith(".py"))
     if args.names:
         files = [f for f in files if any(n in f for n in args.names)]
-    env = dict(os.environ)
-    env["FP_BIN"] = os.path.abspath(args.bin)
-    env["PYTHONPATH"] = args.dir + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
+    env = test_env(args.bin, args.dir)
     total_p = total_f = total_s = 0
     for f in files:
         p, fl, sk = run_file(os.path.join(args.dir, f), env, args.timeout)

@@ -211,9 +211,12 @@ typedef struct {
     int64_t started;            /*  ms, for the restart back-off  */
 } s_worker_t;
 
-/*  Fork worker i; the child never returns.  */
+/*  Fork worker i of wk[n]; the child never returns.  The child closes
+ *  the master's descriptors: the signalfd, the read ends of the ready
+ *  pipes of the workers started before it (still open until they are
+ *  ready) and the master's own --ready-fd (-1 once it is closed).  */
 static void
-s_spawn(s_worker_t *wk, int i, int sigfd)
+s_spawn(s_worker_t *wk, int n, int i, int sigfd, int ready_fd)
 {
     int p[2];
     if (pipe(p) < 0)
@@ -225,12 +228,17 @@ s_spawn(s_worker_t *wk, int i, int sigfd)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         close(sigfd);
         close(p[0]);
+        for (int j = 0; j < n; j++)
+            if (j != i && wk[j].ready >= 0)
+                close(wk[j].ready);
+        if (ready_fd >= 0)
+            close(ready_fd);
         exit(wsb_worker_run(&s_conf, i, p[1]));
     }
     close(p[1]);
-    wk->pid = pid;
-    wk->ready = p[0];
-    wk->started = fp_clock_ms();
+    wk[i].pid = pid;
+    wk[i].ready = p[0];
+    wk[i].started = fp_clock_ms();
 }
 
 /*  Wait until every worker wrote its ready line; false if one died.  */
@@ -315,7 +323,9 @@ s_master(int ready_fd)
     if (sigfd < 0)
         fp_fatal("signalfd");
     for (int i = 0; i < n; i++)
-        s_spawn(&wk[i], i, sigfd);
+        wk[i].ready = -1;
+    for (int i = 0; i < n; i++)
+        s_spawn(wk, n, i, sigfd, ready_fd);
     if (!s_wait_ready(wk, n)) {
         fp_log_error("a worker did not start; stopping");
         s_stop_all(wk, n);
@@ -326,6 +336,7 @@ s_master(int ready_fd)
         if (write(ready_fd, "\n", 1) < 0)
             fp_log_warn("ready-fd %d", ready_fd);
         close(ready_fd);
+        ready_fd = -1;
     }
     for (;;) {
         struct pollfd pf = { sigfd, POLLIN, 0 };
@@ -351,7 +362,7 @@ s_master(int ready_fd)
                              "restarting it", i, (int) pid, st);
                 if (fp_clock_ms() - wk[i].started < 1000)
                     sleep(1);
-                s_spawn(&wk[i], i, sigfd);
+                s_spawn(wk, n, i, sigfd, ready_fd);
                 close(wk[i].ready);
                 wk[i].ready = -1;
             }

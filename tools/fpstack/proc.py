@@ -10,6 +10,12 @@ Readiness, whichever the program offers: a newline on the --ready-fd pipe
 (web servers, peers), a path that appears, or a line in the program's log.
 Each wait also watches the process, so one that exits is an error at once,
 with its log.  Logs are RUN_DIR/NAME.log (stdout and stderr).
+
+FP_SLOW=N in the environment (make check-valgrind, whose programs run
+under valgrind) multiplies the waits here by N: readiness, stop, wait_for,
+wait_port, and stack.py's broker requests and CLI runs (SLOW).  Only
+waits for something to happen are scaled, never a sleep or a deadline a
+program must meet; the test clients' own timeouts are not.
 """
 import os
 import select
@@ -20,6 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("FP_BIN", os.path.join(ROOT, "build", "bin"))
+SLOW = max(1.0, float(os.environ.get("FP_SLOW") or 1))
 
 
 def free_port(host="127.0.0.1", prefer=None):
@@ -38,8 +45,9 @@ def free_port(host="127.0.0.1", prefer=None):
 
 
 def wait_for(pred, timeout=5.0, interval=0.02):
-    """pred()'s first true value within timeout s, else its last value."""
-    end = time.time() + timeout
+    """pred()'s first true value within timeout s (times SLOW), else its
+    last value."""
+    end = time.time() + timeout * SLOW
     while time.time() < end:
         v = pred()
         if v:
@@ -171,7 +179,7 @@ class Proc:
         return self
 
     def _wait_fd(self, rfd):
-        end = time.time() + self.timeout
+        end = time.time() + self.timeout * SLOW
         try:
             while time.time() < end:
                 if select.select([rfd], [], [], 0.1)[0]:
@@ -208,11 +216,11 @@ class Proc:
             if sig is not None:
                 os.kill(self.pid, sig)
             try:
-                self.p.wait(timeout)
+                self.p.wait(timeout * SLOW)
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.p.wait()
-                self.run.problems.append(f"{self.name} did not stop within {timeout} s")
+                self.run.problems.append(f"{self.name} did not stop within {timeout * SLOW:g} s")
         self.stopped = True
         return self.p.returncode
 

@@ -41,7 +41,7 @@ import time
 from . import web
 from .conf import POLL_BIN, POLL_CONF, POLL_SOCK, SOCK, SSE_BIN, SSE_CONF, render, \
     responder_conf, write
-from .proc import Proc, free_port
+from .proc import SLOW, Proc, free_port
 
 
 class Broker(Proc):
@@ -94,7 +94,7 @@ class Broker(Proc):
         frames = raw_frames if raw_frames is not None else \
             [cmd.encode()] + ([json.dumps(body).encode()] if body is not None else [])
         self._req.send_multipart(frames)
-        if not self._req.poll(int(timeout * 1000)):
+        if not self._req.poll(int(timeout * SLOW * 1000)):
             self._req.close()
             self._req = None
             raise TimeoutError(f"no reply to {cmd}")
@@ -126,7 +126,7 @@ class Broker(Proc):
         """Run the fastpush CLI against this broker."""
         argv = [self.run.prog("fastpush"), "--control", self.control, "--fanout",
                 self.fanout, "--ingest", self.ingest] + list(args)
-        return subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
+        return subprocess.run(argv, input=input, capture_output=True, timeout=timeout * SLOW)
 
 
 class Peers:
