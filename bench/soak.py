@@ -52,6 +52,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import systems  # noqa: E402
+import fpstack  # noqa: E402  (systems put tools/ on sys.path)
 from run import Ctx, machine  # noqa: E402
 
 TOLERANCE = 0.05
@@ -93,18 +94,6 @@ class SoakSystem(systems.FastpushLighttpd):
 
 # ------------------------------------------------------------ /proc
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def sample(procs, reads=5, gap=0.25):
     """{label: (RSS KB, descriptors)}: RSS of the last read, the largest
     descriptor count of `reads` reads `gap` s apart (of all processes in
@@ -115,7 +104,7 @@ def sample(procs, reads=5, gap=0.25):
             time.sleep(gap)
         for label, pid in procs.items():
             try:
-                r, n = rss_kb(pid), fds(pid)
+                r, n = fpstack.rss_kb(pid), fpstack.nfds(pid)
             except OSError:
                 out.pop(label, None)
                 continue

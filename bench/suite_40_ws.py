@@ -28,14 +28,6 @@ TITLE = "WebSocket bridge: memory per idle connection, broadcast latency"
 PER_CLIENT = 5000
 
 
-def _rss_kb(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def _warm_up(port):
     """One handshake and subscribe per worker, so that one-time costs (the
     pages of libcrypto's SHA-1, the hub's first channel) fall before the
@@ -53,12 +45,6 @@ def _warm_up(port):
     for s in socks:
         s.close()
     time.sleep(0.5)
-
-
-def _cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _slab_kb():
@@ -141,21 +127,21 @@ def run(ctx):
         time.sleep(1.0)
         workers = fpstack.proc_tree(ws.pid)
         _warm_up(port)
-        base = sum(_rss_kb(p) for p in workers)
-        base_anon = sum(_rss_kb(p, "RssAnon") for p in workers)
+        base = sum(fpstack.rss_kb(p) for p in workers)
+        base_anon = sum(fpstack.rss_kb(p, "RssAnon") for p in workers)
         slab0 = _slab_kb()
         t0 = time.time()
         ready, failed = start_clients(ctx, port, n, "127.1", clients)
         connect_s = time.time() - t0
         ctx.log(f"ws: {ready} connections ready ({failed} failed) in {connect_s:.1f} s")
         time.sleep(2.0)
-        after = sum(_rss_kb(p) for p in workers)
-        after_anon = sum(_rss_kb(p, "RssAnon") for p in workers)
+        after = sum(fpstack.rss_kb(p) for p in workers)
+        after_anon = sum(fpstack.rss_kb(p, "RssAnon") for p in workers)
         anon_per_conn = (after_anon - base_anon) * 1024.0 / max(ready, 1)
         slab1 = _slab_kb()
         per_conn = (after - base) * 1024.0 / max(ready, 1)
-        per_worker = [(_rss_kb(p)) for p in workers]
-        cpu0 = sum(_cpu_s(p) for p in workers)
+        per_worker = [(fpstack.rss_kb(p)) for p in workers]
+        cpu0 = sum(fpstack.cpu_seconds(p) for p in workers)
         ctx.log(f"ws: RSS {base} kB -> {after} kB: {per_conn:.0f} bytes per connection")
         zctx = zmq.Context()
         push = zctx.socket(zmq.PUSH)
@@ -175,7 +161,7 @@ def run(ctx):
         publish(nevents, interval)
         pub_s = time.time() - tp
         time.sleep(2.0)
-        cpu1 = sum(_cpu_s(p) for p in workers)
+        cpu1 = sum(fpstack.cpu_seconds(p) for p in workers)
         paced = _collect(clients, signal.SIGUSR1)
         # phase 2: a burst, back to back: how fast the fan-out drains
         publish(burst, 0)

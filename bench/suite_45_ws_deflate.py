@@ -49,7 +49,7 @@ def _stop(procs):
         c.send_signal(signal.SIGTERM)
         line = c.stdout.readline().decode()
         st = json.loads(line) if line.strip() else {}
-        cpu += ws40._cpu_s(c.pid)
+        cpu += fpstack.cpu_seconds(c.pid)
         c.wait(10)
         for k in ("bytes", "zframes", "events", "samples", "late"):
             out[k] += st.get(k, 0)
@@ -65,14 +65,14 @@ def _phase(ctx, port, workers, push, n, deflate, make, nevents, interval):
                                   ["-z"] if deflate else [])
     try:
         time.sleep(1.0)
-        cpu0 = sum(ws40._cpu_s(p) for p in workers)
+        cpu0 = sum(fpstack.cpu_seconds(p) for p in workers)
         for i in range(nevents):
             data = make(i)
             data["t"] = time.time_ns()
             push.send(json.dumps({"channel": "bench", "data": data}).encode())
             time.sleep(interval)
         time.sleep(2.0)
-        cpu1 = sum(ws40._cpu_s(p) for p in workers)
+        cpu1 = sum(fpstack.cpu_seconds(p) for p in workers)
         st = _stop(procs)
     finally:
         for c in procs:

@@ -39,6 +39,7 @@ from pollclient import get
 from servers import Stack
 from sseclient import SseClient
 from wsclient import WS
+from fpstack import cpu_seconds, nfds, rss_kb
 
 t = Tap()
 CHANNELS = ["fa", "fb"]
@@ -49,25 +50,6 @@ HOLD_PROCS, HOLD_EACH, HOLD_MORE = 5, 3800, 300
 rows = []
 NAMES = {"broker": "broker", "sse": "fastpush-sse", "poll": "fastpush-poll", "server": "lighttpd",
          "ws": "fastpush-ws"}
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def nfds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 # ------------------------------------------------------------ the store's disk

@@ -24,8 +24,8 @@ Callers put tools/ on sys.path (tools/demo.py has it already).
 """
 # the names the callers use (tests/e2e, tools/demo.py, bench/)
 from .conf import CONF, POLL_BIN, SSE_BIN, render, write  # noqa: F401
-from .proc import (BIN, ROOT, SLOW, Proc, Run, alive, free_port, proc_tree,  # noqa: F401
-                   read_text, wait_for, wait_port)
+from .proc import (BIN, ROOT, SLOW, Proc, Run, alive, cpu_seconds, free_port,  # noqa: F401
+                   nfds, proc_tree, read_text, rss_kb, wait_for, wait_port)
 from .stack import Peers, Stack, start_ws  # noqa: F401
 from .web import LIGHTTPD, WEB_DIR, WEB_GROUP, Apache, Lighttpd, Nginx, Origin  # noqa: F401
 from .nats import NATS_SERVER, NatsCluster, NatsServer  # noqa: F401

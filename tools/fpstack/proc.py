@@ -105,6 +105,31 @@ def alive(pid):
         return False
 
 
+def rss_kb(pid, field="VmRSS"):
+    """A memory figure of /proc/PID/status in kB (VmRSS, RssAnon...), 0
+    when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def nfds(pid):
+    """Descriptors the process holds (/proc/PID/fd)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_text(path):
     """The text of a file (bytes that are not UTF-8 replaced); "" when
     it cannot be read."""
