@@ -27,6 +27,7 @@
 struct polld_batch {
     polld_t *d;
     char *key;                  /*  the question (owned; the table's key)  */
+    char *since;                /*  its cursor (owned)  */
     fp_hub_req_t *hreq;         /*  the SINCE in flight, or NULL  */
     polld_req_t *sent;          /*  answered by hreq's reply  */
     polld_req_t *queued;        /*  asked after hreq left: the next SINCE  */
@@ -53,7 +54,6 @@ s_send(polld_batch_t *b)
 {
     polld_req_t *r = b->queued;
     fp_hub_t *hub = fp_responder_hub(b->d->app);
-    const char *since = b->key;
     json_t *chans = json_array();
 
     for (int i = 0; i < r->channels.count; i++)
@@ -61,10 +61,9 @@ s_send(polld_batch_t *b)
     b->sent = b->queued;
     b->queued = NULL;
     b->d->stats.since_sent++;
-    char *nl = strchr(since, '\n');
-    json_t *body = json_pack("{s:o, s:s%, s:I}", "channels", chans,
-                             "cursor", since, (size_t) (nl - since),
-                             "limit", (json_int_t) r->limit);
+    json_t *body = json_pack("{s:o, s:s, s:I}", "channels", chans,
+                             "cursor", b->since, "limit",
+                             (json_int_t) r->limit);
     b->hreq = fp_hub_request(hub, "SINCE", body, s_on_reply, b);
 }
 
@@ -74,6 +73,7 @@ s_destroy(polld_batch_t *b)
     fp_hub_cancel(fp_responder_hub(b->d->app), &b->hreq);
     zhashx_delete(b->d->batches, b->key);
     free(b->key);
+    free(b->since);
     free(b);
 }
 
@@ -122,6 +122,7 @@ polld_batch_since(polld_req_t *r, const char *since)
         b = fp_calloc(1, sizeof *b);
         b->d = d;
         b->key = key;
+        b->since = fp_strdup(since);
         zhashx_insert(d->batches, key, b);
     } else {
         free(key);

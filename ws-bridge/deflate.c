@@ -292,10 +292,3 @@ wsb_deflate_inflate(wsb_deflate_t *z, const uint8_t *in, size_t n,
     *outlen = z->out.len;
     return 0;
 }
-
-const char *
-wsb_deflate_response(void)
-{
-    return "Sec-WebSocket-Extensions: permessage-deflate; "
-           "server_no_context_takeover; client_no_context_takeover\r\n";
-}

@@ -355,6 +355,6 @@ wsb_hs_response(const wsb_hs_t *hs, fp_buf_t *out)
     if (hs->protocol[0])
         fp_buf_addf(out, "Sec-WebSocket-Protocol: %s\r\n", hs->protocol);
     if (hs->deflate)
-        fp_buf_adds(out, wsb_deflate_response());
+        fp_buf_adds(out, WSB_DEFLATE_RESPONSE);
     fp_buf_adds(out, "\r\n");
 }

@@ -178,7 +178,8 @@ bool wsb_deflate_offer(const char *value);
 
 /*  The response header line (CRLF-ended) for an accepted offer: no
  *  context takeover either way.  */
-const char *wsb_deflate_response(void);
+#define WSB_DEFLATE_RESPONSE "Sec-WebSocket-Extensions: permessage-deflate; " \
+    "server_no_context_takeover; client_no_context_takeover\r\n"
 
 /*  A worker's streams (compression at level 1-9); NULL with err.  */
 wsb_deflate_t *wsb_deflate_new(int level, char *err);
