@@ -151,8 +151,8 @@ deps:
 	@if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 
 # `make deps` when the build, lighttpd, python3-zmq, nats-server, Django,
-# mod_wsgi, composer, the Laravel/Symfony packages, debhelper or valgrind are
-# missing (a fresh machine); apt needs root, so sudo is used
+# mod_wsgi, composer, the Laravel/Symfony packages, debhelper, valgrind or
+# the npm packages of package.json (pusher-js, pusher) are missing (a fresh machine); apt needs root, so sudo is used
 # when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
@@ -166,7 +166,8 @@ ensure-deps:
 	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ] || \
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
 	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ] || \
-	    ! command -v valgrind >/dev/null; then \
+	    ! command -v valgrind >/dev/null || \
+	    { [ -f package.json ] && ! [ -d node_modules/pusher-js ]; }; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)

@@ -5,6 +5,7 @@
 #include "fcgi_req.h"
 #include "http.h"
 #include "mem.h"
+#include "pusher.h"
 #include "rate.h"
 
 #include <czmq.h>
@@ -280,6 +281,16 @@ int
 fp_access_allow(fp_access_t *a, const fp_access_client_t *cl, int action,
                const char *const *channels, size_t n, char *err)
 {
+    for (size_t i = 0; !a->on && i < n; i++)
+        if (fp_pusher_reserved(channels[i])) {
+            /*  A Pusher private or presence channel is authorized by its
+             *  app's signature (fastpush-ws /app/KEY), never by auth off.  */
+            a->stats.forbidden++;
+            snprintf(err, FP_ERR_LEN, "'%s' is a Pusher private or presence "
+                     "channel: subscribe through the Pusher protocol, or "
+                     "turn auth on and grant it", channels[i]);
+            return 403;
+        }
     if (!a->on)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -464,6 +475,11 @@ fp_access_test(void)
              && cl == NULL && fp_access_allow(a, NULL, FP_RIGHTS_PUBLISH, chans,
                                              2, err) == 0,
              "auth off: everything allowed");
+    const char *pch[] = { "1001:news", "1001:private-x" };
+    FP_CHECK(fp_access_allow(a, NULL, FP_RIGHTS_SUBSCRIBE, pch, 1, err) == 0
+             && fp_access_allow(a, NULL, FP_RIGHTS_SUBSCRIBE, pch, 2, err)
+             == 403 && strstr(err, "Pusher"), "auth off: a Pusher private "
+             "channel is still refused");
     fp_access_destroy(&a);
 
     fp_access_conf_t c = { .on = true };

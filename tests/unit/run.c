@@ -41,6 +41,7 @@ static const struct {
     { "access", fp_access_test },
     { "error", fp_error_test },
     { "rate", fp_rate_test },
+    { "pusher", fp_pusher_test },
     { "statsgate", fp_statsgate_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
