@@ -12,7 +12,7 @@
  *  (fp_event_new) and everyone else shares it by reference (fp_event_ref).
  *
  *  Names: a channel is 1-128 bytes of [A-Za-z0-9_.:@~=+-]; an event type
- *  1-64 bytes of [A-Za-z0-9_.:-] starting with a letter or digit and not one
+ *  1-200 bytes of [A-Za-z0-9_.:-] starting with a letter or digit and not one
  *  of the control names (ready, reset, error, heartbeat, auth-expired,
  *  close); a key 1-256 bytes of UTF-8 without control characters, '"' or
  *  '\'.  None of them can break an SSE field or a JSON string.
@@ -27,7 +27,7 @@
 #include "jscan.h"
 
 #define FP_CHANNEL_MAX 128
-#define FP_TYPE_MAX 64
+#define FP_TYPE_MAX 200
 #define FP_KEY_MAX 256
 #define FP_DEFAULT_TYPE "message"
 

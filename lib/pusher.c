@@ -253,6 +253,85 @@ fp_pusher_socket_id_valid(const char *s, size_t len)
     return dot > 0 && dot < len - 1;
 }
 
+/* ------------------------------------------------------------ event names */
+
+static bool
+s_type_plain(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+int
+fp_pusher_type_encode(const char *name, size_t len, char *out, char *err)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    if (len == 0 || len > 200 || !s_type_plain((unsigned char) name[0]) ||
+        strchr("_.-", name[0])) {
+        snprintf(err, FP_ERR_LEN, "Invalid event name: 1 to 200 characters, "
+                 "starting with a letter or digit");
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) name[i];
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(err, FP_ERR_LEN, "Invalid event name: control "
+                     "character");
+            return -1;
+        }
+        if (o + 4 > FP_TYPE_MAX + 1) {
+            snprintf(err, FP_ERR_LEN, "Event name too long once encoded "
+                     "(%d bytes; each character other than A-Z a-z 0-9 _ . - "
+                     "takes 3)", FP_TYPE_MAX);
+            return -1;
+        }
+        if (s_type_plain(c)) {
+            out[o++] = (char) c;
+        } else {
+            out[o++] = ':';
+            out[o++] = digits[c >> 4];
+            out[o++] = digits[c & 15];
+        }
+    }
+    out[o] = '\0';
+    if (!fp_type_valid(out)) {
+        snprintf(err, FP_ERR_LEN, "Invalid event name: '%s' is reserved",
+                 out);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void
+fp_pusher_type_decode(const char *type, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; type[i] && o < FP_TYPE_MAX; i++) {
+        int hi, lo;
+        if (type[i] == ':' && (hi = s_hexval(type[i + 1])) >= 0 &&
+            (lo = s_hexval(type[i + 2])) >= 0 && (hi || lo >= 0x20)) {
+            out[o++] = (char) (hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = type[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* ------------------------------------------------------------ signatures */
 
 static void
@@ -414,10 +493,46 @@ s_test_signatures(void)
              "md5 of nothing");
 }
 
+static void
+s_test_types(void)
+{
+    char out[FP_TYPE_MAX + 1], back[FP_TYPE_MAX + 1], err[FP_ERR_LEN];
+    const char *laravel = "Illuminate\\Notifications\\Events\\"
+                          "BroadcastNotificationCreated";
+    FP_CHECK(fp_pusher_type_encode(laravel, strlen(laravel), out, err) == 0
+             && strcmp(out, "Illuminate:5cNotifications:5cEvents:5c"
+                       "BroadcastNotificationCreated") == 0,
+             "a Laravel class name encoded");
+    fp_pusher_type_decode(out, back);
+    FP_CHECK(strcmp(back, laravel) == 0, "and decoded");
+    FP_CHECK(fp_pusher_type_encode("client-typing", 13, out, err) == 0 &&
+             strcmp(out, "client-typing") == 0, "plain names unchanged");
+    FP_CHECK(fp_pusher_type_encode("a:b \xc3\xa9", 6, out, err) == 0 &&
+             strcmp(out, "a:3ab:20:c3:a9") == 0, "':' , space and UTF-8 "
+             "encoded");
+    fp_pusher_type_decode(out, back);
+    FP_CHECK(strcmp(back, "a:b \xc3\xa9") == 0, "and decoded back");
+    fp_pusher_type_decode("x:zz:0a", back);
+    FP_CHECK(strcmp(back, "x:zz:0a") == 0, "bad or control escapes stay "
+             "as they are");
+    FP_CHECK(fp_pusher_type_encode("", 0, out, err) < 0 &&
+             fp_pusher_type_encode("_x", 2, out, err) < 0 &&
+             fp_pusher_type_encode("a\nb", 3, out, err) < 0 &&
+             fp_pusher_type_encode("error", 5, out, err) < 0,
+             "empty, a bad first byte, control characters, reserved");
+    char big[200];
+    memset(big, '\\', sizeof big);
+    big[0] = 'a';
+    FP_CHECK(fp_pusher_type_encode(big, 67, out, err) == 0 &&
+             fp_pusher_type_encode(big, 68, out, err) < 0, "bounded by "
+             "FP_TYPE_MAX once encoded");
+}
+
 void
 fp_pusher_test(void)
 {
     s_test_apps();
+    s_test_types();
     s_test_channels();
     s_test_signatures();
 }

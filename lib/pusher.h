@@ -88,6 +88,21 @@ const char *fp_pusher_name(const fp_pusher_app_t *app, const char *channel);
  *  transports must not hand it out without authorization (lib/access).  */
 bool fp_pusher_reserved(const char *channel);
 
+/*  Pusher event names (up to 200 bytes of anything but control
+ *  characters: Laravel's are class names like App\Events\OrderShipped)
+ *  as fastpush event types: bytes other than A-Z a-z 0-9 _ . - become
+ *  ":XX" (two lowercase hex digits), so App\Events\X is the type
+ *  "App:5cEvents:5cX".  The first byte must be a letter or digit and the
+ *  name not one of fastpush's control names.  fp_pusher_type_encode
+ *  writes into out (FP_TYPE_MAX + 1 bytes) and returns 0, or -1 with a
+ *  Pusher error message in err.  */
+int fp_pusher_type_encode(const char *name, size_t len, char *out,
+                          char *err);
+
+/*  The Pusher name of a fastpush type (the reverse; a type without ':'
+ *  is its own name) into out (FP_TYPE_MAX + 1 bytes).  */
+void fp_pusher_type_decode(const char *type, char *out);
+
 /*  True for a socket id as fastpush-ws makes them: "DIGITS.DIGITS".  */
 bool fp_pusher_socket_id_valid(const char *s, size_t len);
 

@@ -36,7 +36,7 @@ import zmq
 __all__ = ["FastpushPublisher", "FastpushError"]
 
 _CHANNEL = re.compile(r"[A-Za-z0-9_.:@~=+-]{1,128}\Z")
-_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
+_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}\Z")
 _RESERVED = {"ready", "reset", "error", "heartbeat", "auth-expired", "close"}
 
 
@@ -61,7 +61,7 @@ def _check(channel, event, key):
                             "of A-Z a-z 0-9 _ . : @ ~ = + -")
     if event is not None and (not isinstance(event, str) or not _TYPE.match(event)
                               or event in _RESERVED):
-        raise FastpushError("invalid_event", "invalid event type: 1 to 64 characters of "
+        raise FastpushError("invalid_event", "invalid event type: 1 to 200 characters of "
                             "A-Z a-z 0-9 _ . : -, not a reserved name")
     if key is not None:
         raw = key.encode("utf-8") if isinstance(key, str) else b""

@@ -50,10 +50,10 @@ final class Event
             throw new FastpushException('invalid_event', 'invalid channel name: '
                 . '1 to 128 characters of A-Z a-z 0-9 _ . : @ ~ = + -');
         if (isset($event['event']) && (!is_string($event['event'])
-                || !preg_match('/\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\z/', $event['event'])
+                || !preg_match('/\A[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}\z/', $event['event'])
                 || in_array($event['event'], self::RESERVED_TYPES, true)))
             throw new FastpushException('invalid_event', 'invalid event type: 1 '
-                . 'to 64 characters of A-Z a-z 0-9 _ . : -, not a reserved name');
+                . 'to 200 characters of A-Z a-z 0-9 _ . : -, not a reserved name');
         if (isset($event['key']) && (!is_string($event['key'])
                 || strlen($event['key']) < 1 || strlen($event['key']) > 256
                 || preg_match('/[\x00-\x1f\x7f"\\\\]/', $event['key'])
