@@ -54,6 +54,21 @@ static const fp_conf_opt_t s_opts[] = {
       "subscribe to (fastpush.stats)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "pusher-apps", FP_CONF_STR, &s_conf.pusher_apps, 0, 0, NULL,
+      "apps file (ID KEY SECRET [options] per line) of the Pusher HTTP "
+      "API under PUSHER-PATH/apps/ID/; empty = off (off)" },
+    { "pusher-path", FP_CONF_STR, &s_conf.pusher_path, 0, 0, NULL,
+      "URL path above /apps/ID/ (the pusher library's `path`; \"\" = "
+      "/apps at the root) (\"\")" },
+    { "pusher-max-batch", FP_CONF_INT, &s_conf.pusher_max_batch, 1, 1000,
+      NULL, "events in one batch_events (10)" },
+    { "pusher-max-channels", FP_CONF_INT, &s_conf.pusher_max_channels, 1,
+      1000, NULL, "channels of one event (100)" },
+    { "pusher-max-data", FP_CONF_SIZE, &s_conf.pusher_max_data, 16,
+      1 << 20, NULL, "bytes of one event's data (10k)" },
+    { "pusher-max-skew", FP_CONF_MS, &s_conf.pusher_max_skew, 1000,
+      86400000, NULL, "how far auth_timestamp may be from our clock "
+      "(600s)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-ws: "
       "docs/security.md" },
@@ -79,6 +94,12 @@ s_defaults(void)
     s_conf.stats_token = fp_strdup("");
     s_conf.stats_right = fp_strdup("fastpush.stats");
     s_conf.log_level = fp_strdup("info");
+    s_conf.pusher_apps = fp_strdup("");
+    s_conf.pusher_path = fp_strdup("");
+    s_conf.pusher_max_batch = 10;
+    s_conf.pusher_max_channels = 100;
+    s_conf.pusher_max_data = 10 * 1024;
+    s_conf.pusher_max_skew = 600000;
 }
 
 static void
@@ -94,6 +115,10 @@ s_usage(FILE *out)
         "  GET  PREFIX/health         (200 while serving)\n"
         "  GET  PREFIX/health/ready   (200 when the broker can take events, "
         "else 503)\n"
+        "With pusher-apps, the Pusher HTTP API (docs/pusher.md):\n"
+        "  POST PUSHER-PATH/apps/ID/events, .../batch_events\n"
+        "  GET  PUSHER-PATH/apps/ID/channels, .../channels/NAME, "
+        ".../channels/NAME/users\n"
         "Works behind lighttpd, Apache (mod_proxy_fcgi or mod_fcgid) and "
         "nginx;\nsee docs/deploy.md and docs/protocol.md.\n", s_opts);
 }
@@ -150,11 +175,14 @@ s_ready(void *arg)
     polld_t *d = arg;
     d->conf = s_conf;
     fp_log_info("ready: FastCGI on %s, routes under %s, broker %s, auth %s, "
-                "HTTP publish %s, stats-access %s", fp_responder_listen_name(),
-                s_conf.prefix, fp_responder_opts_conf.control,
+                "HTTP publish %s, stats-access %s, Pusher API %s%s%s",
+                fp_responder_listen_name(), s_conf.prefix,
+                fp_responder_opts_conf.control,
                 fp_access_on(d->authz) ? "on" : "off",
                 *s_conf.publish_secret ? "with the secret" : "without secret",
-                s_conf.stats_access);
+                s_conf.stats_access, d->pusher ? "under " : "off",
+                d->pusher ? s_conf.pusher_path : "",
+                d->pusher ? "/apps" : "");
 }
 
 /*  The loop ended: answer every poll still waiting.  */
@@ -169,7 +197,9 @@ static int
 s_check(void *arg, char *err)
 {
     polld_t *d = arg;
-    return polld_stats_check(&s_conf, d->authz, err);
+    if (polld_stats_check(&s_conf, d->authz, err) < 0)
+        return -1;
+    return polld_pusher_load(d, &s_conf, err);
 }
 
 static void
@@ -178,6 +208,7 @@ s_release(void *arg)
     polld_t *d = arg;
     free(d->parked);
     polld_batch_release(d);
+    fp_pusher_apps_destroy(&d->pusher);
 }
 
 int

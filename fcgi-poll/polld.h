@@ -9,6 +9,9 @@
  *    GET  PREFIX/stats                  (JSON)
  *    GET  PREFIX/metrics                (Prometheus text format)
  *    GET  PREFIX/health, PREFIX/health/ready   (liveness, readiness)
+ *    POST PUSHER-PATH/apps/ID/events, .../batch_events    (the Pusher
+ *    GET  PUSHER-PATH/apps/ID/channels[/NAME[/users]]      HTTP API,
+ *                                        with pusher-apps: pusher_*.c)
  *
  *  Every request is handed over from libfcgi to the loop (runtime/fcgi_conn)
  *  and answered asynchronously: a broker request through the hub, or a
@@ -27,6 +30,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "cursor.h"
+#include "pusher.h"
 #include "fcgi_conn.h"
 
 #define POLLD_VERSION "0.1.0"
@@ -34,7 +38,8 @@
 /*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
 /*  The routes (route.c).  */
 enum { POLLD_R_POLL, POLLD_R_STATE, POLLD_R_PUBLISH, POLLD_R_STATS,
-       POLLD_R_METRICS, POLLD_R_HEALTH, POLLD_R_READY, POLLD_R_COUNT };
+       POLLD_R_METRICS, POLLD_R_HEALTH, POLLD_R_READY, POLLD_R_PUSHER,
+       POLLD_R_COUNT };
 
 typedef struct {
     char *prefix;               /*  URL prefix of the routes  */
@@ -53,6 +58,12 @@ typedef struct {
     char *stats_token;          /*  bearer token of stats-access token  */
     char *stats_right;          /*  channel of stats-access auth  */
     char *log_level;
+    char *pusher_apps;          /*  apps file of the Pusher API ("" = off)  */
+    char *pusher_path;          /*  URL path above /apps/ID/...  */
+    int64_t pusher_max_batch;   /*  events per batch_events  */
+    int64_t pusher_max_channels;/*  channels per event  */
+    uint64_t pusher_max_data;   /*  bytes of one event's data  */
+    uint64_t pusher_max_skew;   /*  auth_timestamp off by at most (ms)  */
 } polld_conf_t;
 
 typedef struct {
@@ -73,6 +84,7 @@ typedef struct {
 
 typedef struct polld polld_t;
 typedef struct polld_batch polld_batch_t;
+typedef struct polld_pusher polld_pusher_t;
 
 /*  One request being answered.  */
 typedef struct polld_req {
@@ -98,6 +110,9 @@ typedef struct polld_req {
     fp_buf_t resets;            /*  reset objects, comma-separated  */
     char cursor[FP_CURSOR_LEN]; /*  cursor to answer with  */
     struct polld_req *next_due;
+    const fp_pusher_app_t *app; /*  Pusher API: the signed app (borrowed)  */
+    polld_pusher_t *pusher;     /*  ... its publishes (pusher_events.c)  */
+    bool pusher_one;            /*  ... channels/NAME, not the list  */
 } polld_req_t;
 
 
@@ -112,6 +127,7 @@ struct polld {
     zhashx_t *batches;          /*  question -> polld_batch_t (batch.c)  */
     int64_t next_report;
     polld_stats_t stats;
+    fp_pusher_apps_t *pusher;   /*  pusher-apps, or NULL (API off)  */
 };
 
 /*  route.c: find the route of a request (which it takes) and run it.  */
@@ -167,5 +183,24 @@ json_t *polld_self_stats(polld_t *d);
  *  not_ready with the reason); req borrowed.  */
 void polld_health(polld_req_t *r, fp_fcgi_req_t *req);
 void polld_ready(polld_req_t *r, fp_fcgi_req_t *req);
+
+/*  pusher_auth.c: a request below pusher-path: "/apps/ID/REST" with a
+ *  valid Pusher signature of app ID.  polld_pusher_route finds its app
+ *  (r->app), checks the signature and runs the handler of REST (events,
+ *  batch_events, channels...); anything else is answered 401/404/405.
+ *  polld_pusher_load reads conf->pusher_apps into d (0, or -1 with err)
+ *  and makes max-body hold a full batch.  */
+bool polld_pusher_below(const polld_t *d, const char *path);
+void polld_pusher_route(polld_req_t *r, fp_fcgi_req_t *req);
+int polld_pusher_load(polld_t *d, polld_conf_t *conf, char *err);
+/*  pusher_events.c: POST events / batch_events (rest: "events" or
+ *  "batch_events"), everything validated before anything is published;
+ *  polld_pusher_free drops the pending publishes (polld_req_free).  */
+void polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch);
+void polld_pusher_free(polld_req_t *r);
+/*  pusher_channels.c: GET channels, channels/NAME, channels/NAME/users
+ *  (rest: what follows "channels", "" or "/NAME" or "/NAME/users").  */
+void polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req,
+                           const char *rest);
 
 #endif

@@ -57,6 +57,10 @@ s_which(polld_t *d, fp_fcgi_req_t *req, char *err)
     const char *rest = path ? fp_http_below(path, d->conf.prefix) : NULL;
     int route = -1;
     size_t n = rest ? strlen(rest) : 0;
+    if (path && polld_pusher_below(d, path)) {
+        free(path);
+        return POLLD_R_PUSHER;
+    }
     while (n > 1 && rest[n - 1] == '/')
         n--;
     for (size_t i = 0; rest && i < S_NROUTES; i++)
@@ -129,6 +133,8 @@ polld_route(polld_t *d, fp_fcgi_req_t *req)
         s_preflight(r);
     else if (r->route < 0)
         polld_error(r, 404, "not_found", err);
+    else if (r->route == POLLD_R_PUSHER)
+        polld_pusher_route(r, req);
     else
         s_dispatch(r, req, method ? method : "");
     fp_fcgi_req_free(&req);

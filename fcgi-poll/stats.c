@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 static const char *const s_route_names[POLLD_R_COUNT] = {
-    "poll", "state", "publish", "stats", "metrics", "health", "ready" };
+    "poll", "state", "publish", "stats", "metrics", "health", "ready",
+    "pusher" };
 
 json_t *
 polld_self_stats(polld_t *d)

@@ -1,0 +1,265 @@
+/*  pusher_events: Pusher's trigger and triggerBatch (signed: pusher_auth.c).
+ *
+ *    POST .../apps/ID/events
+ *        {"name": N, "data": "string", "channels": [C, ...] | "channel": C,
+ *         "socket_id": "1.2"?, "info": "..."?}
+ *    POST .../apps/ID/batch_events
+ *        {"batch": [{"name", "data", "channel", "socket_id"?}, ...]}
+ *
+ *  Each (event, channel) is published to the broker on the fastpush
+ *  channel "ID:C" (fp_pusher_channel) with the type fp_pusher_type_encode(N)
+ *  and the data string as a JSON string, so fastpush-ws hands Pusher
+ *  clients exactly the string the server sent.  Everything is checked
+ *  before anything is published (400, 413 past pusher-max-data): a refused
+ *  request publishes nothing.  The publishes go out together and the
+ *  answer, 200 {} (events) or {"batch": [{}, ...]}, waits for every
+ *  acknowledgement; should the broker refuse one of them (it is down, its
+ *  store failed), the answer is that error, and the others may have been
+ *  published.  socket_id is checked but not passed on: a fastpush event
+ *  has no place for it, so the sender's own connection is not left out.
+ */
+#include "polld.h"
+#include "json.h"
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    polld_req_t *r;
+    size_t i;
+} s_slot_t;
+
+struct polld_pusher {
+    fp_hub_req_t **reqs;        /*  one per publish, NULL once answered  */
+    s_slot_t *slots;            /*  ... the callbacks' arguments  */
+    size_t n;
+    size_t pending;
+    size_t nevents;             /*  events of the request (batch answer)  */
+    json_t *failed;             /*  the first refusal's META, or NULL  */
+    bool batch;
+};
+
+void
+polld_pusher_free(polld_req_t *r)
+{
+    polld_pusher_t *p = r->pusher;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        fp_hub_cancel(fp_responder_hub(r->d->app), &p->reqs[i]);
+    free(p->reqs);
+    free(p->slots);
+    json_decref(p->failed);
+    free(p);
+    r->pusher = NULL;
+}
+
+/*  Every publish acknowledged: 200, or the first refusal.  */
+static void
+s_done(polld_req_t *r)
+{
+    polld_pusher_t *p = r->pusher;
+    if (p->failed) {
+        json_t *meta = json_incref(p->failed);
+        polld_broker_error(r, meta);
+        json_decref(meta);
+        return;
+    }
+    fp_buf_t b;
+    fp_buf_init(&b);
+    if (p->batch) {
+        fp_buf_adds(&b, "{\"batch\":[");
+        for (size_t i = 0; i < p->nevents; i++)
+            fp_buf_adds(&b, i ? ",{}" : "{}");
+        fp_buf_adds(&b, "]}\n");
+    } else {
+        fp_buf_adds(&b, "{}\n");
+    }
+    r->d->stats.published += p->n;
+    polld_answer(r, 200, "Content-Type: application/json\r\n"
+                 "Cache-Control: no-store\r\n", b.data, b.len);
+    fp_buf_free(&b);
+}
+
+static void
+s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
+{
+    s_slot_t *slot = arg;
+    polld_req_t *r = slot->r;
+    polld_pusher_t *p = r->pusher;
+
+    p->reqs[slot->i] = NULL;
+    if (!ok && !p->failed)
+        p->failed = json_deep_copy(meta);
+    if (--p->pending == 0)
+        s_done(r);
+}
+
+/*  A string member of ev: borrowed, NULL when absent; -1 with err when it
+ *  is there and not a string.  */
+static int
+s_str(const json_t *ev, const char *name, bool required, const char **out,
+      size_t *len, char *err)
+{
+    if (fp_json_get_str(ev, name, required, out, err) < 0)
+        return -1;
+    *len = *out ? json_string_length(json_object_get(ev, name)) : 0;
+    return 0;
+}
+
+/*  One checked channel of an event as a broker PUBLISH body, added to
+ *  pubs unless the event (its publishes from index `from` on) already
+ *  has it.  0, or -1 with err.  */
+static int
+s_add(polld_req_t *r, const char *chan, size_t clen, const char *type,
+      const char *data, size_t dlen, json_t *pubs, size_t from, char *err)
+{
+    char fch[FP_CHANNEL_MAX + 1];
+    if (fp_pusher_channel(r->app, chan, clen, fch, err) < 0)
+        return -1;
+    for (size_t i = from; i < json_array_size(pubs); i++)
+        if (strcmp(json_string_value(json_object_get(
+                json_array_get(pubs, i), "channel")), fch) == 0)
+            return 0;
+    json_array_append_new(pubs, json_pack("{s:s, s:s, s:s%}", "channel",
+                                          fch, "event", type, "data", data,
+                                          dlen));
+    return 0;
+}
+
+/*  One event of a trigger or a batch, checked, its publishes added to
+ *  pubs.  0, or an HTTP status (400, 413) with err.  */
+static int
+s_event(polld_req_t *r, const json_t *ev, bool batch, json_t *pubs,
+        char *err)
+{
+    const polld_conf_t *c = &r->d->conf;
+    const char *name, *data, *one, *sock;
+    size_t nlen, dlen, olen, slen;
+    char type[FP_TYPE_MAX + 1];
+    json_t *many = json_object_get(ev, "channels");
+    size_t from = json_array_size(pubs);
+
+    if (!json_is_object(ev)) {
+        snprintf(err, FP_ERR_LEN, "an event is a JSON object");
+        return 400;
+    }
+    if (s_str(ev, "name", true, &name, &nlen, err) < 0 ||
+        s_str(ev, "data", true, &data, &dlen, err) < 0 ||
+        s_str(ev, "channel", false, &one, &olen, err) < 0 ||
+        s_str(ev, "socket_id", false, &sock, &slen, err) < 0)
+        return 400;
+    if (dlen > c->pusher_max_data) {
+        snprintf(err, FP_ERR_LEN, "Payload too large: the data of event "
+                 "'%.64s' is %zu bytes, the limit %llu", name, dlen,
+                 (unsigned long long) c->pusher_max_data);
+        return 413;
+    }
+    if (strncmp(name, "pusher:", 7) == 0 ||
+        strncmp(name, "pusher_internal:", 16) == 0) {
+        snprintf(err, FP_ERR_LEN, "Invalid event name: pusher: and "
+                 "pusher_internal: are the protocol's own");
+        return 400;
+    }
+    if (fp_pusher_type_encode(name, nlen, type, err) < 0)
+        return 400;
+    if (sock && !fp_pusher_socket_id_valid(sock, slen)) {
+        snprintf(err, FP_ERR_LEN, "Invalid socket_id '%.48s'", sock);
+        return 400;
+    }
+    if ((one != NULL) == (many != NULL) || (batch && many)) {
+        snprintf(err, FP_ERR_LEN, batch ? "a batch event names one "
+                 "\"channel\"" : "name the channels: \"channels\": [...] "
+                 "or \"channel\"");
+        return 400;
+    }
+    if (one)
+        return s_add(r, one, olen, type, data, dlen, pubs, from, err) < 0
+               ? 400 : 0;
+    size_t n = json_array_size(many);
+    if (!json_is_array(many) || n == 0 ||
+        n > (size_t) c->pusher_max_channels) {
+        snprintf(err, FP_ERR_LEN, "\"channels\": an array of 1 to %lld "
+                 "channel names", (long long) c->pusher_max_channels);
+        return 400;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *ch = json_array_get(many, i);
+        if (!json_is_string(ch)) {
+            snprintf(err, FP_ERR_LEN, "\"channels\": names are strings");
+            return 400;
+        }
+        if (s_add(r, json_string_value(ch), json_string_length(ch), type,
+                  data, dlen, pubs, from, err) < 0)
+            return 400;
+    }
+    return 0;
+}
+
+/*  The body's events, every publish in pubs.  0, or a status with err.  */
+static int
+s_events(polld_req_t *r, const json_t *body, bool batch, json_t *pubs,
+         char *err)
+{
+    if (!json_is_object(body)) {
+        snprintf(err, FP_ERR_LEN, "the body is a JSON object");
+        return 400;
+    }
+    if (!batch)
+        return s_event(r, body, false, pubs, err);
+    json_t *list = json_object_get(body, "batch");
+    size_t n = json_array_size(list);
+    if (!json_is_array(list) || n == 0) {
+        snprintf(err, FP_ERR_LEN, "\"batch\": an array of events");
+        return 400;
+    }
+    if (n > (size_t) r->d->conf.pusher_max_batch) {
+        snprintf(err, FP_ERR_LEN, "Batch too large: %zu events, the limit "
+                 "%lld", n, (long long) r->d->conf.pusher_max_batch);
+        return 413;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int st = s_event(r, json_array_get(list, i), true, pubs, err);
+        if (st)
+            return st;
+    }
+    return 0;
+}
+
+/*  Send every publish; the answer follows the last acknowledgement.  */
+static void
+s_send(polld_req_t *r, json_t *pubs, const json_t *body, bool batch)
+{
+    polld_pusher_t *p = fp_calloc(1, sizeof *p);
+    p->n = p->pending = json_array_size(pubs);
+    p->reqs = fp_calloc(p->n, sizeof *p->reqs);
+    p->slots = fp_calloc(p->n, sizeof *p->slots);
+    p->batch = batch;
+    p->nevents = batch ? json_array_size(json_object_get(body, "batch")) : 1;
+    r->pusher = p;
+    for (size_t i = 0; i < p->n; i++) {
+        p->slots[i] = (s_slot_t) { r, i };
+        p->reqs[i] = fp_hub_request(fp_responder_hub(r->d->app), "PUBLISH",
+                                    json_incref(json_array_get(pubs, i)),
+                                    s_on_published, &p->slots[i]);
+    }
+}
+
+void
+polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch)
+{
+    char err[FP_ERR_LEN];
+    json_t *body = fp_json_parse(req->body ? req->body : "",
+                                 req->body_len, err);
+    json_t *pubs = json_array();
+    int st = body ? s_events(r, body, batch, pubs, err) : 400;
+
+    if (st)
+        polld_error(r, st, st == 413 ? "too_large" : body ? "invalid_event"
+                    : "invalid_json", err);
+    else
+        s_send(r, pubs, body, batch);
+    json_decref(pubs);
+    json_decref(body);
+}
