@@ -66,6 +66,10 @@ typedef struct {
     int64_t nats_max_msgs;      /*  jetstream: events the stream keeps  */
     uint64_t nats_max_bytes;    /*  jetstream: bytes the stream keeps  */
     uint64_t nats_ack_wait;     /*  jetstream: ms to wait for a PubAck  */
+    uint64_t presence_timeout;  /*  ms a responder may stay silent before
+                                    its members leave  */
+    int64_t presence_max_members; /*  members of one presence channel  */
+    int64_t presence_max;       /*  presence connections of the broker  */
 } broker_conf_t;
 
 /*  stats-access: who may ask STATS on the control socket.  */
@@ -179,6 +183,7 @@ typedef struct broker {
     struct broker_parked *parked; /*  SINCEs waiting for the feed (js)  */
     size_t parked_len, parked_cap;
     size_t replies_len, replies_cap;
+    struct broker_presence *presence; /*  presence.c, NULL until used  */
     broker_stats_t stats;
 } broker_t;
 
@@ -218,6 +223,23 @@ int broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
 int broker_publish_flush(broker_t *b, char *err);
 void broker_publish_keep(broker_t *b, chan_t *c, fp_event_t *ev);
 int broker_on_pull(zloop_t *loop, zsock_t *sock, void *arg);
+/*  Publish one of the broker's own events (presence.c): no reply waits
+ *  for it, and the types kept from publishers are allowed.  */
+int broker_publish_own(broker_t *b, const fp_publish_t *p, char *code,
+                       char *err);
+
+/*  presence.c: members of presence channels (PRESENCE).
+ *  broker_presence answers a request (fills *meta, caller owns it) or
+ *  -1 with code and err; broker_presence_expire makes the members of
+ *  responders silent for presence-timeout leave (each tick);
+ *  broker_presence_type: member_added / member_removed, which only the
+ *  broker publishes; broker_presence_json: the counts for STATS.  */
+int broker_presence(broker_t *b, json_t *req, json_t **meta, char *code,
+                    char *err);
+void broker_presence_expire(broker_t *b, int64_t now);
+bool broker_presence_type(const char *type);
+json_t *broker_presence_json(const broker_t *b);
+void broker_presence_free(broker_t *b);
 
 /*  store.c: the durable log (segments, fsync policy, SEQ reservation).  */
 broker_store_t *broker_store_open(const broker_conf_t *conf, char *epoch,

@@ -196,8 +196,10 @@ s_dispatch(broker_t *b, const char *cmd, request_t *r, bool token)
         return s_ping(b, r);
     if (strcmp(cmd, "REPORT") == 0)
         return broker_report(b, r->body, &r->meta, r->code, r->err);
+    if (strcmp(cmd, "PRESENCE") == 0)
+        return broker_presence(b, r->body, &r->meta, r->code, r->err);
     snprintf(r->err, sizeof r->err, "unknown command '%.32s' (expected "
-             "PUBLISH, SINCE, STATE, STATS, PING or REPORT)", cmd);
+             "PUBLISH, SINCE, STATE, STATS, PING, REPORT or PRESENCE)", cmd);
     return s_fail(r, "unknown_command", NULL);
 }
 
@@ -235,6 +237,8 @@ s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
     zframe_t *bodyf = zmsg_pop(msg);
     zframe_t *tokenf = zmsg_pop(msg);
     bool publish = cmdf && zframe_streq(cmdf, "PUBLISH");
+    /*  PRESENCE publishes member events: it needs the publish token  */
+    bool presence = cmdf && zframe_streq(cmdf, "PRESENCE");
     char cmd[17], key[64];
     int rc = -1;
 
@@ -251,7 +255,7 @@ s_handle(broker_t *b, zmsg_t *msg, zframe_t *identity, request_t *r,
             s_rate_key(identity, key, sizeof key);
         rc = s_publish(b, r, bodyf, tokenf, key, ev, held);
     }
-    else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, false)) {
+    else if (s_body(r, bodyf) == 0 && s_token_ok(b, r, tokenf, presence)) {
         memcpy(cmd, zframe_data(cmdf), zframe_size(cmdf));
         cmd[zframe_size(cmdf)] = '\0';
         rc = s_dispatch(b, cmd, r, tokenf != NULL);

@@ -177,5 +177,6 @@ broker_on_tick(zloop_t *loop, int timer_id, void *arg)
     broker_chan_evict_idle(b);
     broker_auth_tick(b);
     broker_control_retry(b);
+    broker_presence_expire(b, fp_clock_ms());
     return 0;
 }

@@ -102,6 +102,14 @@ static const fp_conf_opt_t s_opts[] = {
       "reserves them (0: no limit but the servers' max_file_store) (0)" },
     { "nats-ack-wait", FP_CONF_MS, &s_conf.nats_ack_wait, 100, 600000, NULL,
       "jetstream: how long a publish waits for JetStream's answer (5s)" },
+    { "presence-timeout", FP_CONF_MS, &s_conf.presence_timeout, 1000,
+      3600000, NULL, "a responder silent this long has died: its presence "
+      "members leave (30s)" },
+    { "presence-max-members", FP_CONF_INT, &s_conf.presence_max_members, 1,
+      1000000, NULL, "members of one presence channel; a request may ask "
+      "for fewer (100, as Pusher)" },
+    { "presence-max", FP_CONF_INT, &s_conf.presence_max, 1, 100000000, NULL,
+      "presence connections the broker keeps over all channels (1000000)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -134,6 +142,9 @@ s_defaults(void)
     s_conf.nats_replicas = 1;
     s_conf.nats_max_msgs = 1000000;
     s_conf.nats_ack_wait = 5000;
+    s_conf.presence_timeout = 30000;
+    s_conf.presence_max_members = 100;
+    s_conf.presence_max = 1000000;
 }
 
 static void
@@ -341,6 +352,7 @@ main(int argc, char **argv)
     fp_sockauth_server_destroy(&b.link);
     zhashx_destroy(&b.rates);
     broker_control_free(&b);
+    broker_presence_free(&b);
     free(b.staged);
     broker_chan_table_free(&b);
     json_decref(b.reports);

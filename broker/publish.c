@@ -83,12 +83,29 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
     return 0;
 }
 
+/*  Publishers may not send the broker's own presence events.  */
+static int
+s_own_type(const fp_publish_t *p, char *code, char *err)
+{
+    snprintf(err, FP_ERR_LEN, "event type '%s' is the broker's own "
+             "(presence): publishers may not send it", p->type);
+    return broker_fail(code, "invalid_event");
+}
+
 /*  An acknowledged publish (ROUTER); see s_accept.  */
 int
 broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                struct broker_reply *held, char *code, char *err)
 {
+    if (broker_presence_type(p->type))
+        return s_own_type(p, code, err);
     return s_accept(b, p, false, out, held, code, err);
+}
+
+int
+broker_publish_own(broker_t *b, const fp_publish_t *p, char *code, char *err)
+{
+    return s_accept(b, p, false, NULL, NULL, code, err);
 }
 
 /*  Keep ev in c's history and keyed state (the limits apply).  Shared by
@@ -191,7 +208,10 @@ s_ingest_one(broker_t *b, fp_jscan_t *s, const char *rate_key)
                  "this publisher (publish-rate)",
                  (long long) b->conf.publish_rate);
         s_reject(b, "rate_limited", s->err);
-    } else if (rc != 0 || s_accept(b, &p, true, NULL, NULL, code, s->err) < 0) {
+    } else if (rc != 0 || (broker_presence_type(p.type) ?
+                           s_own_type(&p, code, s->err) :
+                           s_accept(b, &p, true, NULL, NULL, code, s->err))
+                          < 0) {
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
                  rc ? "invalid_event" : code, s->err);
     }

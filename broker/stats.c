@@ -116,6 +116,7 @@ broker_stats_json(broker_t *b, json_t *req)
         "subscribes", (json_int_t) s->subscribes,
         "top", top);
     json_object_set_new(st, "responders", broker_reports_json(b));
+    json_object_set_new(st, "presence", broker_presence_json(b));
     if (b->store) {
         json_t *store = broker_store_json(b->store);
         json_object_set_new(store, "replay_ms",

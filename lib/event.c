@@ -32,6 +32,25 @@ fp_channel_valid(const char *s, size_t len)
 }
 
 bool
+fp_id_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+bool
+fp_id_valid(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!fp_id_byte((unsigned char) s[i]))
+            return false;
+    return true;
+}
+
+bool
 fp_type_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -497,6 +516,11 @@ s_test_names(void)
     FP_CHECK(fp_type_valid("message") && fp_type_valid("chat.new"), "types");
     FP_CHECK(!fp_type_valid("reset") && !fp_type_valid("ready"), "reserved");
     FP_CHECK(!fp_type_valid("a\nb") && !fp_type_valid("-x"), "bad types");
+    FP_CHECK(fp_id_valid("ws-4242.k_3", 64) && fp_id_valid("a", 1), "ids");
+    FP_CHECK(!fp_id_valid("", 64) && !fp_id_valid(NULL, 64) &&
+             !fp_id_valid("ab", 1) && !fp_id_valid("a b", 64) &&
+             !fp_id_valid("a:b", 64) && !fp_id_valid("\xc3\xa9", 64),
+             "bad ids: empty, too long, space, colon, non-ASCII");
     FP_CHECK(fp_key_valid("user/7 é"), "utf-8 key");
     FP_CHECK(!fp_key_valid("a\"b") && !fp_key_valid("a\tb"), "bad keys");
 }

@@ -94,6 +94,11 @@ void fp_event_reset_append(fp_buf_t *b, const char *channel,
 bool fp_channel_valid(const char *s, size_t len);
 bool fp_type_valid(const char *s);
 bool fp_key_valid(const char *s);
+/*  An id byte: A-Z a-z 0-9 . _ - (the alphabet of ids that are not
+ *  channel names: Pusher app ids and keys, presence process ids).  */
+bool fp_id_byte(unsigned char c);
+/*  s is 1 to max id bytes.  */
+bool fp_id_valid(const char *s, size_t max);
 
 /*  Parse and validate one publish object {"channel", "event", "key",
  *  "data"} (and "tag", an integer or a string of at most 128 bytes, when

@@ -16,21 +16,6 @@
 
 /* ------------------------------------------------------------ apps */
 
-static bool
-s_id_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > FP_PUSHER_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return false;
-    }
-    return true;
-}
-
 static int
 s_option(fp_pusher_app_t *app, const char *opt, char *why)
 {
@@ -63,7 +48,8 @@ s_app(fp_pusher_apps_t *apps, char **argv, int argc, char *why)
         snprintf(why, FP_ERR_LEN, "want: ID KEY SECRET [options]");
         return -1;
     }
-    if (!s_id_valid(argv[0]) || !s_id_valid(argv[1])) {
+    if (!fp_id_valid(argv[0], FP_PUSHER_ID_MAX) ||
+        !fp_id_valid(argv[1], FP_PUSHER_ID_MAX)) {
         snprintf(why, FP_ERR_LEN, "app id and key: 1 to %d of A-Z a-z 0-9 "
                  "_ - .", FP_PUSHER_ID_MAX);
         return -1;
@@ -255,19 +241,12 @@ fp_pusher_socket_id_valid(const char *s, size_t len)
 
 /* ------------------------------------------------------------ event names */
 
-static bool
-s_type_plain(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
 int
 fp_pusher_type_encode(const char *name, size_t len, char *out, char *err)
 {
     static const char digits[] = "0123456789abcdef";
     size_t o = 0;
-    if (len == 0 || len > 200 || !s_type_plain((unsigned char) name[0]) ||
+    if (len == 0 || len > 200 || !fp_id_byte((unsigned char) name[0]) ||
         strchr("_.-", name[0])) {
         snprintf(err, FP_ERR_LEN, "Invalid event name: 1 to 200 characters, "
                  "starting with a letter or digit");
@@ -286,7 +265,7 @@ fp_pusher_type_encode(const char *name, size_t len, char *out, char *err)
                      "takes 3)", FP_TYPE_MAX);
             return -1;
         }
-        if (s_type_plain(c)) {
+        if (fp_id_byte(c)) {
             out[o++] = (char) c;
         } else {
             out[o++] = ':';

@@ -103,6 +103,7 @@ void
 fp_principal_clear(fp_principal_t *p)
 {
     free(p->user);
+    free(p->user_info);
     fp_strlist_free(&p->subscribe);
     fp_strlist_free(&p->publish);
     memset(p, 0, sizeof *p);
@@ -353,6 +354,9 @@ s_jwt_rights(fp_rights_t *a, const char *token, int64_t now,
         fp_strlist_free(&s);
         fp_strlist_free(&pub);
         p->user = sub ? fp_strdup(sub) : NULL;
+        json_t *info = json_object_get(c, "user_info");
+        if (info)
+            p->user_info = fp_json_dump(info, NULL);
         p->authenticated = true;
     }
     json_decref(claims);

@@ -50,6 +50,8 @@ typedef struct {
 /*  The rights of one client.  */
 typedef struct {
     char *user;                 /*  JWT sub or REMOTE_USER, NULL if none  */
+    char *user_info;            /*  compact JSON of the claim's "user_info"
+                                    (presence), NULL if none  */
     bool authenticated;         /*  a valid token or a REMOTE_USER  */
     int64_t expires_ms;         /*  token expiry (ms since 1970), 0: none  */
     fp_strlist_t subscribe;     /*  patterns, placeholders expanded  */

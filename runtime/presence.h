@@ -1,0 +1,69 @@
+/*  presence: a responder process's side of the broker's presence (the
+ *  PRESENCE request, docs/protocol.md).
+ *
+ *  One per process, beside its hub.  It names the process (an instance
+ *  id: transport, pid and random bytes), sends the joins and leaves of its
+ *  connections, beats for the process so the broker keeps its members,
+ *  joins every connection again when a beat finds the broker does not
+ *  know the process (it restarted), and says goodbye (drop) at the end.
+ *
+ *  Which channels are presence channels: a name whose last part (after
+ *  the last ':', the app prefix of a Pusher channel) starts with
+ *  "presence-".  Every transport uses the same rule, so a Pusher client on
+ *  presence-room of app 1 and an SSE stream on 1:presence-room are on the
+ *  same member list.
+ */
+#ifndef FP_PRESENCE_H
+#define FP_PRESENCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hub.h"
+
+typedef struct fp_presence fp_presence_t;
+
+#define FP_PRESENCE_CONN_MAX 64     /*  bytes of a connection id  */
+
+/*  True when channel is a presence channel (see above).  */
+bool fp_presence_channel(const char *channel);
+
+/*  Start the process's presence on hub (borrowed; it must outlive the
+ *  result); transport ("sse", "poll", "ws") goes into the instance id;
+ *  beat_ms: how often to beat (a third of the broker's presence-timeout).
+ *  Caller owns the result.  */
+fp_presence_t *fp_presence_new(fp_hub_t *hub, const char *transport,
+                               int64_t beat_ms);
+
+/*  Drop the process's members at the broker (best effort: the broker
+ *  expires them anyway) and free; NULLs *p_p.  */
+void fp_presence_destroy(fp_presence_t **p_p);
+
+/*  The connection conn (1 to 64 of A-Z a-z 0-9 . _ -) of user_id joins
+ *  channel; user_info is compact JSON or NULL.  The broker's reply goes to
+ *  cb (META {"members","count","added","seq"}, or the error); the handle
+ *  is fp_hub_request's (fp_hub_cancel it if the connection goes first).
+ *  The join is remembered, and sent again after a broker restart, until
+ *  fp_presence_leave; a refused join must be left too.  */
+fp_hub_req_t *fp_presence_join(fp_presence_t *p, const char *conn,
+                               const char *channel, const char *user_id,
+                               const char *user_info, fp_hub_reply_fn *cb,
+                               void *arg);
+
+/*  The connection leaves channel (no reply wanted); unknown pairs are
+ *  ignored.  */
+void fp_presence_leave(fp_presence_t *p, const char *conn,
+                       const char *channel);
+
+/*  Ask for the member list of channel (META as a join's, without
+ *  "added").  */
+fp_hub_req_t *fp_presence_members(fp_presence_t *p, const char *channel,
+                                  fp_hub_reply_fn *cb, void *arg);
+
+/*  Time: beat when due.  now: monotonic ms.  */
+void fp_presence_tick(fp_presence_t *p, int64_t now);
+
+/*  The connections joined now.  */
+size_t fp_presence_count(const fp_presence_t *p);
+
+#endif
