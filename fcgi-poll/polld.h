@@ -113,6 +113,7 @@ typedef struct polld_req {
     const fp_pusher_app_t *app; /*  Pusher API: the signed app (borrowed)  */
     polld_pusher_t *pusher;     /*  ... its publishes (pusher_events.c)  */
     bool pusher_one;            /*  ... channels/NAME, not the list  */
+    bool pusher_users;          /*  ... channels/NAME/users  */
 } polld_req_t;
 
 

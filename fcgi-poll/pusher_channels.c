@@ -1,21 +1,26 @@
 /*  pusher_channels: what the Pusher HTTP API says about channels (signed:
- *  pusher_auth.c), from the broker's STATS.
+ *  pusher_auth.c), from the broker's STATS and PRESENCE.
  *
  *    GET .../apps/ID/channels[?filter_by_prefix=P]
  *        {"channels": {"NAME": {}, ...}}: the app's occupied channels
  *    GET .../apps/ID/channels/NAME
  *        {"occupied": true|false}
- *    GET .../apps/ID/channels/NAME/users              (501, see below)
+ *    GET .../apps/ID/channels/presence-NAME?info=user_count
+ *        {"occupied": true|false, "user_count": N}
+ *    GET .../apps/ID/channels/presence-NAME/users
+ *        {"users": [{"id": USER_ID}, ...]}
  *
  *  "Occupied" is the broker's view: a responder (fastpush-ws, -sse,
  *  -poll) holds a subscription to the channel.  A responder keeps a
  *  channel subscribed a little (its hub's linger) after its last client
- *  left, so a channel stays occupied that long.  The broker counts
- *  subscribing processes, not clients, so info=subscription_count and
- *  info=user_count (and the users of a presence channel) are not known
- *  here: they are answered 501 not_implemented.  The list is the
- *  broker's 1000 busiest channels (STATS top), and empty when the broker
- *  has stats-channels off.
+ *  left, so a channel stays occupied that long.  A presence channel asked
+ *  for its user_count is occupied when it has members.  The broker counts
+ *  subscribing processes, not clients, so info=subscription_count is not
+ *  known here (501 not_implemented), nor is info=user_count on the list
+ *  (501: it would take one PRESENCE request per channel).  The list is
+ *  the broker's 1000 busiest channels (STATS top), and empty when the
+ *  broker has stats-channels off.  Members are the broker's (PRESENCE
+ *  members): in cluster mode, those of the responders on that broker.
  */
 #include "polld.h"
 #include "http.h"
@@ -72,17 +77,71 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     s_json(r, &b);
 }
 
-/*  info=...: nothing we can answer yet besides none.  0, or -1 answered. */
+static void
+s_on_members(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
+{
+    polld_req_t *r = arg;
+    json_t *list = json_object_get(meta, "members");
+    fp_buf_t b;
+
+    r->hreq = NULL;
+    if (!ok) {
+        polld_broker_error(r, meta);
+        return;
+    }
+    fp_buf_init(&b);
+    if (r->pusher_users) {
+        fp_buf_adds(&b, "{\"users\":[");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            fp_buf_adds(&b, i ? ",{\"id\":" : "{\"id\":");
+            fp_json_append_str(&b, json_string_value(json_object_get(
+                json_array_get(list, i), "user_id")));
+            fp_buf_addc(&b, '}');
+        }
+        fp_buf_adds(&b, "]}\n");
+    } else {
+        fp_buf_addf(&b, "{\"occupied\":%s,\"user_count\":%zu}\n",
+                    json_array_size(list) ? "true" : "false",
+                    json_array_size(list));
+    }
+    s_json(r, &b);
+}
+
+/*  info=: "user_count" (a presence channel's, *count set), nothing else
+ *  we know.  0, or -1 answered (400 unknown or misplaced, 501 unknown to
+ *  fastpush).  */
 static int
-s_info(polld_req_t *r, const fp_query_t *q)
+s_info(polld_req_t *r, const fp_query_t *q, const char *name, bool *count)
 {
     const char *info = fp_query_get(q, "info");
-    if (!info || !*info)
-        return 0;
-    polld_error(r, 501, "not_implemented", "info=user_count and "
-                "info=subscription_count are not known to fastpush: the "
-                "broker counts subscribing processes, not connections");
-    return -1;
+    char one[64];
+    *count = false;
+    for (const char *p = info ? info : ""; *p;) {
+        size_t len = strcspn(p, ",");
+        snprintf(one, sizeof one, "%.*s", (int) (len < 63 ? len : 63), p);
+        p += len + (p[len] == ',');
+        if (strcmp(one, "user_count") == 0 && name &&
+            fp_pusher_kind(name) == FP_PUSHER_PRESENCE) {
+            *count = true;
+        } else if (strcmp(one, "user_count") == 0 && name) {
+            polld_error(r, 400, "bad_request", "info=user_count is for "
+                        "presence channels");
+            return -1;
+        } else if (strcmp(one, "user_count") == 0 ||
+                   strcmp(one, "subscription_count") == 0) {
+            polld_error(r, 501, "not_implemented", "fastpush does not "
+                        "know subscription_count (the broker counts "
+                        "subscribing processes, not connections), nor "
+                        "user_count in the list of channels (ask "
+                        "channels/NAME?info=user_count)");
+            return -1;
+        } else if (*one) {
+            polld_error(r, 400, "bad_request", "info: user_count or "
+                        "subscription_count");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /*  The fastpush channel (channels/NAME) or the prefix of the list
@@ -105,22 +164,42 @@ s_target(polld_req_t *r, const char *name, const fp_query_t *q)
     return 0;
 }
 
+/*  Ask the broker: PRESENCE members (users, user_count) or STATS.  */
+static void
+s_ask(polld_req_t *r, bool members)
+{
+    const char *ch = r->channels.items[0];
+    fp_hub_t *hub = fp_responder_hub(r->d->app);
+    if (members)
+        r->hreq = fp_hub_request(hub, "PRESENCE", json_pack(
+            "{s:s, s:s}", "op", "members", "channel", ch), s_on_members, r);
+    else
+        r->hreq = fp_hub_request(hub, "STATS", r->pusher_one
+            ? json_pack("{s:s, s:i}", "channel", ch, "top", 1)
+            : json_pack("{s:i}", "top", S_TOP), s_on_stats, r);
+}
+
 void
 polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req, const char *rest)
 {
-    char err[FP_ERR_LEN];
+    char err[FP_ERR_LEN], name[FP_PUSHER_NAME_MAX + 1];
     fp_query_t q;
-    const char *name = *rest == '/' ? rest + 1 : NULL;
-    const char *end = name ? strchr(name, '/') : NULL;
+    const char *slash = *rest == '/' ? strchr(rest + 1, '/') : NULL;
+    size_t nlen = *rest == '/' ? (slash ? (size_t) (slash - rest - 1)
+                                        : strlen(rest + 1)) : 0;
+    bool count;
 
-    if (end && strcmp(end, "/users") == 0) {
-        polld_error(r, 501, "not_implemented", "the members of presence "
-                    "channels are not known to fastpush-poll yet");
-        return;
-    }
-    if (end || (name && !*name)) {
+    r->pusher_users = slash && strcmp(slash, "/users") == 0;
+    if ((*rest == '/' && (nlen == 0 || nlen > FP_PUSHER_NAME_MAX)) ||
+        (slash && !r->pusher_users)) {
         polld_error(r, 404, "not_found", "channels, channels/NAME or "
                     "channels/NAME/users");
+        return;
+    }
+    snprintf(name, sizeof name, "%.*s", (int) nlen, rest + 1);
+    if (r->pusher_users && fp_pusher_kind(name) != FP_PUSHER_PRESENCE) {
+        polld_error(r, 400, "bad_request", "users are known for presence "
+                    "channels only");
         return;
     }
     if (fp_query_parse(fp_fcgi_req_param(req, "QUERY_STRING"), 32, &q,
@@ -128,13 +207,8 @@ polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req, const char *rest)
         polld_error(r, 400, "bad_request", err);
         return;
     }
-    if (s_info(r, &q) == 0 && s_target(r, name, &q) == 0) {
-        json_t *body = r->pusher_one
-            ? json_pack("{s:s, s:i}", "channel", r->channels.items[0],
-                        "top", 1)
-            : json_pack("{s:i}", "top", S_TOP);
-        r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "STATS", body,
-                                 s_on_stats, r);
-    }
+    if (s_info(r, &q, nlen ? name : NULL, &count) == 0 &&
+        s_target(r, nlen ? name : NULL, &q) == 0)
+        s_ask(r, count || r->pusher_users);
     fp_query_free(&q);
 }

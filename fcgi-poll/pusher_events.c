@@ -157,9 +157,12 @@ s_event(polld_req_t *r, const json_t *ev, bool batch, json_t *pubs,
         return 413;
     }
     if (strncmp(name, "pusher:", 7) == 0 ||
-        strncmp(name, "pusher_internal:", 16) == 0) {
-        snprintf(err, FP_ERR_LEN, "Invalid event name: pusher: and "
-                 "pusher_internal: are the protocol's own");
+        strncmp(name, "pusher_internal:", 16) == 0 ||
+        strcmp(name, "member_added") == 0 ||
+        strcmp(name, "member_removed") == 0) {
+        snprintf(err, FP_ERR_LEN, "Invalid event name: pusher:, "
+                 "pusher_internal:, member_added and member_removed are "
+                 "the protocol's and the broker's own");
         return 400;
     }
     if (fp_pusher_type_encode(name, nlen, type, err) < 0)

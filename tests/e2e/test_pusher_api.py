@@ -7,8 +7,10 @@ strings.  Hand-signed requests (Python hmac) that must be refused: a bad
 signature, a stale timestamp, a wrong body_md5, an unknown key, another
 app's key, an oversize batch, oversize data, too many channels, a bad
 event name -- each with its status and the broker's head unchanged
-(nothing published).  Channel queries: occupied, the list by prefix, and
-the answers not implemented yet (501).
+(nothing published).  Channel queries: occupied, the list by prefix,
+presence users and user_count (members joined with the broker's PRESENCE
+request, as a responder joins them), and the answers not implemented yet
+(501).
 
 node and the npm module `pusher` (package.json) must be installed: a
 missing one fails the test."""
@@ -153,6 +155,8 @@ def check_refusals(t, st, k):
                                         "channels": [f"c{i}" for i in range(101)]})),
         ("a bad channel name", 400, dict(obj=dict(good, channel="a,b"))),
         ("a bad event name (pusher:)", 400, dict(obj=dict(good, name="pusher:x"))),
+        ("the broker's own event name member_added", 400,
+         dict(obj=dict(good, name="member_added"))),
         ("a bad socket_id", 400, dict(obj=dict(good, socket_id="12"))),
         ("data that is not a string", 400, dict(obj=dict(good, data={"x": 1}))),
         ("both channel and channels", 400, dict(obj=dict(good, channels=["a"]))),
@@ -190,7 +194,10 @@ def check_channels(t, st, k):
         {"op": "get", "path": "/channels/empty-room"},
         {"op": "get", "path": "/channels", "params": {"filter_by_prefix": "room-"}},
         {"op": "get", "path": "/channels/room-1", "params": {"info": "subscription_count"}},
-        {"op": "get", "path": "/channels/presence-x/users"},
+        {"op": "get", "path": "/channels", "params": {"filter_by_prefix": "presence-",
+                                                      "info": "user_count"}},
+        {"op": "get", "path": "/channels/room-1", "params": {"info": "user_count"}},
+        {"op": "get", "path": "/channels/room-1/users"},
     ])
     body = [json.loads(o["body"]) if o["status"] == 200 else o["status"] for o in out]
     t.eq(body[0], {"occupied": True}, f"{k}: GET channels/NAME while a client waits on it: "
@@ -198,8 +205,27 @@ def check_channels(t, st, k):
     t.eq(body[1], {"occupied": False}, f"{k}: a channel nobody follows: not occupied")
     t.eq(body[2], {"channels": {"room-1": {}}}, f"{k}: GET channels?filter_by_prefix=room-: "
                                                 f"the occupied channel by its Pusher name")
-    t.eq(body[3:], [501, 501], f"{k}: subscription_count and presence users: 501 "
-                               f"not implemented (not known to fastpush)")
+    t.eq(body[3:], [501, 501, 400, 400], f"{k}: subscription_count and user_count in the "
+         f"list: 501 not implemented; user_count or users of a channel that is not presence: 400")
+    for u, info in (("u1", {"name": "Ann"}), ("u2", None)):
+        j = {"op": "join", "instance": "test-1", "conn": f"c-{u}",
+             "channel": f"{ID}:presence-room", "user_id": u}
+        if info:
+            j["user_info"] = info
+        rc = st.broker.request("PRESENCE", j)
+        t.eq(rc[0], "OK", f"{k}: PRESENCE join of {u} (as a responder would)")
+    out = node(st, [
+        {"op": "get", "path": "/channels/presence-room/users"},
+        {"op": "get", "path": "/channels/presence-room", "params": {"info": "user_count"}},
+        {"op": "get", "path": "/channels/presence-none", "params": {"info": "user_count"}},
+        {"op": "get", "path": "/channels/presence-none/users"},
+    ])
+    body = [json.loads(o["body"]) if o["status"] == 200 else o for o in out]
+    t.eq(sorted(u["id"] for u in body[0].get("users", [])) if isinstance(body[0], dict)
+         else body[0], ["u1", "u2"], f"{k}: GET channels/presence-room/users: the members")
+    t.eq(body[1:], [{"occupied": True, "user_count": 2}, {"occupied": False, "user_count": 0},
+                    {"users": []}], f"{k}: info=user_count of a presence channel with two "
+         f"members and of an empty one; users of an empty one")
     node(st, [{"op": "trigger", "channels": "room-1", "event": "wake", "data": "up"}])
     a = pend.finish(8)
     t.eq(pairs((a.json or {}).get("events", [])), [(f"{ID}:room-1", "wake", "up")],
