@@ -167,7 +167,7 @@ ensure-deps:
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
 	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ] || \
 	    ! command -v valgrind >/dev/null || \
-	    { [ -f package.json ] && ! [ -d node_modules/pusher-js ]; }; then \
+	    { [ -f package.json ] && { ! [ -d node_modules/pusher-js ] || ! [ -d node_modules/pusher ]; }; }; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)

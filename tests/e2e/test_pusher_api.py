@@ -77,9 +77,11 @@ def signed(method, path, body=None, key=KEY, secret=SECRET, ts=None, md5=None, p
     return f"{path}?{enc}&auth_signature={sig or mac.hexdigest()}"
 
 
-def post(st, path, obj=None, raw=None, **kw):
+def post(st, path, obj=None, raw=None, front="", **kw):
+    """POST a signed body; front: the URL path in front of the signed
+    /apps/... (pusher-path)."""
     body = raw if raw is not None else json.dumps(obj).encode()
-    return get(st.port, signed("POST", path, body, **kw), method="POST",
+    return get(st.port, front + signed("POST", path, body, **kw), method="POST",
                headers={"Content-Type": "application/json"}, body=body)
 
 
@@ -244,6 +246,29 @@ def run(t, server):
         st.stop()
 
 
+def run_prefixed(t):
+    """pusher-path /push: the API below the /push the web server already
+    sends to fastpush-poll (conf/lighttpd-poll.conf alone), signed on
+    /apps/... as pusher-php-server signs it with its `path` option."""
+    k = "lighttpd, pusher-path /push"
+    with Env(t) as env:
+        apps = write(env.path("pusher-apps"), "".join(f"{i} {k_} {s}\n" for i, k_, s in APPS))
+        os.chmod(apps, 0o644)
+        st = Stack(env, "lighttpd", sse=False, broker={"heartbeat": "250ms"},
+                   poll={"pusher_apps": apps, "pusher_path": "/push"})
+        cur = cursor(st, [f"{ID}:pre"])
+        a = post(st, f"/apps/{ID}/events", {"name": "e", "data": "d", "channel": "pre"},
+                 front="/push")
+        t.eq(a.status, 200, f"{k}: a trigger at /push/apps/ID/events signed on /apps/ID/events")
+        t.eq(pairs(poll_since(st, [f"{ID}:pre"], cur).get("events", [])),
+             [(f"{ID}:pre", "e", "d")], f"{k}: ... published")
+        a = get(st.port, signed("GET", f"/push/apps/{ID}/channels"))
+        t.eq(a.status, 401, f"{k}: signed on the path with the prefix: 401")
+        a = get(st.port, "/push/poll?channel=x")
+        t.eq(a.status, 200, f"{k}: the native routes under /push still answer")
+        st.stop()
+
+
 t = Tap()
 have = t.ok(os.path.exists("/usr/bin/node") or bool(subprocess.run(
     ["sh", "-c", "command -v node"], capture_output=True).stdout), "node is installed")
@@ -251,4 +276,5 @@ have = t.ok(os.path.exists(MODULE), f"the npm module pusher is installed ({MODUL
 if have:
     for server in ("lighttpd", "nginx"):
         run(t, server)
+    run_prefixed(t)
 t.done()
