@@ -128,18 +128,74 @@ s_add(polld_req_t *r, const char *chan, size_t clen, const char *type,
     return 0;
 }
 
+/*  The fastpush type of a Pusher event name into type.  0, or -1 with
+ *  err: invalid (fp_pusher_type_encode), or a name that belongs to the
+ *  protocol (pusher:, pusher_internal:) or to the broker (member_added,
+ *  member_removed, which it refuses from publishers).  */
+static int
+s_type(const char *name, size_t len, char *type, char *err)
+{
+    if (strncmp(name, "pusher:", 7) == 0 ||
+        strncmp(name, "pusher_internal:", 16) == 0 ||
+        strcmp(name, "member_added") == 0 ||
+        strcmp(name, "member_removed") == 0) {
+        snprintf(err, FP_ERR_LEN, "Invalid event name: pusher:, "
+                 "pusher_internal:, member_added and member_removed are "
+                 "the protocol's and the broker's own");
+        return -1;
+    }
+    return fp_pusher_type_encode(name, len, type, err);
+}
+
+/*  The channels of an event: "channel" (one, the only way in a batch)
+ *  or "channels" (1 to pusher-max-channels), each added to pubs with
+ *  type and data.  0, or -1 with err.  */
+static int
+s_targets(polld_req_t *r, const json_t *ev, bool batch, const char *type,
+          const char *data, size_t dlen, json_t *pubs, char *err)
+{
+    json_t *one = json_object_get(ev, "channel");
+    json_t *many = json_object_get(ev, "channels");
+    size_t n = json_array_size(many), from = json_array_size(pubs);
+    int64_t max = r->d->conf.pusher_max_channels;
+
+    if ((one != NULL) == (many != NULL) || (batch && many)) {
+        snprintf(err, FP_ERR_LEN, batch ? "a batch event names one "
+                 "\"channel\"" : "name the channels: \"channels\": [...] "
+                 "or \"channel\"");
+        return -1;
+    }
+    if (one)
+        return s_add(r, json_string_value(one), json_string_length(one),
+                     type, data, dlen, pubs, from, err);
+    if (!json_is_array(many) || n == 0 || n > (size_t) max) {
+        snprintf(err, FP_ERR_LEN, "\"channels\": an array of 1 to %lld "
+                 "channel names", (long long) max);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *ch = json_array_get(many, i);
+        if (!json_is_string(ch)) {
+            snprintf(err, FP_ERR_LEN, "\"channels\": names are strings");
+            return -1;
+        }
+        if (s_add(r, json_string_value(ch), json_string_length(ch), type,
+                  data, dlen, pubs, from, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*  One event of a trigger or a batch, checked, its publishes added to
  *  pubs.  0, or an HTTP status (400, 413) with err.  */
 static int
 s_event(polld_req_t *r, const json_t *ev, bool batch, json_t *pubs,
         char *err)
 {
-    const polld_conf_t *c = &r->d->conf;
+    uint64_t max = r->d->conf.pusher_max_data;
     const char *name, *data, *one, *sock;
     size_t nlen, dlen, olen, slen;
     char type[FP_TYPE_MAX + 1];
-    json_t *many = json_object_get(ev, "channels");
-    size_t from = json_array_size(pubs);
 
     if (!json_is_object(ev)) {
         snprintf(err, FP_ERR_LEN, "an event is a JSON object");
@@ -150,54 +206,20 @@ s_event(polld_req_t *r, const json_t *ev, bool batch, json_t *pubs,
         s_str(ev, "channel", false, &one, &olen, err) < 0 ||
         s_str(ev, "socket_id", false, &sock, &slen, err) < 0)
         return 400;
-    if (dlen > c->pusher_max_data) {
+    if (dlen > max) {
         snprintf(err, FP_ERR_LEN, "Payload too large: the data of event "
                  "'%.64s' is %zu bytes, the limit %llu", name, dlen,
-                 (unsigned long long) c->pusher_max_data);
+                 (unsigned long long) max);
         return 413;
     }
-    if (strncmp(name, "pusher:", 7) == 0 ||
-        strncmp(name, "pusher_internal:", 16) == 0 ||
-        strcmp(name, "member_added") == 0 ||
-        strcmp(name, "member_removed") == 0) {
-        snprintf(err, FP_ERR_LEN, "Invalid event name: pusher:, "
-                 "pusher_internal:, member_added and member_removed are "
-                 "the protocol's and the broker's own");
-        return 400;
-    }
-    if (fp_pusher_type_encode(name, nlen, type, err) < 0)
+    if (s_type(name, nlen, type, err) < 0)
         return 400;
     if (sock && !fp_pusher_socket_id_valid(sock, slen)) {
         snprintf(err, FP_ERR_LEN, "Invalid socket_id '%.48s'", sock);
         return 400;
     }
-    if ((one != NULL) == (many != NULL) || (batch && many)) {
-        snprintf(err, FP_ERR_LEN, batch ? "a batch event names one "
-                 "\"channel\"" : "name the channels: \"channels\": [...] "
-                 "or \"channel\"");
-        return 400;
-    }
-    if (one)
-        return s_add(r, one, olen, type, data, dlen, pubs, from, err) < 0
-               ? 400 : 0;
-    size_t n = json_array_size(many);
-    if (!json_is_array(many) || n == 0 ||
-        n > (size_t) c->pusher_max_channels) {
-        snprintf(err, FP_ERR_LEN, "\"channels\": an array of 1 to %lld "
-                 "channel names", (long long) c->pusher_max_channels);
-        return 400;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *ch = json_array_get(many, i);
-        if (!json_is_string(ch)) {
-            snprintf(err, FP_ERR_LEN, "\"channels\": names are strings");
-            return 400;
-        }
-        if (s_add(r, json_string_value(ch), json_string_length(ch), type,
-                  data, dlen, pubs, from, err) < 0)
-            return 400;
-    }
-    return 0;
+    return s_targets(r, ev, batch, type, data, dlen, pubs, err) < 0 ? 400
+                                                                   : 0;
 }
 
 /*  The body's events, every publish in pubs.  0, or a status with err.  */
