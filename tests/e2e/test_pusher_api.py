@@ -1,5 +1,6 @@
-"""The Pusher HTTP API on fastpush-poll (docs/pusher.md), behind lighttpd
-and nginx (conf/*-poll.conf plus conf/*-pusher.conf): the real npm
+"""The Pusher HTTP API on fastpush-poll (docs/pusher.md), behind lighttpd,
+nginx and Apache (conf/*-poll.conf plus conf/*-pusher.conf), and below
+/push with pusher-path (lighttpd): the real npm
 `pusher` server library (tests/e2e/node/pusher_client.js) triggers to one
 and to several channels and sends batches; a native poll of the fastpush
 channels "APP_ID:NAME" sees the events with the Pusher names and data
@@ -44,8 +45,8 @@ class PusherStack(Stack):
         path = super()._snippet(kind)
         with open(path) as f:
             text = f.read()
-        extra = render(f"{'nginx' if kind == 'nginx' else 'lighttpd'}-pusher.conf",
-                       {POLL_SOCK: self.poll_sock})
+        server = {"nginx": "nginx", "apache": "apache"}.get(kind, "lighttpd")
+        extra = render(f"{server}-pusher.conf", {POLL_SOCK: self.poll_sock})
         return write(path, text + "\n" + extra)
 
 
@@ -274,7 +275,7 @@ have = t.ok(os.path.exists("/usr/bin/node") or bool(subprocess.run(
     ["sh", "-c", "command -v node"], capture_output=True).stdout), "node is installed")
 have = t.ok(os.path.exists(MODULE), f"the npm module pusher is installed ({MODULE})") and have
 if have:
-    for server in ("lighttpd", "nginx"):
+    for server in ("lighttpd", "nginx", "apache"):
         run(t, server)
     run_prefixed(t)
 t.done()
