@@ -18,7 +18,7 @@ void
 polld_req_free(polld_req_t *r)
 {
     fp_hub_cancel(fp_responder_hub(r->d->app), &r->hreq);
-    polld_pusher_free(r);
+    polld_fan_free(r);
     polld_batch_leave(r);
     polld_unpark(r);
     fp_access_client_free(r->d->authz, &r->client);

@@ -84,7 +84,7 @@ typedef struct {
 
 typedef struct polld polld_t;
 typedef struct polld_batch polld_batch_t;
-typedef struct polld_pusher polld_pusher_t;
+typedef struct polld_fan polld_fan_t;
 
 /*  One request being answered.  */
 typedef struct polld_req {
@@ -111,9 +111,11 @@ typedef struct polld_req {
     char cursor[FP_CURSOR_LEN]; /*  cursor to answer with  */
     struct polld_req *next_due;
     const fp_pusher_app_t *app; /*  Pusher API: the signed app (borrowed)  */
-    polld_pusher_t *pusher;     /*  ... its publishes (pusher_events.c)  */
+    polld_fan_t *fan;           /*  several broker requests (fan.c)  */
     bool pusher_one;            /*  ... channels/NAME, not the list  */
     bool pusher_users;          /*  ... channels/NAME/users  */
+    bool pusher_count;          /*  ... info=user_count  */
+    bool pusher_batch;          /*  ... batch_events (nevents of them)  */
 } polld_req_t;
 
 
@@ -194,14 +196,24 @@ void polld_ready(polld_req_t *r, fp_fcgi_req_t *req);
 bool polld_pusher_below(const polld_t *d, const char *path);
 void polld_pusher_route(polld_req_t *r, fp_fcgi_req_t *req);
 int polld_pusher_load(polld_t *d, polld_conf_t *conf, char *err);
-/*  pusher_events.c: POST events / batch_events (rest: "events" or
- *  "batch_events"), everything validated before anything is published;
- *  polld_pusher_free drops the pending publishes (polld_req_free).  */
+/*  pusher_events.c: POST events / batch_events (batch), everything
+ *  validated before anything is published.  */
 void polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch);
-void polld_pusher_free(polld_req_t *r);
 /*  pusher_channels.c: GET channels, channels/NAME, channels/NAME/users
  *  (rest: what follows "channels", "" or "/NAME" or "/NAME/users").  */
 void polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req,
                            const char *rest);
+
+/*  fan.c: send cmd once per body of the JSON array bodies (borrowed;
+ *  each is copied) for r; when the last reply is in, done gets their
+ *  META objects in the order of bodies (borrowed for the call) and the
+ *  first refusal's META, or NULL.  done answers r (with no bodies it runs
+ *  at once: r may be gone when polld_fan_send returns).
+ *  polld_fan_free cancels what is pending (polld_req_free calls it).  */
+typedef void (polld_fan_done_fn)(polld_req_t *r, json_t **metas, size_t n,
+                                 const json_t *failed);
+void polld_fan_send(polld_req_t *r, const char *cmd, const json_t *bodies,
+                    polld_fan_done_fn *done);
+void polld_fan_free(polld_req_t *r);
 
 #endif

@@ -3,6 +3,8 @@
  *
  *    GET .../apps/ID/channels[?filter_by_prefix=P]
  *        {"channels": {"NAME": {}, ...}}: the app's occupied channels
+ *    GET .../apps/ID/channels?filter_by_prefix=presence-&info=user_count
+ *        {"channels": {"presence-NAME": {"user_count": N}, ...}}
  *    GET .../apps/ID/channels/NAME
  *        {"occupied": true|false}
  *    GET .../apps/ID/channels/presence-NAME?info=user_count
@@ -16,8 +18,8 @@
  *  left, so a channel stays occupied that long.  A presence channel asked
  *  for its user_count is occupied when it has members.  The broker counts
  *  subscribing processes, not clients, so info=subscription_count is not
- *  known here (501 not_implemented), nor is info=user_count on the list
- *  (501: it would take one PRESENCE request per channel).  The list is
+ *  known here (501 not_implemented).  The list's user counts take one
+ *  PRESENCE request per listed channel (fan.c).  The list is
  *  the broker's 1000 busiest channels (STATS top), and empty when the
  *  broker has stats-channels off.  Members are the broker's (PRESENCE
  *  members): in cluster mode, those of the responders on that broker.
@@ -40,41 +42,79 @@ s_json(polld_req_t *r, fp_buf_t *b)
     fp_buf_free(b);
 }
 
+/*  The list, from r->channels (after the prefix, items[0]): NAME:{} or,
+ *  with the user counts (metas, PRESENCE members replies, in the same
+ *  order), NAME:{"user_count":N}.  */
+static void
+s_list(polld_req_t *r, json_t **metas, size_t n, const json_t *failed)
+{
+    fp_buf_t b;
+    if (failed) {
+        polld_broker_error(r, failed);
+        return;
+    }
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"channels\":{");
+    for (int i = 1; i < r->channels.count; i++) {
+        fp_buf_adds(&b, i > 1 ? "," : "");
+        fp_json_append_str(&b, fp_pusher_name(r->app, r->channels.items[i]));
+        if (metas)
+            fp_buf_addf(&b, ":{\"user_count\":%zu}", json_array_size(
+                json_object_get(metas[i - 1], "members")));
+        else
+            fp_buf_adds(&b, ":{}");
+    }
+    fp_buf_adds(&b, "}}\n");
+    s_json(r, &b);
+}
+
+/*  With info=user_count: one PRESENCE members per listed channel.  */
+static void
+s_count(polld_req_t *r)
+{
+    json_t *bodies = json_array();
+    for (int i = 1; i < r->channels.count; i++)
+        json_array_append_new(bodies, json_pack("{s:s, s:s}", "op",
+                              "members", "channel", r->channels.items[i]));
+    polld_fan_send(r, "PRESENCE", bodies, s_list);
+    json_decref(bodies);
+}
+
+/*  STATS: the occupied channels of the app below the prefix (or the one
+ *  channel) into r->channels, then the answer.  */
 static void
 s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 {
     polld_req_t *r = arg;
     const char *want = r->channels.items[0];
-    bool one = r->pusher_one;
     json_t *top = json_object_get(meta, "top");
-    fp_buf_t b;
-    bool first = true;
 
     r->hreq = NULL;
     if (!ok) {
         polld_broker_error(r, meta);
         return;
     }
-    fp_buf_init(&b);
-    fp_buf_adds(&b, one ? "{\"occupied\":" : "{\"channels\":{");
     for (size_t i = 0; i < json_array_size(top); i++) {
         json_t *c = json_array_get(top, i);
         const char *name = json_string_value(json_object_get(c, "channel"));
-        const char *pn = name ? fp_pusher_name(r->app, name) : NULL;
-        if (!pn || json_integer_value(json_object_get(c, "subscribers")) < 1)
+        if (!name || !fp_pusher_name(r->app, name) ||
+            json_integer_value(json_object_get(c, "subscribers")) < 1)
             continue;
-        if (one ? strcmp(name, want) != 0
-                     : strncmp(name, want, strlen(want)) != 0)
-            continue;
-        if (!one) {
-            fp_buf_adds(&b, first ? "" : ",");
-            fp_json_append_str(&b, pn);
-            fp_buf_adds(&b, ":{}");
-        }
-        first = false;
+        if (r->pusher_one ? strcmp(name, want) == 0
+                          : strncmp(name, want, strlen(want)) == 0)
+            fp_strlist_add(&r->channels, name);
     }
-    fp_buf_adds(&b, one ? (first ? "false}\n" : "true}\n") : "}}\n");
-    s_json(r, &b);
+    if (r->pusher_one) {
+        fp_buf_t b;
+        fp_buf_init(&b);
+        fp_buf_adds(&b, r->channels.count > 1 ? "{\"occupied\":true}\n"
+                                              : "{\"occupied\":false}\n");
+        s_json(r, &b);
+    } else if (r->pusher_count) {
+        s_count(r);
+    } else {
+        s_list(r, NULL, 0, NULL);
+    }
 }
 
 static void
@@ -107,33 +147,35 @@ s_on_members(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     s_json(r, &b);
 }
 
-/*  info=: "user_count" (a presence channel's, *count set), nothing else
- *  we know.  0, or -1 answered (400 unknown or misplaced, 501 unknown to
+/*  info=: "user_count" of a presence channel, or of the list filtered
+ *  by a presence- prefix (*count set); "subscription_count" is not known.
+ *  0, or -1 answered (400 unknown or misplaced, 501 unknown to
  *  fastpush).  */
 static int
 s_info(polld_req_t *r, const fp_query_t *q, const char *name, bool *count)
 {
     const char *info = fp_query_get(q, "info");
+    const char *filter = fp_query_get(q, "filter_by_prefix");
+    const char *of = name ? name : filter ? filter : "";
     char one[64];
+
     *count = false;
     for (const char *p = info ? info : ""; *p;) {
         size_t len = strcspn(p, ",");
         snprintf(one, sizeof one, "%.*s", (int) (len < 63 ? len : 63), p);
         p += len + (p[len] == ',');
-        if (strcmp(one, "user_count") == 0 && name &&
-            fp_pusher_kind(name) == FP_PUSHER_PRESENCE) {
+        if (strcmp(one, "user_count") == 0 &&
+            fp_pusher_kind(of) == FP_PUSHER_PRESENCE) {
             *count = true;
-        } else if (strcmp(one, "user_count") == 0 && name) {
-            polld_error(r, 400, "bad_request", "info=user_count is for "
-                        "presence channels");
+        } else if (strcmp(one, "user_count") == 0) {
+            polld_error(r, 400, "bad_request", name ? "info=user_count is "
+                        "for presence channels" : "info=user_count needs "
+                        "filter_by_prefix=presence-");
             return -1;
-        } else if (strcmp(one, "user_count") == 0 ||
-                   strcmp(one, "subscription_count") == 0) {
+        } else if (strcmp(one, "subscription_count") == 0) {
             polld_error(r, 501, "not_implemented", "fastpush does not "
                         "know subscription_count (the broker counts "
-                        "subscribing processes, not connections), nor "
-                        "user_count in the list of channels (ask "
-                        "channels/NAME?info=user_count)");
+                        "subscribing processes, not connections)");
             return -1;
         } else if (*one) {
             polld_error(r, 400, "bad_request", "info: user_count or "
@@ -208,7 +250,9 @@ polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req, const char *rest)
         return;
     }
     if (s_info(r, &q, nlen ? name : NULL, &count) == 0 &&
-        s_target(r, nlen ? name : NULL, &q) == 0)
-        s_ask(r, count || r->pusher_users);
+        s_target(r, nlen ? name : NULL, &q) == 0) {
+        r->pusher_count = count;
+        s_ask(r, r->pusher_users || (count && nlen));
+    }
     fp_query_free(&q);
 }

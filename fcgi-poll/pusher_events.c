@@ -25,75 +25,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    polld_req_t *r;
-    size_t i;
-} s_slot_t;
-
-struct polld_pusher {
-    fp_hub_req_t **reqs;        /*  one per publish, NULL once answered  */
-    s_slot_t *slots;            /*  ... the callbacks' arguments  */
-    size_t n;
-    size_t pending;
-    size_t nevents;             /*  events of the request (batch answer)  */
-    json_t *failed;             /*  the first refusal's META, or NULL  */
-    bool batch;
-};
-
-void
-polld_pusher_free(polld_req_t *r)
-{
-    polld_pusher_t *p = r->pusher;
-    if (!p)
-        return;
-    for (size_t i = 0; i < p->n; i++)
-        fp_hub_cancel(fp_responder_hub(r->d->app), &p->reqs[i]);
-    free(p->reqs);
-    free(p->slots);
-    json_decref(p->failed);
-    free(p);
-    r->pusher = NULL;
-}
-
 /*  Every publish acknowledged: 200, or the first refusal.  */
 static void
-s_done(polld_req_t *r)
+s_done(polld_req_t *r, json_t **metas, size_t n, const json_t *failed)
 {
-    polld_pusher_t *p = r->pusher;
-    if (p->failed) {
-        json_t *meta = json_incref(p->failed);
-        polld_broker_error(r, meta);
-        json_decref(meta);
+    if (failed) {
+        polld_broker_error(r, failed);
         return;
     }
     fp_buf_t b;
     fp_buf_init(&b);
-    if (p->batch) {
+    if (r->pusher_batch) {
         fp_buf_adds(&b, "{\"batch\":[");
-        for (size_t i = 0; i < p->nevents; i++)
+        for (int64_t i = 0; i < r->nevents; i++)
             fp_buf_adds(&b, i ? ",{}" : "{}");
         fp_buf_adds(&b, "]}\n");
     } else {
         fp_buf_adds(&b, "{}\n");
     }
-    r->d->stats.published += p->n;
+    r->d->stats.published += n;
     polld_answer(r, 200, "Content-Type: application/json\r\n"
                  "Cache-Control: no-store\r\n", b.data, b.len);
     fp_buf_free(&b);
-}
-
-static void
-s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
-{
-    s_slot_t *slot = arg;
-    polld_req_t *r = slot->r;
-    polld_pusher_t *p = r->pusher;
-
-    p->reqs[slot->i] = NULL;
-    if (!ok && !p->failed)
-        p->failed = json_deep_copy(meta);
-    if (--p->pending == 0)
-        s_done(r);
 }
 
 /*  A string member of ev: borrowed, NULL when absent; -1 with err when it
@@ -252,25 +205,6 @@ s_events(polld_req_t *r, const json_t *body, bool batch, json_t *pubs,
     return 0;
 }
 
-/*  Send every publish; the answer follows the last acknowledgement.  */
-static void
-s_send(polld_req_t *r, json_t *pubs, const json_t *body, bool batch)
-{
-    polld_pusher_t *p = fp_calloc(1, sizeof *p);
-    p->n = p->pending = json_array_size(pubs);
-    p->reqs = fp_calloc(p->n, sizeof *p->reqs);
-    p->slots = fp_calloc(p->n, sizeof *p->slots);
-    p->batch = batch;
-    p->nevents = batch ? json_array_size(json_object_get(body, "batch")) : 1;
-    r->pusher = p;
-    for (size_t i = 0; i < p->n; i++) {
-        p->slots[i] = (s_slot_t) { r, i };
-        p->reqs[i] = fp_hub_request(fp_responder_hub(r->d->app), "PUBLISH",
-                                    json_incref(json_array_get(pubs, i)),
-                                    s_on_published, &p->slots[i]);
-    }
-}
-
 void
 polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch)
 {
@@ -283,8 +217,12 @@ polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch)
     if (st)
         polld_error(r, st, st == 413 ? "too_large" : body ? "invalid_event"
                     : "invalid_json", err);
-    else
-        s_send(r, pubs, body, batch);
+    else {
+        r->pusher_batch = batch;
+        r->nevents = batch ? (int64_t) json_array_size(
+            json_object_get(body, "batch")) : 1;
+        polld_fan_send(r, "PUBLISH", pubs, s_done);
+    }
     json_decref(pubs);
     json_decref(body);
 }
