@@ -36,15 +36,26 @@ typedef struct {
 
 typedef struct ssed ssed_t;
 
+/*  A presence channel of a stream, and its join while unanswered.  */
+typedef struct ssed_stream ssed_stream_t;
+typedef struct {
+    ssed_stream_t *stream;      /*  the stream it belongs to  */
+    char *channel;              /*  owned  */
+    fp_hub_req_t *join;         /*  pending PRESENCE join, or NULL  */
+} ssed_presence_t;
+
 /*  One SSE stream: a connection and a hub member.  */
-typedef struct ssed_stream {
+struct ssed_stream {
     ssed_t *d;
     fp_fcgi_conn_t *conn;
     fp_member_t *member;
     fp_access_client_t *client;  /*  who (NULL with auth off)  */
     int64_t expires;            /*  monotonic ms the token runs out, 0  */
     uint32_t index;             /*  position in d->streams  */
-} ssed_stream_t;
+    char conn_id[24];           /*  its presence connection id  */
+    ssed_presence_t *presence;  /*  its presence channels  */
+    size_t npresence;
+};
 
 typedef struct {
     uint64_t opened, closed;    /*  streams  */
@@ -67,6 +78,7 @@ struct ssed {
     fp_blob_t *heartbeat;       /*  the comment record for request id 1  */
     int64_t next_sweep;
     int64_t next_report;
+    uint64_t next_conn_id;      /*  presence connection ids  */
     ssed_stats_t stats;
 };
 
@@ -81,5 +93,17 @@ void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
                 const char *headers, const char *code, const char *msg);
 void ssed_sweep(ssed_t *d, int64_t now);
 void ssed_stop_all(ssed_t *d);
+
+/*  presence.c  */
+/*  Join the stream's user to its presence channels; each answer becomes
+ *  an `event: presence` with the member list.  */
+void ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels);
+/*  Leave them (and cancel unanswered joins): the stream is closing.  */
+void ssed_presence_leave(ssed_stream_t *s);
+/*  Queue SSE text for this stream only (stream.c).  */
+void ssed_stream_sse(ssed_stream_t *s, const char *type, const char *data,
+                     size_t len);
+/*  The stream cannot go on: an error event, then the end (stream.c).  */
+void ssed_stream_fail(ssed_stream_t *s, const char *code, const char *msg);
 
 #endif

@@ -27,6 +27,7 @@ s_close(ssed_stream_t *s)
     ssed_t *d = s->d;
     s->conn->gone = NULL;
     s->conn->ctx = NULL;
+    ssed_presence_leave(s);
     fp_member_destroy(&s->member);
     fp_access_client_free(d->authz, &s->client);
     d->streams[s->index] = d->streams[--d->nstreams];
@@ -204,12 +205,18 @@ s_expire(ssed_stream_t *s)
     s_end(s);
 }
 
-/*  The broker refused the join: say why, end the stream and ask the
- *  browser to wait long before retrying.  */
-static void
-s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
+void
+ssed_stream_sse(ssed_stream_t *s, const char *type, const char *data,
+                size_t len)
 {
-    ssed_stream_t *s = ctx;
+    s_queue_sse(s, NULL, type, data, len);
+}
+
+/*  Say why, end the stream and ask the browser to wait long before
+ *  retrying.  */
+void
+ssed_stream_fail(ssed_stream_t *s, const char *code, const char *msg)
+{
     fp_buf_t b;
     fp_buf_init(&b);
     fp_buf_adds(&b, "retry: 60000\n\nevent: error\ndata: ");
@@ -218,6 +225,13 @@ s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
     fp_fcgi_conn_write(s->conn, b.data, b.len);
     fp_buf_free(&b);
     s_end(s);
+}
+
+/*  The broker refused the join.  */
+static void
+s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
+{
+    ssed_stream_fail(ctx, code, msg);
 }
 
 static const fp_member_cbs_t s_cbs = { s_event, s_reset, s_ready, s_failed };
@@ -293,6 +307,8 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
     fp_buf_free(&head);
     if (fp_responder_stopping(d->app))
         s_end(s);               /*  shutting down: the browser comes back  */
+    else
+        ssed_presence_join(s, channels);
 }
 
 /*  Heartbeat comments for streams quiet for `heartbeat` ms: they keep

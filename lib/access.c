@@ -291,6 +291,15 @@ fp_access_allow(fp_access_t *a, const fp_access_client_t *cl, int action,
                      "turn auth on and grant it", channels[i]);
             return 403;
         }
+    for (size_t i = 0; action == FP_RIGHTS_SUBSCRIBE && i < n; i++)
+        if (fp_channel_presence(channels[i]) && (!a->on || !cl->p.user)) {
+            /*  A member is a user: who is it?  */
+            a->stats.forbidden++;
+            snprintf(err, FP_ERR_LEN, "'%s' is a presence channel: its "
+                     "members are users (auth on, and a token with a sub "
+                     "or the web server's login)", channels[i]);
+            return 403;
+        }
     if (!a->on)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -480,6 +489,11 @@ fp_access_test(void)
              && fp_access_allow(a, NULL, FP_RIGHTS_SUBSCRIBE, pch, 2, err)
              == 403 && strstr(err, "Pusher"), "auth off: a Pusher private "
              "channel is still refused");
+    const char *prc[] = { "presence-room" };
+    FP_CHECK(fp_access_allow(a, NULL, FP_RIGHTS_SUBSCRIBE, prc, 1, err) == 403
+             && strstr(err, "presence channel") && fp_access_allow(a, NULL,
+             FP_RIGHTS_PUBLISH, prc, 1, err) == 0, "auth off: subscribing "
+             "to a presence channel is refused (no user), publishing is not");
     fp_access_destroy(&a);
 
     fp_access_conf_t c = { .on = true };

@@ -10,7 +10,8 @@
 #include <string.h>
 
 static const char *const s_reserved[] = {
-    "ready", "reset", "error", "heartbeat", "auth-expired", "close", NULL
+    "ready", "reset", "error", "heartbeat", "auth-expired", "close",
+    "presence", NULL
 };
 
 static bool
@@ -29,6 +30,13 @@ fp_channel_valid(const char *s, size_t len)
         if (!s_channel_char((unsigned char) s[i]))
             return false;
     return true;
+}
+
+bool
+fp_channel_presence(const char *channel)
+{
+    const char *last = strrchr(channel, ':');
+    return strncmp(last ? last + 1 : channel, "presence-", 9) == 0;
 }
 
 bool
@@ -516,6 +524,11 @@ s_test_names(void)
     FP_CHECK(fp_type_valid("message") && fp_type_valid("chat.new"), "types");
     FP_CHECK(!fp_type_valid("reset") && !fp_type_valid("ready"), "reserved");
     FP_CHECK(!fp_type_valid("a\nb") && !fp_type_valid("-x"), "bad types");
+    FP_CHECK(fp_channel_presence("presence-room") &&
+             fp_channel_presence("1:presence-room") &&
+             !fp_channel_presence("presence-x:room") &&
+             !fp_channel_presence("room") && !fp_channel_presence("presence"),
+             "presence channels");
     FP_CHECK(fp_id_valid("ws-4242.k_3", 64) && fp_id_valid("a", 1), "ids");
     FP_CHECK(!fp_id_valid("", 64) && !fp_id_valid(NULL, 64) &&
              !fp_id_valid("ab", 1) && !fp_id_valid("a b", 64) &&

@@ -94,6 +94,10 @@ void fp_event_reset_append(fp_buf_t *b, const char *channel,
 bool fp_channel_valid(const char *s, size_t len);
 bool fp_type_valid(const char *s);
 bool fp_key_valid(const char *s);
+/*  A presence channel (members, join and leave events): its last part,
+ *  after the last ':' (the app prefix of a Pusher channel), starts with
+ *  "presence-".  */
+bool fp_channel_presence(const char *channel);
 /*  An id byte: A-Z a-z 0-9 . _ - (the alphabet of ids that are not
  *  channel names: Pusher app ids and keys, presence process ids).  */
 bool fp_id_byte(unsigned char c);

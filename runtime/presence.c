@@ -38,13 +38,6 @@ s_rec_free(void **item)
     }
 }
 
-bool
-fp_presence_channel(const char *channel)
-{
-    const char *last = strrchr(channel, ':');
-    return strncmp(last ? last + 1 : channel, "presence-", 9) == 0;
-}
-
 fp_presence_t *
 fp_presence_new(fp_hub_t *hub, const char *transport, int64_t beat_ms)
 {

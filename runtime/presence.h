@@ -7,11 +7,9 @@
  *  joins every connection again when a beat finds the broker does not
  *  know the process (it restarted), and says goodbye (drop) at the end.
  *
- *  Which channels are presence channels: a name whose last part (after
- *  the last ':', the app prefix of a Pusher channel) starts with
- *  "presence-".  Every transport uses the same rule, so a Pusher client on
- *  presence-room of app 1 and an SSE stream on 1:presence-room are on the
- *  same member list.
+ *  Which channels are presence channels: fp_channel_presence (lib/event),
+ *  the same rule on every transport, so a Pusher client on presence-room
+ *  of app 1 and an SSE stream on 1:presence-room share one member list.
  */
 #ifndef FP_PRESENCE_H
 #define FP_PRESENCE_H
@@ -24,9 +22,6 @@
 typedef struct fp_presence fp_presence_t;
 
 #define FP_PRESENCE_CONN_MAX 64     /*  bytes of a connection id  */
-
-/*  True when channel is a presence channel (see above).  */
-bool fp_presence_channel(const char *channel);
 
 /*  Start the process's presence on hub (borrowed; it must outlive the
  *  result); transport ("sse", "poll", "ws") goes into the instance id;

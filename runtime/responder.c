@@ -17,6 +17,7 @@ struct fp_responder {
     void *arg;
     fp_loop_t *loop;
     fp_hub_t *hub;
+    fp_presence_t *presence;
     fp_fcgi_accept_t *fcgi;
     fp_fcgi_conns_t *conns;
     int sig_fd;
@@ -101,6 +102,9 @@ fp_responder_new(const fp_responder_conf_t *conf, const fp_responder_cbs_t *cbs,
         return NULL;
     }
     app->conns = fp_fcgi_conns_new(app->loop);
+    app->presence = fp_presence_new(app->hub, conf->transport ?
+                                    conf->transport : "fcgi",
+                                    conf->presence_beat_ms);
     fp_hub_fds(app->hub, fds);
     fp_loop_add(app->loop, app->sig_fd, EPOLLIN, s_on_signal, app);
     fp_loop_add(app->loop, fp_fcgi_accept_fd(app->fcgi), EPOLLIN, s_on_requests,
@@ -134,6 +138,7 @@ fp_responder_run(fp_responder_t *app)
         now = fp_clock_ms();
         if (now >= next_tick) {
             fp_hub_tick(app->hub, now);
+            fp_presence_tick(app->presence, now);
             if (app->cbs.tick)
                 app->cbs.tick(app, now, app->arg);
             next_tick = now + app->conf.tick_ms;
@@ -173,6 +178,12 @@ fp_responder_hub(fp_responder_t *app)
     return app->hub;
 }
 
+fp_presence_t *
+fp_responder_presence(fp_responder_t *app)
+{
+    return app->presence;
+}
+
 fp_fcgi_conns_t *
 fp_responder_conns(fp_responder_t *app)
 {
@@ -187,6 +198,7 @@ fp_responder_destroy(fp_responder_t **app_p)
         return;
     *app_p = NULL;
     fp_fcgi_accept_destroy(&app->fcgi);
+    fp_presence_destroy(&app->presence);
     fp_hub_destroy(&app->hub);
     if (app->conns)
         fp_fcgi_conns_flush(app->conns);

@@ -24,6 +24,7 @@
 #include "hub.h"
 #include "conf.h"
 #include "loop.h"
+#include "presence.h"
 
 typedef struct fp_responder fp_responder_t;
 
@@ -43,6 +44,8 @@ typedef struct {
     fp_hub_conf_t hub;          /*  the broker  */
     int tick_ms;                /*  default 100  */
     int grace_ms;               /*  shutdown grace (default 3000)  */
+    int64_t presence_beat_ms;   /*  presence beats (default 10000)  */
+    const char *transport;      /*  "sse" or "poll": the presence instance  */
 } fp_responder_conf_t;
 
 /*  The directives every FastCGI responder shares: listen, socket-mode,
@@ -57,6 +60,7 @@ typedef struct {
     int64_t threads;            /*  libfcgi acceptor threads  */
     char *fanout, *control;     /*  broker endpoints  */
     uint64_t linger;            /*  keep unused subscriptions (ms)  */
+    uint64_t presence_beat;     /*  ms between presence beats  */
 } fp_responder_opts_conf_t;
 
 extern fp_responder_opts_conf_t fp_responder_opts_conf;
@@ -81,6 +85,9 @@ int fp_responder_stopping(const fp_responder_t *app);
 /*  The loop, the hub and the handed-over connections (borrowed).  */
 fp_loop_t *fp_responder_loop(fp_responder_t *app);
 fp_hub_t *fp_responder_hub(fp_responder_t *app);
+/*  The process's presence (runtime/presence), borrowed; beaten by the
+ *  loop, dropped before the hub goes.  */
+fp_presence_t *fp_responder_presence(fp_responder_t *app);
 fp_fcgi_conns_t *fp_responder_conns(fp_responder_t *app);
 
 /*  Stop everything and free, in the order that keeps callbacks safe:

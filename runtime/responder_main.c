@@ -15,6 +15,8 @@ s_app(const fp_responder_prog_t *prog, char *err)
     if (prog->max_body)
         ac.fcgi.max_body = *prog->max_body;
     fp_responder_opts_apply(&ac);
+    const char *dash = strrchr(prog->prog, '-');
+    ac.transport = dash ? dash + 1 : prog->prog;     /*  "sse", "poll"  */
     *prog->app = fp_responder_new(&ac, prog->cbs, prog->arg, err);
     if (!*prog->app)
         return -1;

@@ -21,6 +21,9 @@ const fp_conf_opt_t fp_responder_opts[] = {
       "broker ROUTER endpoint (tcp://127.0.0.1:7401)" },
     { "linger", FP_CONF_MS, &fp_responder_opts_conf.linger, 0, 3600000, NULL,
       "keep a channel subscribed after its last client left (30s)" },
+    { "presence-beat", FP_CONF_MS, &fp_responder_opts_conf.presence_beat,
+      100, 3600000, NULL, "tell the broker this process's presence members "
+      "are alive this often; under a third of its presence-timeout (10s)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -33,6 +36,7 @@ fp_responder_opts_defaults(void)
     fp_responder_opts_conf.fanout = fp_strdup("tcp://127.0.0.1:7402");
     fp_responder_opts_conf.control = fp_strdup("tcp://127.0.0.1:7401");
     fp_responder_opts_conf.linger = 30000;
+    fp_responder_opts_conf.presence_beat = 10000;
 }
 
 void
@@ -45,5 +49,6 @@ fp_responder_opts_apply(fp_responder_conf_t *ac)
     ac->hub.fanout = o->fanout;
     ac->hub.control = o->control;
     ac->hub.linger_ms = o->linger;
+    ac->presence_beat_ms = (int64_t) o->presence_beat;
     ac->hub.link = &fp_sockauth_conf;
 }

@@ -37,7 +37,8 @@ __all__ = ["FastpushPublisher", "FastpushError"]
 
 _CHANNEL = re.compile(r"[A-Za-z0-9_.:@~=+-]{1,128}\Z")
 _TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}\Z")
-_RESERVED = {"ready", "reset", "error", "heartbeat", "auth-expired", "close"}
+_RESERVED = {"ready", "reset", "error", "heartbeat", "auth-expired", "close", "presence",
+             "member_added", "member_removed"}
 
 
 class FastpushError(Exception):

@@ -22,7 +22,8 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def claims(sub=None, subscribe=None, publish=None, exp=60, nbf=None, claim="fastpush", extra=None):
+def claims(sub=None, subscribe=None, publish=None, exp=60, nbf=None, claim="fastpush", extra=None,
+           user_info=None):
     now = int(time.time())
     c = {}
     if sub is not None:
@@ -36,6 +37,8 @@ def claims(sub=None, subscribe=None, publish=None, exp=60, nbf=None, claim="fast
         rights["subscribe"] = subscribe
     if publish is not None:
         rights["publish"] = publish
+    if user_info is not None:
+        rights["user_info"] = user_info
     c[claim] = rights
     c.update(extra or {})
     return c

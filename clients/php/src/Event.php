@@ -11,7 +11,8 @@ namespace Fastpush;
 final class Event
 {
     const RESERVED_TYPES = ['ready', 'reset', 'error', 'heartbeat',
-                            'auth-expired', 'close'];
+                            'auth-expired', 'close', 'presence',
+                            'member_added', 'member_removed'];
 
     /** The publish object: channel, optional event and key, data. */
     public static function make($channel, $data, array $options)
