@@ -238,7 +238,7 @@ polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req, const char *rest)
                     "channels/NAME/users");
         return;
     }
-    snprintf(name, sizeof name, "%.*s", (int) nlen, rest + 1);
+    snprintf(name, sizeof name, "%.*s", (int) nlen, nlen ? rest + 1 : "");
     if (r->pusher_users && fp_pusher_kind(name) != FP_PUSHER_PRESENCE) {
         polld_error(r, 400, "bad_request", "users are known for presence "
                     "channels only");
