@@ -54,7 +54,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             iproute2 systemd libsystemd-dev nats-server libnats-dev \
             python3-django libapache2-mod-wsgi-py3 openssl \
             dpkg-dev debhelper fakeroot help2man lintian man-db logrotate \
-            valgrind
+            valgrind libcurl4-openssl-dev
 
 # ---------------------------------------------------------------- libraries
 # lib/: pure code (formats, parsers, models); never logs, never touches a
@@ -70,7 +70,7 @@ LIBS_FP     := $(LIBRT) $(LIBFP)
 
 # ---------------------------------------------------------------- programs
 # directory -> program name; a directory that does not exist yet is skipped
-PROGRAMS := broker:fastpush-broker cli:fastpush fcgi-sse:fastpush-sse \
+PROGRAMS := broker:fastpush-broker cli:fastpush fcgi-sse:fastpush-sse webhooks:fastpush-webhooks \
             fcgi-poll:fastpush-poll ws-bridge:fastpush-ws
 prog_dir  = $(word 1,$(subst :, ,$(1)))
 prog_name = $(word 2,$(subst :, ,$(1)))
@@ -126,6 +126,8 @@ $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(ca
 endef
 # the broker's cluster engine (engine jetstream) is the NATS C client
 LIBS_broker := -lnats
+# fastpush-webhooks posts with libcurl
+LIBS_webhooks := -lcurl
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(p))))
 
 $(UNIT): $(BUILD)/test/tests/unit/run.o $(TEST_OBJ)

@@ -70,6 +70,8 @@ typedef struct {
                                     its members leave  */
     int64_t presence_max_members; /*  members of one presence channel  */
     int64_t presence_max;       /*  presence connections of the broker  */
+    char *webhook_feed;         /*  PUSH endpoint for fastpush-webhooks,
+                                    NULL: no webhooks  */
 } broker_conf_t;
 
 /*  stats-access: who may ask STATS on the control socket.  */
@@ -150,6 +152,8 @@ typedef struct {
     uint64_t rate_limited;      /*  publishes over publish-rate  */
     uint64_t replay_records;    /*  log records read at start  */
     uint64_t replay_ms;         /*  time the replay took  */
+    uint64_t webhook_sent;      /*  webhook feed messages handed over  */
+    uint64_t webhook_dropped;   /*  ... dropped (the feed was full)  */
 } broker_stats_t;
 
 typedef struct broker {
@@ -158,6 +162,7 @@ typedef struct broker {
     zsock_t *pull;              /*  fire-and-forget publishes  */
     zsock_t *router;            /*  requests  */
     zsock_t *xpub;              /*  fanout  */
+    zsock_t *webhook;           /*  webhook feed (PUSH), or NULL  */
     char epoch[FP_EPOCH_MAX + 1];
     uint64_t seq;               /*  newest SEQ assigned  */
     int64_t last_ts;            /*  newest event time (kept monotonic)  */
@@ -335,6 +340,15 @@ void broker_fanout_event(broker_t *b, chan_t *c, fp_event_t *ev);
 int broker_on_xpub(zloop_t *loop, zsock_t *sock, void *arg);
 int broker_on_tick(zloop_t *loop, int timer_id, void *arg);
 void broker_fanout_heartbeat(broker_t *b);
+
+/*  webhook.c: what fastpush-webhooks turns into the application's
+ *  webhooks, on the webhook-feed PUSH socket (main.c binds it); never
+ *  blocks (a full feed drops, counted).  */
+#define BROKER_WEBHOOK_HWM 100000
+/*  c got its first subscriber (occupied) or lost its last (vacated).  */
+void broker_webhook_channel(broker_t *b, const chan_t *c, bool occupied);
+/*  A live event: member_added/removed and client-* events go out.  */
+void broker_webhook_event(broker_t *b, const fp_event_t *ev);
 
 /*  stats.c  */
 json_t *broker_stats_json(broker_t *b, json_t *req);

@@ -61,6 +61,8 @@ broker_fanout_event(broker_t *b, chan_t *c, fp_event_t *ev)
         s_send(b, c->name, ev->json, ev->json_len);
     if (c->subscribers > 0)
         s_mark_active(b, c, ev->ts);
+    if (b->webhook)
+        broker_webhook_event(b, ev);
 }
 
 /*  A sync or beacon mark for one channel.  */
@@ -117,10 +119,12 @@ s_subscription(broker_t *b, const char *topic, size_t len, bool on)
         return;
     }
     if (on) {
-        c->subscribers++;
+        if (c->subscribers++ == 0)
+            broker_webhook_channel(b, c, true);
         s_mark(b, c, "subscribe");
     } else if (c->subscribers > 0) {
-        c->subscribers--;
+        if (--c->subscribers == 0)
+            broker_webhook_channel(b, c, false);
     }
 }
 

@@ -108,6 +108,9 @@ static const fp_conf_opt_t s_opts[] = {
     { "presence-max-members", FP_CONF_INT, &s_conf.presence_max_members, 1,
       1000000, NULL, "members of one presence channel; a request may ask "
       "for fewer (100, as Pusher)" },
+    { "webhook-feed", FP_CONF_STR, &s_conf.webhook_feed, 0, 0, NULL,
+      "bind a PUSH socket here for fastpush-webhooks: channel occupied and "
+      "vacated, member and client events (off)" },
     { "presence-max", FP_CONF_INT, &s_conf.presence_max, 1, 100000000, NULL,
       "presence connections the broker keeps over all channels (1000000)" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
@@ -222,6 +225,16 @@ s_open(broker_t *b)
     s_bind(b->pull, b->conf.ingest, "ingest");
     s_bind(b->router, b->conf.control, "control");
     s_bind(b->xpub, b->conf.fanout, "fanout");
+    if (b->conf.webhook_feed && *b->conf.webhook_feed) {
+        b->webhook = zsock_new(ZMQ_PUSH);
+        if (!b->webhook)
+            fp_fatalx("cannot create ZeroMQ sockets");
+        zsock_set_sndhwm(b->webhook, BROKER_WEBHOOK_HWM);
+        zsock_set_linger(b->webhook, 1000);
+        if (b->link)
+            fp_sockauth_server_apply(b->link, b->webhook);
+        s_bind(b->webhook, b->conf.webhook_feed, "webhook-feed");
+    }
 }
 
 /*  Publisher authentication: CURVE and/or the publish token.  */
@@ -349,6 +362,7 @@ main(int argc, char **argv)
     zsock_destroy(&b.pull);
     zsock_destroy(&b.router);
     zsock_destroy(&b.xpub);
+    zsock_destroy(&b.webhook);
     fp_sockauth_server_destroy(&b.link);
     zhashx_destroy(&b.rates);
     broker_control_free(&b);

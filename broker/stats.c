@@ -117,6 +117,10 @@ broker_stats_json(broker_t *b, json_t *req)
         "top", top);
     json_object_set_new(st, "responders", broker_reports_json(b));
     json_object_set_new(st, "presence", broker_presence_json(b));
+    if (b->webhook)
+        json_object_set_new(st, "webhooks", json_pack("{s:I, s:I}", "sent",
+                            (json_int_t) b->stats.webhook_sent, "dropped",
+                            (json_int_t) b->stats.webhook_dropped));
     if (b->store) {
         json_t *store = broker_store_json(b->store);
         json_object_set_new(store, "replay_ms",

@@ -19,7 +19,20 @@
 static int
 s_option(fp_pusher_app_t *app, const char *opt, char *why)
 {
-    const char *mpm = "max-presence-members=";
+    const char *mpm = "max-presence-members=", *wh = "webhook=";
+    if (strncmp(opt, wh, strlen(wh)) == 0) {
+        const char *url = opt + strlen(wh);
+        if ((strncmp(url, "http://", 7) != 0 &&
+             strncmp(url, "https://", 8) != 0) || strlen(url) > 2048 ||
+            strlen(url) < 10) {
+            snprintf(why, FP_ERR_LEN, "webhook=URL: an http:// or https:// "
+                     "URL of at most 2048 bytes");
+            return -1;
+        }
+        free(app->webhook);
+        app->webhook = fp_strdup(url);
+        return 0;
+    }
     if (strcmp(opt, "client-events") == 0) {
         app->client_events = true;
         return 0;
@@ -37,7 +50,7 @@ s_option(fp_pusher_app_t *app, const char *opt, char *why)
         return 0;
     }
     snprintf(why, FP_ERR_LEN, "unknown option '%.64s' (client-events, "
-             "max-presence-members=N)", opt);
+             "max-presence-members=N, webhook=URL)", opt);
     return -1;
 }
 
@@ -71,8 +84,10 @@ s_app(fp_pusher_apps_t *apps, char **argv, int argc, char *why)
     }
     fp_pusher_app_t app = { .max_presence_members = 100 };
     for (int i = 3; i < argc; i++)
-        if (s_option(&app, argv[i], why) < 0)
+        if (s_option(&app, argv[i], why) < 0) {
+            free(app.webhook);
             return -1;
+        }
     app.id = fp_strdup(argv[0]);
     app.key = fp_strdup(argv[1]);
     app.secret = fp_strdup(argv[2]);
@@ -125,6 +140,7 @@ fp_pusher_apps_destroy(fp_pusher_apps_t **apps_p)
         free(apps->apps[i].key);
         OPENSSL_cleanse(apps->apps[i].secret, strlen(apps->apps[i].secret));
         free(apps->apps[i].secret);
+        free(apps->apps[i].webhook);
     }
     free(apps->apps);
     free(apps);
@@ -380,14 +396,16 @@ s_test_apps(void)
     char err[FP_ERR_LEN];
     fp_pusher_apps_t *apps = s_load_text(
         "# id key secret\n1001 key-a secret-aaaa client-events\n\n"
-        "app2 key-b secret-bbbb max-presence-members=3\n", err);
+        "app2 key-b secret-bbbb max-presence-members=3 "
+        "webhook=http://127.0.0.1:9/hooks\n", err);
     FP_CHECK(apps && apps->count == 2, "two apps load");
     const fp_pusher_app_t *a = fp_pusher_app_by_key(apps, "key-a", 5);
     FP_CHECK(a && strcmp(a->id, "1001") == 0 && a->client_events &&
              a->max_presence_members == 100, "found by key, options");
     a = fp_pusher_app_by_id(apps, "app2", 4);
-    FP_CHECK(a && !a->client_events && a->max_presence_members == 3,
-             "found by id, max-presence-members");
+    FP_CHECK(a && !a->client_events && a->max_presence_members == 3 &&
+             a->webhook && strcmp(a->webhook, "http://127.0.0.1:9/hooks") == 0,
+             "found by id, max-presence-members, webhook");
     FP_CHECK(!fp_pusher_app_by_key(apps, "key-", 4) &&
              !fp_pusher_app_by_id(apps, "app", 3), "no prefix match");
     fp_pusher_apps_destroy(&apps);
@@ -397,6 +415,8 @@ s_test_apps(void)
         "1 k\n", "1 k short\n", "1 k secret-xx bogus\n",
         "1 k secret-xx\n1 k2 secret-yy\n", "1 k secret-xx\n2 k secret-yy\n",
         "a:b k secret-xx\n", "1 k secret-xx max-presence-members=0\n",
+        "1 k secret-xx webhook=ftp://x.example/\n",
+        "1 k secret-xx webhook=http://x.example/ bogus\n",
         "# nothing\n", NULL
     };
     for (int i = 0; bad[i]; i++) {

@@ -49,6 +49,7 @@ typedef struct {
     char *secret;
     bool client_events;
     int64_t max_presence_members;
+    char *webhook;              /*  URL for fastpush-webhooks, or NULL  */
 } fp_pusher_app_t;
 
 typedef struct {
