@@ -43,7 +43,8 @@
 #define USER_INFO_MAX 1024          /*  bytes of user_info as JSON (Pusher's) */
 
 typedef struct {
-    char *info;                 /*  owned compact JSON of user_info  */
+    json_t *info;               /*  owned: the user_info of the first
+                                    connection (null if none)  */
     int64_t conns;              /*  connections of this user here  */
 } member_t;
 
@@ -75,7 +76,7 @@ s_member_free(void **item)
 {
     member_t *m = *item;
     if (m) {
-        free(m->info);
+        json_decref(m->info);
         free(m);
         *item = NULL;
     }
@@ -157,13 +158,12 @@ broker_presence_type(const char *type)
 /*  Publish the broker's own member_added / member_removed on channel.  */
 static void
 s_announce(broker_t *b, const char *channel, const char *type,
-           const char *user_id, const char *info)
+           const char *user_id, json_t *info)
 {
     char code[BROKER_CODE_LEN], err[FP_ERR_LEN];
     json_t *d = json_pack("{s:s}", "user_id", user_id);
     if (info)
-        json_object_set_new(d, "user_info", fp_json_parse(info, strlen(info),
-                                                          err));
+        json_object_set(d, "user_info", info);
     size_t len;
     char *data = fp_json_dump(d, &len);
     json_decref(d);
@@ -246,20 +246,26 @@ s_parse(broker_t *b, json_t *req, preq_t *q, char *code, char *err)
 
 /* ------------------------------------------------------------ ops */
 
+/*  Bytes of user_info as compact JSON.  */
+static size_t
+s_info_size(const json_t *info)
+{
+    size_t len;
+    free(fp_json_dump(info ? info : json_null(), &len));
+    return len;
+}
+
 static json_t *
 s_member_list(struct broker_presence *p, const char *channel)
 {
     json_t *list = json_array();
     pchan_t *pc = zhashx_lookup(p->chans, channel);
-    char err[FP_ERR_LEN];
     for (member_t *m = pc ? zhashx_first(pc->members) : NULL; m;
-         m = zhashx_next(pc->members)) {
-        const char *uid = zhashx_cursor(pc->members);
-        json_t *info = fp_json_parse(m->info, strlen(m->info), err);
-        json_array_append_new(list, json_pack("{s:s, s:o}", "user_id", uid,
-                                              "user_info", info ? info :
-                                              json_null()));
-    }
+         m = zhashx_next(pc->members))
+        json_array_append_new(list, json_pack("{s:s, s:O}", "user_id",
+                                              (const char *)
+                                              zhashx_cursor(pc->members),
+                                              "user_info", m->info));
     return list;
 }
 
@@ -331,13 +337,8 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
                      (long long) b->conf.presence_max);
             return broker_fail(code, "presence_full");
         }
-        size_t ilen;
-        char *info = fp_json_dump(q->user_info ? q->user_info : json_null(),
-                                  &ilen);
-        if (ilen > USER_INFO_MAX) {
-            free(info);
+        if (s_info_size(q->user_info) > USER_INFO_MAX)
             return s_bad(code, err, "'user_info' is over 1024 bytes as JSON");
-        }
         if (!pc) {
             pc = fp_calloc(1, sizeof *pc);
             pc->members = zhashx_new();
@@ -346,12 +347,11 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
         }
         if (!m) {
             m = fp_calloc(1, sizeof *m);
-            m->info = info;
-            info = NULL;
+            m->info = q->user_info ? json_deep_copy(q->user_info)
+                                   : json_null();
             zhashx_insert(pc->members, q->user_id, m);
             added = true;
         }
-        free(info);
         m->conns++;
         pconn_t *c = fp_calloc(1, sizeof *c);
         c->channel = fp_strdup(q->channel);

@@ -47,10 +47,12 @@ s_stage(broker_t *b, chan_t *c, fp_event_t *ev, bool pull)
 }
 
 /*  Check p, assign its SEQ and stage it.  *out (if given) gets a
- *  reference to the staged event.  */
+ *  reference to the staged event.  Any type: the broker's own events
+ *  come this way (broker_publish_own); publishers' go through s_accept.  */
 static int
-s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
-         struct broker_reply *held, char *code, char *err)
+s_accept_any(broker_t *b, const fp_publish_t *p, bool pull,
+             fp_event_t **out, struct broker_reply *held, char *code,
+             char *err)
 {
     size_t size = p->data_len + strlen(p->channel) + strlen(p->type) +
                   (p->key ? strlen(p->key) : 0);
@@ -83,13 +85,18 @@ s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
     return 0;
 }
 
-/*  Publishers may not send the broker's own presence events.  */
+/*  A publisher's event, from either socket: s_accept_any, except that
+ *  publishers may not send the broker's own presence events.  */
 static int
-s_own_type(const fp_publish_t *p, char *code, char *err)
+s_accept(broker_t *b, const fp_publish_t *p, bool pull, fp_event_t **out,
+         struct broker_reply *held, char *code, char *err)
 {
-    snprintf(err, FP_ERR_LEN, "event type '%s' is the broker's own "
-             "(presence): publishers may not send it", p->type);
-    return broker_fail(code, "invalid_event");
+    if (broker_presence_type(p->type)) {
+        snprintf(err, FP_ERR_LEN, "event type '%s' is the broker's own "
+                 "(presence): publishers may not send it", p->type);
+        return broker_fail(code, "invalid_event");
+    }
+    return s_accept_any(b, p, pull, out, held, code, err);
 }
 
 /*  An acknowledged publish (ROUTER); see s_accept.  */
@@ -97,15 +104,13 @@ int
 broker_publish(broker_t *b, const fp_publish_t *p, fp_event_t **out,
                struct broker_reply *held, char *code, char *err)
 {
-    if (broker_presence_type(p->type))
-        return s_own_type(p, code, err);
     return s_accept(b, p, false, out, held, code, err);
 }
 
 int
 broker_publish_own(broker_t *b, const fp_publish_t *p, char *code, char *err)
 {
-    return s_accept(b, p, false, NULL, NULL, code, err);
+    return s_accept_any(b, p, false, NULL, NULL, code, err);
 }
 
 /*  Keep ev in c's history and keyed state (the limits apply).  Shared by
@@ -208,10 +213,7 @@ s_ingest_one(broker_t *b, fp_jscan_t *s, const char *rate_key)
                  "this publisher (publish-rate)",
                  (long long) b->conf.publish_rate);
         s_reject(b, "rate_limited", s->err);
-    } else if (rc != 0 || (broker_presence_type(p.type) ?
-                           s_own_type(&p, code, s->err) :
-                           s_accept(b, &p, true, NULL, NULL, code, s->err))
-                          < 0) {
+    } else if (rc != 0 || s_accept(b, &p, true, NULL, NULL, code, s->err) < 0) {
         s_reject(b, rc == FP_PUBLISH_EJSON ? "invalid_json" :
                  rc ? "invalid_event" : code, s->err);
     }

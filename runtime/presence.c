@@ -13,7 +13,7 @@
 
 typedef struct {
     char *conn, *channel, *user_id;     /*  owned  */
-    char *info;                         /*  owned compact JSON, or NULL  */
+    json_t *info;                       /*  owned user_info, or NULL  */
 } rec_t;
 
 struct fp_presence {
@@ -32,7 +32,7 @@ s_rec_free(void **item)
         free(r->conn);
         free(r->channel);
         free(r->user_id);
-        free(r->info);
+        json_decref(r->info);
         free(r);
         *item = NULL;
     }
@@ -87,11 +87,8 @@ s_send_join(fp_presence_t *p, const rec_t *r, fp_hub_reply_fn *cb, void *arg)
     json_object_set_new(body, "conn", json_string(r->conn));
     json_object_set_new(body, "channel", json_string(r->channel));
     json_object_set_new(body, "user_id", json_string(r->user_id));
-    if (r->info) {
-        json_t *info = json_loads(r->info, JSON_DECODE_ANY, NULL);
-        if (info)
-            json_object_set_new(body, "user_info", info);
-    }
+    if (r->info)
+        json_object_set(body, "user_info", r->info);
     return fp_hub_request(p->hub, "PRESENCE", body, cb, arg);
 }
 
@@ -108,7 +105,8 @@ fp_presence_join(fp_presence_t *p, const char *conn, const char *channel,
         r->conn = fp_strdup(conn);
         r->channel = fp_strdup(channel);
         r->user_id = fp_strdup(user_id);
-        r->info = user_info ? fp_strdup(user_info) : NULL;
+        r->info = user_info ? json_loads(user_info, JSON_DECODE_ANY, NULL)
+                            : NULL;
         zhashx_insert(p->recs, key, r);
     }
     return s_send_join(p, r, cb, arg);
@@ -165,10 +163,4 @@ fp_presence_tick(fp_presence_t *p, int64_t now)
         return;                 /*  nothing the broker must keep  */
     p->beat = fp_hub_request(p->hub, "PRESENCE", s_body(p, "beat"),
                              s_beat_reply, p);
-}
-
-size_t
-fp_presence_count(const fp_presence_t *p)
-{
-    return zhashx_size(p->recs);
 }

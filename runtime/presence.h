@@ -58,7 +58,4 @@ fp_hub_req_t *fp_presence_members(fp_presence_t *p, const char *channel,
 /*  Time: beat when due.  now: monotonic ms.  */
 void fp_presence_tick(fp_presence_t *p, int64_t now);
 
-/*  The connections joined now.  */
-size_t fp_presence_count(const fp_presence_t *p);
-
 #endif

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mem.h"
+#include "responder_main.h"
 #include "sig.h"
 #include "sockauth.h"
 
@@ -64,20 +65,12 @@ s_defaults(void)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
-        "usage: fastpush-webhooks [-f FILE] [-n] [-v] [--ready-fd N] "
-        "[--DIRECTIVE VALUE ...]\n\n"
+    fp_responder_usage(out, "fastpush-webhooks",
         "Pusher-style webhooks (channel_occupied, channel_vacated, "
         "member_added,\nmember_removed, client_event) from the broker's "
         "webhook-feed, batched,\nsigned (X-Pusher-Key, X-Pusher-Signature) "
-        "and retried with backoff.\n\n"
-        "  -f FILE          read directives from FILE (one per line)\n"
-        "  -n               check the configuration and the apps file\n"
-        "  -v               log debug messages\n"
-        "  --ready-fd N     write a newline to fd N once connected\n"
-        "  -h, --help       this text\n  --version        print the version\n"
-        "\nDirectives (in FILE, or as --name value; later ones win):\n");
-    fp_conf_usage(s_opts, out);
+        "and retried with backoff:\nsee docs/pusher.md, section 8.\n",
+        s_opts);
 }
 
 static void

@@ -19,26 +19,19 @@
 
 #include <string.h>
 
-/*  The target of channel, and its name there.  */
+/*  The target of channel, and its name there: an app's channel "ID:NAME"
+ *  goes to its app's webhook (none: no target), any other to `url`.  */
 static whd_target_t *
 s_target(whd_t *w, const char *channel, const char **name)
 {
-    for (size_t i = 0; i < w->ntargets; i++) {
-        whd_target_t *t = &w->targets[i];
-        const char *n = t->app ? fp_pusher_name(t->app, channel) : NULL;
-        if (n) {
-            *name = n;
-            return t;
-        }
-    }
-    for (size_t i = 0; w->apps && i < w->apps->count; i++)
-        if (fp_pusher_name(&w->apps->apps[i], channel))
-            return NULL;        /*  an app's channel, and it has no webhook  */
+    const char *colon = strchr(channel, ':');
+    const fp_pusher_app_t *app = colon && w->apps ?
+        fp_pusher_app_by_id(w->apps, channel, (size_t) (colon - channel)) :
+        NULL;
+    *name = app ? colon + 1 : channel;
     for (size_t i = 0; i < w->ntargets; i++)
-        if (!w->targets[i].app) {
-            *name = channel;
+        if (w->targets[i].app == app)
             return &w->targets[i];
-        }
     return NULL;
 }
 
