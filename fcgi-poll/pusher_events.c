@@ -15,8 +15,9 @@
  *  answer, 200 {} (events) or {"batch": [{}, ...]}, waits for every
  *  acknowledgement; should the broker refuse one of them (it is down, its
  *  store failed), the answer is that error, and the others may have been
- *  published.  socket_id is checked but not passed on: a fastpush event
- *  has no place for it, so the sender's own connection is not left out.
+ *  published.  A socket_id goes into each publish: the broker's event
+ *  carries it, and fastpush-ws does not hand the event to that
+ *  connection (Laravel's toOthers()).
  */
 #include "polld.h"
 #include "json.h"
@@ -171,8 +172,13 @@ s_event(polld_req_t *r, const json_t *ev, bool batch, json_t *pubs,
         snprintf(err, FP_ERR_LEN, "Invalid socket_id '%.48s'", sock);
         return 400;
     }
-    return s_targets(r, ev, batch, type, data, dlen, pubs, err) < 0 ? 400
-                                                                   : 0;
+    size_t from = json_array_size(pubs);
+    if (s_targets(r, ev, batch, type, data, dlen, pubs, err) < 0)
+        return 400;
+    for (size_t i = from; sock && i < json_array_size(pubs); i++)
+        json_object_set_new(json_array_get(pubs, i), "socket_id",
+                            json_stringn(sock, slen));
+    return 0;
 }
 
 /*  The body's events, every publish in pubs.  0, or a status with err.  */

@@ -90,18 +90,22 @@ fp_key_valid(const char *s)
     return true;
 }
 
-/*  One allocation: the struct, then epoch, channel, type, key, json.  */
+/*  One allocation: the struct, then epoch, channel, type, key,
+ *  socket_id, json.  */
 static fp_event_t *
-s_alloc(size_t elen, size_t clen, size_t tlen, size_t klen, size_t jlen)
+s_alloc(size_t elen, size_t clen, size_t tlen, size_t klen, size_t slen,
+        size_t jlen)
 {
-    size_t size = sizeof(fp_event_t) + elen + clen + tlen + klen + jlen + 5;
+    size_t size = sizeof(fp_event_t) + elen + clen + tlen + klen + slen +
+                  jlen + 6;
     fp_event_t *ev = fp_calloc(1, size);
     char *p = (char *) (ev + 1);
     ev->epoch = p;
     ev->channel = p += elen + 1;
     ev->type = p += clen + 1;
     ev->key = p += tlen + 1;
-    ev->json = p + klen + 1;
+    ev->socket_id = p += klen + 1;
+    ev->json = p + slen + 1;
     ev->refs = 1;
     return ev;
 }
@@ -139,19 +143,23 @@ s_u64(char *dst, uint64_t v)
 fp_event_t *
 fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
              const char *channel, const char *type, const char *key,
-             const char *data, size_t data_len)
+             const char *socket_id, const char *data, size_t data_len)
 {
     size_t elen = strlen(epoch), clen = strlen(channel), tlen = strlen(type);
     size_t klen = key ? strlen(key) : 0;
-    size_t jmax = 200 + elen + clen + tlen + klen + data_len;
-    fp_event_t *ev = s_alloc(elen, clen, tlen, klen, jmax);
+    size_t slen = socket_id ? strlen(socket_id) : 0;
+    size_t jmax = 220 + elen + clen + tlen + klen + slen + data_len;
+    fp_event_t *ev = s_alloc(elen, clen, tlen, klen, slen, jmax);
 
     s_put(ev->epoch, epoch, elen);
     s_put(ev->channel, channel, clen);
     s_put(ev->type, type, tlen);
     s_put(ev->key, key ? key : "", klen);
+    s_put(ev->socket_id, socket_id ? socket_id : "", slen);
     if (!key)
         ev->key = NULL;
+    if (!socket_id)
+        ev->socket_id = NULL;
     ev->seq = seq;
     ev->prev = prev;
     ev->ts = ts;
@@ -166,6 +174,8 @@ fp_event_new(const char *epoch, uint64_t seq, uint64_t prev, int64_t ts,
     j = s_cat(s_cat(j, "\",\"event\":\""), type);
     if (key)
         j = s_cat(s_cat(j, "\",\"key\":\""), key);
+    if (socket_id)
+        j = s_cat(s_cat(j, "\",\"socket_id\":\""), socket_id);
     j = s_cat(j, "\",\"ts\":");
     if (ts < 0) {
         *j++ = '-';
@@ -226,8 +236,8 @@ fp_event_t *
 fp_event_parse(const char *json, size_t len, char *err)
 {
     scan_t s = { json, json + len };
-    const char *id, *ch, *ty, *key = NULL, *dash;
-    size_t idl, chl, tyl, keyl = 0;
+    const char *id, *ch, *ty, *key = NULL, *sock = NULL, *dash;
+    size_t idl, chl, tyl, keyl = 0, sockl = 0;
     uint64_t seq, prev, ts, idseq;
 
     if (s_lit(&s, "{\"id\":\"") || s_str(&s, &id, &idl) ||
@@ -240,22 +250,29 @@ fp_event_parse(const char *json, size_t len, char *err)
         goto bad;
     if (s_lit(&s, ",\"key\":\"") == 0 && s_str(&s, &key, &keyl))
         goto bad;
+    if (s_lit(&s, ",\"socket_id\":\"") == 0 && s_str(&s, &sock, &sockl))
+        goto bad;
     if (s_lit(&s, ",\"ts\":") || s_num(&s, &ts) || s_lit(&s, ",\"data\":") ||
         s.p >= s.end - 1 || s.end[-1] != '}')
         goto bad;
     size_t elen = (size_t) (dash - id);
-    fp_event_t *ev = s_alloc(elen, chl, tyl, keyl, len);
+    fp_event_t *ev = s_alloc(elen, chl, tyl, keyl, sockl, len);
     s_put(ev->epoch, id, elen);
     s_put(ev->channel, ch, chl);
     s_put(ev->type, ty, tyl);
     s_put(ev->key, key ? key : "", keyl);
+    s_put(ev->socket_id, sock ? sock : "", sockl);
     s_put(ev->json, json, len);
     if (!key)
         ev->key = NULL;
+    if (!sock)
+        ev->socket_id = NULL;
     if (!fp_epoch_valid(ev->epoch) || strlen(ev->epoch) != elen ||
         !fp_channel_valid(ch, chl) || !fp_type_valid(ev->type) ||
         strlen(ev->type) != tyl ||
-        (ev->key && (!fp_key_valid(ev->key) || strlen(ev->key) != keyl))) {
+        (ev->key && (!fp_key_valid(ev->key) || strlen(ev->key) != keyl)) ||
+        (ev->socket_id && (!fp_id_valid(ev->socket_id, FP_SOCKET_ID_MAX) ||
+                           strlen(ev->socket_id) != sockl))) {
         fp_event_unref(&ev);
         goto bad;
     }
@@ -288,6 +305,16 @@ fp_event_unref(fp_event_t **ev_p)
     if (ev->cache && ev->cache_free)
         ev->cache_free(ev->cache);
     free(ev);
+}
+
+/*  Channel, type and key cannot hold '"', so the first ,"data": of the
+ *  canonical text is the member's.  */
+const char *
+fp_event_data(const fp_event_t *ev, size_t *len)
+{
+    const char *d = strstr(ev->json, ",\"data\":") + 8;
+    *len = (size_t) (ev->json + ev->json_len - 1 - d);
+    return d;
 }
 
 size_t
@@ -362,7 +389,7 @@ s_member(fp_jscan_t *s, fp_publish_t *p, fp_buf_t *tmp, bool allow_tag,
          unsigned *seen)
 {
     static const char *const names[] = { "channel", "event", "key", "data",
-                                         "tag", NULL };
+                                         "tag", "socket_id", NULL };
     int i;
 
     fp_jscan_ws(s);
@@ -388,6 +415,7 @@ s_member(fp_jscan_t *s, fp_publish_t *p, fp_buf_t *tmp, bool allow_tag,
     case 0: return s_str_member(s, tmp, "channel", &p->channel);
     case 1: return s_str_member(s, tmp, "event", &p->type);
     case 2: return s_str_member(s, tmp, "key", &p->key);
+    case 5: return s_str_member(s, tmp, "socket_id", &p->socket_id);
     case 4: return s_tag_member(s, p);
     default: break;
     }
@@ -416,6 +444,9 @@ s_check(fp_publish_t *p, char *err)
                  "A-Z a-z 0-9 _ . : -, not a reserved name", FP_TYPE_MAX);
         return FP_PUBLISH_EEVENT;
     }
+    if (p->socket_id && !fp_id_valid(p->socket_id, FP_SOCKET_ID_MAX))
+        return s_bad_event(err, "invalid socket_id: 1 to 47 characters of "
+                           "A-Z a-z 0-9 . _ -");
     if (p->key && !fp_key_valid(p->key)) {
         snprintf(err, FP_ERR_LEN, "invalid key: 1 to %d bytes without control "
                  "characters, quote or backslash", FP_KEY_MAX);
@@ -472,6 +503,7 @@ fp_publish_clear(fp_publish_t *p)
     free(p->channel);
     free(p->type);
     free(p->key);
+    free(p->socket_id);
     free(p->data);
     free(p->tag);
     memset(p, 0, sizeof *p);
@@ -487,6 +519,10 @@ fp_publish_append(fp_buf_t *b, const fp_publish_t *p)
     if (p->key) {
         fp_buf_adds(b, ",\"key\":");
         fp_json_append_str(b, p->key);
+    }
+    if (p->socket_id) {
+        fp_buf_adds(b, ",\"socket_id\":");
+        fp_json_append_str(b, p->socket_id);
     }
     fp_buf_adds(b, ",\"data\":");
     fp_buf_add(b, p->data, p->data_len);
@@ -543,7 +579,7 @@ s_test_roundtrip(void)
 {
     char err[FP_ERR_LEN];
     fp_event_t *ev = fp_event_new("ep1", 42, 40, 1700000000123, "news",
-                                  "message", "k1", "{\"a\":1}", 7);
+                                  "message", "k1", NULL, "{\"a\":1}", 7);
     FP_CHECK(strcmp(ev->json, "{\"id\":\"ep1-42\",\"seq\":42,\"prev\":40,"
                     "\"channel\":\"news\",\"event\":\"message\",\"key\":"
                     "\"k1\",\"ts\":1700000000123,\"data\":{\"a\":1}}") == 0,
@@ -567,11 +603,33 @@ s_test_roundtrip(void)
     fp_event_unref(&r);
     FP_CHECK(r == NULL && ev->refs == 1, "ref counting");
     fp_event_unref(&ev);
-    ev = fp_event_new("e", 1, 0, 5, "c", "t", NULL, "\"x\"", 3);
+    ev = fp_event_new("e", 1, 0, 5, "c", "t", NULL, NULL, "\"x\"", 3);
     back = fp_event_parse(ev->json, ev->json_len, err);
     FP_CHECK(back && back->key == NULL && back->prev == 0, "no key");
     fp_event_unref(&back);
     fp_event_unref(&ev);
+    ev = fp_event_new("e", 2, 1, 5, "c", "t", "k", "12.34", "[1]", 3);
+    FP_CHECK(strcmp(ev->json, "{\"id\":\"e-2\",\"seq\":2,\"prev\":1,"
+                    "\"channel\":\"c\",\"event\":\"t\",\"key\":\"k\","
+                    "\"socket_id\":\"12.34\",\"ts\":5,\"data\":[1]}") == 0,
+             "socket_id between key and ts");
+    back = fp_event_parse(ev->json, ev->json_len, err);
+    size_t dl;
+    FP_CHECK(back && back->socket_id && strcmp(back->socket_id, "12.34") == 0
+             && strcmp(back->key, "k") == 0 &&
+             strncmp(fp_event_data(back, &dl), "[1]", 3) == 0 && dl == 3,
+             "socket_id and data parsed back");
+    fp_event_unref(&back);
+    fp_event_unref(&ev);
+    fp_publish_t pp;
+    FP_CHECK(fp_publish_parse("{\"channel\":\"c\",\"socket_id\":\"1.2\","
+                              "\"data\":1}", 42, &pp, false, err) == 0 &&
+             strcmp(pp.socket_id, "1.2") == 0, "publish with socket_id");
+    fp_publish_clear(&pp);
+    FP_CHECK(fp_publish_parse("{\"channel\":\"c\",\"socket_id\":\"a b\","
+                              "\"data\":1}", 42, &pp, false, err) ==
+             FP_PUBLISH_EEVENT, "bad socket_id refused");
+    fp_publish_clear(&pp);
     const char *bad[] = {
         "", "{}", "{\"id\":\"e-1\",\"seq\":2,\"prev\":0,\"channel\":\"c\","
         "\"event\":\"t\",\"ts\":1,\"data\":1}",

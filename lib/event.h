@@ -4,9 +4,12 @@
  *  JSON object whose members always come in this order:
  *
  *      {"id":"EPOCH-SEQ","seq":S,"prev":P,"channel":"c","event":"t",
- *       "key":"k","ts":T,"data":D}
+ *       "key":"k","socket_id":"s","ts":T,"data":D}
  *
- *  `key` is present only for keyed (compacted) events; `prev` is the SEQ of
+ *  `key` is present only for keyed (compacted) events; `socket_id` only
+ *  when the publisher named a connection that must not receive the event
+ *  (Pusher's socket_id: the sender of a client event, or of an HTTP API
+ *  trigger with socket_id); `prev` is the SEQ of
  *  the previous event on the same channel (0 for the first); `ts` is the
  *  broker's time in ms since 1970.  The broker builds this text once
  *  (fp_event_new) and everyone else shares it by reference (fp_event_ref).
@@ -29,6 +32,7 @@
 #define FP_CHANNEL_MAX 128
 #define FP_TYPE_MAX 200
 #define FP_KEY_MAX 256
+#define FP_SOCKET_ID_MAX 47
 #define FP_DEFAULT_TYPE "message"
 
 typedef struct fp_event {
@@ -39,6 +43,7 @@ typedef struct fp_event {
     const char *channel;        /*  channel name (inside this block)  */
     const char *type;           /*  event type (inside this block)  */
     const char *key;            /*  compaction key or NULL  */
+    const char *socket_id;      /*  the connection left out, or NULL  */
     const char *json;           /*  canonical JSON text, NUL-terminated  */
     size_t json_len;            /*  bytes of json  */
     uint32_t refs;              /*  references; freed at zero  */
@@ -51,6 +56,8 @@ typedef struct {
     char *channel;              /*  owned  */
     char *type;                 /*  owned, FP_DEFAULT_TYPE if not given  */
     char *key;                  /*  owned or NULL  */
+    char *socket_id;            /*  owned or NULL: a connection that must
+                                    not receive the event  */
     char *data;                 /*  owned compact JSON text of `data`  */
     size_t data_len;
     char *tag;                  /*  owned JSON text of "tag", or NULL  */
@@ -64,7 +71,8 @@ typedef struct {
  *  Returns a new event with one reference (the caller's).  */
 fp_event_t *fp_event_new(const char *epoch, uint64_t seq, uint64_t prev,
                          int64_t ts, const char *channel, const char *type,
-                         const char *key, const char *data, size_t data_len);
+                         const char *key, const char *socket_id,
+                         const char *data, size_t data_len);
 
 /*  Parse canonical event JSON received from a broker (strict: members in
  *  the canonical order, valid names).  Returns a new event with one
@@ -76,6 +84,10 @@ fp_event_t *fp_event_ref(fp_event_t *ev);
 
 /*  Drop a reference and NULL the caller's pointer; frees at zero.  */
 void fp_event_unref(fp_event_t **ev_p);
+
+/*  The event's `data` text (compact JSON, borrowed from ev->json, not
+ *  NUL-terminated) and its length in *len.  */
+const char *fp_event_data(const fp_event_t *ev, size_t *len);
 
 /*  Size of the event for history limits: the bytes of its JSON text.  */
 size_t fp_event_size(const fp_event_t *ev);
@@ -105,7 +117,7 @@ bool fp_id_byte(unsigned char c);
 bool fp_id_valid(const char *s, size_t max);
 
 /*  Parse and validate one publish object {"channel", "event", "key",
- *  "data"} (and "tag", an integer or a string of at most 128 bytes, when
+ *  "socket_id", "data"} (and "tag", an integer or a string of at most 128 bytes, when
  *  allow_tag) at the scanner's position, without building a tree: `data`
  *  is checked and copied compactly by jscan.  Fills p (release with
  *  fp_publish_clear).  Returns 0, FP_PUBLISH_EJSON or FP_PUBLISH_EEVENT
@@ -121,7 +133,7 @@ int fp_publish_parse(const char *text, size_t len, fp_publish_t *p,
 void fp_publish_clear(fp_publish_t *p);
 
 /*  Append p as the publish object fp_publish_parse reads back (channel,
- *  event, key if any, data; no tag) to b.  */
+ *  event, key and socket_id if any, data; no tag) to b.  */
 void fp_publish_append(fp_buf_t *b, const fp_publish_t *p);
 
 #endif

@@ -112,7 +112,7 @@ fp_ring_test(void)
     /*  seqs 1002..1200 step 2: every event has the same JSON size  */
     for (uint64_t s = 1; s <= 100; s++) {
         fp_event_t *ev = fp_event_new("e", 1000 + s * 2, 0, (int64_t) (100 + s), "c",
-                                      "m", NULL, "1", 1);
+                                      "m", NULL, NULL, "1", 1);
         fp_ring_push(&r, ev);
         fp_event_unref(&ev);
     }
@@ -132,7 +132,8 @@ fp_ring_test(void)
     FP_CHECK(r.count == 40 && fp_ring_at(&r, 0)->ts == 161, "trim by age");
     /*  wrap-around: push after pops so the array wraps  */
     for (uint64_t s = 2001; s <= 2060; s++) {
-        fp_event_t *ev = fp_event_new("e", s, 0, 0, "c", "m", NULL, "1", 1);
+        fp_event_t *ev = fp_event_new("e", s, 0, 0, "c", "m", NULL, NULL, "1",
+                                      1);
         fp_ring_push(&r, ev);
         fp_event_unref(&ev);
     }

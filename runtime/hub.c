@@ -812,7 +812,7 @@ static fp_event_t *
 s_event(const char *epoch, const s_ev_t *e)
 {
     return fp_event_new(epoch, e->seq, e->prev, 1, e->channel, "message",
-                        NULL, "1", 1);
+                        NULL, NULL, "1", 1);
 }
 
 static void

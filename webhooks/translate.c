@@ -6,7 +6,8 @@
  *                                  "user_id":U}
  *      event member_removed    -> {"name":"member_removed", ... "user_id":U}
  *      event client-*          -> {"name":"client_event","channel":N,
- *                                  "event":E,"data":D}
+ *                                  "event":E,"data":D,"socket_id":S}
+ *                                  (S when the event has one)
  *
  *  N is the Pusher name (NAME of "ID:NAME") when C is a channel of an app
  *  with a webhook, which is then the target; else C itself, for the
@@ -64,9 +65,13 @@ s_from_event(json_t *ev, const char *name)
         return NULL;
     char pname[FP_TYPE_MAX + 1];
     fp_pusher_type_decode(type, pname);
-    return json_pack("{s:s, s:s, s:s, s:o}", "name", "client_event",
-                     "channel", name, "event", pname, "data",
-                     s_data_string(data));
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "name", "client_event",
+                            "channel", name, "event", pname, "data",
+                            s_data_string(data));
+    json_t *sock = json_object_get(ev, "socket_id");
+    if (out && json_is_string(sock))
+        json_object_set(out, "socket_id", sock);
+    return out;
 }
 
 whd_target_t *

@@ -26,7 +26,8 @@ s_check_event(fp_event_t *ev, const uint8_t *data, size_t size)
     dp += 8;
     size_t dlen = (size_t) (ev->json + ev->json_len - 1 - dp);
     fp_event_t *built = fp_event_new(ev->epoch, ev->seq, ev->prev, ev->ts,
-                                     ev->channel, ev->type, ev->key, dp, dlen);
+                                     ev->channel, ev->type, ev->key,
+                                     ev->socket_id, dp, dlen);
     FUZZ_CHECK(built->json_len == ev->json_len &&
                memcmp(built->json, ev->json, ev->json_len) == 0,
                "fp_event_new(parsed fields) is not the input");
