@@ -41,10 +41,17 @@ fp_json_append(fp_buf_t *b, const json_t *v)
 void
 fp_json_append_str(fp_buf_t *b, const char *s)
 {
+    fp_json_append_strn(b, s, strlen(s));
+}
+
+void
+fp_json_append_strn(fp_buf_t *b, const char *s, size_t len)
+{
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s, *end = p + len;
 
     fp_buf_addc(b, '"');
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+    for (; p < end; p++) {
         switch (*p) {
         case '"':  fp_buf_add(b, "\\\"", 2); break;
         case '\\': fp_buf_add(b, "\\\\", 2); break;

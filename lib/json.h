@@ -28,6 +28,9 @@ void fp_json_append(fp_buf_t *b, const json_t *v);
 /*  Append s as a quoted, escaped JSON string.  */
 void fp_json_append_str(fp_buf_t *b, const char *s);
 
+/*  The same for len bytes of s (no NUL needed; a NUL byte is escaped).  */
+void fp_json_append_strn(fp_buf_t *b, const char *s, size_t len);
+
 /*  Read an optional string member.  *out is borrowed from obj (NULL when
  *  absent and not required).  Returns -1 with err when the member is not a
  *  string, or missing and required.  */

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "pusher_msg.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -98,6 +99,7 @@ wsb_conn_accept(wsb_worker_t *w)
         wsb_conn_t *c = fp_calloc(1, sizeof *c);
         c->w = w;
         c->fd = fd;
+        c->id = ++w->next_id;
         c->state = WSB_CS_HANDSHAKE;
         c->deadline = w->now + (int64_t) conf->handshake_timeout;
         c->last_rx = w->now;
@@ -120,12 +122,20 @@ wsb_conn_accept(wsb_worker_t *w)
 }
 
 /*  End with an error message carrying the subscriptions' cursors after
- *  what is queued, then a close frame.  */
+ *  what is queued, then a close frame.  A Pusher client gets pusher:error
+ *  4100 and the close 4100 (reconnect after a pause).  */
 static void
 s_end_with_cursors(wsb_conn_t *c, const char *code, const char *msg,
                    unsigned close_code, const char *reason)
 {
     fp_buf_t b;
+    if (c->papp) {
+        size_t len;
+        char *text = fp_pusher_error(4100, msg, &len);
+        wsb_out_take(c, text, len);
+        wsb_conn_shutdown(c, 4100, reason);
+        return;
+    }
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"error\",");
     fp_error_append(&b, code, msg);
@@ -182,6 +192,7 @@ wsb_conn_shutdown(wsb_conn_t *c, unsigned code, const char *reason)
     if (c->state != WSB_CS_OPEN)
         return;
     wsb_sub_drop_all(c);
+    wsb_presence_drop_all(c);
     wsb_proto_drop(c);
     fp_blob_t *b = wsb_close_blob(code, reason);
     wsb_out_push(c, b);
@@ -199,6 +210,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     fp_log_debug("fd %d: %s", c->fd, why);
     wsb_out_unmark(c);
     wsb_sub_drop_all(c);
+    wsb_presence_drop_all(c);
     wsb_proto_drop(c);
     fp_access_client_free(w->conf->authz, &c->client);
     fp_loop_del(w->loop, c->fd);
@@ -296,7 +308,13 @@ s_message(wsb_conn_t *c, int opcode, bool compressed, const uint8_t *data,
         if (opcode == WSB_OP_TEXT && !fp_utf8_valid(data, len))
             return s_fail(c, WSB_CLOSE_BAD_DATA, "invalid UTF-8");
     }
-    wsb_proto_message(c, opcode, data, len);
+    if (!c->papp)
+        wsb_proto_message(c, opcode, data, len);
+    else if (opcode == WSB_OP_TEXT)
+        wsb_pusher_message(c, (const char *) data, len);
+    else
+        wsb_out_error(c, "bad_request", "binary messages are not part of "
+                      "the Pusher protocol", NULL);
 }
 
 /*  A piece of a data message: assemble, hand complete ones over.  */
@@ -400,6 +418,7 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
     wsb_hs_t hs;
     char why[FP_ERR_LEN];
     bool admitted = true;
+    int pusher_code = 0;
 
     fp_buf_add(&c->in, buf, n);
     char *end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
@@ -422,7 +441,9 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
         return;
     }
     wsb_hs_check(conf, c->in.data, hlen, &hs);
-    if (hs.status == 101)
+    if (hs.status == 101 && hs.pusher)
+        pusher_code = wsb_pusher_accept(c, &hs);
+    else if (hs.status == 101)
         admitted = s_authorize(c, &hs, why);
     wsb_hs_response(&hs, &resp);
     fp_sendq_push_copy(&c->out, resp.data, resp.len);
@@ -444,6 +465,8 @@ s_handshake(wsb_conn_t *c, uint8_t *buf, size_t n)
                           "this user");
         return;
     }
+    if (hs.pusher)
+        wsb_pusher_open(c, pusher_code);
     if (rest)
         s_frames(c, buf + n - rest, rest);
 }

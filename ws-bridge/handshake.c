@@ -2,7 +2,8 @@
  *
  *  The connection collects the request up to the blank line (bounded by
  *  max-header, else 431) and hands it here in one piece.  Checks, in
- *  order: GET (405), HTTP/1.1 (400), the path (404), one Host (400),
+ *  order: GET (405), HTTP/1.1 (400), the path (404; pusher-path/KEY is
+ *  a Pusher client, whose key pusher.c checks), one Host (400),
  *  Upgrade: websocket (426), Connection with the token "upgrade" (400),
  *  Sec-WebSocket-Version 13 (426 naming 13), Sec-WebSocket-Key the base64
  *  of 16 bytes (400), Origin against the allowlist (403).  Then one of
@@ -174,6 +175,25 @@ s_headers(char *p, s_hdrs_t *h, wsb_hs_t *hs)
     return 0;
 }
 
+/*  A Pusher client's target, pusher-path/KEY: true with the key (cut to
+ *  "" when too long to be one) in hs.  */
+static bool
+s_pusher_path(const wsb_conf_t *conf, const char *target, size_t plen,
+              wsb_hs_t *hs)
+{
+    size_t pl = conf->pusher ? strlen(conf->pusher_path) : 0;
+    if (!conf->pusher || plen <= pl + 1 ||
+        strncmp(target, conf->pusher_path, pl) != 0 || target[pl] != '/')
+        return false;
+    size_t kl = plen - pl - 1;
+    hs->pusher = true;
+    if (kl < sizeof hs->pusher_key) {
+        memcpy(hs->pusher_key, target + pl + 1, kl);
+        hs->pusher_key[kl] = '\0';
+    }
+    return true;
+}
+
 /*  The request line: GET, an origin-form target on a served path,
  *  HTTP/1.1.  Returns the header part or NULL (refused).  */
 static char *
@@ -205,6 +225,8 @@ s_request_line(const wsb_conf_t *conf, char *req, wsb_hs_t *hs)
     for (int i = 0; i < conf->paths.count && !found; i++)
         found = strlen(conf->paths.items[i]) == plen &&
                 strncmp(conf->paths.items[i], target, plen) == 0;
+    if (!found)
+        found = s_pusher_path(conf, target, plen, hs);
     if (!found)
         return s_refuse(hs, 404, "no WebSocket endpoint at this path"), NULL;
     return eol + 2;

@@ -92,6 +92,18 @@ static const fp_conf_opt_t s_opts[] = {
       "broker ROUTER endpoint(s) (tcp://127.0.0.1:7401)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "presence-beat", FP_CONF_MS, &s_conf.presence_beat, 100, 3600000,
+      NULL, "tell the broker this worker's presence members are alive this "
+      "often; under a third of its presence-timeout (10s)" },
+    { "pusher-apps", FP_CONF_STR, &s_conf.pusher_apps_file, 0, 0, NULL,
+      "the Pusher apps file (id, key, secret; docs/pusher.md): Pusher "
+      "clients (pusher-js, Laravel Echo) connect to pusher-path/KEY; "
+      "\"\" = off (\"\")" },
+    { "pusher-path", FP_CONF_STR, &s_conf.pusher_path, 0, 0, NULL,
+      "path in front of a Pusher client's /KEY (/app)" },
+    { "pusher-activity-timeout", FP_CONF_MS, &s_conf.pusher_activity, 1000,
+      3600000, NULL, "the activity_timeout told to Pusher clients: they "
+      "ping after this much silence (120s)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-poll: "
       "docs/security.md" },
@@ -127,6 +139,10 @@ s_defaults(void)
     s_conf.control = fp_strdup("tcp://127.0.0.1:7401");
     s_conf.log_level = fp_strdup("info");
     s_conf.health_path = fp_strdup("/push/health");
+    s_conf.presence_beat = 10000;
+    s_conf.pusher_apps_file = fp_strdup("");
+    s_conf.pusher_path = fp_strdup("/app");
+    s_conf.pusher_activity = 120000;
 }
 
 static void
@@ -190,6 +206,13 @@ s_finish_conf(void)
     if (s_conf.heartbeat && s_conf.heartbeat < 100)
         fp_fatalx("heartbeat: at least 100ms (or 0 for none)");
     char err[FP_ERR_LEN];
+    if (s_conf.pusher_apps_file[0] &&
+        !(s_conf.pusher = fp_pusher_apps_load(s_conf.pusher_apps_file, err)))
+        fp_fatalx("pusher-apps: %s", err);
+    if (s_conf.pusher_path[0] != '/' ||
+        s_conf.pusher_path[strlen(s_conf.pusher_path) - 1] == '/')
+        fp_fatalx("pusher-path: '%s' must start with '/' and not end with "
+                  "one", s_conf.pusher_path);
     s_conf.authz = fp_access_new(&fp_access_conf, err);
     if (!s_conf.authz)
         fp_fatalx("%s", err);

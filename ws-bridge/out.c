@@ -11,6 +11,9 @@
 #include "wsb.h"
 #include "error.h"
 #include "clock.h"
+#include "pusher_msg.h"
+
+#include <stdlib.h>
 
 void
 wsb_out_mark(wsb_conn_t *c)
@@ -87,10 +90,25 @@ wsb_out_add_ref(fp_buf_t *b, const char *ref)
 }
 
 void
+wsb_out_take(wsb_conn_t *c, char *text, size_t len)
+{
+    if (text)
+        wsb_out_text(c, text, len);
+    free(text);
+}
+
+void
 wsb_out_error(wsb_conn_t *c, const char *code, const char *msg,
               const char *ref)
 {
     fp_buf_t b;
+    size_t len;
+
+    if (c->papp) {
+        char *text = fp_pusher_error(0, msg, &len);
+        wsb_out_take(c, text, len);
+        return;
+    }
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"error\",");
     fp_error_append(&b, code, msg);
@@ -107,4 +125,19 @@ wsb_out_expired(wsb_conn_t *c)
         return false;
     wsb_conn_end(c, WSB_END_EXPIRED);
     return true;
+}
+
+void
+wsb_out_sub_error(wsb_conn_t *c, const char *chan, const char *code,
+                  const char *msg, int status, const char *ref)
+{
+    const char *name = c->papp ? fp_pusher_name(c->papp, chan) : NULL;
+    size_t len;
+
+    if (!name) {
+        wsb_out_error(c, code, msg, ref);
+        return;
+    }
+    char *text = fp_pusher_subscription_error(name, code, msg, status, &len);
+    wsb_out_take(c, text, len);
 }

@@ -13,6 +13,14 @@
  *  and publishes count against the user's publish-rate.
  *  Each connection has a budget of message-rate messages a second (a
  *  token bucket); past it a message gets a rate_limited error.
+ *
+ *  A subscription that names presence channels (lib/access lets only a
+ *  user have them) joins the user to each (presence.c); the broker's
+ *  member list comes as {"type":"presence","channel","members","count",
+ *  "seq"} with the subscription's ref, and member_added / member_removed
+ *  as events; those at or below "seq" are in the list already.  A
+ *  refused join (the channel is full) is an error and the channel is
+ *  dropped from the subscription.
  */
 #include "wsb.h"
 #include "error.h"
@@ -74,6 +82,49 @@ s_channels(wsb_conn_t *c, json_t *msg, size_t *n, const char *ref)
     return out;
 }
 
+/*  The broker's answer to a join: the member list, or the refusal.  */
+static void
+s_joined(wsb_conn_t *c, const char *channel, bool ok, json_t *meta,
+         const char *ref)
+{
+    if (!ok) {
+        const char *code = json_string_value(json_object_get(meta, "error"));
+        const char *msg = json_string_value(json_object_get(meta,
+                                                            "message"));
+        wsb_sub_drop(c, channel);
+        wsb_out_error(c, code ? code : "presence_failed", msg ? msg
+                      : "the broker refused the presence join", ref);
+        return;
+    }
+    fp_buf_t b;
+    fp_buf_init(&b);
+    fp_buf_adds(&b, "{\"type\":\"presence\",\"channel\":");
+    fp_json_append_str(&b, channel);
+    static const char *const keys[] = { "members", "count", "seq", NULL };
+    for (int i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(meta, keys[i]);
+        fp_buf_addf(&b, ",\"%s\":", keys[i]);
+        fp_json_append(&b, v ? v : json_null());
+    }
+    wsb_out_add_ref(&b, ref);
+    fp_buf_addc(&b, '}');
+    wsb_out_text(c, b.data, b.len);
+    fp_buf_free(&b);
+}
+
+/*  Join the client's user to the presence channels of a new
+ *  subscription.  */
+static void
+s_presence_join(wsb_conn_t *c, const char *const *chans, size_t n,
+                const char *ref)
+{
+    const fp_principal_t *p = c->client ? &c->client->p : NULL;
+    for (size_t i = 0; i < n; i++)
+        if (fp_channel_presence(chans[i]) && p && p->user)
+            wsb_presence_join(c, chans[i], p->user, p->user_info, s_joined,
+                              ref);
+}
+
 static void
 s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
 {
@@ -96,10 +147,14 @@ s_subscribe(wsb_conn_t *c, json_t *msg, const char *ref)
     if (!chans)
         return;
     if (fp_access_allow(c->w->conf->authz, c->client, FP_RIGHTS_SUBSCRIBE,
-                       chans, n, err) == 0)
+                       chans, n, err) == 0) {
+        unsigned before = c->nsubs;
         wsb_sub_add(c, chans, n, cursor, ref);
-    else
+        if (c->nsubs > before)
+            s_presence_join(c, chans, n, ref);
+    } else {
         wsb_out_error(c, "forbidden", err, ref);
+    }
     free(chans);
 }
 
@@ -169,7 +224,9 @@ s_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     wsb_conn_t *c = p->c;
 
     s_pub_unlink(p);
-    if (ok) {
+    if (ok && c->papp) {
+        c->w->stats.published++;
+    } else if (ok) {
         fp_buf_t b;
         const char *id = json_string_value(json_object_get(meta, "id"));
         c->w->stats.published++;
@@ -198,11 +255,6 @@ s_publish(wsb_conn_t *c, json_t *msg, const char *ref)
                       "server", ref);
         return;
     }
-    if (c->npubs >= c->w->conf->max_pending) {
-        wsb_out_error(c, "too_many_requests", "too many publishes waiting "
-                      "for the broker", ref);
-        return;
-    }
     if (!s_may_publish(c, msg, ref))
         return;
     json_t *body = json_object();
@@ -210,6 +262,18 @@ s_publish(wsb_conn_t *c, json_t *msg, const char *ref)
         json_t *v = json_object_get(msg, fields[i]);
         if (v)
             json_object_set(body, fields[i], v);
+    }
+    wsb_proto_publish(c, body, ref);
+}
+
+void
+wsb_proto_publish(wsb_conn_t *c, json_t *body, const char *ref)
+{
+    if (c->npubs >= c->w->conf->max_pending) {
+        wsb_out_error(c, "too_many_requests", "too many publishes waiting "
+                      "for the broker", ref);
+        json_decref(body);
+        return;
     }
     wsb_pub_t *p = fp_calloc(1, sizeof *p);
     p->c = c;

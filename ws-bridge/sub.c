@@ -13,12 +13,21 @@
  *
  *  A partial unsubscribe re-joins the channels that remain from the
  *  subscription's cursor, so nothing is lost or repeated on them.
+ *
+ *  A Pusher client's subscription is one channel.  Its events go out as
+ *  Pusher messages (lib/pusher_msg), also made once per event and
+ *  shared; its ready is pusher_internal:subscription_succeeded (with the
+ *  member list on a presence channel, joined before: pusher.c); resets
+ *  are not told (Pusher has none); an event whose socket_id is the
+ *  connection's own is not sent to it (Pusher's exclusion of the sender).  Leaving a presence channel here
+ *  leaves its membership too.
  */
 #include "wsb.h"
 #include "cursor.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "pusher_msg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +41,9 @@ struct wsb_sub {
     uint16_t n;
     char pos[FP_CURSOR_LEN];    /*  the last cursor the client was given
                                     (ready or an event's id), "" if none  */
+    json_t *presence;           /*  Pusher: subscription_succeeded data
+                                    until sent (owned)  */
+    bool announced;             /*  Pusher: subscription_succeeded sent  */
 };
 
 static void s_event(fp_member_t *m, fp_event_t *ev, unsigned flags,
@@ -65,20 +77,41 @@ s_add_chans(fp_buf_t *b, char *const *chans, size_t n)
     fp_buf_addc(b, ']');
 }
 
-/*  An event's frames, made once per worker (ev->cache).  */
+/*  An event's frames, made once per worker (ev->cache): [0] the native
+ *  protocol's, [1] the Pusher message.  */
 typedef struct {
-    fp_blob_t *plain;
-    fp_blob_t *z;               /*  compressed, NULL if none (yet)  */
-    bool z_tried;
+    fp_blob_t *plain[2];
+    fp_blob_t *z[2];            /*  compressed, NULL if none (yet)  */
+    bool z_tried[2];
 } s_frames_t;
 
 static void
 s_frames_free(void *p)
 {
     s_frames_t *f = p;
-    fp_blob_unref(&f->plain);
-    fp_blob_unref(&f->z);
+    for (int i = 0; i < 2; i++) {
+        fp_blob_unref(&f->plain[i]);
+        fp_blob_unref(&f->z[i]);
+    }
     free(f);
+}
+
+/*  The plain frame of variant v (0 native, 1 Pusher for c's app).  */
+static fp_blob_t *
+s_plain(wsb_conn_t *c, fp_event_t *ev, s_frames_t *f, int v)
+{
+    if (f->plain[v])
+        return f->plain[v];
+    if (v == 0) {
+        f->plain[0] = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
+    } else {
+        fp_buf_t b;
+        fp_buf_init(&b);
+        fp_pusher_event_append(&b, c->papp, ev);
+        f->plain[1] = wsb_frame_blob(WSB_OP_TEXT, b.data, b.len);
+        fp_buf_free(&b);
+    }
+    return f->plain[v];
 }
 
 /*  The frame of ev for connection c (borrowed: the event holds it).  */
@@ -86,26 +119,28 @@ static fp_blob_t *
 s_frame(wsb_conn_t *c, fp_event_t *ev)
 {
     s_frames_t *f = ev->cache;
+    int v = c->papp != NULL;
     if (!f) {
         f = fp_calloc(1, sizeof *f);
-        f->plain = wsb_frame_blob(WSB_OP_TEXT, ev->json, ev->json_len);
         ev->cache = f;
         ev->cache_free = s_frames_free;
     }
+    fp_blob_t *plain = s_plain(c, ev, f, v);
     if (!c->deflate)
-        return f->plain;
-    if (!f->z_tried) {
+        return plain;
+    if (!f->z_tried[v]) {
         wsb_stats_t *st = &c->w->stats;
-        f->z_tried = true;
-        f->z = wsb_deflate_frame(c->w->z, WSB_OP_TEXT, ev->json,
-                                 ev->json_len);
-        if (f->z) {
+        size_t hl = plain->len < 126 ? 2 : plain->len < 65536 ? 4 : 10;
+        f->z_tried[v] = true;
+        f->z[v] = wsb_deflate_frame(c->w->z, WSB_OP_TEXT, plain->data + hl,
+                                    plain->len - hl);
+        if (f->z[v]) {
             st->deflated++;
-            st->deflate_in += f->plain->len;
-            st->deflate_out += f->z->len;
+            st->deflate_in += plain->len;
+            st->deflate_out += f->z[v]->len;
         }
     }
-    return f->z ? f->z : f->plain;
+    return f->z[v] ? f->z[v] : plain;
 }
 
 /*  Snapshot events say so in their JSON; late events (FP_EVENT_LATE) go
@@ -117,10 +152,15 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
 
     if (wsb_out_expired(s->c))
         return;
+    if (ev->socket_id && s->c->papp &&
+        strcmp(ev->socket_id, s->c->socket_id) == 0) {
+        fp_cursor_format(ev->epoch, ev->seq, s->pos);
+        return;                 /*  its sender  */
+    }
     s->c->w->stats.events++;
     if (!(flags & (FP_EVENT_SNAPSHOT | FP_EVENT_LATE)))
         fp_cursor_format(ev->epoch, ev->seq, s->pos);
-    if (flags & FP_EVENT_SNAPSHOT) {
+    if ((flags & FP_EVENT_SNAPSHOT) && !s->c->papp) {
         size_t len;
         char *json = fp_event_snapshot_json(ev, &len);
         wsb_out_text(s->c, json, len);
@@ -137,12 +177,29 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
     wsb_sub_t *s = ctx;
     fp_buf_t b;
 
+    if (s->c->papp)
+        return;
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"reset\",");
     fp_event_reset_append(&b, channel, reason, snapshot);
     s_close_obj(&b, s->ref);
     wsb_out_text(s->c, b.data, b.len);
     fp_buf_free(&b);
+}
+
+/*  pusher_internal:subscription_succeeded, once.  */
+static void
+s_pusher_ready(wsb_sub_t *s)
+{
+    size_t len;
+    if (s->announced)
+        return;
+    s->announced = true;
+    char *text = fp_pusher_message("pusher_internal:subscription_succeeded",
+                                   fp_pusher_name(s->c->papp, s->chans[0]),
+                                   s->presence, true, &len);
+    s->presence = NULL;
+    wsb_out_take(s->c, text, len);
 }
 
 static void
@@ -152,6 +209,10 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
     fp_buf_t b;
 
     snprintf(s->pos, sizeof s->pos, "%s", cursor);
+    if (s->c->papp) {
+        s_pusher_ready(s);
+        return;
+    }
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"type\":\"ready\",\"channels\":");
     s_add_chans(&b, s->chans, s->n);
@@ -175,10 +236,13 @@ s_free(wsb_sub_t *s)
     c->nsubs--;
     c->nchans = (uint16_t) (c->nchans - s->n);
     fp_member_destroy(&s->m);
-    for (uint16_t i = 0; i < s->n; i++)
+    for (uint16_t i = 0; i < s->n; i++) {
+        wsb_presence_leave(c, s->chans[i]);
         free(s->chans[i]);
+    }
     free(s->chans);
     free(s->ref);
+    json_decref(s->presence);
     free(s);
 }
 
@@ -186,14 +250,14 @@ static void
 s_failed(fp_member_t *m, const char *code, const char *msg, void *ctx)
 {
     wsb_sub_t *s = ctx;
-    wsb_out_error(s->c, code, msg ? msg : "the broker refused the "
-                  "subscription", s->ref);
+    wsb_out_sub_error(s->c, s->chans[0], code, msg ? msg : "the broker "
+                      "refused the subscription", 503, s->ref);
     s_free(s);
 }
 
 /*  True if the connection already has channel ch.  */
 static bool
-s_has(wsb_conn_t *c, const char *ch)
+s_has(const wsb_conn_t *c, const char *ch)
 {
     for (wsb_sub_t *s = c->subs; s; s = s->next)
         for (uint16_t i = 0; i < s->n; i++)
@@ -202,36 +266,39 @@ s_has(wsb_conn_t *c, const char *ch)
     return false;
 }
 
-void
-wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
-            const char *since, const char *ref)
+/*  A new subscription, or NULL with the refusal sent.  A Pusher client's
+ *  subscriptions count against max-channels only (each is one).  */
+static wsb_sub_t *
+s_add(wsb_conn_t *c, const char *const *chans, size_t n, const char *since,
+      const char *ref)
 {
     const wsb_conf_t *conf = c->w->conf;
     char err[FP_ERR_LEN];
 
-    if (c->nsubs >= conf->max_subscriptions) {
+    if (!c->papp && c->nsubs >= conf->max_subscriptions) {
         wsb_out_error(c, "limit_exceeded", "too many subscriptions on "
                       "this connection", ref);
-        return;
+        return NULL;
     }
     if (c->nchans + n > (size_t) conf->max_channels) {
-        wsb_out_error(c, "limit_exceeded", "too many channels on this "
-                      "connection", ref);
-        return;
+        wsb_out_sub_error(c, chans[0], "limit_exceeded", "too many channels "
+                          "on this connection (max-channels)", 400, ref);
+        return NULL;
     }
     for (size_t i = 0; i < n; i++)
         if (s_has(c, chans[i])) {
             snprintf(err, sizeof err, "already subscribed to '%s'",
                      chans[i]);
-            wsb_out_error(c, "already_subscribed", err, ref);
-            return;
+            wsb_out_sub_error(c, chans[i], "already_subscribed", err, 400,
+                              ref);
+            return NULL;
         }
     wsb_sub_t *s = fp_calloc(1, sizeof *s);
     s->m = fp_member_new(c->w->hub, chans, n, since, &s_cbs, s, err);
     if (!s->m) {
-        wsb_out_error(c, "bad_request", err, ref);
+        wsb_out_sub_error(c, chans[0], "bad_request", err, 400, ref);
         free(s);
-        return;
+        return NULL;
     }
     s->c = c;
     s->ref = ref ? fp_strdup(ref) : NULL;
@@ -243,6 +310,31 @@ wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
     c->subs = s;
     c->nsubs++;
     c->nchans = (uint16_t) (c->nchans + n);
+    return s;
+}
+
+void
+wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
+            const char *since, const char *ref)
+{
+    s_add(c, chans, n, since, ref);
+}
+
+void
+wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
+                   json_t *presence)
+{
+    wsb_sub_t *s = s_add(c, &chan, 1, since, NULL);
+    if (s)
+        s->presence = presence;
+    else
+        json_decref(presence);
+}
+
+bool
+wsb_sub_has(const wsb_conn_t *c, const char *chan)
+{
+    return s_has(c, chan);
 }
 
 /*  True if ch is one of list[0..n).  */
@@ -265,9 +357,10 @@ s_narrow(wsb_sub_t *s, const char *const *list, size_t n)
     uint16_t k = 0;
 
     for (uint16_t i = 0; i < s->n; i++) {
-        if (s_listed(list, n, s->chans[i]))
+        if (s_listed(list, n, s->chans[i])) {
+            wsb_presence_leave(s->c, s->chans[i]);
             free(s->chans[i]);
-        else
+        } else
             s->chans[k++] = s->chans[i];
     }
     s->c->nchans = (uint16_t) (s->c->nchans - (s->n - k));
@@ -314,6 +407,21 @@ wsb_sub_remove(wsb_conn_t *c, const char *const *chans, size_t n,
         wsb_out_error(c, "not_subscribed", "none of these channels is "
                       "subscribed", ref);
     fp_buf_free(&b);
+}
+
+bool
+wsb_sub_drop(wsb_conn_t *c, const char *chan)
+{
+    for (wsb_sub_t *s = c->subs; s; s = s->next) {
+        if (!s_listed((const char *const *) s->chans, s->n, chan))
+            continue;
+        if (s->n == 1)
+            s_free(s);
+        else
+            s_narrow(s, &chan, 1);
+        return true;
+    }
+    return false;
 }
 
 void

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,7 +164,13 @@ s_open(wsb_worker_t *w, char *err)
         fp_hub_fds(w->hub, fds);
         fp_loop_add(w->loop, fds[0], EPOLLIN, s_on_hub, w);
         fp_loop_add(w->loop, fds[1], EPOLLIN, s_on_hub, w);
+        w->presence = fp_presence_new(w->hub, "ws",
+                                      (int64_t) conf->presence_beat);
     }
+    if (getrandom(&w->sid_base, sizeof w->sid_base, 0) !=
+        (ssize_t) sizeof w->sid_base)
+        w->sid_base = (uint32_t) getpid();
+    w->sid_base %= 1000000000u;
     if (conf->deflate && !(w->z = wsb_deflate_new((int) conf->deflate_level,
                                                   err)))
         return -1;
@@ -180,6 +187,7 @@ s_close_all(wsb_worker_t *w)
         wsb_conn_close(w->conns, "shutdown");
     if (w->lfd >= 0)
         close(w->lfd);
+    fp_presence_destroy(&w->presence);
     fp_hub_destroy(&w->hub);
     fp_loop_destroy(&w->loop);
     if (w->sigfd >= 0)
@@ -225,6 +233,8 @@ wsb_worker_run(const wsb_conf_t *conf, int id, int ready_fd)
         if (w.now >= next_tick) {
             if (w.hub)
                 fp_hub_tick(w.hub, w.now);
+            if (w.presence)
+                fp_presence_tick(w.presence, w.now);
             wsb_conn_sweep(&w);
             if (w.hub && w.now >= w.next_report) {
                 s_report(&w);

@@ -6,8 +6,10 @@
  *  frame parser and encoder, no I/O), handshake.c (the HTTP upgrade),
  *  proto.c (the JSON protocol of client messages), sub.c (subscriptions:
  *  hub members and the shared event frames), out.c (what is queued for a
- *  client), deflate.c (permessage-deflate).  Calls go one way: worker -> conn -> proto -> sub, and each of
- *  conn, proto and sub -> out; out calls back only wsb_conn_end
+ *  client), deflate.c (permessage-deflate), pusher.c (the Pusher
+ *  protocol), presence.c (a connection's presence channels).  Calls go
+ *  one way: worker -> conn -> pusher -> proto -> sub -> presence, each
+ *  of them -> out; out calls back only wsb_conn_end
  *  (docs/architecture.md).  docs/protocol.md describes what
  *  clients see.
  */
@@ -21,6 +23,8 @@
 
 #include "access.h"
 #include "buf.h"
+#include "presence.h"
+#include "pusher.h"
 #include "conf.h"
 #include "hub.h"
 #include "loop.h"
@@ -66,6 +70,11 @@ typedef struct {
     char *control;
     char *log_level;
     fp_access_t *authz;          /*  built from the auth directives  */
+    uint64_t presence_beat;     /*  ms between the worker's presence beats  */
+    char *pusher_apps_file;     /*  Pusher apps (lib/pusher), "" = off  */
+    fp_pusher_apps_t *pusher;   /*  loaded from it, or NULL  */
+    char *pusher_path;          /*  Pusher clients connect to PATH/KEY  */
+    uint64_t pusher_activity;   /*  activity_timeout told to them (ms)  */
 } wsb_conf_t;
 
 /* ------------------------------------------------------------ frames */
@@ -220,6 +229,8 @@ typedef struct {
     int nhdr;
     const char *query;
     const char *bearer;
+    bool pusher;                /*  a Pusher client: pusher-path/KEY  */
+    char pusher_key[FP_PUSHER_ID_MAX + 1];  /*  "" when too long  */
 } wsb_hs_t;
 
 /*  Check a complete upgrade request (the bytes up to and including the
@@ -254,6 +265,7 @@ typedef struct wsb_worker wsb_worker_t;
 typedef struct wsb_conn wsb_conn_t;
 typedef struct wsb_sub wsb_sub_t;
 typedef struct wsb_pub wsb_pub_t;
+typedef struct wsb_pres wsb_pres_t;
 
 typedef struct {
     uint64_t accepted;          /*  TCP connections accepted  */
@@ -289,6 +301,9 @@ struct wsb_worker {
     uint8_t *rbuf;              /*  read buffer shared by connections  */
     fp_blob_t *ping;            /*  the heartbeat ping frame  */
     wsb_deflate_t *z;           /*  permessage-deflate streams, or NULL  */
+    fp_presence_t *presence;    /*  the worker's presence (NULL in echo)  */
+    uint32_t sid_base;          /*  first part of Pusher socket ids  */
+    uint64_t next_id;           /*  connection ids  */
     int64_t next_report;        /*  REPORT to the broker  */
     wsb_stats_t stats;
 };
@@ -336,12 +351,16 @@ struct wsb_conn {
     fp_rate_t rate;             /*  message budget (message-rate)  */
     int64_t expires;            /*  the token runs out (ms), 0 = never  */
     fp_access_client_t *client;  /*  who (NULL with auth off)  */
+    uint64_t id;                /*  the worker's number for it  */
+    const fp_pusher_app_t *papp;    /*  a Pusher client's app, or NULL  */
+    char socket_id[32];         /*  a Pusher client's socket_id  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;
     fp_sendq_t out;
     wsb_sub_t *subs;            /*  subscriptions (sub.c)  */
     wsb_pub_t *pubs;            /*  publishes in flight (proto.c)  */
+    wsb_pres_t *pres;           /*  presence channels (presence.c)  */
 };
 
 /*  worker.c: run one worker until SIGTERM; returns the exit status.
@@ -382,10 +401,63 @@ void wsb_proto_message(wsb_conn_t *c, int opcode, const uint8_t *data,
 /*  Cancel the connection's publishes in flight (close path).  */
 void wsb_proto_drop(wsb_conn_t *c);
 
+/*  Send a PUBLISH body (stolen) for c; the broker's answer becomes a
+ *  "published" reply (with ref, raw JSON or NULL) or an error; a Pusher
+ *  client hears only of a refusal (pusher:error).  */
+void wsb_proto_publish(wsb_conn_t *c, json_t *body, const char *ref);
+
+/*  pusher.c: the Pusher Channels protocol 7 (docs/pusher.md).  Before
+ *  the upgrade answer: find the app of hs's key and check the protocol
+ *  version; returns 0 (c->papp set) or the Pusher close code to end the
+ *  connection with once it is open (4001 unknown app, 4007 version).  */
+int wsb_pusher_accept(wsb_conn_t *c, const wsb_hs_t *hs);
+
+/*  Once open: pusher:connection_established with the socket_id, or for
+ *  code (from wsb_pusher_accept) a pusher:error and the close.  */
+void wsb_pusher_open(wsb_conn_t *c, int code);
+
+/*  One text message of a Pusher client.  */
+void wsb_pusher_message(wsb_conn_t *c, const char *text, size_t len);
+
+/*  presence.c: a connection's presence channels (the worker's
+ *  runtime/presence talks to the broker).  The broker's answer to a
+ *  join goes to cb with the tag given to wsb_presence_join (borrowed).  */
+typedef void (wsb_presence_fn)(wsb_conn_t *c, const char *channel, bool ok,
+                               json_t *meta, const char *tag);
+
+/*  Join c's user user_id (user_info: compact JSON or NULL) to channel;
+ *  tag (copied, may be NULL) comes back to cb.  A refused join is left
+ *  after cb.  */
+void wsb_presence_join(wsb_conn_t *c, const char *channel,
+                       const char *user_id, const char *user_info,
+                       wsb_presence_fn *cb, const char *tag);
+
+/*  True if c joined (or is joining) channel.  */
+bool wsb_presence_has(const wsb_conn_t *c, const char *channel);
+
+/*  Leave channel (an unanswered join is forgotten); no-op if not joined. */
+void wsb_presence_leave(wsb_conn_t *c, const char *channel);
+
+/*  Leave every channel (close path).  */
+void wsb_presence_drop_all(wsb_conn_t *c);
+
 /*  sub.c: subscribe c to channels from a cursor (NULL: now); errors go
  *  to the client.  ref is raw JSON text or NULL.  */
 void wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
                  const char *since, const char *ref);
+
+/*  Subscribe a Pusher client to one channel (the fastpush name) from a
+ *  cursor (NULL: now).  presence (stolen, NULL for none) is the data of
+ *  its pusher_internal:subscription_succeeded; refusals go out as
+ *  pusher:subscription_error.  */
+void wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
+                        json_t *presence);
+
+/*  True if c is subscribed to chan.  */
+bool wsb_sub_has(const wsb_conn_t *c, const char *chan);
+
+/*  Unsubscribe one channel without a reply; false if it was not.  */
+bool wsb_sub_drop(wsb_conn_t *c, const char *chan);
 
 /*  Unsubscribe channels; replies "unsubscribed" or an error.  */
 void wsb_sub_remove(wsb_conn_t *c, const char *const *chans, size_t n,
@@ -420,9 +492,19 @@ void wsb_out_text(wsb_conn_t *c, const char *text, size_t len);
 /*  Append ,"ref":REF to b when ref (raw JSON text, borrowed) is set.  */
 void wsb_out_add_ref(fp_buf_t *b, const char *ref);
 
-/*  Queue {"type":"error",...}; ref is raw JSON text or NULL.  */
+/*  Queue {"type":"error",...}; ref is raw JSON text or NULL.  A Pusher
+ *  client gets the pusher:error (code null) with msg instead.  */
 void wsb_out_error(wsb_conn_t *c, const char *code, const char *msg,
                    const char *ref);
+
+/*  Queue text (malloc'ed, freed here) as one text frame; NULL is
+ *  ignored.  */
+void wsb_out_take(wsb_conn_t *c, char *text, size_t len);
+
+/*  For a subscription's channel chan (fastpush name): the native error,
+ *  or a Pusher client's pusher:subscription_error (type code, status).  */
+void wsb_out_sub_error(wsb_conn_t *c, const char *chan, const char *code,
+                       const char *msg, int status, const char *ref);
 
 /*  True (after ending it with wsb_conn_end, WSB_END_EXPIRED) if c's
  *  token ran out.  */
