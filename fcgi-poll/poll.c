@@ -9,6 +9,8 @@
  *  current cursor gets 304.  With `wait` and nothing new, the request is
  *  parked as a hub member (no thread held) and answered at the end of the
  *  loop round in which its first events arrive, or when the wait ends.
+ *  A presence channel's member list ("presence", presence.c) comes with
+ *  the user's first poll of it and with ?presence=1.
  */
 #include "polld.h"
 #include "error.h"

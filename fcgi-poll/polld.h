@@ -2,7 +2,7 @@
  *
  *  A FastCGI responder for everything that is request/response:
  *
- *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]
+ *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S][&presence=1]
  *    GET  PREFIX/state?channel=c
  *    POST PREFIX/publish                (JSON event; the secret, or
  *                                        publish rights with auth on)
@@ -196,10 +196,11 @@ void polld_batch_release(polld_t *d);
  *  lists wanted (want_list: ?presence=1), then polld_poll_go(r); or
  *  answer r with the refusal (-1: r is gone).  polld_presence_release:
  *  let go of r's channels (polld_req_free calls it).
- *  polld_presence_append: ,"presence":[...] for the answer, if r got
- *  lists (true then; b NULL: only say whether).  polld_presence_expire: leave the members idle since
- *  presence-idle.  polld_presence_free: forget the table (at the end;
- *  fp_presence_destroy drops the members at the broker).  */
+ *  polld_presence_append: ,"presence":[...] for the answer when r got
+ *  lists (true then; b NULL: only say whether).  polld_presence_expire:
+ *  leave the members idle since presence-idle.  polld_presence_free:
+ *  forget the table (at the end; fp_presence_destroy drops the members
+ *  at the broker).  */
 int polld_presence_poll(polld_req_t *r, bool want_list);
 void polld_presence_release(polld_req_t *r);
 bool polld_presence_append(const polld_req_t *r, fp_buf_t *b);
