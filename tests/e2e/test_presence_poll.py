@@ -105,6 +105,20 @@ with Env(t) as env:
     s, j = alice.poll(presence=True)
     t.eq(ids(plist(j)), ["alice"], "presence=1 asks for it again")
     t.eq(members(b), ["alice"], "the broker has alice as a member")
+    hdr = {"Authorization": f"Bearer {alice.tok}", "If-None-Match": f'"{alice.cursor}"'}
+    a = pollclient.get(st.port, path(since=alice.cursor), headers=hdr)
+    t.eq(a.status, 304, "nothing new and If-None-Match: 304")
+    a = pollclient.get(st.port, path(since=alice.cursor, presence=True), headers=hdr)
+    t.ok(a.status == 200 and ids(plist(a.json)) == ["alice"],
+         "... but with presence=1: 200 and the list", a)
+    t0 = time.monotonic()
+    a = pollclient.get(st.port, path(since=alice.cursor, presence=True, wait=5), headers=hdr)
+    t.ok(a.status == 200 and plist(a.json) and a.t - t0 < 2,
+         "a long-poll with presence=1 answers at once with the list", (a, a.t - t0))
+    a = pollclient.get(st.port, path() + "&presence=yes",
+                       headers={"Authorization": f"Bearer {alice.tok}"})
+    t.ok(a.status == 400 and "presence" in a.json.get("message", ""),
+         "presence=yes: 400", a)
 
     bob = Poller(st, keys, "bob", {"name": "Bob"})
     s, j = bob.poll()
