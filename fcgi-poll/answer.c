@@ -21,6 +21,7 @@ polld_req_free(polld_req_t *r)
     polld_fan_free(r);
     polld_batch_leave(r);
     polld_unpark(r);
+    polld_presence_release(r);
     fp_access_client_free(r->d->authz, &r->client);
     if (r->conn) {
         r->conn->gone = NULL;
@@ -31,6 +32,7 @@ polld_req_free(polld_req_t *r)
         return;                 /*  freed by polld_answer_due  */
     free(r->headers);
     free(r->if_none_match);
+    free(r->since);
     fp_strlist_free(&r->channels);
     fp_buf_free(&r->events);
     fp_buf_free(&r->resets);

@@ -69,6 +69,12 @@ static const fp_conf_opt_t s_opts[] = {
     { "pusher-max-skew", FP_CONF_MS, &s_conf.pusher_max_skew, 1000,
       86400000, NULL, "how far auth_timestamp may be from our clock "
       "(600s)" },
+    { "presence-idle", FP_CONF_MS, &s_conf.presence_idle, 1000, 3600000,
+      NULL, "a user that polls a presence channel stays a member this long "
+      "after its last poll ended (30s)" },
+    { "max-presence", FP_CONF_INT, &s_conf.max_presence, 1, 10000000, NULL,
+      "presence members (user and channel) of polls kept at once; a new "
+      "one past it gets 503 (100000)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-ws: "
       "docs/security.md" },
@@ -100,6 +106,8 @@ s_defaults(void)
     s_conf.pusher_max_channels = 100;
     s_conf.pusher_max_data = 10 * 1024;
     s_conf.pusher_max_skew = 600000;
+    s_conf.presence_idle = 30000;
+    s_conf.max_presence = 100000;
 }
 
 static void
@@ -107,7 +115,8 @@ s_usage(FILE *out)
 {
     fp_responder_usage(out, "fastpush-poll",
         "FastCGI responder for fastpush polls and HTTP publishing:\n"
-        "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]\n"
+        "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]"
+        "[&presence=1]\n"
         "  GET  PREFIX/state?channel=c\n"
         "  POST PREFIX/publish        (X-Fastpush-Secret, or publish "
         "rights with auth on)\n"
@@ -150,6 +159,7 @@ s_on_tick(fp_responder_t *app, int64_t now, void *arg)
 {
     polld_t *d = arg;
     polld_expire(d, now);
+    polld_presence_expire(d, now);
     if (now >= d->next_report) {
         fp_access_tick(d->authz, now);
         s_report(d);
@@ -208,6 +218,7 @@ s_release(void *arg)
     polld_t *d = arg;
     free(d->parked);
     polld_batch_release(d);
+    polld_presence_free(d);
     fp_pusher_apps_destroy(&d->pusher);
 }
 

@@ -9,6 +9,8 @@
  *  current cursor gets 304.  With `wait` and nothing new, the request is
  *  parked as a hub member (no thread held) and answered at the end of the
  *  loop round in which its first events arrive, or when the wait ends.
+ *  A presence channel's member list ("presence", presence.c) comes with
+ *  the user's first poll of it and with ?presence=1.
  */
 #include "polld.h"
 #include "error.h"
@@ -54,6 +56,14 @@ s_add_reset(polld_req_t *r, const char *channel, const char *reason,
     r->d->stats.resets++;
 }
 
+/*  The answer carries a member list (presence.c): never 304, never
+ *  parked.  */
+static bool
+s_has_list(const polld_req_t *r)
+{
+    return polld_presence_append(r, NULL);
+}
+
 static void
 s_answer(polld_req_t *r, bool more)
 {
@@ -61,7 +71,7 @@ s_answer(polld_req_t *r, bool more)
     snprintf(hdr, sizeof hdr, "Content-Type: application/json\r\n"
              "Cache-Control: no-cache\r\nETag: \"%s\"\r\n", r->cursor);
     r->d->stats.events += (uint64_t) r->nevents;
-    if (r->nevents == 0 && r->resets.len == 0 &&
+    if (r->nevents == 0 && r->resets.len == 0 && !s_has_list(r) &&
         fp_http_etag_match(r->if_none_match, r->cursor)) {
         polld_answer(r, 304, hdr, NULL, 0);
         return;
@@ -74,7 +84,9 @@ s_answer(polld_req_t *r, bool more)
     fp_buf_add(&b, r->events.data, r->events.len);
     fp_buf_adds(&b, "],\"reset\":[");
     fp_buf_add(&b, r->resets.data, r->resets.len);
-    fp_buf_addf(&b, "],\"more\":%s}\n", more ? "true" : "false");
+    fp_buf_addf(&b, "],\"more\":%s", more ? "true" : "false");
+    polld_presence_append(r, &b);
+    fp_buf_adds(&b, "}\n");
     polld_answer(r, 200, hdr, b.data, b.len);
     fp_buf_free(&b);
 }
@@ -243,7 +255,8 @@ polld_since_answer(polld_req_t *r, bool ok, json_t *meta, fp_event_t **evs,
         s_add_event(r, evs[i], i < nsnap ? FP_EVENT_SNAPSHOT : 0);
     if (n > nsnap)
         snprintf(r->cursor, sizeof r->cursor, "%s", cursor);
-    if (r->nevents > 0 || r->resets.len > 0 || r->wait_ms == 0)
+    if (r->nevents > 0 || r->resets.len > 0 || r->wait_ms == 0 ||
+        s_has_list(r))
         s_answer(r, json_is_true(json_object_get(meta, "more")));
     else
         s_park(r);
@@ -262,7 +275,7 @@ s_on_ping(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     }
     fp_cursor_format(epoch, (uint64_t) json_integer_value(
                          json_object_get(meta, "head")), r->cursor);
-    if (r->wait_ms == 0)
+    if (r->wait_ms == 0 || s_has_list(r))
         s_answer(r, false);
     else
         s_park(r);
@@ -271,7 +284,8 @@ s_on_ping(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 /* ------------------------------------------------------------ request */
 
 static int
-s_params(polld_req_t *r, fp_query_t *q, const char **since, char *err)
+s_params(polld_req_t *r, fp_query_t *q, const char **since, bool *want_list,
+         char *err)
 {
     polld_conf_t *c = &r->d->conf;
     int64_t v;
@@ -300,6 +314,14 @@ s_params(polld_req_t *r, fp_query_t *q, const char **since, char *err)
         }
         r->wait_ms = v * 1000;
     }
+    const char *pres = fp_query_get(q, "presence");
+    if (pres && strcmp(pres, "1") != 0 && strcmp(pres, "0") != 0 &&
+        strcmp(pres, "true") != 0 && strcmp(pres, "false") != 0) {
+        snprintf(err, FP_ERR_LEN, "presence: 1 (send the member lists) or "
+                 "0");
+        return -1;
+    }
+    *want_list = pres && (pres[0] == '1' || pres[0] == 't');
     *since = fp_query_get(q, "since");
     fp_cursor_t cur;
     if (*since && **since && strcmp(*since, "earliest") != 0 &&
@@ -314,13 +336,13 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
     fp_query_t q;
     char err[FP_ERR_LEN];
     const char *since = NULL;
-    fp_hub_t *hub = fp_responder_hub(r->d->app);
+    bool want_list = false;
 
     if (fp_query_parse(fp_fcgi_req_param(req, "QUERY_STRING"), 64, &q, err) < 0) {
         polld_error(r, 400, "bad_request", err);
         return;
     }
-    int rc = s_params(r, &q, &since, err);
+    int rc = s_params(r, &q, &since, &want_list, err);
     if (rc < 0) {
         polld_error(r, 400, rc == -2 ? "bad_cursor" : "bad_request", err);
         fp_query_free(&q);
@@ -334,9 +356,17 @@ polld_poll(polld_req_t *r, fp_fcgi_req_t *req)
         r->wait_ms = 0;         /*  shutting down: answer now, do not park  */
     const char *inm = fp_fcgi_req_param(req, "HTTP_IF_NONE_MATCH");
     r->if_none_match = inm ? fp_strdup(inm) : NULL;
-    if (!since || !*since)
-        r->hreq = fp_hub_request(hub, "PING", NULL, s_on_ping, r);
-    else
-        polld_batch_since(r, since);
+    r->since = since && *since ? fp_strdup(since) : NULL;
     fp_query_free(&q);
+    polld_presence_poll(r, want_list);
+}
+
+void
+polld_poll_go(polld_req_t *r)
+{
+    if (!r->since)
+        r->hreq = fp_hub_request(fp_responder_hub(r->d->app), "PING", NULL,
+                                 s_on_ping, r);
+    else
+        polld_batch_since(r, r->since);
 }

@@ -2,7 +2,7 @@
  *
  *  A FastCGI responder for everything that is request/response:
  *
- *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]
+ *    GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S][&presence=1]
  *    GET  PREFIX/state?channel=c
  *    POST PREFIX/publish                (JSON event; the secret, or
  *                                        publish rights with auth on)
@@ -64,6 +64,8 @@ typedef struct {
     int64_t pusher_max_channels;/*  channels per event  */
     uint64_t pusher_max_data;   /*  bytes of one event's data  */
     uint64_t pusher_max_skew;   /*  auth_timestamp off by at most (ms)  */
+    uint64_t presence_idle;     /*  a poll member leaves after (ms)  */
+    int64_t max_presence;       /*  poll members (user, channel) kept  */
 } polld_conf_t;
 
 typedef struct {
@@ -80,11 +82,15 @@ typedef struct {
     uint64_t stats_refused;     /*  /stats, /metrics refused (403)  */
     uint64_t since_sent;        /*  SINCE requests sent for polls  */
     uint64_t since_shared;      /*  polls answered by another's SINCE  */
+    uint64_t presence_joined;   /*  poll members joined (presence.c)  */
+    uint64_t presence_idle;     /*  ... left after presence-idle  */
+    uint64_t presence_refused;  /*  ... refused (full)  */
 } polld_stats_t;
 
 typedef struct polld polld_t;
 typedef struct polld_batch polld_batch_t;
 typedef struct polld_fan polld_fan_t;
+typedef struct polld_pslot polld_pslot_t;
 
 /*  One request being answered.  */
 typedef struct polld_req {
@@ -116,6 +122,10 @@ typedef struct polld_req {
     bool pusher_users;          /*  ... channels/NAME/users  */
     bool pusher_count;          /*  ... info=user_count  */
     bool pusher_batch;          /*  ... batch_events (nevents of them)  */
+    char *since;                /*  the poll's `since` (owned), or NULL  */
+    polld_pslot_t *pslots;      /*  its presence channels (presence.c)  */
+    size_t npslots;
+    size_t ppending;            /*  ... joins or lists not answered yet  */
 } polld_req_t;
 
 
@@ -131,6 +141,9 @@ struct polld {
     int64_t next_report;
     polld_stats_t stats;
     fp_pusher_apps_t *pusher;   /*  pusher-apps, or NULL (API off)  */
+    zhashx_t *presence;         /*  "user\037channel" -> poll member
+                                    (presence.c), made at the first  */
+    int64_t presence_next;      /*  ... when to look for idle ones  */
 };
 
 /*  route.c: find the route of a request (which it takes) and run it.  */
@@ -158,6 +171,10 @@ void polld_answer_due(polld_t *d);
 void polld_expire(polld_t *d, int64_t now);
 void polld_unpark(polld_req_t *r);
 
+/*  The poll's broker request (PING, or SINCE from r->since), once its
+ *  presence joins and lists are in (presence.c calls it).  */
+void polld_poll_go(polld_req_t *r);
+
 /*  The broker's answer to a poll's SINCE (meta, evs borrowed): answer r,
  *  or park it when it waits and nothing is new.  */
 void polld_since_answer(polld_req_t *r, bool ok, json_t *meta,
@@ -170,6 +187,25 @@ void polld_since_answer(polld_req_t *r, bool ok, json_t *meta,
 void polld_batch_since(polld_req_t *r, const char *since);
 void polld_batch_leave(polld_req_t *r);
 void polld_batch_release(polld_t *d);
+
+/*  presence.c: the presence channels of polls.  A user polling a
+ *  presence channel is one member of it per process (connection id "p"
+ *  and the hex MD5 of the user id), joined at its first poll and left
+ *  after presence-idle without one.  polld_presence_poll: hold r's
+ *  presence channels (refreshing them), join the new ones and ask the
+ *  lists wanted (want_list: ?presence=1), then polld_poll_go(r); or
+ *  answer r with the refusal (-1: r is gone).  polld_presence_release:
+ *  let go of r's channels (polld_req_free calls it).
+ *  polld_presence_append: ,"presence":[...] for the answer when r got
+ *  lists (true then; b NULL: only say whether).  polld_presence_expire:
+ *  leave the members idle since presence-idle.  polld_presence_free:
+ *  forget the table (at the end; fp_presence_destroy drops the members
+ *  at the broker).  */
+int polld_presence_poll(polld_req_t *r, bool want_list);
+void polld_presence_release(polld_req_t *r);
+bool polld_presence_append(const polld_req_t *r, fp_buf_t *b);
+void polld_presence_expire(polld_t *d, int64_t now);
+void polld_presence_free(polld_t *d);
 
 /*  state.c, publish.c, stats.c  */
 void polld_state(polld_req_t *r, fp_fcgi_req_t *req);

@@ -62,6 +62,11 @@ polld_self_stats(polld_t *d)
                         json_integer((json_int_t) s->since_sent));
     json_object_set_new(st, "since_shared",
                         json_integer((json_int_t) s->since_shared));
+    json_object_set_new(st, "presence", json_pack("{s:I, s:I, s:I, s:I}",
+        "members", (json_int_t) (d->presence ? zhashx_size(d->presence) : 0),
+        "joined", (json_int_t) s->presence_joined,
+        "idle", (json_int_t) s->presence_idle,
+        "refused", (json_int_t) s->presence_refused));
     fp_access_report(d->authz, st);
     return st;
 }
