@@ -94,3 +94,71 @@ fp_pusher_subscription_error(const char *channel, const char *type,
     return fp_pusher_message("pusher:subscription_error", channel, d, false,
                              len);
 }
+
+#ifdef FP_TEST
+#include "test.h"
+
+static void
+s_test_event(void)
+{
+    fp_pusher_app_t app = { .id = "1001" };
+    fp_buf_t b;
+    fp_event_t *ev = fp_event_new("ep", 7, 3, 1, "1001:news",
+                                  "App:5cEvents:5cX", NULL, NULL,
+                                  "\"{\\\"a\\\":1}\"", 11);
+    fp_buf_init(&b);
+    FP_CHECK(fp_pusher_event_append(&b, &app, ev) &&
+             strcmp(b.data, "{\"event\":\"App\\\\Events\\\\X\",\"channel\":"
+                    "\"news\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"ep-7\"}") == 0,
+             "a string event: its name decoded, its string as data");
+    fp_event_unref(&ev);
+    fp_buf_reset(&b);
+    ev = fp_event_new("ep", 8, 0, 1, "1001:presence-r", "member_added", NULL,
+                      NULL, "{\"user_id\":\"u\"}", 15);
+    FP_CHECK(fp_pusher_event_append(&b, &app, ev) &&
+             strstr(b.data, "\"event\":\"pusher_internal:member_added\"") &&
+             strstr(b.data, "\"data\":\"{\\\"user_id\\\":\\\"u\\\"}\""),
+             "member_added: internal, its object as a string");
+    fp_event_unref(&ev);
+    fp_buf_reset(&b);
+    ev = fp_event_new("ep", 9, 0, 1, "2002:news", "x", NULL, NULL, "1", 1);
+    FP_CHECK(!fp_pusher_event_append(&b, &app, ev) && b.len == 0,
+             "another app's channel: nothing");
+    fp_event_unref(&ev);
+    fp_buf_free(&b);
+}
+
+static void
+s_test_messages(void)
+{
+    size_t len;
+    char *m = fp_pusher_message("pusher:pong", NULL, NULL, true, &len);
+    FP_CHECK(strcmp(m, "{\"event\":\"pusher:pong\",\"data\":\"{}\"}") == 0 &&
+             len == strlen(m), "pong: data the string {}");
+    free(m);
+    json_t *members = json_pack("[{s:s, s:{s:s}}, {s:s}]", "user_id", "1",
+                                "user_info", "n", "A", "user_id", "2");
+    json_t *d = fp_pusher_presence_data(members);
+    FP_CHECK(json_integer_value(json_object_get(json_object_get(d, "presence"),
+                                                "count")) == 2 &&
+             json_is_null(json_object_get(json_object_get(json_object_get(
+                 d, "presence"), "hash"), "2")), "presence data: count, hash");
+    json_decref(d);
+    json_decref(members);
+    m = fp_pusher_error(4001, "no", &len);
+    FP_CHECK(strcmp(m, "{\"event\":\"pusher:error\",\"data\":{\"code\":4001,"
+                    "\"message\":\"no\"}}") == 0, "pusher:error with a code");
+    free(m);
+    m = fp_pusher_subscription_error("c", "AuthError", "bad", 401, &len);
+    FP_CHECK(strstr(m, "\"channel\":\"c\"") && strstr(m, "\"status\":401"),
+             "subscription_error");
+    free(m);
+}
+
+void
+fp_pusher_msg_test(void)
+{
+    s_test_event();
+    s_test_messages();
+}
+#endif

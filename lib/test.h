@@ -51,6 +51,7 @@ void fp_access_test(void);
 void fp_error_test(void);
 void fp_rate_test(void);
 void fp_pusher_test(void);
+void fp_pusher_msg_test(void);
 void fp_statsgate_test(void);
 void fp_wal_test(void);
 void fp_args_test(void);

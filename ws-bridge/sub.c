@@ -16,11 +16,14 @@
  *
  *  A Pusher client's subscription is one channel.  Its events go out as
  *  Pusher messages (lib/pusher_msg), also made once per event and
- *  shared; its ready is pusher_internal:subscription_succeeded (with the
- *  member list on a presence channel, joined before: pusher.c); resets
- *  are not told (Pusher has none); an event whose socket_id is the
- *  connection's own is not sent to it (Pusher's exclusion of the sender).  Leaving a presence channel here
- *  leaves its membership too.
+ *  shared; its ready is pusher_internal:subscription_succeeded.  On a
+ *  presence channel (joined before: pusher.c) that comes at once, with the
+ *  member list, and the member starts from the list's seq, so every
+ *  member_added / member_removed pusher-js gets comes after the list it
+ *  applies them to.  Resets are not told (Pusher has none); an event
+ *  whose socket_id is the connection's own is not sent to it (Pusher's
+ *  exclusion of the sender).  Leaving a presence channel here leaves its
+ *  membership too.
  */
 #include "wsb.h"
 #include "cursor.h"
@@ -130,7 +133,8 @@ s_frame(wsb_conn_t *c, fp_event_t *ev)
         return plain;
     if (!f->z_tried[v]) {
         wsb_stats_t *st = &c->w->stats;
-        size_t hl = plain->len < 126 ? 2 : plain->len < 65536 ? 4 : 10;
+        uint8_t l7 = (uint8_t) plain->data[1] & 0x7f;     /*  no mask  */
+        size_t hl = l7 < 126 ? 2 : l7 == 126 ? 4 : 10;
         f->z_tried[v] = true;
         f->z[v] = wsb_deflate_frame(c->w->z, WSB_OP_TEXT, plain->data + hl,
                                     plain->len - hl);
@@ -325,10 +329,13 @@ wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
                    json_t *presence)
 {
     wsb_sub_t *s = s_add(c, &chan, 1, since, NULL);
-    if (s)
-        s->presence = presence;
-    else
+    if (!s) {
         json_decref(presence);
+        return;
+    }
+    s->presence = presence;
+    if (presence)
+        s_pusher_ready(s);      /*  from the list's seq: nothing is lost  */
 }
 
 bool

@@ -42,6 +42,7 @@ static const struct {
     { "error", fp_error_test },
     { "rate", fp_rate_test },
     { "pusher", fp_pusher_test },
+    { "pusher_msg", fp_pusher_msg_test },
     { "statsgate", fp_statsgate_test },
     { "wal", fp_wal_test },
     { "args", fp_args_test },
