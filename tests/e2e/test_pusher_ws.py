@@ -1,7 +1,7 @@
 """The Pusher protocol 7 on fastpush-ws (docs/pusher.md, docs/protocol.md
 "The Pusher protocol"), with the real pusher-js (npm, its node build:
 tests/e2e/node/pusher_js.js) and, for the wire details, a raw WebSocket
-client.  Directly, then behind lighttpd and nginx (conf/*-pusher-ws.conf
+client.  Directly, then behind lighttpd, nginx and Apache (conf/*-pusher-ws.conf
 for /app/, conf/*-pusher.conf for the HTTP API on fastpush-poll), with
 events published by the real npm `pusher` server library through the
 web server:
@@ -27,6 +27,7 @@ web server:
 
 node and the npm modules pusher-js and pusher must be installed
 (make deps): a missing one fails the test."""
+import asyncio
 import json
 import os
 import queue
@@ -38,6 +39,7 @@ import time
 from harness import Env, Tap, require_tool, wait_for
 from servers import Stack
 from wsclient import WS, start_ws
+from fpstack import web
 from fpstack.conf import POLL_SOCK, render, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -312,6 +314,33 @@ def check_wire(f):
     c.close()
 
 
+def check_deflate(f):
+    """python3-websockets with permessage-deflate: Pusher messages of every
+    frame header size (payloads around 125 and 65535 bytes) inflate to the
+    events published."""
+    import websockets
+    sizes = list(range(50, 80)) + list(range(65440, 65490, 7)) + [70000]
+
+    async def run():
+        url = f"ws://127.0.0.1:{f.ws_port}/app/{KEY}?protocol=7"
+        async with websockets.connect(url, compression="deflate", max_size=None) as ws:
+            ext = [type(e).__name__ for e in ws.extensions]
+            await asyncio.wait_for(ws.recv(), 5)
+            await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "z"}}))
+            await asyncio.wait_for(ws.recv(), 5)
+            for n in sizes:
+                assert f.publish("z", "big", "y" * n), n
+            got = []
+            for _ in sizes:
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            return ext, got
+    ext, got = asyncio.run(run())
+    t.eq(ext, ["PerMessageDeflate"], f"{f.label}: python3-websockets negotiates permessage-deflate")
+    t.ok([len(m["data"]) for m in got] == sizes and all(set(m["data"]) == {"y"} for m in got),
+         f"{f.label}: {len(sizes)} compressed Pusher messages of every header size inflate to "
+         "their events", [len(m.get("data", "")) for m in got])
+
+
 def check_ping(f, pj):
     """pusher-js pings after activity_timeout (1 s here) of silence and
     stays connected as long as the pongs come."""
@@ -361,6 +390,13 @@ class PusherStack(Stack):
         ws = render(f"{kind}-pusher-ws.conf", {"7410": str(self.ws_port)})
         return write(path, text + "\n" + extra + "\n" + ws)
 
+    def _server(self, kind, origin, opts):
+        if kind != "apache":
+            return super()._server(kind, origin, opts)
+        self.snippet = self._snippet(kind)
+        return web.Apache(self.run, self.snippet, ["proxy", "proxy_fcgi", "proxy_http",
+                                                   "proxy_wstunnel"], name=self.name, **opts)
+
 
 def token(env):
     from authlib import Keys
@@ -369,12 +405,13 @@ def token(env):
 
 
 def run_direct(env):
-    b = env.broker("broker", presence_timeout="3s")
+    b = env.broker("broker", presence_timeout="3s", max_event_bytes="1m")
     apps = apps_file(env)
     opts = dict(pusher_apps=apps, pusher_activity_timeout="1s", presence_beat="1s")
     w = start_ws(env, "ws", b, **opts)
     f = Front("direct", w.port, b)
     check_wire(f)
+    check_deflate(f)
     pj = PJS(w.port)
     try:
         check_basics(f, pj)
@@ -418,7 +455,8 @@ def main():
     if all(tools):
         with Env(t) as env:
             run_direct(env)
-        for server, binary in (("lighttpd", "/usr/sbin/lighttpd"), ("nginx", "/usr/sbin/nginx")):
+        for server, binary in (("lighttpd", "/usr/sbin/lighttpd"), ("nginx", "/usr/sbin/nginx"),
+                               ("apache", "/usr/sbin/apache2")):
             if require_tool(t, server, binary):
                 with Env(t) as env:
                     run_behind(env, server)
