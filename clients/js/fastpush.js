@@ -9,6 +9,8 @@
  *      fp.on("reset", function (r) { ... });     // {channel, reason, snapshot}: reload that state
  *      fp.on("status", function (s) { ... });    // {transport, connected, cursor, role, error}
  *      fp.publish("news", {title: "Hi"}).then(function (r) { r.id; });
+ *      fp.members("presence-room");              // presence: count, each(), get(id), me
+ *      fp.on("member_added", function (m) { ... });  // {channel, id, info}; member_removed, subscribed
  *
  *  One object, three transports tried in order (WebSocket, Server-Sent
  *  Events over fetch, long-polling), one cursor across them: every switch
@@ -507,8 +509,8 @@
         else
             map.delete(e.id);
         if (emit && e.added !== had)
-            this._emit(e.added ? "member_added" : "member_removed",
-                       { channel: st.members.channel, id: e.id, info: e.added ? map.get(e.id) : info });
+            this._emit(e.added ? "member_added" : "member_removed", {
+                channel: st.members.channel, id: e.id, info: e.added ? map.get(e.id) : info });
     };
 
     /*  A new epoch: the seqs start again, the lists' seqs mean nothing.  */

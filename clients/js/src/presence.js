@@ -156,8 +156,8 @@ P._member = function (st, e, emit) {
     else
         map.delete(e.id);
     if (emit && e.added !== had)
-        this._emit(e.added ? "member_added" : "member_removed",
-                   { channel: st.members.channel, id: e.id, info: e.added ? map.get(e.id) : info });
+        this._emit(e.added ? "member_added" : "member_removed", {
+            channel: st.members.channel, id: e.id, info: e.added ? map.get(e.id) : info });
 };
 
 /*  A new epoch: the seqs start again, the lists' seqs mean nothing.  */
