@@ -146,11 +146,16 @@ P._presenceEvent = function (ev) {
 };
 
 /*  Apply one member event; emit only a real change (a user is counted
- *  once, whatever its connections).  */
+ *  once, whatever its connections).  A member_added for a member the
+ *  list holds means the broker forgot its members (it restarted: the
+ *  responders join their connections again) and the list may hold
+ *  users who left meanwhile: reconnect, for a fresh one.  */
 P._member = function (st, e, emit) {
     var map = st.members._map, had = map.has(e.id), info = had ? map.get(e.id) : null;
     if (e.seq > st.seq)
         st.seq = e.seq;
+    if (emit && e.added && had)
+        this._presenceStale();
     if (e.added)
         map.set(e.id, had ? info : e.info);  // the first connection's info stays
     else
@@ -158,6 +163,19 @@ P._member = function (st, e, emit) {
     if (emit && e.added !== had)
         this._emit(e.added ? "member_added" : "member_removed", {
             channel: st.members.channel, id: e.id, info: e.added ? map.get(e.id) : info });
+};
+
+/*  Reconnect (once, after the joins again have come) for fresh lists;
+ *  the cursor makes it lose nothing.  A follower's leader does it.  */
+P._presenceStale = function () {
+    var self = this;
+    if (this._status.role === "follower" || this._timers.presence !== undefined)
+        return;
+    this._timer("presence", 1000, function () {
+        var a = self._cur;
+        if (a && a.ready)
+            self._fail(a, fail("closed", "the member lists may be stale: reconnecting"));
+    });
 };
 
 /*  A new epoch: the seqs start again, the lists' seqs mean nothing.  */
