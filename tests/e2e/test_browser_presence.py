@@ -192,9 +192,9 @@ def check_resume(s, br, a, b):
 def check_tabs(s, br):
     """Two tabs of dave share one stream: the follower learns the list
     from the leader (then and later) and follows its changes."""
-    x = page(s, br, "d", "dave", share=True)
+    x = page(s, br, "d", "dave", share="dave")     # a group: their tokens differ
     wait(x, "d", "r.subscribed && r.status.role === 'leader'", "dave's first tab leads")
-    y = page(s, br, "d", "dave", share=True)
+    y = page(s, br, "d", "dave", share="dave")
     wait(y, "d", "r.status.role === 'follower' && " + has(["alice", "bob", "dave"]),
          "dave's second tab follows and has the leader's list")
     e = page(s, br, "e", "erin")
