@@ -16,6 +16,7 @@ export const MODULES = [
     "base.js",          // defaults, the transport table, helpers
     "core.js",          // the Fastpush object, event emitter, close()
     "cursor.js",        // per-channel cursors, de-duplication, resets
+    "presence.js",      // presence channels: member lists and events
     "transport.js",     // opening, watching, failing over, upgrading
     "tabs.js",          // leader-tab sharing over BroadcastChannel / Web Locks
     "publish.js",

@@ -21,7 +21,16 @@ declare class Fastpush {
     on(type: "reset", fn: (reset: Fastpush.Reset) => void): () => void;
     on(type: "status", fn: (status: Fastpush.Status) => void): () => void;
     on(type: "error", fn: (err: Fastpush.Error) => void): () => void;
-    off(type: "event" | "reset" | "status" | "error", fn: (arg: any) => void): void;
+    /** Presence: a member list came (on connecting, and after every reconnect). */
+    on(type: "subscribed", fn: (x: { channel: string; members: Fastpush.Members }) => void): () => void;
+    /** Presence: a user came (its first connection) or left (its last). */
+    on(type: "member_added" | "member_removed", fn: (m: Fastpush.MemberEvent) => void): () => void;
+    off(type: "event" | "reset" | "status" | "error" | "subscribed" | "member_added" |
+        "member_removed", fn: (arg: any) => void): void;
+
+    /** The members of a presence channel this client follows (the same
+     *  object, kept current), or null for any other channel. */
+    members(channel: string): Fastpush.Members | null;
 
     /** Publish over the WebSocket when connected by one (and the bridge
      *  allows it), else with POST {pushPath}/publish; a follower tab asks
@@ -79,6 +88,33 @@ declare namespace Fastpush {
         backoff?: [number, number];
         /** BroadcastChannel election: ms of leader silence before taking over (3000). */
         leaderTimeout?: number;
+        /** Presence: this page's user for members.me when the token does
+         *  not say (default: the token's sub). */
+        userId?: string | null;
+    }
+
+    /** A member of a presence channel: its user_id and user_info. */
+    interface Member {
+        id: string;
+        info: unknown;
+    }
+
+    interface MemberEvent extends Member {
+        channel: string;
+    }
+
+    /** Who is on a presence channel (like pusher-js's channel.members). */
+    interface Members {
+        readonly channel: string;
+        /** Users on the channel, each counted once. */
+        readonly count: number;
+        /** False until the first member list came. */
+        readonly subscribed: boolean;
+        /** This page's user (options.userId or the token's sub), if known. */
+        readonly me: Member | null;
+        get(id: string): Member | null;
+        each(fn: (m: Member) => void): void;
+        toArray(): Member[];
     }
 
     /** An event, as every transport delivers it. */

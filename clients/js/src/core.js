@@ -31,6 +31,7 @@ function Fastpush(options) {
     this._npub = 0;
     this._hold = null;                  // relayed messages held during a catch-up
     this._closed = false;
+    this._user = typeof o.token === "string" ? tokenUser(o.token) : null;  // members.me
     var self = this;
     this._onOnline = function () { self._retryNow(); };
     if (typeof addEventListener === "function")

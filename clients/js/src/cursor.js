@@ -20,6 +20,7 @@ P._event = function (a, ev) {
     this._last[ev.channel] = ev.seq;
     if (ev.seq > this._seq)
         this._seq = ev.seq;
+    this._presenceEvent(ev);
     this._out("event", ev);
 };
 
@@ -42,6 +43,7 @@ P._newEpoch = function (epoch, seq) {
     this._epoch = epoch;
     this._seq = seq;
     this._last = {};
+    this._presenceEpoch();
 };
 
 /*  A transport says where it stands: everything of our channels up to

@@ -12,6 +12,8 @@ TRANSPORTS.sse = function (fp, a, cursor, token) {
             fp._ready(a, x.cursor);
         else if (kind === "reset")
             fp._reset(a, x);
+        else if (kind === "presence")
+            fp._presence(a, x);
         else if (kind === "error")
             fp._fail(a, fail(x.error, x.message));
         else if (kind === "auth-expired")   /*  reconnect with a fresh token  */

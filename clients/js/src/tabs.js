@@ -41,10 +41,11 @@ P._post = function (t, x, extra) {
 
 P._relayIn = function (m) {
     var leader = this._status.role === "leader";
-    if (this._hold && /^(event|reset|ready)$/.test(m.t))
+    if (this._hold && /^(event|reset|ready|presence)$/.test(m.t))
         return this._hold.push(m);
     switch (m.t) {
     case "event": if (!leader) this._event(null, m.x); break;
+    case "presence": if (!leader) this._presence(null, m.x); break;
     case "reset": if (!leader) this._reset(null, m.x); break;
     case "ready": if (!leader) this._cursorFrom(m.x.cursor, m.x.ahead); break;
     case "status":
@@ -55,6 +56,7 @@ P._relayIn = function (m) {
     case "hello":
         if (leader) {
             this._post("status", this.status);
+            this._presencePost();
             if (this._since)
                 this._post("lead", this._id, { since: this._since });
         }

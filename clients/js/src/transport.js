@@ -15,6 +15,7 @@ P._open = function (index, probe) {
         this._cur = a;
     this._watch(a);
     this._token().then(function (token) {
+        self._user = token && tokenUser(token) || self._user;
         if (!a.dead)
             a.t = TRANSPORTS[a.name](self, a, self.cursor, token);
     }).catch(function (e) { self._fail(a, e); });

@@ -35,6 +35,8 @@ TRANSPORTS.websocket = function (fp, a, cursor, token) {
             fp._ready(a, m.cursor);
         else if (m.type === "reset")
             fp._reset(a, m);
+        else if (m.type === "presence")     /*  once ws-bridge sends member lists  */
+            fp._presence(a, m);
         else if (m.type === "published")
             settle(m.ref, null, { id: m.id, via: "websocket" });
         else if (m.type === "error" && !settle(m.ref, fail(m.error, m.message)))

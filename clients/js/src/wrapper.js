@@ -5,6 +5,8 @@
  *      fp.on("reset", function (r) { ... });     // {channel, reason, snapshot}: reload that state
  *      fp.on("status", function (s) { ... });    // {transport, connected, cursor, role, error}
  *      fp.publish("news", {title: "Hi"}).then(function (r) { r.id; });
+ *      fp.members("presence-room");              // presence: count, each(), get(id), me
+ *      fp.on("member_added", function (m) { ... });  // {channel, id, info}; member_removed, subscribed
  *
  *  One object, three transports tried in order (WebSocket, Server-Sent
  *  Events over fetch, long-polling), one cursor across them: every switch
