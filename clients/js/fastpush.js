@@ -1070,14 +1070,18 @@
 
     /*  Long-polls from the cursor; every answer says where it stands.  With
      *  a.once (a follower's catch-up) it stops at the first answer that
-     *  has no more, and calls done(err).  */
+     *  has no more, and calls done(err).  The first poll asks for the
+     *  presence channels' member lists (presence=1): they come before the
+     *  answer's events.  */
     TRANSPORTS.poll = function (fp, a, cursor, token, done) {
         var o = fp.options, ctrl = null;
+        var lists = !a.once && o.channels.some(isPresence);
         function once(since, wait) {
             ctrl = new AbortController();
             var url = fp._url(o.pushPath + "/poll") + "?" + channelQuery(o.channels) +
                 "&limit=" + o.pollLimit + (since ? "&since=" + encodeURIComponent(since) : "") +
-                (wait ? "&wait=" + o.pollWait : "");
+                (wait ? "&wait=" + o.pollWait : "") + (lists ? "&presence=1" : "");
+            lists = false;
             return fetch(url, { headers: authHeaders(token), cache: "no-store",
                                 signal: ctrl.signal })
                 .then(function (res) {
@@ -1089,6 +1093,7 @@
                     if (a.dead)
                         return;
                     fp._alive(a);
+                    (body.presence || []).forEach(function (p) { fp._presence(a, p); });
                     body.reset.forEach(function (r) { fp._reset(a, r); });
                     body.events.forEach(function (ev) { fp._event(a, ev); });
                     if (a.once) {

@@ -77,7 +77,8 @@ class Site:
             env, "origin", broker=broker, template=False,
             sse=dict(heartbeat="1s", retry="500ms", prefix="/events", presence_beat="500ms",
                      **auth),
-            poll=dict(max_wait="5s", prefix="/push", **auth), ws=dict(heartbeat="2s", **auth),
+            poll=dict(max_wait="5s", prefix="/push", presence_idle="2s", **auth),
+            ws=dict(heartbeat="2s", presence_beat="500ms", **auth),
             origin={"docroot": docroot})
         self.b = self.stack.broker
         self.url = f"http://127.0.0.1:{self.stack.port}/"
@@ -261,4 +262,26 @@ def main_no_store(env, br):
     s.close()
 
 
-run(t, main_store, main_no_store)
+def main_transports(env, br):
+    """alice over WebSocket, bob over SSE, carol over polls: one list."""
+    s = Site(env, Keys(env.dir), store=False)
+    a = page(s, br, "a", "alice", transports=["websocket"])
+    b = page(s, br, "b", "bob", transports=["sse"])
+    c = page(s, br, "c", "carol", transports=["poll"])
+    every = ["alice", "bob", "carol"]
+    for tab, n, how in ((a, "a", "WebSocket"), (b, "b", "SSE"), (c, "c", "poll")):
+        wait(tab, n, has(every), f"the {how} page's list: alice, bob and carol")
+    t.eq(s.members(), every, "the broker agrees")
+    c.close()
+    wait(a, "a", has(["alice", "bob"]) + " && r.removed.includes('carol')",
+         "the poll page closes: the WebSocket page gets member_removed carol "
+         "(presence-idle 2 s after her last poll)", 10000)
+    wait(b, "b", has(["alice", "bob"]), "so does the SSE page")
+    a.close()
+    wait(b, "b", has(["bob"]) + " && r.removed.includes('alice')",
+         "the WebSocket page closes: the SSE page gets member_removed alice")
+    b.close()
+    s.close()
+
+
+run(t, main_store, main_no_store, main_transports)
