@@ -12,6 +12,7 @@ real fastpush-sse (auth on, HS256) accepts for the channels granted and
 refuses for others; the Symfony service from examples/symfony's
 services.yaml in a real DependencyInjection container publishes, and the
 example controller's token opens the user's stream."""
+import base64
 import json
 import os
 import re
@@ -219,6 +220,17 @@ def check_laravel(env, st, autoload, keys):
     t.ok("token" in out[7].get("answer", {}), "auth(): a guest, public.status (public_channels)", out[7])
     t.eq(out[9].get("answer", {}).get("channel_data"),
          {"user_id": 7, "user_info": {"id": 7, "name": "user 7"}}, "auth(): presence channel_data")
+    ptok = out[9].get("answer", {}).get("token", "")
+    claim = json.loads(base64.urlsafe_b64decode(ptok.split(".")[1] + "==")) if ptok else {}
+    t.eq(claim.get("fastpush", {}).get("user_info"), {"id": 7, "name": "user 7"},
+         "auth(): the presence token carries the callback's answer as fastpush.user_info")
+    cp, okp = open_stream(st, "/events/presence-chat.lobby", ptok)
+    pres = cp.events_until(lambda evs: any(e.get("event") == "presence" for e in evs), 5) \
+        if okp else []
+    plist = next((payload(e) for e in pres if e.get("event") == "presence"), {})
+    t.eq(plist.get("members"), [{"user_id": "7", "user_info": {"id": 7, "name": "user 7"}}],
+         "fastpush-sse: the member list shows user 7 with that info")
+    cp.close()
 
     # the real fastpush-sse judges the tokens
     c, ok = open_stream(st, "/events/private-orders.7,news", two.get("token"))

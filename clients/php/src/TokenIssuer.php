@@ -70,9 +70,12 @@ class TokenIssuer
      * @param string[]   $subscribe channel patterns the user may read
      * @param string[]   $publish   channel patterns the user may publish to
      * @param array      $extra     more claims (e.g. "nbf")
+     * @param mixed      $userInfo  what presence channels show of the user
+     *                              (the claim's "user_info"); null: none
      * @return string the JWT
      */
-    public function issue($sub, array $subscribe, array $publish = [], array $extra = [])
+    public function issue($sub, array $subscribe, array $publish = [], array $extra = [],
+                          $userInfo = null)
     {
         $now = time();
         $rights = [];
@@ -80,6 +83,8 @@ class TokenIssuer
             $rights['subscribe'] = array_values(array_map('strval', $subscribe));
         if ($publish)
             $rights['publish'] = array_values(array_map('strval', $publish));
+        if ($userInfo !== null)
+            $rights['user_info'] = $userInfo;
         $claims = $sub === null ? [] : ['sub' => (string) $sub];
         $claims += ['iat' => $now, 'exp' => $now + $this->ttl,
                     $this->claim => $rights ?: new \stdClass()];

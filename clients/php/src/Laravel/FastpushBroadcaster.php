@@ -113,15 +113,19 @@ class FastpushBroadcaster extends Broadcaster
             $id = method_exists($user, 'getAuthIdentifierForBroadcasting')
                 ? $user->getAuthIdentifierForBroadcasting()
                 : $user->getAuthIdentifier();
-        $answer = ['token' => $this->tokens->issue($id, $names),
-                   'channels' => $names,
-                   'expires_in' => $this->tokens->ttl()];
+        $presence = null;
         foreach ($result as $name => $info)
             if (Str::startsWith($name, 'presence-') && $id !== null) {
-                $answer['channel_data'] = ['user_id' => $id,
-                                           'user_info' => is_array($info) ? $info : null];
+                $presence = ['user_id' => $id,
+                             'user_info' => is_array($info) ? $info : null];
                 break;
             }
+        $answer = ['token' => $this->tokens->issue($id, $names, [], [],
+                                                   $presence ? $presence['user_info'] : null),
+                   'channels' => $names,
+                   'expires_in' => $this->tokens->ttl()];
+        if ($presence)
+            $answer['channel_data'] = $presence;
         return $answer;
     }
 
