@@ -209,6 +209,8 @@ s_finish_conf(void)
     if (s_conf.pusher_apps_file[0] &&
         !(s_conf.pusher = fp_pusher_apps_load(s_conf.pusher_apps_file, err)))
         fp_fatalx("pusher-apps: %s", err);
+    if (s_conf.pusher && s_conf.echo)
+        fp_fatalx("pusher-apps: not in echo test mode (there is no broker)");
     if (s_conf.pusher_path[0] != '/' ||
         s_conf.pusher_path[strlen(s_conf.pusher_path) - 1] == '/')
         fp_fatalx("pusher-path: '%s' must start with '/' and not end with "

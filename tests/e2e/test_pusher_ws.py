@@ -404,6 +404,26 @@ def token(env):
     return keys, keys.hs256(sub="u9", subscribe=[f"{ID}:*"], user_info={"name": "Nat"})
 
 
+def check_conf(env):
+    """fastpush-ws -n: the apps file and pusher-path are checked."""
+    apps = apps_file(env)
+    bad = write(env.path("bad-apps"), f"{ID} {KEY}\n")
+    exe = env.prog("fastpush-ws")
+
+    def n(*args):
+        r = subprocess.run([exe, "-n"] + list(args), capture_output=True, text=True)
+        return r.returncode, r.stderr
+    t.eq(n("--pusher-apps", apps)[0], 0, "-n accepts an apps file")
+    rc, err = n("--pusher-apps", bad)
+    t.ok(rc != 0 and "bad-apps:1" in err, "-n refuses a bad apps line, naming file and line", err)
+    rc, err = n("--pusher-apps", env.path("none"))
+    t.ok(rc != 0 and "No such file" in err, "-n refuses a missing apps file", err)
+    rc, err = n("--pusher-apps", apps, "--pusher-path", "app")
+    t.ok(rc != 0 and "pusher-path" in err, "-n refuses a pusher-path without '/'", err)
+    rc, err = n("--pusher-apps", apps, "--echo")
+    t.ok(rc != 0 and "echo" in err, "-n refuses pusher-apps in echo test mode", err)
+
+
 def run_direct(env):
     b = env.broker("broker", presence_timeout="3s", max_event_bytes="1m")
     apps = apps_file(env)
@@ -454,6 +474,7 @@ def main():
                                                     "package.json"), "npm pusher (make deps)")]
     if all(tools):
         with Env(t) as env:
+            check_conf(env)
             run_direct(env)
         for server, binary in (("lighttpd", "/usr/sbin/lighttpd"), ("nginx", "/usr/sbin/nginx"),
                                ("apache", "/usr/sbin/apache2")):
