@@ -11,8 +11,9 @@ mod_proxy).  Events are published by the npm `pusher` library through
 that lighttpd (node/pusher_client.js).
 
 pusher-js (index.html), two tabs of two users:
-- connect (socket_id), public, private and presence subscribe, the
-  private and presence auth asked from the page's origin;
+- connect (socket_id) over ws://ORIGIN/app/KEY?protocol=7, public,
+  private and presence subscribe, the private and presence auth asked
+  from the page's origin;
 - an auth signed with a wrong secret (/pusher/auth-bad) gives
   pusher:subscription_error 401 AuthError, an endpoint refusing (403) a
   subscription_error with its status; neither gets the channel's events;
@@ -20,8 +21,10 @@ pusher-js (index.html), two tabs of two users:
 - presence: the member list, member_added, member_removed when the other
   tab closes;
 - client events from one tab reach the other, not the sender;
-- fastpush-ws killed with SIGKILL and started again: pusher-js reconnects
-  by itself, subscribes again and gets the next events;
+- fastpush-ws killed with SIGKILL and started again: pusher-js in both
+  tabs reconnects by itself, subscribes again and gets the next events;
+  the presence members are back and the killed process's expiry
+  removes none of them;
 - a screenshot of the page (a PNG in the run's directory).
 
 Laravel Echo (echo.html) with broadcaster 'pusher', wsHost/wsPort the
@@ -174,8 +177,10 @@ def check_pusher_js(site, br):
     sa, sb = connected(a, "a"), connected(b, "b")
     sbad, sanon = connected(a, "bad"), connected(a, "anon")
     t.ok(all(is_socket_id(s) for s in (sa, sb, sbad, sanon)) and len({sa, sb, sbad, sanon}) == 4,
-         "pusher-js in two tabs connects to ws://ORIGIN/app/KEY: four distinct socket_ids",
-         (sa, sb, sbad, sanon))
+         "pusher-js in two tabs connects: four distinct socket_ids", (sa, sb, sbad, sanon))
+    url = a.eval("R.clients.a.connection.connection.transport.socket.url")
+    t.ok(url and url.startswith(f"ws://127.0.0.1:{site.port}/app/{KEY}?protocol=7&"),
+         "... over a WebSocket to the page's own origin at /app/KEY?protocol=7", url)
     call(a, "subscribe", "a", "news")
     t.ok(wait(a, "a", "subscribed", channel="news"), "public subscribe succeeds")
     call(a, "subscribe", "a", "private-orders")
@@ -224,7 +229,6 @@ def check_pusher_js(site, br):
          added and added["id"] == "u2" and added["info"] == USERS["tok-bob"]["user_info"],
          "a second tab's user: its list has both, the first tab gets member_added", (pb, added))
 
-    n = mark(a)
     call(b, "trigger", "b", "private-orders", "client-typing", {"typing": True})
     got = wait(a, "a", "event", channel="private-orders", event="client-typing")
     time.sleep(0.5)
@@ -238,20 +242,33 @@ def check_pusher_js(site, br):
     t.ok(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000,
          f"a screenshot of the page is a PNG ({len(png)} bytes)", shot)
 
+    n, nb = mark(a), mark(b)
+    site.restart_ws()
+    ma, mb = tab_reconnected(a, "a", sa, n), tab_reconnected(b, "b", sb, nb)
+    t.ok(ma and mb, "fastpush-ws killed (SIGKILL) and started again: pusher-js in both tabs "
+         "reconnects by itself", (ma, mb))
+    again = [wait(a, "a", "subscribed", 10000, n, channel=c) for c in ("private-orders",
+                                                                       "presence-room")]
+    again.append(wait(b, "b", "subscribed", 10000, nb, channel="private-orders"))
+    t.ok(all(again), "... and subscribes again (private and presence: new auths from the "
+         "page's origin)", again)
+    time.sleep(0.5)
+    site.trigger("private-orders", "after-restart", "r")
+    ga = wait(a, "a", "event", 10000, n, event="after-restart")
+    gb = wait(b, "b", "event", 10000, nb, event="after-restart")
+    t.ok(ga and gb and ga["data"] == gb["data"] == "r",
+         "an event published after the restart arrives in both tabs", (ga, gb))
+    time.sleep(4.5)         # the broker's presence-timeout (3 s): the killed process's
+    mem = call(a, "members", "a", "presence-room")      # members expire
+    gone = find(a, "a", "member_removed", n)
+    t.ok(mem == {"count": 2, "ids": ["u1", "u2"]} and not gone,
+         "the presence members are back after the restart; the expiry of the killed "
+         "process's members removed none of them", (mem, gone))
+
+    n = mark(a)
     b.close()
     gone = wait(a, "a", "member_removed", start=n, channel="presence-room")
     t.ok(gone and gone["id"] == "u2", "tab 2 closes: tab 1 gets member_removed of its user", gone)
-
-    n = mark(a)
-    site.restart_ws()
-    m = tab_reconnected(a, "a", sa, n)
-    t.ok(m, "fastpush-ws killed (SIGKILL) and started again: pusher-js reconnects by itself", m)
-    again = wait(a, "a", "subscribed", 10000, n, channel="private-orders")
-    t.ok(again, "... and subscribes again (a new auth from the page's origin)")
-    time.sleep(0.5)
-    site.trigger("private-orders", "after-restart", "r")
-    got = wait(a, "a", "event", 10000, n, event="after-restart")
-    t.ok(got and got["data"] == "r", "an event published after the restart arrives", got)
     a.close()
 
 
