@@ -154,7 +154,7 @@ deps:
 
 # `make deps` when the build, lighttpd, python3-zmq, nats-server, Django,
 # mod_wsgi, composer, the Laravel/Symfony packages, debhelper, valgrind or
-# the npm packages of package.json (pusher-js, pusher) are missing (a fresh machine); apt needs root, so sudo is used
+# the npm packages of package.json (pusher-js, pusher, laravel-echo) are missing (a fresh machine); apt needs root, so sudo is used
 # when not root.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ensure-deps:
@@ -169,7 +169,7 @@ ensure-deps:
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
 	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ] || \
 	    ! command -v valgrind >/dev/null || \
-	    { [ -f package.json ] && { ! [ -d node_modules/pusher-js ] || ! [ -d node_modules/pusher ]; }; }; then \
+	    { [ -f package.json ] && { ! [ -d node_modules/pusher-js ] || ! [ -d node_modules/pusher ] || ! [ -d node_modules/laravel-echo ]; }; }; then \
 	    echo "missing packages: running make deps"; $(SUDO) $(MAKE) deps; fi
 
 unit: $(UNIT)
