@@ -227,7 +227,9 @@ class Tab:
                 await asyncio.sleep(0.3)    # let the page lay out and draw at that size
             await size(height or 900)
             if height is None:              # the page's height at this width
-                await size(int(await self.br._run(ws, s, "document.body.scrollHeight", 5) or 900))
+                h = await self.br._run(ws, s, "Math.max(document.documentElement."
+                                       "scrollHeight, document.body.scrollHeight)", 5)
+                await size(int(h or 900))
             params = {"format": "png"}
             if clip:
                 params["clip"] = dict(zip(("x", "y", "width", "height"), clip), scale=1)
