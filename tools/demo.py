@@ -13,7 +13,10 @@ there is one) and builds the programs, then starts:
     /events, /push, /ws;
   - a publisher that ticks a clock, a counter and a keyed "prices" channel;
   - a small control service for the dashboard's buttons (stop and start a
-    part, restart the broker, publish a burst), at /demo/ behind lighttpd.
+    part, restart the broker, publish a burst), at /demo/ behind lighttpd;
+  - a Pusher app "demo" (fastpush-poll's HTTP API at /apps, fastpush-ws's
+    Pusher protocol at /app/KEY) and /pusher.html, a page written for
+    Pusher Channels with pusher-js, its channel auth at /demo/pusher-auth.
 
 With --cluster (make demo CLUSTER=1) the history lives in NATS JetStream
 instead of the broker's store: three nats-server nodes (one cluster, the
@@ -26,6 +29,8 @@ stopped from the dashboard stays stopped until started there).  Ctrl-C or
 SIGTERM stops everything, by PID.  Logs: var/demo/run/*.log.
 """
 import argparse
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -41,6 +46,7 @@ import time
 import urllib.parse
 
 import fpstack
+from fpstack.conf import POLL_SOCK, render
 from fpstack.nats import NATS_SERVER, NatsCluster
 
 ROOT = fpstack.ROOT
@@ -50,6 +56,8 @@ LABELS = {"broker": "fastpush-broker", "sse": "fastpush-sse", "poll": "fastpush-
           "nats1": "nats-server (1)", "nats2": "nats-server (2)", "nats3": "nats-server (3)"}
 CLUSTER_PARTS = ("broker2", "nats1", "nats2", "nats3")
 PROGRAMS = ("fastpush-broker", "fastpush-sse", "fastpush-poll", "fastpush-ws", "fastpush")
+PUSHER_APP, PUSHER_KEY = "demo", "demo-key"       # the Pusher app of /pusher.html
+PUSHER_JS = os.path.join(ROOT, "node_modules", "pusher-js", "dist", "web")
 
 
 def say(msg):
@@ -222,8 +230,9 @@ class Publisher(threading.Thread):
             if step % 10 == 2 and self.count(counter + 1):
                 counter += 1
             if step % 20 == 0:
-                self.send("clock", {"time": time.strftime("%H:%M:%S"), "unix": time.time()},
-                          event="tick")
+                tick = {"time": time.strftime("%H:%M:%S"), "unix": time.time()}
+                self.send("clock", tick, event="tick")
+                self.send(f"{PUSHER_APP}:clock", tick, event="tick")   # Pusher's "clock"
         self.pub.close()
 
 
@@ -251,6 +260,12 @@ def control_handler(demo):
         def do_POST(self):
             u = urllib.parse.urlparse(self.path)
             q = dict(urllib.parse.parse_qsl(u.query))
+            if u.path == "/demo/pusher-auth":
+                n = min(int(self.headers.get("Content-Length") or 0), 4096)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+                answer = demo.pusher_auth(form.get("socket_id", ""),
+                                          form.get("channel_name", ""), q.get("user", ""))
+                return self.reply(200 if answer else 403, answer or {"error": "forbidden"})
             if self.headers.get("X-Fastpush-Secret") != demo.secret:
                 return self.reply(403, {"error": "forbidden"})
             try:
@@ -292,6 +307,7 @@ class Demo:
         if args.port and self.port != args.port:
             say(f"port {args.port} is busy: using {self.port}")
         self.secret = secrets.token_urlsafe(12)
+        self.pusher_secret = secrets.token_hex(16)
         # the processes: their own session, so that Ctrl-C reaches only
         # the demo, which stops them in order
         self.fp = fpstack.Run(self.run, args.bin, popen={"start_new_session": True})
@@ -327,7 +343,14 @@ class Demo:
                     "'{\"channel\":\"chat\",\"data\":{\"user\":\"curl\",\"text\":\"hi\"}}' "
                     f"{url}/push/publish",
         }
-        cfg = {"publishSecret": self.secret, "commands": commands}
+        commands["pusher"] = (
+            "node -e 'new (require(\"pusher\"))({appId: \"%s\", key: \"%s\", "
+            "secret: \"%s\", host: \"%s\", port: \"%d\", useTLS: false})"
+            ".trigger(\"presence-lobby\", \"announcement\", {text: \"hello from node\"})"
+            ".then(r => console.log(r.status))'" % (PUSHER_APP, PUSHER_KEY, self.pusher_secret,
+                                                   url.split("//")[1].split(":")[0], self.port))
+        cfg = {"publishSecret": self.secret, "commands": commands,
+               "pusher": {"key": PUSHER_KEY, "command": commands["pusher"]}}
         with open(os.path.join(self.run, "demo-config.js"), "w") as f:
             f.write("window.FASTPUSH_DEMO = " + json.dumps(cfg, indent=1) + ";\n")
         with open(os.path.join(self.var, "env.sh"), "w") as f:
@@ -359,13 +382,40 @@ class Demo:
         self.parts["broker2"] = Part("broker2", b)
         return Brokers([a, b])
 
+    def pusher_auth(self, socket_id, channel, user):
+        """What an application's channel auth endpoint answers (Pusher's
+        signature with the app's secret; presence: user as the member), or
+        None.  The demo signs for anyone: a real one asks who is logged in."""
+        if not (channel.startswith("private-") or channel.startswith("presence-")) or \
+                not socket_id or not user or len(user) > 64:
+            return None
+        msg, out = f"{socket_id}:{channel}", {}
+        if channel.startswith("presence-"):
+            out["channel_data"] = json.dumps({"user_id": user, "user_info": {"name": user}})
+            msg += ":" + out["channel_data"]
+        sig = hmac.new(self.pusher_secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
+        out["auth"] = f"{PUSHER_KEY}:{sig}"
+        return out
+
+    def pusher_routes(self, ws_port):
+        """lighttpd: /apps to fastpush-poll, /app/ to fastpush-ws
+        (conf/lighttpd-pusher.conf and conf/lighttpd-pusher-ws.conf)."""
+        return "\n".join([
+            render("lighttpd-pusher.conf", {POLL_SOCK: self.fp.path("demo-poll.sock")}),
+            render("lighttpd-pusher-ws.conf", {"7410": str(ws_port)})])
+
     def start_stack(self, ctl_port):
         """broker, fastpush-sse, -poll, -ws and lighttpd on one origin
         (an fpstack.Stack of kind "origin"), started in that order; with
         --cluster the NATS nodes and the brokers come first."""
         origins = [] if self.host != "127.0.0.1" else \
             [f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"]
-        ws = {"publish": "on"}
+        apps = os.path.join(self.run, "pusher-apps")
+        with open(apps, "w") as f:
+            f.write(f"{PUSHER_APP} {PUSHER_KEY} {self.pusher_secret} client-events\n")
+        os.chmod(apps, 0o600)
+        ws_port = fpstack.free_port()
+        ws = {"publish": "on", "pusher_apps": apps, "port": ws_port}
         if origins:
             ws["origin"] = origins
         self.stack = fpstack.Stack(
@@ -373,15 +423,16 @@ class Demo:
             broker=self.start_brokers(),
             sse={"prefix": "/events", "max_buffer": "4m"},
             poll={"prefix": "/push", "publish_secret": self.secret,
-                  "stats_access": self.stats_access},
+                  "stats_access": self.stats_access, "pusher_apps": apps},
             ws=ws,
             origin={"docroot": fpstack.WEB_DIR, "port": self.port, "host": self.host,
-                    "aliases": {"/demo-config.js": os.path.join(self.run, "demo-config.js")},
+                    "aliases": {"/demo-config.js": os.path.join(self.run, "demo-config.js"),
+                                "/pusher-js/": PUSHER_JS + "/"},
                     "extra": f'''# the demo's control service (dashboard buttons)
 $HTTP["url"] =~ "^/demo/" {{
     proxy.server = ( "" => ( ( "host" => "127.0.0.1", "port" => {ctl_port} ) ) )
 }}
-'''})
+''' + self.pusher_routes(ws_port)})
         parts = self.stack.parts()
         if self.cluster:
             parts["broker"] = self.stack.broker.all[0]
@@ -459,6 +510,10 @@ Publish from elsewhere and watch the page:
     {commands['cli'].replace(chr(10), chr(10) + '    ')}
     {commands['php'].replace(chr(10), chr(10) + '    ')}
     {commands['curl']}
+
+A page written for Pusher (pusher-js, presence, client events): {url}/pusher.html
+    and publishing to it with the npm pusher library:
+    {commands['pusher']}
 
 Stats: {url}/push/stats   Prometheus: {url}/push/metrics   (stats-access {self.stats_access})
 Processes: {pids}

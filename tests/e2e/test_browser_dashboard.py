@@ -3,8 +3,10 @@ behind lighttpd; the dashboard (web/) renders in headless Chromium with its
 live feed, keyed state, three transports and statistics (screenshots in
 tests/artifacts/); events published from the page, the CLI and PHP show
 up; stopping the bridge from the page makes it fall back and starting it
-makes it upgrade; restarting the broker resets nothing; SIGTERM stops
-everything."""
+makes it upgrade; restarting the broker resets nothing; the Pusher page
+(/pusher.html) in two tabs: pusher-js connected, a presence list of two,
+a whisper between them, the printed npm `pusher` command's event (node
+and the npm modules are needed); SIGTERM stops everything."""
 import glob
 import json
 import os
@@ -31,6 +33,34 @@ def text(tab, id_):
     return tab.eval(f"document.getElementById('{id_}').textContent")
 
 
+def check_pusher_page(demo, url, br):
+    """/pusher.html: two tabs of pusher-js see the clock, each other on
+    presence-lobby, one's whisper, and a trigger of the npm pusher command
+    the demo printed."""
+    a, b = br.open(url + "pusher.html"), br.open(url + "pusher.html")
+    t.ok(wait_for(lambda: all("connected" in text(x, "conn-text") and
+                              text(x, "count") == "2 members" for x in (a, b)), 15, 0.3),
+         "the Pusher page in two tabs: pusher-js connects, presence-lobby lists 2 members",
+         [text(x, "warn") + text(x, "conn-text") + text(x, "count") for x in (a, b)])
+    clock = text(a, "clock")
+    t.ok(wait_for(lambda: text(a, "clock") not in ("–", clock), 5, 0.2),
+         "the clock ticks on the Pusher page")
+    b.eval("document.getElementById('text').value = 'psst'; "
+           "document.getElementById('say').requestSubmit(), true")
+    t.ok(wait_for(lambda: ": psst" in text(a, "log"), 5, 0.2) and
+         "you: psst" in text(b, "log") and text(b, "log").count("psst") == 1,
+         "a whisper (client event) from one tab reaches the other", text(a, "log"))
+    cmd = next(line.strip() for line in demo.read_log().splitlines()
+               if line.strip().startswith("node -e"))
+    r = subprocess.run(cmd, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    t.ok(r.stdout.strip() == "200" and wait_for(lambda: "hello from node" in text(a, "log"), 5,
+                                                0.2),
+         "the printed npm pusher command publishes to the page", (r.stdout, r.stderr[-500:]))
+    a.screenshot(os.path.join(ARTIFACTS, "demo-pusher.png"))
+    a.close()
+    b.close()
+
+
 def main(env, br):
     var = env.path("demo")
     demo = env.start("demo", [sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--bin", BIN,
@@ -53,6 +83,8 @@ def main(env, br):
                   "running" in text(tab, "parts"), 5, 0.2), "statistics and parts are shown")
     t.ok(wait_for(lambda: tab.eval("document.getElementById('eps-poll').textContent !== '–'"),
                   5, 0.2), "the transport cards count events")
+    check_pusher_page(demo, url, br)
+
     def stats():
         with urllib.request.urlopen(url + "push/stats", timeout=5) as r:
             reps = json.loads(r.read())["broker"].get("responders", [])
