@@ -9,12 +9,15 @@ groups stay connected all run.  The same paced broadcast (the same rate,
 the same event: "t" = CLOCK_REALTIME in ns, "i", 100 bytes of pad) is
 published with PUSH to one channel at a time, alternating native and
 Pusher runs (native first in rounds 1, 3, Pusher first in 2, 4), so
-drift between runs shows.  Per run: deliveries of expected, latency
+drift between runs shows; 10 unmeasured events to each channel come
+first (the first broadcast's one-time costs).  Per run: deliveries of expected, latency
 p50/p99 (histograms diffed between the clients' snapshots), the workers'
-CPU per delivery and bytes read per delivery.
+CPU per delivery, bytes read per delivery and the 1-minute load
+average at its end (the machine is shared: a load above 2 is someone
+else's work on the same cores).
 
-    bench/run.py 42_ws_pusher            # 5,000 + 5,000, 2 rounds of 50 events
-    bench/run.py --full 42_ws_pusher     # 3 rounds of 100 events
+    bench/run.py 42_ws_pusher            # 5,000 + 5,000, 3 rounds of 50 events
+    bench/run.py --full 42_ws_pusher     # 4 rounds of 100 events
     FP_WS_CONNS=2000 bench/run.py 42_ws_pusher     # N per protocol
 """
 import json
@@ -45,23 +48,27 @@ def _phase(push, channel, group, workers, nevents, interval):
     the workers' CPU seconds."""
     before = ws40._collect(group["procs"], signal.SIGUSR1)
     cpu0 = sum(fpstack.cpu_seconds(p) for p in workers)
+    ccpu0 = sum(fpstack.cpu_seconds(c.pid) for c in group["procs"])
     for i in range(nevents):
         push.send(json.dumps({"channel": channel, "data": {
             "t": time.time_ns(), "i": i, "pad": PAD}}).encode())
         time.sleep(interval)
     time.sleep(2.0)
     cpu = sum(fpstack.cpu_seconds(p) for p in workers) - cpu0
+    ccpu = sum(fpstack.cpu_seconds(c.pid) for c in group["procs"]) - ccpu0
     got = _diff(ws40._collect(group["procs"], signal.SIGUSR1), before)
-    got["cpu"] = cpu
+    got["cpu"], got["client_cpu"] = cpu, ccpu
+    with open("/proc/loadavg") as f:
+        got["load"] = float(f.read().split()[0])
     got["expected"] = group["ready"] * nevents
     return got
 
 
 def _merge(runs):
     out = {"hist": {}, "samples": 0, "late": 0, "events": 0, "bytes": 0, "cpu": 0.0,
-           "expected": 0}
+           "client_cpu": 0.0, "expected": 0}
     for r in runs:
-        for k in ("samples", "late", "events", "bytes", "cpu", "expected"):
+        for k in ("samples", "late", "events", "bytes", "cpu", "client_cpu", "expected"):
             out[k] += r[k]
         for b, v in r["hist"].items():
             out["hist"][b] = out["hist"].get(b, 0) + v
@@ -74,14 +81,16 @@ def _figures(r):
     return {"delivered": r["events"], "expected": r["expected"],
             "ratio": r["events"] / max(r["expected"], 1),
             "p50": ws40._pct(r["hist"], total, 0.50), "p99": ws40._pct(r["hist"], total, 0.99),
-            "us": r["cpu"] * 1e6 / d, "bytes": r["bytes"] / d}
+            "us": r["cpu"] * 1e6 / d, "client_us": r["client_cpu"] * 1e6 / d,
+            "bytes": r["bytes"] / d, "load": r.get("load")}
 
 
 def _row(label, f):
     def ms(v):
         return f"{v:.2f}" if v == v else "> 1000"     # NaN: past the 1 s histogram
     return (f"| {label} | {f['delivered']:,} / {f['expected']:,} ({f['ratio'] * 100:.1f} %) "
-            f"| {ms(f['p50'])} | {ms(f['p99'])} | {f['us']:.2f} | {f['bytes']:.0f} |")
+            f"| {ms(f['p50'])} | {ms(f['p99'])} | {f['us']:.2f} | {f['client_us']:.2f} | {f['bytes']:.0f} "
+            f"| {'' if f['load'] is None else format(f['load'], '.2f')} |")
 
 
 def _connect(g):
@@ -95,7 +104,7 @@ def _ratio(a, b):
 def run(ctx):
     import zmq
     n = int(os.environ.get("FP_WS_CONNS", "5000"))
-    rounds = 2 if ctx.quick else 3
+    rounds = 3 if ctx.quick else 4
     nevents = 50 if ctx.quick else 100
     interval = max(0.05, n * 20e-6)         # 100 ms for 5,000, as 40_ws
     run = fpstack.Run(os.path.join(ctx.tmp, "wsp"), ctx.bin)
@@ -126,7 +135,9 @@ def run(ctx):
             ctx.log(f"ws pusher: {name}: {g['ready']} ready ({g['failed']} failed) "
                     f"in {g['connect_s']:.1f} s")
         push.connect(broker.ingest)
-        time.sleep(2.0)
+        time.sleep(1.0)
+        for g in groups.values():           # unmeasured: first-broadcast costs
+            _phase(push, g["channel"], g, workers, 10, interval)
         for r in range(rounds):
             for name in (("native", "pusher") if r % 2 == 0 else ("pusher", "native")):
                 g = groups[name]
@@ -166,10 +177,11 @@ clients subscribed to `news` at `/app/KEY?protocol=7` (the fastpush channel
 bridge and broker on the same cores. Each run publishes {nevents} events,
 one every {interval * 1000:.0f} ms, with PUSH to one of the two channels
 (the same event: "t", "i" and 100 bytes of pad); {rounds} rounds, native
-first in odd rounds, Pusher first in even ones.
+first in odd rounds, Pusher first in even ones, after 10 unmeasured
+events to each channel.
 
-| run | delivered / expected | p50 ms | p99 ms | worker CPU per delivery, us | bytes read per delivery |
-|---|---|---|---|---|---|
+| run | delivered / expected | p50 ms | p99 ms | worker CPU per delivery, us | client CPU per delivery, us | bytes read per delivery | load |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 | Pusher vs native (>= 0.90 meets issue 16's target) | ratio |
@@ -187,7 +199,10 @@ Latency is receipt (CLOCK_REALTIME in the client) minus the "t" stamped
 just before the PUSH, in 10 us buckets; a Pusher client unescapes the
 event's data string before reading "t". The workers' CPU
 (utime + stime of both worker processes) is taken over each run plus 2 s
-of drain, in which the other group is idle.
+of drain, in which the other group is idle. `load` is the 1-minute load
+average at the end of a run: the machine has 2 cores and is shared, so
+above 2 other work was on them, and the latencies of that run say more
+about it than about the protocol.
 
 Command: `bench/run.py {'--full ' if not ctx.quick else ''}42_ws_pusher` (`FP_WS_CONNS` sets N
 per protocol; `build/bin/ws_bench -P KEY -c news ...` is the Pusher client).
