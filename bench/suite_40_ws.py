@@ -68,14 +68,14 @@ def _pct(hist, total, q):
 def _collect(clients, sig):
     """Counters of every client (SIGUSR1: a snapshot, SIGTERM: final),
     merged."""
-    out = {"hist": {}, "samples": 0, "late": 0, "events": 0}
+    out = {"hist": {}, "samples": 0, "late": 0, "events": 0, "bytes": 0}
     for c in clients:
         c.send_signal(sig)
         line = c.stdout.readline().decode()
         if sig == signal.SIGTERM:
             c.wait(10)
         st = json.loads(line) if line.strip() else {}
-        for k in ("samples", "late", "events"):
+        for k in ("samples", "late", "events", "bytes"):
             out[k] += st.get(k, 0)
         for b, v in st.get("hist", {}).items():
             out["hist"][int(b)] = out["hist"].get(int(b), 0) + v

@@ -1,6 +1,7 @@
 /*  ws_bench: a WebSocket load client for fastpush-ws, over epoll.
  *
  *      ws_bench -p PORT -n CONNS [-H HOST] [-s SRC] [-c CHANNEL] [-i N] [-z]
+ *               [-P KEY]
  *
  *  Opens CONNS connections to ws://HOST:PORT/ws (at most -i handshakes in
  *  flight), spread over the source addresses SRC.1 .. SRC.50 (e.g. -s
@@ -16,6 +17,14 @@
  *  -z offers permessage-deflate (RFC 7692) and inflates compressed
  *  frames (no context takeover, as fastpush-ws answers) before reading
  *  them; "zframes" counts those.
+ *
+ *  -P KEY speaks the Pusher Channels protocol 7 instead: it opens
+ *  /app/KEY?protocol=7, waits for pusher:connection_established, sends
+ *  pusher:subscribe for CHANNEL (the Pusher name, without the app id)
+ *  and counts pusher_internal:subscription_succeeded as ready; it
+ *  answers pusher:ping.  An event's data is a JSON string holding the
+ *  event's JSON text: that string is unescaped and read for "t" as a
+ *  native event is.
  *
  *  One process holds at most ~19,900 sockets (RLIMIT_NOFILE here is
  *  20,000); run several for more.
@@ -42,7 +51,8 @@
 #define BUF 4096
 #define BUCKETS 100000          /*  10 us each: up to 1 s  */
 
-enum { C_CONNECTING, C_UPGRADING, C_SUBSCRIBING, C_READY, C_DEAD };
+enum { C_CONNECTING, C_UPGRADING, C_ESTABLISHING, C_SUBSCRIBING, C_READY,
+       C_DEAD };
 
 typedef struct {
     int fd;
@@ -53,6 +63,7 @@ typedef struct {
 
 static struct {
     const char *host, *src, *channel;
+    const char *pusher;         /*  -P: the app key, or NULL  */
     int port, n, inflight;
     conn_t *conns;
     int started, ready, failed, closed, pending;
@@ -169,6 +180,82 @@ s_sample(const char *p, size_t n)
     B.samples++;
 }
 
+/*  A Pusher event {"event":E,"channel":C,"data":"TEXT","id":...}: unescape
+ *  the data string (\uXXXX stays as it is: it never spells "t":) and
+ *  sample it.  */
+static void
+s_pusher_sample(const char *p, size_t n)
+{
+    static const char key[] = ",\"data\":\"";
+    char text[BUF];
+    size_t o = 0;
+    const char *d = memmem(p, n, key, sizeof key - 1);
+    if (!d) {
+        B.events++;
+        return;
+    }
+    const char *end = p + n;
+    if (n > sizeof text)
+        end = p + sizeof text;      /*  an inflated message: bounded  */
+    for (d += sizeof key - 1; d < end && *d != '"'; d++) {
+        if (*d == '\\' && d + 1 < end && (d[1] == '"' || d[1] == '\\' ||
+                                          d[1] == '/'))
+            d++;
+        text[o++] = *d;
+    }
+    s_sample(text, o);
+}
+
+/*  Send a Pusher message (a text frame).  */
+static void
+s_pusher_send(conn_t *c, const char *event, const char *data)
+{
+    char m[512];
+    int n = snprintf(m, sizeof m, "{\"event\":\"%s\",\"data\":%s}", event,
+                     data);
+    s_send_frame(c, 1, m, (size_t) n);
+}
+
+static void
+s_ready(conn_t *c)
+{
+    c->state = C_READY;
+    B.ready++;
+    B.pending--;
+}
+
+/*  A Pusher text message.  Names under pusher: and pusher_internal: are
+ *  the protocol's own; any other is an event.  */
+static void
+s_pusher_text(conn_t *c, const char *d, size_t len)
+{
+    static const char ev[] = "{\"event\":\"pusher";
+    size_t el = sizeof ev - 1;
+    if (len <= el || memcmp(d, ev, el) != 0) {
+        s_pusher_sample(d, len);
+        return;
+    }
+    const char *e = d + el;
+    size_t n = len - el;
+#define S_IS(lit) (n >= sizeof lit - 1 && memcmp(e, lit, sizeof lit - 1) == 0)
+    if (S_IS(":connection_established\"")) {
+        if (c->state == C_ESTABLISHING) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "{\"channel\":\"%s\"}", B.channel);
+            c->state = C_SUBSCRIBING;
+            s_pusher_send(c, "pusher:subscribe", sub);
+        }
+    } else if (S_IS("_internal:subscription_succeeded\"")) {
+        if (c->state == C_SUBSCRIBING)
+            s_ready(c);
+    } else if (S_IS(":ping\"")) {
+        s_pusher_send(c, "pusher:pong", "{}");
+    } else if (!S_IS(":") && !S_IS("_internal:")) {
+        s_pusher_sample(d, len);        /*  a name like "pusherX"  */
+    }
+#undef S_IS
+}
+
 /*  Inflate a compressed message into B.zout; its length or -1.  */
 static long
 s_inflate(const char *d, size_t len)
@@ -224,13 +311,12 @@ s_frames(conn_t *c)
             d = B.zout;
             len = (size_t) n;
         }
-        if (op == 1) {
+        if (op == 1 && B.pusher) {
+            s_pusher_text(c, d, len);
+        } else if (op == 1) {
             if (len > 16 && memcmp(d, "{\"type\":\"ready\"", 15) == 0) {
-                if (c->state == C_SUBSCRIBING) {
-                    c->state = C_READY;
-                    B.ready++;
-                    B.pending--;
-                }
+                if (c->state == C_SUBSCRIBING)
+                    s_ready(c);
             } else if (len > 16 && memcmp(d, "{\"type\":", 8) == 0) {
                 /*  control message: ignore  */
             } else {
@@ -274,9 +360,12 @@ s_readable(conn_t *c)
         memmove(c->buf, c->buf + hl, c->len - hl);
         c->len = (uint16_t) (c->len - hl);
         if (B.no_subscribe) {
-            c->state = C_READY;
-            B.ready++;
-            B.pending--;
+            s_ready(c);
+            s_frames(c);
+            return;
+        }
+        if (B.pusher) {
+            c->state = C_ESTABLISHING;
             s_frames(c);
             return;
         }
@@ -299,11 +388,16 @@ s_writable(conn_t *c, int i)
         s_dead(c, true);
         return;
     }
-    char req[512];
-    int n = snprintf(req, sizeof req, "GET /ws HTTP/1.1\r\nHost: %s:%d\r\n"
+    char req[512], path[160];
+    if (B.pusher)
+        snprintf(path, sizeof path, "/app/%s?protocol=7", B.pusher);
+    else
+        snprintf(path, sizeof path, "/ws");
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n%s\r\n", B.host, B.port,
+                     "Sec-WebSocket-Version: 13\r\n%s\r\n", path, B.host,
+                     B.port,
                      B.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
                      "client_max_window_bits\r\n" : "");
     if (write(c->fd, req, (size_t) n) != n) {
@@ -342,7 +436,7 @@ main(int argc, char **argv)
     B.host = "127.0.0.1";
     B.channel = "bench";
     B.inflight = 200;
-    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:Sz")) != -1) {
+    while ((opt = getopt(argc, argv, "H:p:n:s:c:i:SzP:")) != -1) {
         switch (opt) {
         case 'H': B.host = optarg; break;
         case 'p': B.port = atoi(optarg); break;
@@ -352,9 +446,11 @@ main(int argc, char **argv)
         case 'i': B.inflight = atoi(optarg); break;
         case 'S': B.no_subscribe = true; break;
         case 'z': B.deflate = true; break;
+        case 'P': B.pusher = optarg; break;
         default:
             fprintf(stderr, "usage: ws_bench -p PORT -n CONNS [-H HOST] "
-                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT] [-S] [-z]\n");
+                    "[-s SRC_PREFIX] [-c CHANNEL] [-i INFLIGHT] [-S] [-z] "
+                    "[-P KEY]\n");
             return 2;
         }
     }
