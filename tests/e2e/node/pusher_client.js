@@ -12,6 +12,7 @@ async function run(spec) {
   const pusher = new Pusher({
     appId: spec.appId, key: spec.key, secret: spec.secret,
     host: spec.host, port: String(spec.port), useTLS: false, timeout: 5000,
+    encryptionMasterKeyBase64: spec.masterKey,
   })
   const out = []
   for (const op of spec.ops) {

@@ -5,6 +5,10 @@
 // server in this process, as an application's /broadcasting/auth would
 // be; a client made with "badAuth" signs with a wrong secret instead.
 //
+// "masterKey" (base64 of 32 bytes) is the apps' encryption master key for
+// private-encrypted- channels (pusher-js's node build decrypts them
+// with the auth's shared_secret).
+//
 // Commands on stdin, one JSON object a line:
 //   {"op":"connect","name":N,"user"?:{"user_id","user_info"},"badAuth"?:true,
 //    "transport"?:"ws"}
@@ -32,7 +36,8 @@ const say = (o) => process.stdout.write(JSON.stringify(o) + "\n")
 
 function server(secret) {
   return new PusherServer({ appId: spec.appId, key: spec.key, secret,
-                            host: spec.host, port: String(spec.port) })
+                            host: spec.host, port: String(spec.port),
+                            encryptionMasterKeyBase64: spec.masterKey })
 }
 const good = server(spec.secret), bad = server(spec.secret + "-wrong")
 
