@@ -115,8 +115,8 @@ s_usage(FILE *out)
 {
     fp_responder_usage(out, "fastpush-poll",
         "FastCGI responder for fastpush polls and HTTP publishing:\n"
-        "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]"
-        "[&presence=1]\n"
+        "  GET  PREFIX/poll?channel=a&since=CURSOR[&limit=N][&wait=S]\n"
+        "       (and &presence=1: the presence channels' member lists)\n"
         "  GET  PREFIX/state?channel=c\n"
         "  POST PREFIX/publish        (X-Fastpush-Secret, or publish "
         "rights with auth on)\n"
