@@ -144,6 +144,7 @@ struct polld {
     zhashx_t *presence;         /*  "user\037channel" -> poll member
                                     (presence.c), made at the first  */
     int64_t presence_next;      /*  ... when to look for idle ones  */
+    uint64_t presence_ids;      /*  the members' connection ids  */
 };
 
 /*  route.c: find the route of a request (which it takes) and run it.  */

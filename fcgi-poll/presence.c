@@ -3,8 +3,9 @@
  *  Polls are separate requests, so a member outlives them: a user (auth
  *  on: the token's sub or REMOTE_USER; fp_access_allow refuses presence
  *  channels without one) polling a presence channel is one connection of
- *  that member in this process (runtime/presence), whose id is "p" and the
- *  hex MD5 of the user id, so every device of the user shares it.  The
+ *  that member in this process (runtime/presence), whose id is "p" and a
+ *  number of the process: every device of the user shares it (the table
+ *  is keyed by user and channel).  The
  *  first poll joins it; every poll refreshes it (a waiting long-poll
  *  holds it); presence-idle after the last one ends, the process leaves
  *  (fp_presence_leave: member_removed when it was the user's last
@@ -31,7 +32,8 @@
 
 /*  A poll member: one (user, channel) of this process.  */
 typedef struct {
-    char conn[FP_PRESENCE_CONN_MAX + 1];    /*  "p" + hex MD5 of the user  */
+    char conn[FP_PRESENCE_CONN_MAX + 1];    /*  "p" + a number of this
+                                                process  */
     char *channel;              /*  owned  */
     bool joined;                /*  the join was sent and not refused  */
     uint32_t holders;           /*  polls holding it (answered or not)  */
@@ -80,10 +82,9 @@ s_member(polld_t *d, const char *user, const char *channel)
     char *key = s_key(user, channel);
     s_member_t *m = zhashx_lookup(d->presence, key);
     if (!m && zhashx_size(d->presence) < (size_t) d->conf.max_presence) {
-        char md5[FP_PUSHER_MD5_HEX];
-        fp_pusher_md5_hex(user, strlen(user), md5);
         m = fp_calloc(1, sizeof *m);
-        snprintf(m->conn, sizeof m->conn, "p%s", md5);
+        snprintf(m->conn, sizeof m->conn, "p%llu",
+                 (unsigned long long) ++d->presence_ids);
         m->channel = fp_strdup(channel);
         zhashx_insert(d->presence, key, m);
     }
@@ -160,7 +161,7 @@ polld_presence_poll(polld_req_t *r, bool want_list)
             m->joined = ps->join = true;
             d->stats.presence_joined++;
             ps->hreq = fp_presence_join(pres, m->conn, m->channel, p->user,
-                                        p->user_info, s_reply, ps);
+                                        p->user_info, 0, s_reply, ps);
         } else if (want_list) {
             ps->hreq = fp_presence_members(pres, m->channel, s_reply, ps);
         }
@@ -178,6 +179,9 @@ polld_presence_release(polld_req_t *r)
     int64_t now = fp_clock_ms();
     for (size_t i = 0; i < r->npslots; i++) {
         polld_pslot_t *ps = &r->pslots[i];
+        if (ps->hreq && ps->join)
+            ps->m->joined = false;  /*  its answer is lost: join again at
+                                        the next poll (a join is idempotent)  */
         fp_hub_cancel(fp_responder_hub(r->d->app), &ps->hreq);
         ps->m->holders--;
         ps->m->last_seen = now;
@@ -225,10 +229,11 @@ polld_presence_expire(polld_t *d, int64_t now)
         if (m->holders > 0 ||
             (m->joined && now - m->last_seen < (int64_t) d->conf.presence_idle))
             continue;
-        if (m->joined) {
-            fp_presence_leave(pres, m->conn, m->channel);
+        /*  also one whose join's answer was lost (the broker may have
+         *  it): unknown pairs are ignored  */
+        fp_presence_leave(pres, m->conn, m->channel);
+        if (m->joined)
             d->stats.presence_idle++;
-        }
         zhashx_delete(d->presence, k);
     }
     zlistx_destroy(&keys);

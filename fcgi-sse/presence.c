@@ -45,7 +45,7 @@ ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels)
         sp->stream = s;
         sp->channel = fp_strdup(channels->items[i]);
         sp->join = fp_presence_join(pres, s->conn_id, sp->channel, p->user,
-                                    p->user_info, s_reply, sp);
+                                    p->user_info, 0, s_reply, sp);
     }
 }
 

@@ -14,6 +14,7 @@
 typedef struct {
     char *conn, *channel, *user_id;     /*  owned  */
     json_t *info;                       /*  owned user_info, or NULL  */
+    int64_t max_members;                /*  the join's bound, 0 = none  */
 } rec_t;
 
 struct fp_presence {
@@ -89,13 +90,16 @@ s_send_join(fp_presence_t *p, const rec_t *r, fp_hub_reply_fn *cb, void *arg)
     json_object_set_new(body, "user_id", json_string(r->user_id));
     if (r->info)
         json_object_set(body, "user_info", r->info);
+    if (r->max_members > 0)
+        json_object_set_new(body, "max_members",
+                            json_integer((json_int_t) r->max_members));
     return fp_hub_request(p->hub, "PRESENCE", body, cb, arg);
 }
 
 fp_hub_req_t *
 fp_presence_join(fp_presence_t *p, const char *conn, const char *channel,
                  const char *user_id, const char *user_info,
-                 fp_hub_reply_fn *cb, void *arg)
+                 int64_t max_members, fp_hub_reply_fn *cb, void *arg)
 {
     char key[FP_PRESENCE_CONN_MAX + FP_CHANNEL_MAX + 2];
     s_key(conn, channel, key, sizeof key);
@@ -107,6 +111,7 @@ fp_presence_join(fp_presence_t *p, const char *conn, const char *channel,
         r->user_id = fp_strdup(user_id);
         r->info = user_info ? json_loads(user_info, JSON_DECODE_ANY, NULL)
                             : NULL;
+        r->max_members = max_members;
         zhashx_insert(p->recs, key, r);
     }
     return s_send_join(p, r, cb, arg);

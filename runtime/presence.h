@@ -35,15 +35,17 @@ fp_presence_t *fp_presence_new(fp_hub_t *hub, const char *transport,
 void fp_presence_destroy(fp_presence_t **p_p);
 
 /*  The connection conn (1 to 64 of A-Z a-z 0-9 . _ -) of user_id joins
- *  channel; user_info is compact JSON or NULL.  The broker's reply goes to
+ *  channel; user_info is compact JSON or NULL; max_members (0: none)
+ *  lowers the broker's presence-max-members for this join (a Pusher
+ *  app's max-presence-members).  The broker's reply goes to
  *  cb (META {"members","count","added","seq"}, or the error); the handle
  *  is fp_hub_request's (fp_hub_cancel it if the connection goes first).
  *  The join is remembered, and sent again after a broker restart, until
  *  fp_presence_leave; a refused join must be left too.  */
 fp_hub_req_t *fp_presence_join(fp_presence_t *p, const char *conn,
                                const char *channel, const char *user_id,
-                               const char *user_info, fp_hub_reply_fn *cb,
-                               void *arg);
+                               const char *user_info, int64_t max_members,
+                               fp_hub_reply_fn *cb, void *arg);
 
 /*  The connection leaves channel (no reply wanted); unknown pairs are
  *  ignored.  */

@@ -8,6 +8,11 @@
  *  until the channel is left (unsubscribe) or the connection closes, and
  *  a refused join is left at once.  The connection's presence id is its
  *  worker number (c->id), unique in the process.
+ *
+ *  The callback may end the connection or leave channels (its sends can
+ *  cut a slow consumer, a refusal drops the channel): an accepted join
+ *  is not touched after its callback, a refused one is unlinked and left
+ *  before it and freed after it.
  */
 #include "wsb.h"
 #include "mem.h"
@@ -40,9 +45,9 @@ s_find(const wsb_conn_t *c, const char *channel)
     return NULL;
 }
 
-/*  Unlink p, tell the broker, cancel its join, free it.  */
+/*  Unlink p, tell the broker, cancel its join (p stays allocated).  */
 static void
-s_leave(wsb_pres_t *p)
+s_unlink(wsb_pres_t *p)
 {
     wsb_conn_t *c = p->c;
     char id[FP_PRESENCE_CONN_MAX];
@@ -55,27 +60,43 @@ s_leave(wsb_pres_t *p)
     fp_hub_cancel(c->w->hub, &p->req);
     s_conn_id(c, id);
     fp_presence_leave(c->w->presence, id, p->channel);
+}
+
+static void
+s_free(wsb_pres_t *p)
+{
     free(p->tag);
     free(p->channel);
     free(p);
 }
 
 static void
+s_leave(wsb_pres_t *p)
+{
+    s_unlink(p);
+    s_free(p);
+}
+
+static void
 s_reply(void *arg, bool ok, json_t *meta, fp_event_t **events, size_t n)
 {
-    wsb_pres_t *p = arg;        /*  alive: leaving cancels  */
+    wsb_pres_t *p = arg;        /*  alive: leaving cancels the reply  */
     (void) events;
     (void) n;
     p->req = NULL;
-    p->cb(p->c, p->channel, ok, meta, p->tag);
-    if (!ok)
-        s_leave(p);
+    if (ok) {
+        p->cb(p->c, p->channel, true, meta, p->tag);
+        return;                 /*  p may be gone  */
+    }
+    s_unlink(p);
+    p->cb(p->c, p->channel, false, meta, p->tag);
+    s_free(p);
 }
 
 void
 wsb_presence_join(wsb_conn_t *c, const char *channel, const char *user_id,
-                  const char *user_info, wsb_presence_fn *cb,
-                  const char *tag)
+                  const char *user_info, int64_t max_members,
+                  wsb_presence_fn *cb, const char *tag)
 {
     char id[FP_PRESENCE_CONN_MAX];
     wsb_pres_t *p = fp_calloc(1, sizeof *p);
@@ -88,7 +109,16 @@ wsb_presence_join(wsb_conn_t *c, const char *channel, const char *user_id,
     c->pres = p;
     s_conn_id(c, id);
     p->req = fp_presence_join(c->w->presence, id, channel, user_id,
-                              user_info, s_reply, p);
+                              user_info, max_members, s_reply, p);
+}
+
+int
+wsb_presence_pending(const wsb_conn_t *c)
+{
+    int n = 0;
+    for (const wsb_pres_t *p = c->pres; p; p = p->next)
+        n += p->req != NULL;
+    return n;
 }
 
 bool

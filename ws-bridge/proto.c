@@ -91,9 +91,9 @@ s_joined(wsb_conn_t *c, const char *channel, bool ok, json_t *meta,
         const char *code = json_string_value(json_object_get(meta, "error"));
         const char *msg = json_string_value(json_object_get(meta,
                                                             "message"));
-        wsb_sub_drop(c, channel);
         wsb_out_error(c, code ? code : "presence_failed", msg ? msg
                       : "the broker refused the presence join", ref);
+        wsb_sub_drop(c, channel);
         return;
     }
     fp_buf_t b;
@@ -121,8 +121,8 @@ s_presence_join(wsb_conn_t *c, const char *const *chans, size_t n,
     const fp_principal_t *p = c->client ? &c->client->p : NULL;
     for (size_t i = 0; i < n; i++)
         if (fp_channel_presence(chans[i]) && p && p->user)
-            wsb_presence_join(c, chans[i], p->user, p->user_info, s_joined,
-                              ref);
+            wsb_presence_join(c, chans[i], p->user, p->user_info, 0,
+                              s_joined, ref);
 }
 
 static void

@@ -150,15 +150,15 @@ s_joined(wsb_conn_t *c, const char *channel, bool ok, json_t *meta,
     if (at)
         fp_cursor_format(hs.epoch, (uint64_t) json_integer_value(seq),
                          cursor);
-    wsb_sub_add_pusher(c, channel, at ? cursor : NULL,
-                       fp_pusher_presence_data(json_object_get(meta,
-                                                               "members")));
+    if (!wsb_sub_add_pusher(c, channel, at ? cursor : NULL,
+                            fp_pusher_presence_data(json_object_get(
+                                meta, "members"))))
+        wsb_presence_leave(c, channel);     /*  refused: no ghost member  */
 }
 
 /*  A presence channel's member from channel_data {"user_id","user_info"}
- *  (the id a string or an integer): joins; false with the refusal
- *  sent.  */
-static bool
+ *  (the id a string or an integer) joins, or the refusal is sent.  */
+static void
 s_presence(wsb_conn_t *c, const char *chan, const char *channel_data)
 {
     char err[FP_ERR_LEN], id[32];
@@ -174,14 +174,20 @@ s_presence(wsb_conn_t *c, const char *chan, const char *channel_data)
         wsb_out_sub_error(c, chan, "InvalidChannelData", "channel_data must "
                           "be a JSON object with a user_id", 400, NULL);
         json_decref(d);
-        return false;
+        return;
+    }
+    if (c->nchans + wsb_presence_pending(c) >= c->w->conf->max_channels) {
+        wsb_out_sub_error(c, chan, "limit_exceeded", "too many channels on "
+                          "this connection (max-channels)", 400, NULL);
+        json_decref(d);
+        return;
     }
     json_t *info = json_object_get(d, "user_info");
     char *itext = info ? fp_json_dump(info, NULL) : NULL;
-    wsb_presence_join(c, chan, user, itext, s_joined, NULL);
+    wsb_presence_join(c, chan, user, itext, c->papp->max_presence_members,
+                      s_joined, NULL);
     free(itext);
     json_decref(d);
-    return true;
 }
 
 /*  The optional "since" of a subscribe (a fastpush extension: resume from

@@ -324,18 +324,19 @@ wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
     s_add(c, chans, n, since, ref);
 }
 
-void
+bool
 wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
                    json_t *presence)
 {
     wsb_sub_t *s = s_add(c, &chan, 1, since, NULL);
     if (!s) {
         json_decref(presence);
-        return;
+        return false;
     }
     s->presence = presence;
     if (presence)
         s_pusher_ready(s);      /*  from the list's seq: nothing is lost  */
+    return true;
 }
 
 bool

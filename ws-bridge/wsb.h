@@ -425,12 +425,17 @@ void wsb_pusher_message(wsb_conn_t *c, const char *text, size_t len);
 typedef void (wsb_presence_fn)(wsb_conn_t *c, const char *channel, bool ok,
                                json_t *meta, const char *tag);
 
-/*  Join c's user user_id (user_info: compact JSON or NULL) to channel;
- *  tag (copied, may be NULL) comes back to cb.  A refused join is left
- *  after cb.  */
+/*  Join c's user user_id (user_info: compact JSON or NULL) to channel,
+ *  max_members (0: the broker's) bounding it; tag (copied, may be NULL)
+ *  comes back to cb.  A refused join is left before cb (cb may leave or
+ *  drop anything).  */
 void wsb_presence_join(wsb_conn_t *c, const char *channel,
                        const char *user_id, const char *user_info,
-                       wsb_presence_fn *cb, const char *tag);
+                       int64_t max_members, wsb_presence_fn *cb,
+                       const char *tag);
+
+/*  Joins of c the broker has not answered yet.  */
+int wsb_presence_pending(const wsb_conn_t *c);
 
 /*  True if c joined (or is joining) channel.  */
 bool wsb_presence_has(const wsb_conn_t *c, const char *channel);
@@ -448,9 +453,9 @@ void wsb_sub_add(wsb_conn_t *c, const char *const *chans, size_t n,
 
 /*  Subscribe a Pusher client to one channel (the fastpush name) from a
  *  cursor (NULL: now).  presence (stolen, NULL for none) is the data of
- *  its pusher_internal:subscription_succeeded; refusals go out as
- *  pusher:subscription_error.  */
-void wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
+ *  its pusher_internal:subscription_succeeded; a refusal goes out as
+ *  pusher:subscription_error (false).  */
+bool wsb_sub_add_pusher(wsb_conn_t *c, const char *chan, const char *since,
                         json_t *presence);
 
 /*  True if c is subscribed to chan.  */

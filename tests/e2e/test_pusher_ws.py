@@ -29,6 +29,8 @@ web server:
 node and the npm modules pusher-js and pusher must be installed
 (make deps): a missing one fails the test."""
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -397,8 +399,84 @@ def check_reconnect(f, pj, restart):
          f"{L}: the members are back; the killed process's expiry removed none", (mem, gone))
 
 
+APP2 = ("2002", "key-2002", "secret-of-app-2002")     # max-presence-members=1
+
+
 def apps_file(env):
-    return write(env.path("pusher-apps"), f"{ID} {KEY} {SECRET} client-events\n")
+    return write(env.path("pusher-apps"), f"{ID} {KEY} {SECRET} client-events\n"
+                 f"{' '.join(APP2)} max-presence-members=1\n")
+
+
+def raw_pusher(port, key=KEY):
+    """A raw Pusher connection: (WS, socket_id)."""
+    c = WS.open(port)
+    c.handshake(f"/app/{key}?protocol=7", {}, [])
+    hello = c.recv_json(5)
+    return c, json.loads(hello["data"])["socket_id"]
+
+
+def presence_sub(c, sid, secret, key, ch, user):
+    cdata = json.dumps({"user_id": user})
+    sig = hmac.new(secret.encode(), f"{sid}:{ch}:{cdata}".encode(), hashlib.sha256).hexdigest()
+    c.send_json({"event": "pusher:subscribe", "data": {"channel": ch, "auth": f"{key}:{sig}",
+                                                       "channel_data": cdata}})
+    return c.recv_json(5)
+
+
+def check_limits(f, nat_port, tok, tok3):
+    """Refused presence joins: the app's max-presence-members, the
+    connection's max-channels (8 here), the broker's presence-max-members
+    for a native client; none leaves a member behind, every connection
+    goes on."""
+    L = f.label
+    aid, akey, asec = APP2
+    ch = "presence-small"
+    c1, s1 = raw_pusher(f.ws_port, akey)
+    c2, s2 = raw_pusher(f.ws_port, akey)
+    ok1 = presence_sub(c1, s1, asec, akey, ch, "first")
+    no2 = presence_sub(c2, s2, asec, akey, ch, "second")
+    t.ok(ok1 and ok1["event"] == "pusher_internal:subscription_succeeded" and
+         no2 and no2["event"] == "pusher:subscription_error" and
+         no2["data"]["type"] == "presence_full",
+         f"{L}: the app's max-presence-members=1: a second user is refused presence_full",
+         [ok1, no2])
+    st, m, _ = f.broker.request("PRESENCE", {"op": "members", "channel": f"{aid}:{ch}"})
+    t.eq(sorted(u["user_id"] for u in m.get("members", [])), ["first"],
+         f"{L}: ... and is no member")
+    c2.send_json({"event": "pusher:ping", "data": {}})
+    t.eq((c2.recv_json(5) or {}).get("event"), "pusher:pong", f"{L}: ... and stays connected")
+    c3, s3 = raw_pusher(f.ws_port)
+    for i in range(8):
+        c3.send_json({"event": "pusher:subscribe", "data": {"channel": f"pub{i}"}})
+        c3.recv_json(5)
+    full = presence_sub(c3, s3, SECRET, KEY, "presence-room", "ghost")
+    st, m, _ = f.broker.request("PRESENCE", {"op": "members", "channel": f"{ID}:presence-room"})
+    t.ok(full and full["data"].get("type") == "limit_exceeded" and
+         "ghost" not in [u["user_id"] for u in m.get("members", [])],
+         f"{L}: a presence subscribe past max-channels is refused before joining: no ghost "
+         "member", (full, m))
+    for c in (c1, c2, c3):
+        c.close()
+    # the broker's presence-max-members (3): u1, u2, a native u11, then u10
+    n3 = WS.open(nat_port)
+    n3.handshake("/ws", {}, ["fastpush.v1", "bearer." + tok3])
+    n3.send_json({"type": "subscribe", "channels": [f"{ID}:presence-room"], "ref": 6})
+    third = n3.collect_json(lambda m: m.get("type") in ("presence", "error") or "_close" in m, 5)
+    t.ok(third and third[-1].get("type") == "presence" and third[-1]["count"] == 3,
+         f"{L}: a native client is the third member", third)
+    n = WS.open(nat_port)
+    n.handshake("/ws", {}, ["fastpush.v1", "bearer." + tok])
+    n.send_json({"type": "subscribe", "channels": [f"{ID}:presence-room"], "ref": 7})
+    msgs = n.collect_json(lambda m: m.get("type") == "error" or "_close" in m, 5)
+    err = next((m for m in msgs if m.get("type") == "error"), None)
+    n.send_json({"type": "ping", "ref": 8})
+    pong = n.collect_json(lambda m: m.get("type") == "pong" or "_close" in m, 5)
+    t.ok(err and err.get("error") == "presence_full" and err.get("ref") == 7 and
+         pong and pong[-1].get("type") == "pong",
+         f"{L}: a native client refused presence_full (the broker's presence-max-members): an "
+         "error with its ref, and the connection (and its worker) go on", msgs + pong)
+    n.close()
+    n3.close()
 
 
 class PusherStack(Stack):
@@ -448,9 +526,11 @@ def check_conf(env):
 
 
 def run_direct(env):
-    b = env.broker("broker", presence_timeout="3s", max_event_bytes="1m")
+    b = env.broker("broker", presence_timeout="3s", max_event_bytes="1m",
+                   presence_max_members=3)
     apps = apps_file(env)
-    opts = dict(pusher_apps=apps, pusher_activity_timeout="1s", presence_beat="1s")
+    opts = dict(pusher_apps=apps, pusher_activity_timeout="1s", presence_beat="1s",
+                max_channels=8)
     w = start_ws(env, "ws", b, **opts)
     f = Front("direct", w.port, b)
     check_wire(f)
@@ -462,6 +542,8 @@ def run_direct(env):
         keys, tok = token(env)
         nat = start_ws(env, "ws-native", b, auth="on", jwt_key=keys.hs_path, presence_beat="1s")
         check_cross(f, pj, ch, nat.port, tok)
+        check_limits(f, nat.port, keys.hs256(sub="u10", subscribe=[f"{ID}:*"]),
+                     keys.hs256(sub="u11", subscribe=[f"{ID}:*"]))
         check_ping(f, pj)
 
         def restart():
