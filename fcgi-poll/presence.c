@@ -223,12 +223,14 @@ polld_presence_expire(polld_t *d, int64_t now)
         return;
     d->presence_next = now + 250;       /*  a walk over the table  */
     fp_presence_t *pres = fp_responder_presence(d->app);
-    zlistx_t *keys = zhashx_keys(d->presence);
+    zlistx_t *keys = zlistx_new();      /*  the expired ones' (borrowed)  */
+    for (s_member_t *m = zhashx_first(d->presence); m;
+         m = zhashx_next(d->presence))
+        if (m->holders == 0 && (!m->joined || now - m->last_seen >=
+                                (int64_t) d->conf.presence_idle))
+            zlistx_add_end(keys, (void *) zhashx_cursor(d->presence));
     for (const char *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
         s_member_t *m = zhashx_lookup(d->presence, k);
-        if (m->holders > 0 ||
-            (m->joined && now - m->last_seen < (int64_t) d->conf.presence_idle))
-            continue;
         /*  also one whose join's answer was lost (the broker may have
          *  it): unknown pairs are ignored  */
         fp_presence_leave(pres, m->conn, m->channel);
