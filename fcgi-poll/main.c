@@ -75,6 +75,9 @@ static const fp_conf_opt_t s_opts[] = {
     { "max-presence", FP_CONF_INT, &s_conf.max_presence, 1, 10000000, NULL,
       "presence members (user and channel) of polls kept at once; a new "
       "one past it gets 503 (100000)" },
+    { "max-presence-user", FP_CONF_INT, &s_conf.max_presence_user, 1,
+      100000, NULL, "presence channels one user may be a member of through "
+      "this process's polls; a new one past it gets 429 (64)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-sse and fastpush-ws: "
       "docs/security.md" },
@@ -108,6 +111,7 @@ s_defaults(void)
     s_conf.pusher_max_skew = 600000;
     s_conf.presence_idle = 30000;
     s_conf.max_presence = 100000;
+    s_conf.max_presence_user = 64;
 }
 
 static void

@@ -66,6 +66,7 @@ typedef struct {
     uint64_t pusher_max_skew;   /*  auth_timestamp off by at most (ms)  */
     uint64_t presence_idle;     /*  a poll member leaves after (ms)  */
     int64_t max_presence;       /*  poll members (user, channel) kept  */
+    int64_t max_presence_user;  /*  ... of one user  */
 } polld_conf_t;
 
 typedef struct {
@@ -145,6 +146,7 @@ struct polld {
                                     (presence.c), made at the first  */
     int64_t presence_next;      /*  ... when to look for idle ones  */
     uint64_t presence_ids;      /*  the members' connection ids  */
+    zhashx_t *presence_users;   /*  user -> its members (a uintptr_t)  */
 };
 
 /*  route.c: find the route of a request (which it takes) and run it.  */

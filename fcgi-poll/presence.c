@@ -35,6 +35,7 @@ typedef struct {
     char conn[FP_PRESENCE_CONN_MAX + 1];    /*  "p" + a number of this
                                                 process  */
     char *channel;              /*  owned  */
+    char *user;                 /*  owned  */
     bool joined;                /*  the join was sent and not refused  */
     uint32_t holders;           /*  polls holding it (answered or not)  */
     int64_t last_seen;          /*  when the last of them came or went  */
@@ -55,6 +56,7 @@ s_member_free(void **item)
     s_member_t *m = *item;
     if (m) {
         free(m->channel);
+        free(m->user);
         free(m);
         *item = NULL;
     }
@@ -70,22 +72,47 @@ s_key(const char *user, const char *channel)
     return key;
 }
 
-/*  The member of (user, channel), made when new; NULL when the table is
- *  full (max-presence).  */
+/*  How many members user has (n > 0: add one; n < 0: take one away).  */
+static uintptr_t
+s_user_count(polld_t *d, const char *user, int n)
+{
+    uintptr_t k = (uintptr_t) zhashx_lookup(d->presence_users, user);
+    if (n == 0)
+        return k;
+    k = n > 0 ? k + 1 : k - 1;
+    if (k)
+        zhashx_update(d->presence_users, user, (void *) k);
+    else
+        zhashx_delete(d->presence_users, user);
+    return k;
+}
+
+/*  The member of (user, channel), made when new; NULL with the HTTP
+ *  status in *st when the user has max-presence-user members (429) or
+ *  the table is full (max-presence: 503).  */
 static s_member_t *
-s_member(polld_t *d, const char *user, const char *channel)
+s_member(polld_t *d, const char *user, const char *channel, int *st)
 {
     if (!d->presence) {
         d->presence = zhashx_new();
         zhashx_set_destructor(d->presence, s_member_free);
+        d->presence_users = zhashx_new();   /*  values are counts  */
     }
     char *key = s_key(user, channel);
     s_member_t *m = zhashx_lookup(d->presence, key);
-    if (!m && zhashx_size(d->presence) < (size_t) d->conf.max_presence) {
+    *st = 0;
+    if (!m && s_user_count(d, user, 0) >=
+        (uintptr_t) d->conf.max_presence_user)
+        *st = 429;
+    else if (!m && zhashx_size(d->presence) >= (size_t) d->conf.max_presence)
+        *st = 503;
+    else if (!m) {
         m = fp_calloc(1, sizeof *m);
         snprintf(m->conn, sizeof m->conn, "p%llu",
                  (unsigned long long) ++d->presence_ids);
         m->channel = fp_strdup(channel);
+        m->user = fp_strdup(user);
+        s_user_count(d, user, 1);
         zhashx_insert(d->presence, key, m);
     }
     free(key);
@@ -143,13 +170,20 @@ polld_presence_poll(polld_req_t *r, bool want_list)
         const char *ch = r->channels.items[i];
         if (!fp_channel_presence(ch))
             continue;
-        s_member_t *m = s_member(d, p->user, ch);
+        int st;
+        s_member_t *m = s_member(d, p->user, ch, &st);
         if (!m) {
             char msg[FP_ERR_LEN];
-            snprintf(msg, sizeof msg, "this responder keeps at most %lld "
-                     "presence members of polls (max-presence); poll again "
-                     "later", (long long) d->conf.max_presence);
-            polld_error(r, 503, "too_many_members", msg);
+            if (st == 503)
+                snprintf(msg, sizeof msg, "this responder keeps at most "
+                         "%lld presence members of polls (max-presence); "
+                         "poll again later", (long long) d->conf.max_presence);
+            else
+                snprintf(msg, sizeof msg, "a user may be on at most %lld "
+                         "presence channels here (max-presence-user)",
+                         (long long) d->conf.max_presence_user);
+            polld_error(r, st, st == 503 ? "too_many_members"
+                        : "limit_exceeded", msg);
             return -1;
         }
         polld_pslot_t *ps = &r->pslots[r->npslots++];
@@ -236,6 +270,7 @@ polld_presence_expire(polld_t *d, int64_t now)
         fp_presence_leave(pres, m->conn, m->channel);
         if (m->joined)
             d->stats.presence_idle++;
+        s_user_count(d, m->user, -1);
         zhashx_delete(d->presence, k);
     }
     zlistx_destroy(&keys);
@@ -245,4 +280,5 @@ void
 polld_presence_free(polld_t *d)
 {
     zhashx_destroy(&d->presence);
+    zhashx_destroy(&d->presence_users);
 }

@@ -89,7 +89,8 @@ with Env(t) as env:
     auth = {"auth": "on", "jwt_key": keys.hs_path, "presence_beat": "500ms"}
     st = Stack(env, "lighttpd", broker={"presence_timeout": "3s", "presence_max_members": 4},
                sse=dict(auth, heartbeat="1s"),
-               poll=dict(auth, presence_idle=f"{IDLE:g}s", max_presence=5, max_wait="10s"))
+               poll=dict(auth, presence_idle=f"{IDLE:g}s", max_presence=5, max_presence_user=2,
+                         max_wait="10s"))
     b = st.broker
 
     alice = Poller(st, keys, "alice", {"name": "Alice"})
@@ -168,6 +169,10 @@ with Env(t) as env:
     s, j = two.poll(ch="presence-two")
     t.ok(s == 200 and ids(plist(j, "presence-two")) == ["alice"],
          "alice on a second presence channel: the fifth poll member", (s, j))
+    s, j = poll(st, two.tok, ch="presence-three")
+    t.ok(s == 429 and j and j.get("error") == "limit_exceeded"
+         and "max-presence-user" in j.get("message", ""),
+         "alice on a third presence channel, over max-presence-user 2: 429", (s, j))
     s, j = poll(st, bob.tok, ch="presence-two")
     t.ok(s == 503 and j and j.get("error") == "too_many_members"
          and "max-presence" in j.get("message", ""),
