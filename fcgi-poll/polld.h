@@ -238,6 +238,11 @@ int polld_pusher_load(polld_t *d, polld_conf_t *conf, char *err);
 /*  pusher_events.c: POST events / batch_events (batch), everything
  *  validated before anything is published.  */
 void polld_pusher_events(polld_req_t *r, fp_fcgi_req_t *req, bool batch);
+
+/*  terminateUserConnections: POST .../users/UID/terminate_connections
+ *  (user_id is len bytes of the path): publish FP_PUSHER_TERMINATE_TYPE on
+ *  the user's channel; 200 {} once the broker has it.  */
+void polld_pusher_terminate(polld_req_t *r, const char *user_id, size_t len);
 /*  pusher_channels.c: GET channels, channels/NAME, channels/NAME/users
  *  (rest: what follows "channels", "" or "/NAME" or "/NAME/users").  */
 void polld_pusher_channels(polld_req_t *r, fp_fcgi_req_t *req,

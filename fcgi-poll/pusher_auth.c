@@ -3,6 +3,7 @@
  *    POST PUSHER-PATH/apps/ID/events           (pusher_events.c)
  *    POST PUSHER-PATH/apps/ID/batch_events
  *    GET  PUSHER-PATH/apps/ID/channels[/NAME[/users]]  (pusher_channels.c)
+ *    POST PUSHER-PATH/apps/ID/users/UID/terminate_connections
  *
  *  every one signed as Pusher signs them: the query carries auth_key,
  *  auth_timestamp, auth_version=1.0, body_md5 (hex MD5 of the body, when
@@ -35,7 +36,7 @@
 
 /*  The handler of REST ("events", "channels/x"...), or -1 (404); *post
  *  says which method it answers.  */
-enum { S_EVENTS, S_BATCH, S_CHANNELS };
+enum { S_EVENTS, S_BATCH, S_CHANNELS, S_TERMINATE };
 
 static int
 s_which(const char *rest, bool *post)
@@ -45,6 +46,11 @@ s_which(const char *rest, bool *post)
         return S_EVENTS;
     if (strcmp(rest, "batch_events") == 0)
         return S_BATCH;
+    const char *t = "/terminate_connections";
+    size_t rl = strlen(rest), tl = strlen(t);
+    if (strncmp(rest, "users/", 6) == 0 && rl > 6 + tl &&
+        strcmp(rest + rl - tl, t) == 0 && !memchr(rest + 6, '/', rl - 6 - tl))
+        return S_TERMINATE;
     *post = false;
     if (strncmp(rest, "channels", 8) == 0 &&
         (rest[8] == '\0' || rest[8] == '/'))
@@ -227,8 +233,8 @@ polld_pusher_route(polld_req_t *r, fp_fcgi_req_t *req)
 
     if (h < 0)
         polld_error(r, 404, "not_found", "the Pusher API has /apps/ID/"
-                    "events, batch_events, channels, channels/NAME and "
-                    "channels/NAME/users");
+                    "events, batch_events, channels, channels/NAME, "
+                    "channels/NAME/users and users/ID/terminate_connections");
     else if (strcmp(method ? method : "", post ? "POST" : "GET") != 0)
         polld_error(r, 405, "method_not_allowed", post ? "POST it"
                     : "this route answers GET");
@@ -242,6 +248,9 @@ polld_pusher_route(polld_req_t *r, fp_fcgi_req_t *req)
         r->app = app;
         if (h == S_CHANNELS)
             polld_pusher_channels(r, req, slash + 1 + 8);
+        else if (h == S_TERMINATE)
+            polld_pusher_terminate(r, slash + 1 + 6, strlen(slash + 1 + 6) -
+                                   strlen("/terminate_connections"));
         else
             polld_pusher_events(r, req, h == S_BATCH);
     }

@@ -56,8 +56,10 @@ s_list(polld_req_t *r, json_t **metas, size_t n, const json_t *failed)
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"channels\":{");
     for (int i = 1; i < r->channels.count; i++) {
+        char nbuf[FP_PUSHER_NAME_MAX + 1];
         fp_buf_adds(&b, i > 1 ? "," : "");
-        fp_json_append_str(&b, fp_pusher_name(r->app, r->channels.items[i]));
+        fp_json_append_str(&b, fp_pusher_name(r->app, r->channels.items[i],
+                                              nbuf));
         if (metas)
             fp_buf_addf(&b, ":{\"user_count\":%zu}", json_array_size(
                 json_object_get(metas[i - 1], "members")));
@@ -97,7 +99,8 @@ s_on_stats(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     for (size_t i = 0; i < json_array_size(top); i++) {
         json_t *c = json_array_get(top, i);
         const char *name = json_string_value(json_object_get(c, "channel"));
-        if (!name || !fp_pusher_name(r->app, name) ||
+        char nbuf[FP_PUSHER_NAME_MAX + 1];
+        if (!name || !fp_pusher_name(r->app, name, nbuf) ||
             json_integer_value(json_object_get(c, "subscribers")) < 1)
             continue;
         if (r->pusher_one ? strcmp(name, want) == 0

@@ -5,6 +5,9 @@
  *         "socket_id": "1.2"?, "info": "..."?}
  *    POST .../apps/ID/batch_events
  *        {"batch": [{"name", "data", "channel", "socket_id"?}, ...]}
+ *    POST .../apps/ID/users/UID/terminate_connections
+ *        {} (an event FP_PUSHER_TERMINATE_TYPE on the user's channel,
+ *        which ends the user's signed-in fastpush-ws connections)
  *
  *  Each (event, channel) is published to the broker on the fastpush
  *  channel "ID:C" (fp_pusher_channel) with the type fp_pusher_type_encode(N)
@@ -209,6 +212,28 @@ s_events(polld_req_t *r, const json_t *body, bool batch, json_t *pubs,
             return st;
     }
     return 0;
+}
+
+void
+polld_pusher_terminate(polld_req_t *r, const char *user_id, size_t len)
+{
+    char err[FP_ERR_LEN], chan[FP_CHANNEL_MAX + 1], uid[FP_CHANNEL_MAX + 1];
+    if (len >= sizeof uid) {
+        polld_error(r, 400, "bad_request", "Invalid user id: too long");
+        return;
+    }
+    memcpy(uid, user_id, len);
+    uid[len] = '\0';
+    if (fp_pusher_user_channel(r->app, uid, chan, err) < 0) {
+        polld_error(r, 400, "bad_request", err);
+        return;
+    }
+    json_t *pubs = json_pack("[{s:s, s:s, s:{}}]", "channel", chan, "event",
+                             FP_PUSHER_TERMINATE_TYPE, "data");
+    r->pusher_batch = false;
+    r->nevents = 1;
+    polld_fan_send(r, "PUBLISH", pubs, s_done);
+    json_decref(pubs);
 }
 
 void

@@ -182,6 +182,8 @@ s_has_prefix(const char *s, const char *prefix)
 fp_pusher_kind_t
 fp_pusher_kind(const char *name)
 {
+    if (s_has_prefix(name, FP_PUSHER_USER_PREFIX))
+        return FP_PUSHER_USER;
     if (s_has_prefix(name, "private-encrypted-"))
         return FP_PUSHER_ENCRYPTED;
     if (s_has_prefix(name, "private-"))
@@ -195,7 +197,18 @@ int
 fp_pusher_channel(const fp_pusher_app_t *app, const char *name, size_t len,
                   char *out, char *err)
 {
-    size_t idl = strlen(app->id);
+    size_t idl = strlen(app->id), ul = strlen(FP_PUSHER_USER_PREFIX);
+    if (len > ul && strncmp(name, FP_PUSHER_USER_PREFIX, ul) == 0) {
+        /*  a user's channel: "ID:~user-UID", out of Pusher names' reach  */
+        char uid[FP_PUSHER_NAME_MAX + 1];
+        if (len - ul > FP_PUSHER_NAME_MAX - 6) {
+            snprintf(err, FP_ERR_LEN, "Invalid user id: too long");
+            return -1;
+        }
+        memcpy(uid, name + ul, len - ul);
+        uid[len - ul] = '\0';
+        return fp_pusher_user_channel(app, uid, out, err);
+    }
     if (len == 0 || len > FP_PUSHER_NAME_MAX) {
         snprintf(err, FP_ERR_LEN, "Invalid channel name: 1 to %d characters",
                  FP_PUSHER_NAME_MAX);
@@ -222,14 +235,42 @@ fp_pusher_channel(const fp_pusher_app_t *app, const char *name, size_t len,
     return 0;
 }
 
+int
+fp_pusher_user_channel(const fp_pusher_app_t *app, const char *user_id,
+                       char *out, char *err)
+{
+    size_t n = strlen(user_id);
+    if (n == 0 || strlen(app->id) + 7 + n > FP_CHANNEL_MAX) {
+        snprintf(err, FP_ERR_LEN, "Invalid user id: 1 to %zu characters",
+                 FP_CHANNEL_MAX > strlen(app->id) + 7
+                 ? FP_CHANNEL_MAX - strlen(app->id) - 7 : 0);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (user_id[i] == ':' || user_id[i] == '~' ||
+            !fp_channel_valid(user_id + i, 1)) {
+            snprintf(err, FP_ERR_LEN, "Invalid user id: characters A-Z a-z "
+                     "0-9 _ - = @ . + only");
+            return -1;
+        }
+    snprintf(out, FP_CHANNEL_MAX + 1, "%s:~user-%s", app->id, user_id);
+    return 0;
+}
+
 const char *
-fp_pusher_name(const fp_pusher_app_t *app, const char *channel)
+fp_pusher_name(const fp_pusher_app_t *app, const char *channel,
+               char buf[FP_PUSHER_NAME_MAX + 1])
 {
     size_t idl = strlen(app->id);
     if (strncmp(channel, app->id, idl) != 0 || channel[idl] != ':' ||
         channel[idl + 1] == '\0')
         return NULL;
-    return channel + idl + 1;
+    const char *name = channel + idl + 1;
+    if (!s_has_prefix(name, "~user-"))
+        return name;
+    snprintf(buf, FP_PUSHER_NAME_MAX + 1, "%s%s", FP_PUSHER_USER_PREFIX,
+             name + 6);
+    return buf;
 }
 
 bool
@@ -237,7 +278,8 @@ fp_pusher_reserved(const char *channel)
 {
     const char *c = strchr(channel, ':');
     return c && c != channel && (s_has_prefix(c + 1, "private-") ||
-                                 s_has_prefix(c + 1, "presence-"));
+                                 s_has_prefix(c + 1, "presence-") ||
+                                 s_has_prefix(c + 1, "~user-"));
 }
 
 bool
@@ -433,14 +475,25 @@ static void
 s_test_channels(void)
 {
     fp_pusher_app_t app = { .id = "1001" };
-    char out[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN];
+    char out[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN], nb[FP_PUSHER_NAME_MAX + 1];
     FP_CHECK(fp_pusher_channel(&app, "private-App.User.1", 18, out, err) == 0
              && strcmp(out, "1001:private-App.User.1") == 0, "name mapped");
-    FP_CHECK(strcmp(fp_pusher_name(&app, out), "private-App.User.1") == 0,
+    FP_CHECK(strcmp(fp_pusher_name(&app, out, nb), "private-App.User.1") == 0,
              "and back");
-    FP_CHECK(!fp_pusher_name(&app, "10011:x") && !fp_pusher_name(&app,
-             "1001:") && !fp_pusher_name(&app, "news"), "other channels are "
-             "not the app's");
+    FP_CHECK(!fp_pusher_name(&app, "10011:x", nb) && !fp_pusher_name(&app,
+             "1001:", nb) && !fp_pusher_name(&app, "news", nb), "other "
+             "channels are not the app's");
+    FP_CHECK(fp_pusher_channel(&app, "#server-to-user-42", 18, out, err) == 0
+             && strcmp(out, "1001:~user-42") == 0 &&
+             strcmp(fp_pusher_name(&app, out, nb), "#server-to-user-42") == 0
+             && fp_pusher_kind("#server-to-user-42") == FP_PUSHER_USER &&
+             fp_pusher_reserved(out), "a user's channel, out of reach of "
+             "Pusher names, reserved");
+    FP_CHECK(fp_pusher_channel(&app, "#server-to-user-", 16, out, err) < 0 &&
+             fp_pusher_channel(&app, "#server-to-user-a:b", 19, out, err) < 0
+             && fp_pusher_channel(&app, "#other", 6, out, err) < 0 &&
+             fp_pusher_channel(&app, "~user-1", 7, out, err) < 0,
+             "bad user ids, other '#' names, '~' refused");
     FP_CHECK(fp_pusher_channel(&app, "a,b", 3, out, err) < 0 &&
              fp_pusher_channel(&app, "a:b", 3, out, err) < 0 &&
              fp_pusher_channel(&app, "a b", 3, out, err) < 0 &&

@@ -15,7 +15,9 @@
  *  A Pusher channel NAME of app ID is the fastpush channel "ID:NAME".
  *  ':' is not a Pusher name character, so the map is one to one and apps
  *  never share a channel; native fastpush clients and publishers reach
- *  the same channel by that name.  Names with ',' or ';' (legal in
+ *  the same channel by that name.  A user's channel "#server-to-user-UID"
+ *  (sendToUser) is "ID:~user-UID": '~' is not a Pusher name character
+ *  either, so no Pusher channel reaches it.  Names with ',' or ';' (legal in
  *  Pusher, not in fastpush) are refused, as are names longer than
  *  FP_CHANNEL_MAX once prefixed.
  */
@@ -40,8 +42,18 @@ typedef enum {
     FP_PUSHER_PUBLIC,
     FP_PUSHER_PRIVATE,          /*  private-  */
     FP_PUSHER_ENCRYPTED,        /*  private-encrypted- (passed through)  */
-    FP_PUSHER_PRESENCE          /*  presence-  */
+    FP_PUSHER_PRESENCE,         /*  presence-  */
+    FP_PUSHER_USER              /*  #server-to-user-UID (user auth)  */
 } fp_pusher_kind_t;
+
+/*  A signed-in user's channel, as Pusher names it.  */
+#define FP_PUSHER_USER_PREFIX "#server-to-user-"
+
+/*  The fastpush type of the event on a user's channel that ends the
+ *  user's Pusher connections (terminateUserConnections): the encoding of
+ *  "pusher_internal:terminate", a name no Pusher client or library may
+ *  publish.  */
+#define FP_PUSHER_TERMINATE_TYPE "pusher_internal:3aterminate"
 
 typedef struct {
     char *id;
@@ -80,13 +92,21 @@ fp_pusher_kind_t fp_pusher_kind(const char *name);
 int fp_pusher_channel(const fp_pusher_app_t *app, const char *name,
                       size_t len, char *out, char *err);
 
-/*  The Pusher name of a fastpush channel of app, borrowed from channel,
- *  or NULL when the channel is not one of app's.  */
-const char *fp_pusher_name(const fp_pusher_app_t *app, const char *channel);
+/*  The fastpush channel of user_id's channel of app into out
+ *  (FP_CHANNEL_MAX + 1 bytes).  0, or -1 with a Pusher error message.  */
+int fp_pusher_user_channel(const fp_pusher_app_t *app, const char *user_id,
+                           char *out, char *err);
 
-/*  True for a fastpush channel that maps a Pusher private, encrypted or
- *  presence channel ("ID:private-...", "ID:presence-..."): the native
- *  transports must not hand it out without authorization (lib/access).  */
+/*  The Pusher name of a fastpush channel of app (borrowed from channel,
+ *  or written into buf for a user's channel), or NULL when the channel is
+ *  not one of app's.  */
+const char *fp_pusher_name(const fp_pusher_app_t *app, const char *channel,
+                           char buf[FP_PUSHER_NAME_MAX + 1]);
+
+/*  True for a fastpush channel that maps a Pusher private, encrypted,
+ *  presence or user channel ("ID:private-...", "ID:presence-...",
+ *  "ID:~user-..."): the native transports must not hand it out without
+ *  authorization (lib/access).  */
 bool fp_pusher_reserved(const char *channel);
 
 /*  Pusher event names (up to 200 bytes of anything but control

@@ -9,8 +9,8 @@ bool
 fp_pusher_event_append(fp_buf_t *b, const fp_pusher_app_t *app,
                        const fp_event_t *ev)
 {
-    const char *name = fp_pusher_name(app, ev->channel);
-    char type[FP_TYPE_MAX + 1];
+    char nbuf[FP_PUSHER_NAME_MAX + 1], type[FP_TYPE_MAX + 1];
+    const char *name = fp_pusher_name(app, ev->channel, nbuf);
     size_t dlen;
     const char *data = fp_event_data(ev, &dlen);
 

@@ -173,11 +173,27 @@ s_expire(wsb_conn_t *c)
                        WSB_CLOSE_AUTH_EXPIRED, "token expired");
 }
 
+/*  The application ended the user's connections: pusher:error 4009, and
+ *  the close 4009 (pusher-js does not reconnect).  */
+static void
+s_terminate(wsb_conn_t *c)
+{
+    size_t len;
+    const char *why = "Connection terminated by the application";
+    if (c->state != WSB_CS_OPEN)
+        return;
+    char *text = fp_pusher_error(4009, why, &len);
+    wsb_out_take(c, text, len);
+    wsb_conn_shutdown(c, 4009, why);
+}
+
 void
 wsb_conn_end(wsb_conn_t *c, int why)
 {
     if (why == WSB_END_SLOW)
         s_cut(c);
+    else if (why == WSB_END_TERMINATED)
+        s_terminate(c);
     else
         s_expire(c);
 }
@@ -213,6 +229,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     wsb_presence_drop_all(c);
     wsb_proto_drop(c);
     fp_access_client_free(w->conf->authz, &c->client);
+    free(c->user_id);
     fp_loop_del(w->loop, c->fd);
     close(c->fd);
     fp_sendq_clear(&c->out);

@@ -118,6 +118,12 @@ wsb_out_error(wsb_conn_t *c, const char *code, const char *msg,
     fp_buf_free(&b);
 }
 
+void
+wsb_out_terminate(wsb_conn_t *c)
+{
+    wsb_conn_end(c, WSB_END_TERMINATED);
+}
+
 bool
 wsb_out_expired(wsb_conn_t *c)
 {
@@ -131,7 +137,8 @@ void
 wsb_out_sub_error(wsb_conn_t *c, const char *chan, const char *code,
                   const char *msg, int status, const char *ref)
 {
-    const char *name = c->papp ? fp_pusher_name(c->papp, chan) : NULL;
+    char nbuf[FP_PUSHER_NAME_MAX + 1];
+    const char *name = c->papp ? fp_pusher_name(c->papp, chan, nbuf) : NULL;
     size_t len;
 
     if (!name) {

@@ -17,7 +17,13 @@
  *  events on private and presence channels the client is subscribed to,
  *  when the app has client-events (published with the sender's socket_id,
  *  so the sender does not get its own event back).  A Pusher channel NAME of app ID is
- *  the fastpush channel ID:NAME; Pusher clients do not use fastpush's
+ *  the fastpush channel ID:NAME; pusher:signin (user authentication: the
+ *  auth KEY:HMAC-SHA256(secret, socket_id::user::user_data)) makes the
+ *  connection its user's, answered pusher:signin_success, after which it
+ *  may subscribe to its own #server-to-user-ID (sendToUser; an event
+ *  FP_PUSHER_TERMINATE_TYPE there ends it: terminateUserConnections); a
+ *  bad signin is pusher:error 4009 and the close 4009.  Pusher clients
+ *  do not use fastpush's
  *  tokens (the app's signatures authorize them).  A presence
  *  subscription joins the user of its channel_data first and subscribes
  *  from the channel's head at the join, so the member list it is sent
@@ -28,6 +34,7 @@
 #include "wsb.h"
 #include "cursor.h"
 #include "json.h"
+#include "mem.h"
 #include "pusher_msg.h"
 #include "rate.h"
 
@@ -106,10 +113,11 @@ s_pong(wsb_conn_t *c)
 }
 
 /*  Is auth ("KEY:SIGNATURE") the app's signature of
- *  socket_id:name[:channel_data]?  */
+ *  socket_id:name[:channel_data] (sep ":"), or of
+ *  socket_id::user::user_data (sep "::user::", name "")?  */
 static bool
-s_auth_ok(wsb_conn_t *c, const char *name, const char *auth,
-          const char *channel_data)
+s_signed(wsb_conn_t *c, const char *name, const char *auth, const char *sep,
+         const char *data)
 {
     const fp_pusher_app_t *app = c->papp;
     size_t kl = strlen(app->key);
@@ -117,13 +125,61 @@ s_auth_ok(wsb_conn_t *c, const char *name, const char *auth,
         return false;
     fp_buf_t msg;
     fp_buf_init(&msg);
-    fp_buf_addf(&msg, "%s:%s", c->socket_id, name);
-    if (channel_data)
-        fp_buf_addf(&msg, ":%s", channel_data);
+    fp_buf_addf(&msg, "%s%s%s", c->socket_id, *name ? ":" : "", name);
+    if (data)
+        fp_buf_addf(&msg, "%s%s", sep, data);
     bool ok = fp_pusher_hmac_ok(app->secret, msg.data, msg.len, auth + kl + 1,
                                 strlen(auth + kl + 1));
     fp_buf_free(&msg);
     return ok;
+}
+
+static bool
+s_auth_ok(wsb_conn_t *c, const char *name, const char *auth,
+          const char *channel_data)
+{
+    return s_signed(c, name, auth, ":", channel_data);
+}
+
+/*  pusher:signin {auth, user_data}: the user_data's "id" becomes the
+ *  connection's user; anything wrong ends the connection (4009).  */
+static void
+s_signin(wsb_conn_t *c, json_t *data)
+{
+    const char *auth = json_string_value(json_object_get(data, "auth"));
+    const char *ud = json_string_value(json_object_get(data, "user_data"));
+    char err[FP_ERR_LEN], chan[FP_CHANNEL_MAX + 1];
+    json_t *u = ud ? fp_json_parse(ud, strlen(ud), err) : NULL;
+    const char *id = json_string_value(json_object_get(u, "id"));
+    size_t len;
+
+    if (c->user_id || !ud || !s_signed(c, "", auth, "::user::", ud) ||
+        !id || fp_pusher_user_channel(c->papp, id, chan, err) < 0) {
+        const char *why = c->user_id ? "already signed in"
+                          : "Invalid signin: bad signature or user_data";
+        char *text = fp_pusher_error(4009, why, &len);
+        wsb_out_take(c, text, len);
+        wsb_conn_shutdown(c, 4009, why);
+        json_decref(u);
+        return;
+    }
+    c->user_id = fp_strdup(id);
+    char *text = fp_pusher_message("pusher:signin_success", NULL,
+                                   json_pack("{s:s}", "user_data", ud), true,
+                                   &len);
+    wsb_out_take(c, text, len);
+    json_decref(u);
+}
+
+/*  May c subscribe to the user channel chan (fastpush name)?  Only its
+ *  signed-in user's own.  */
+static bool
+s_user_ok(const wsb_conn_t *c, const char *chan)
+{
+    char mine[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN];
+    return c->user_id && fp_pusher_user_channel(c->papp, c->user_id, mine,
+                                                err) == 0 &&
+           strcmp(mine, chan) == 0;
 }
 
 /*  The broker's answer to a presence subscription's join: subscribe from
@@ -232,6 +288,14 @@ s_subscribe(wsb_conn_t *c, json_t *data)
         return;
     }
     fp_pusher_kind_t kind = fp_pusher_kind(name);
+    if (kind == FP_PUSHER_USER) {
+        if (s_user_ok(c, chan))
+            wsb_sub_add_pusher(c, chan, since, NULL);
+        else
+            wsb_out_sub_error(c, chan, "AuthError", "a user's channel is "
+                              "its signed-in connections' only", 403, NULL);
+        return;
+    }
     if (kind != FP_PUSHER_PUBLIC &&
         !s_auth_ok(c, name, auth, kind == FP_PUSHER_PRESENCE ? cdata
                    : NULL)) {
@@ -329,10 +393,12 @@ s_dispatch(wsb_conn_t *c, const char *event, json_t *msg)
         s_subscribe(c, data);
     else if (strcmp(event, "pusher:unsubscribe") == 0)
         s_unsubscribe(c, data);
+    else if (strcmp(event, "pusher:signin") == 0)
+        s_signin(c, data);
     else
         wsb_out_error(c, "unknown_event", "not a Pusher client event this "
                       "server knows (pusher:subscribe, pusher:unsubscribe, "
-                      "pusher:ping, client-*)", NULL);
+                      "pusher:signin, pusher:ping, client-*)", NULL);
     json_decref(data);
 }
 

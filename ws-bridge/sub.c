@@ -161,6 +161,14 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
         fp_cursor_format(ev->epoch, ev->seq, s->pos);
         return;                 /*  its sender  */
     }
+    if (s->c->papp && strcmp(ev->type, FP_PUSHER_TERMINATE_TYPE) == 0) {
+        char mine[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN];
+        if (s->c->user_id && fp_pusher_user_channel(s->c->papp,
+                s->c->user_id, mine, err) == 0 &&
+            strcmp(mine, ev->channel) == 0)
+            wsb_out_terminate(s->c);    /*  on its user's channel only  */
+        return;
+    }
     s->c->w->stats.events++;
     if (!(flags & (FP_EVENT_SNAPSHOT | FP_EVENT_LATE)))
         fp_cursor_format(ev->epoch, ev->seq, s->pos);
@@ -195,13 +203,15 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
 static void
 s_pusher_ready(wsb_sub_t *s)
 {
+    char nbuf[FP_PUSHER_NAME_MAX + 1];
     size_t len;
     if (s->announced)
         return;
     s->announced = true;
     char *text = fp_pusher_message("pusher_internal:subscription_succeeded",
-                                   fp_pusher_name(s->c->papp, s->chans[0]),
-                                   s->presence, true, &len);
+                                   fp_pusher_name(s->c->papp, s->chans[0],
+                                                  nbuf), s->presence, true,
+                                   &len);
     s->presence = NULL;
     wsb_out_take(s->c, text, len);
 }

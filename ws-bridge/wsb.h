@@ -317,7 +317,8 @@ bool wsb_health_answer(const wsb_worker_t *w, const char *req,
 /*  Why a connection is ended with its subscriptions' cursors.  */
 enum {
     WSB_END_SLOW,               /*  slow consumer: close 1008  */
-    WSB_END_EXPIRED             /*  the token ran out: close 4001  */
+    WSB_END_EXPIRED,            /*  the token ran out: close 4001  */
+    WSB_END_TERMINATED          /*  Pusher terminateUserConnections: 4009  */
 };
 
 /*  Connection states.  */
@@ -354,6 +355,7 @@ struct wsb_conn {
     uint64_t id;                /*  the worker's number for it  */
     const fp_pusher_app_t *papp;    /*  a Pusher client's app, or NULL  */
     char socket_id[32];         /*  a Pusher client's socket_id  */
+    char *user_id;              /*  ... its user after pusher:signin  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;
@@ -383,7 +385,8 @@ void wsb_conn_close(wsb_conn_t *c, const char *why);
 
 /*  End an open connection after what is queued, with an error carrying
  *  its subscriptions' cursors and a close frame: WSB_END_SLOW
- *  (slow_consumer, 1008) or WSB_END_EXPIRED (auth_expired, 4001; the
+ *  (slow_consumer, 1008), WSB_END_TERMINATED (a Pusher client: pusher:error
+ *  and close 4009) or WSB_END_EXPIRED (auth_expired, 4001; the
  *  client gets a new token and resumes).  Called by out.c; safe inside
  *  hub callbacks (c stays valid).  */
 void wsb_conn_end(wsb_conn_t *c, int why);
@@ -510,6 +513,10 @@ void wsb_out_take(wsb_conn_t *c, char *text, size_t len);
  *  or a Pusher client's pusher:subscription_error (type code, status).  */
 void wsb_out_sub_error(wsb_conn_t *c, const char *chan, const char *code,
                        const char *msg, int status, const char *ref);
+
+/*  A Pusher client's application ended its user's connections: end c
+ *  (wsb_conn_end, WSB_END_TERMINATED).  */
+void wsb_out_terminate(wsb_conn_t *c);
 
 /*  True (after ending it with wsb_conn_end, WSB_END_EXPIRED) if c's
  *  token ran out.  */

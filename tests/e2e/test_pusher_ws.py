@@ -118,9 +118,9 @@ def is_ev(name, ev, **kw):
         all(m.get(k) == v for k, v in kw.items())
 
 
-def api_trigger(port, channel, event, data, socket_id=None):
-    """The npm `pusher` library's trigger through the web server."""
-    op = {"op": "trigger", "channels": channel, "event": event, "data": data}
+def api_trigger(port, channel, event, data, socket_id=None, op=None):
+    """The npm `pusher` library's trigger (or op) through the web server."""
+    op = op or {"op": "trigger", "channels": channel, "event": event, "data": data}
     if socket_id:
         op["params"] = {"socket_id": socket_id}
     spec = {"host": "127.0.0.1", "port": port, "appId": ID, "key": KEY, "secret": SECRET,
@@ -240,6 +240,48 @@ def check_encrypted(f, pj):
     t.ok(stored and all("1234" not in json.dumps(d) and "ciphertext" in json.dumps(d)
                         for d in stored),
          f"{L}: the broker holds only the ciphertext", stored)
+
+
+def check_users(f, pj):
+    """User authentication: pusher.signin() with the npm library's
+    authenticateUser, sendToUser reaching that user's connections only,
+    another user's channel refused, terminateUserConnections ending them
+    (4009: pusher-js does not reconnect)."""
+    L = f.label
+    pj.send(op="signin", name="a")
+    m = pj.wait(is_ev("a", "signed_in"), 5)
+    t.ok(m and m["user"] == {"id": "u1"}, f"{L}: pusher.signin(): signed in as u1", m)
+    time.sleep(0.5)                 # pusher-js subscribes #server-to-user-u1
+    st = api_trigger(f.api_port, None, None, None,
+                     op={"op": "sendToUser", "user": "u1", "event": "hello",
+                         "data": {"for": "u1"}})
+    got = pj.wait(is_ev("a", "user_event", event="hello"), 5)
+    pj.drain(0.5)
+    t.ok(st == 200 and got and got["data"] == {"for": "u1"} and
+         not pj.of("b", "user_event"),
+         f"{L}: sendToUser(u1) reaches u1's signed-in connection, nobody else", (st, got))
+    c, sid = raw_pusher(f.ws_port)
+    c.send_json({"event": "pusher:subscribe", "data": {"channel": "#server-to-user-u1"}})
+    e = c.recv_json(5)
+    t.ok(e and e["event"] == "pusher:subscription_error" and e["data"]["status"] == 403,
+         f"{L}: #server-to-user-u1 is refused to a connection not signed in as u1", e)
+    c.send_json({"event": "pusher:signin", "data": {"auth": f"{KEY}:" + "0" * 64,
+                                                    "user_data": json.dumps({"id": "u1"})}})
+    bad = c.collect_json(lambda m: "_close" in m, 5)
+    t.ok(bad and bad[0].get("event") == "pusher:error" and bad[0]["data"]["code"] == 4009 and
+         bad[-1].get("_close") == 4009, f"{L}: a forged signin: pusher:error 4009, close 4009",
+         bad)
+    mark = len(pj.drain(0))
+    st = api_trigger(f.api_port, None, None, None, op={"op": "terminate", "user": "u1"})
+    gone = pj.wait(lambda x: x.get("name") == "a" and x.get("ev") == "state" and
+                   x.get("state") in ("disconnected", "failed", "unavailable"), 10, mark)
+    pj.drain(2.0)
+    t.ok(st == 200 and gone and not [x for x in pj.seen[mark:] if x.get("name") == "b" and
+                                     x.get("ev") == "state"],
+         f"{L}: terminateUserConnections(u1) ends u1's connection, not b's", (st, gone))
+    t.ok(not [x for x in pj.seen[mark:] if x.get("name") == "a" and
+              x.get("state") == "connected"],
+         f"{L}: ... and pusher-js does not reconnect it (4009)")
 
 
 def check_presence(f, pj):
@@ -567,6 +609,7 @@ def run_behind(env, server):
         check_basics(f, pj)
         check_encrypted(f, pj)
         check_presence(f, pj)
+        check_users(f, pj)
     finally:
         pj.close()
     st.stop()

@@ -3,6 +3,8 @@
 //   {"host", "port", "appId", "key", "secret",
 //    "ops": [{"op": "trigger", "channels", "event", "data", "params"?},
 //            {"op": "batch", "batch": [...]},
+//            {"op": "sendToUser", "user", "event", "data"},
+//            {"op": "terminate", "user"},
 //            {"op": "get", "path", "params"?}]}
 // Prints one JSON line: [{"status", "body"}] per op, in order.
 "use strict"
@@ -22,6 +24,10 @@ async function run(spec) {
         res = await pusher.trigger(op.channels, op.event, op.data, op.params)
       else if (op.op === "batch")
         res = await pusher.triggerBatch(op.batch)
+      else if (op.op === "sendToUser")
+        res = await pusher.sendToUser(op.user, op.event, op.data)
+      else if (op.op === "terminate")
+        res = await pusher.terminateUserConnections(op.user)
       else
         res = await pusher.get({ path: op.path, params: op.params || {} })
       out.push({ status: res.status, body: await res.text() })

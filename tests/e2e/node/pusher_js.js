@@ -17,12 +17,14 @@
 //   {"op":"trigger","name":N,"channel":C,"event":E,"data":D}   (client event)
 //   {"op":"members","name":N,"channel":C}
 //   {"op":"disconnect","name":N}
+//   {"op":"signin","name":N}       (user authentication: pusher.signin())
 //   {"op":"raw","name":N,"event":E,"data":D}   (send_event as the library does)
 // Reports on stdout, one JSON object a line, each with "name":
 //   {"ev":"state","state":S,"socket_id"?} {"ev":"event","channel","event","data"}
 //   {"ev":"subscribed","channel","members"?} {"ev":"sub_error","channel","data"}
 //   {"ev":"member_added"|"member_removed","channel","id","info"} {"ev":"error","data"}
 //   {"ev":"members","channel","count","ids","me"} {"ev":"ready","authPort"}
+//   {"ev":"user_event","event","data"} (sendToUser)
 "use strict"
 const http = require("http")
 const readline = require("readline")
@@ -41,16 +43,21 @@ function server(secret) {
 }
 const good = server(spec.secret), bad = server(spec.secret + "-wrong")
 
-// POST /auth?name=N (form: socket_id, channel_name), as pusher-js sends it.
+// POST /auth?name=N (form: socket_id, channel_name), as pusher-js sends
+// it; POST /user-auth?name=N (form: socket_id): the user authentication
+// of pusher.signin(), user_data {"id": the user's user_id}.
 const auth = http.createServer((req, res) => {
   let body = ""
   req.on("data", (d) => { body += d })
   req.on("end", () => {
     const q = new URLSearchParams(body)
-    const name = new URL(req.url, "http://x").searchParams.get("name")
+    const url = new URL(req.url, "http://x")
+    const name = url.searchParams.get("name")
     const signer = clients[name] && clients[name].badAuth ? bad : good
     const sid = q.get("socket_id"), ch = q.get("channel_name")
-    const r = ch.startsWith("presence-")
+    const r = url.pathname === "/user-auth"
+      ? signer.authenticateUser(sid, { id: String(users[name].user_id) })
+      : ch.startsWith("presence-")
       ? signer.authorizeChannel(sid, ch, users[name])
       : signer.authorizeChannel(sid, ch)
     res.writeHead(200, { "Content-Type": "application/json" })
@@ -68,6 +75,13 @@ function connect(cmd) {
       endpoint: `http://127.0.0.1:${auth.address().port}/auth?name=${name}`,
       transport: "ajax",
     },
+    userAuthentication: {
+      endpoint: `http://127.0.0.1:${auth.address().port}/user-auth?name=${name}`,
+      transport: "ajax",
+    },
+  })
+  p.user.bind_global((event, data) => {
+    if (!event.startsWith("pusher")) say({ name, ev: "user_event", event, data })
   })
   p.badAuth = !!cmd.badAuth
   clients[name] = p
@@ -117,6 +131,11 @@ function handle(cmd) {
       break
     }
     case "disconnect": p.disconnect(); break
+    case "signin":
+      p.signin()
+      p.user.signinDonePromise.then(() => say({ name: cmd.name, ev: "signed_in",
+                                               user: p.user.user_data }))
+      break
     case "quit": process.exit(0)
   }
 }
