@@ -121,7 +121,8 @@ s_event(broker_js_t *js, natsMsg *msg, uint64_t seq, int64_t ts)
         ts = b->last_ts;
     b->last_ts = ts;
     fp_event_t *ev = fp_event_new(b->epoch, seq, c->last_seq, ts, p.channel,
-                                  p.type, p.key, p.socket_id, p.data, p.data_len);
+                                  p.type, p.key, p.socket_id, p.data,
+                                  p.data_len);
     fp_publish_clear(&p);
     c->last_seq = seq;
     broker_publish_keep(b, c, ev);

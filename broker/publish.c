@@ -76,8 +76,8 @@ s_accept_any(broker_t *b, const fp_publish_t *p, bool pull,
         ts = b->last_ts;
     b->last_ts = ts;
     fp_event_t *ev = fp_event_new(b->epoch, ++b->seq, c->last_seq, ts,
-                                  p->channel, p->type, p->key, p->socket_id, p->data,
-                                  p->data_len);
+                                  p->channel, p->type, p->key, p->socket_id,
+                                  p->data, p->data_len);
     c->last_seq = ev->seq;
     if (out)
         *out = fp_event_ref(ev);

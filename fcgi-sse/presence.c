@@ -6,7 +6,8 @@
  *  join's answer is sent as
  *
  *      event: presence
- *      data: {"channel":C,"members":[{"user_id","user_info"}...],"count":N,"seq":S}
+ *      data: {"channel":C,"members":[{"user_id","user_info"}...],
+ *             "count":N,"seq":S}
  *
  *  and member_added / member_removed arrive as ordinary events of the
  *  channel; those at or below `seq` are already in the list.  A refused

@@ -117,8 +117,9 @@ bool fp_id_byte(unsigned char c);
 bool fp_id_valid(const char *s, size_t max);
 
 /*  Parse and validate one publish object {"channel", "event", "key",
- *  "socket_id", "data"} (and "tag", an integer or a string of at most 128 bytes, when
- *  allow_tag) at the scanner's position, without building a tree: `data`
+ *  "socket_id", "data"} (and "tag", an integer or a string of at most 128
+ *  bytes, when allow_tag) at the scanner's position, without building a
+ *  tree: `data`
  *  is checked and copied compactly by jscan.  Fills p (release with
  *  fp_publish_clear).  Returns 0, FP_PUBLISH_EJSON or FP_PUBLISH_EEVENT
  *  with a reason in err.  */

@@ -109,7 +109,8 @@ s_test_event(void)
     fp_buf_init(&b);
     FP_CHECK(fp_pusher_event_append(&b, &app, ev) &&
              strcmp(b.data, "{\"event\":\"App\\\\Events\\\\X\",\"channel\":"
-                    "\"news\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"ep-7\"}") == 0,
+                    "\"news\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"ep-7\"}")
+             == 0,
              "a string event: its name decoded, its string as data");
     fp_event_unref(&ev);
     fp_buf_reset(&b);

@@ -111,8 +111,9 @@ fp_ring_test(void)
     fp_ring_init(&r);
     /*  seqs 1002..1200 step 2: every event has the same JSON size  */
     for (uint64_t s = 1; s <= 100; s++) {
-        fp_event_t *ev = fp_event_new("e", 1000 + s * 2, 0, (int64_t) (100 + s), "c",
-                                      "m", NULL, NULL, "1", 1);
+        fp_event_t *ev = fp_event_new("e", 1000 + s * 2, 0,
+                                      (int64_t) (100 + s), "c", "m", NULL,
+                                      NULL, "1", 1);
         fp_ring_push(&r, ev);
         fp_event_unref(&ev);
     }

@@ -16,20 +16,23 @@
  *  pusher:unsubscribe, pusher:ping (pusher:pong back), and client-*
  *  events on private and presence channels the client is subscribed to,
  *  when the app has client-events (published with the sender's socket_id,
- *  so the sender does not get its own event back).  A Pusher channel NAME of app ID is
- *  the fastpush channel ID:NAME; pusher:signin (user authentication: the
- *  auth KEY:HMAC-SHA256(secret, socket_id::user::user_data)) makes the
- *  connection its user's, answered pusher:signin_success, after which it
- *  may subscribe to its own #server-to-user-ID (sendToUser; an event
- *  FP_PUSHER_TERMINATE_TYPE there ends it: terminateUserConnections); a
- *  bad signin is pusher:error 4009 and the close 4009.  Pusher clients
- *  do not use fastpush's
- *  tokens (the app's signatures authorize them).  A presence
- *  subscription joins the user of its channel_data first and subscribes
- *  from the channel's head at the join, so the member list it is sent
- *  and the member_added / member_removed after it never overlap.
- *  Refusals are pusher:subscription_error (with a type and a status) or
- *  pusher:error (code null); the connection stays open.
+ *  so the sender does not get its own event back).  A Pusher channel NAME
+ *  of app ID is the fastpush channel ID:NAME.
+ *
+ *  pusher:signin (user authentication: the auth KEY:HMAC-SHA256(secret,
+ *  socket_id::user::user_data)) makes the connection its user's, answered
+ *  pusher:signin_success; then it may subscribe to its own
+ *  #server-to-user-ID (sendToUser), where an event FP_PUSHER_TERMINATE_TYPE
+ *  ends it (terminateUserConnections).  A bad signin is pusher:error 4009
+ *  and the close 4009.
+ *
+ *  Pusher clients do not use fastpush's tokens (the app's signatures
+ *  authorize them).  A presence subscription joins the user of its
+ *  channel_data first and subscribes from the channel's head at the join,
+ *  so the member list it is sent and the member_added / member_removed
+ *  after it never overlap.  Refusals are pusher:subscription_error (with
+ *  a type and a status) or pusher:error (code null); the connection stays
+ *  open.
  */
 #include "wsb.h"
 #include "cursor.h"

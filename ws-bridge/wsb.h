@@ -23,13 +23,13 @@
 
 #include "access.h"
 #include "buf.h"
-#include "presence.h"
-#include "pusher.h"
 #include "conf.h"
 #include "hub.h"
 #include "loop.h"
-#include "sendq.h"
+#include "presence.h"
+#include "pusher.h"
 #include "rate.h"
+#include "sendq.h"
 #include "utf8.h"
 
 #define WSB_VERSION "0.1.0"
