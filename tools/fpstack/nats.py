@@ -144,9 +144,12 @@ class NatsCluster:
         """Stop every node (SIGTERM), newest first."""
         self.run.stop_each(list(reversed(self.nodes)))
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=90.0):
         """Start the stopped nodes again (same ports and stores) and wait
-        until the cluster is ready."""
+        until the cluster is ready.  After all of them restarted, their
+        meta group's election has been seen to take over 30 s on two busy
+        cores (the ASan stage of make test), so the wait is long; a
+        healthy restart is ready in about a second."""
         for nd in self.nodes:
             if not nd.alive():
                 nd.start()
