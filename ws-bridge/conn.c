@@ -229,7 +229,7 @@ wsb_conn_close(wsb_conn_t *c, const char *why)
     wsb_presence_drop_all(c);
     wsb_proto_drop(c);
     fp_access_client_free(w->conf->authz, &c->client);
-    free(c->user_id);
+    free(c->user_channel);
     fp_loop_del(w->loop, c->fd);
     close(c->fd);
     fp_sendq_clear(&c->out);

@@ -156,9 +156,9 @@ s_signin(wsb_conn_t *c, json_t *data)
     const char *id = json_string_value(json_object_get(u, "id"));
     size_t len;
 
-    if (c->user_id || !ud || !s_signed(c, "", auth, "::user::", ud) ||
+    if (c->user_channel || !ud || !s_signed(c, "", auth, "::user::", ud) ||
         !id || fp_pusher_user_channel(c->papp, id, chan, err) < 0) {
-        const char *why = c->user_id ? "already signed in"
+        const char *why = c->user_channel ? "already signed in"
                           : "Invalid signin: bad signature or user_data";
         char *text = fp_pusher_error(4009, why, &len);
         wsb_out_take(c, text, len);
@@ -166,7 +166,7 @@ s_signin(wsb_conn_t *c, json_t *data)
         json_decref(u);
         return;
     }
-    c->user_id = fp_strdup(id);
+    c->user_channel = fp_strdup(chan);
     char *text = fp_pusher_message("pusher:signin_success", NULL,
                                    json_pack("{s:s}", "user_data", ud), true,
                                    &len);
@@ -179,10 +179,7 @@ s_signin(wsb_conn_t *c, json_t *data)
 static bool
 s_user_ok(const wsb_conn_t *c, const char *chan)
 {
-    char mine[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN];
-    return c->user_id && fp_pusher_user_channel(c->papp, c->user_id, mine,
-                                                err) == 0 &&
-           strcmp(mine, chan) == 0;
+    return c->user_channel && strcmp(c->user_channel, chan) == 0;
 }
 
 /*  The broker's answer to a presence subscription's join: subscribe from

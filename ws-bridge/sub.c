@@ -162,10 +162,8 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
         return;                 /*  its sender  */
     }
     if (s->c->papp && strcmp(ev->type, FP_PUSHER_TERMINATE_TYPE) == 0) {
-        char mine[FP_CHANNEL_MAX + 1], err[FP_ERR_LEN];
-        if (s->c->user_id && fp_pusher_user_channel(s->c->papp,
-                s->c->user_id, mine, err) == 0 &&
-            strcmp(mine, ev->channel) == 0)
+        if (s->c->user_channel && strcmp(s->c->user_channel,
+                                         ev->channel) == 0)
             wsb_out_terminate(s->c);    /*  on its user's channel only  */
         return;
     }

@@ -355,7 +355,8 @@ struct wsb_conn {
     uint64_t id;                /*  the worker's number for it  */
     const fp_pusher_app_t *papp;    /*  a Pusher client's app, or NULL  */
     char socket_id[32];         /*  a Pusher client's socket_id  */
-    char *user_id;              /*  ... its user after pusher:signin  */
+    char *user_channel;         /*  ... its user's channel ("ID:~user-UID")
+                                    after pusher:signin, or NULL  */
     fp_buf_t in;                /*  upgrade request, then the message
                                     being assembled; empty when idle  */
     wsb_parser_t p;

@@ -12,7 +12,6 @@ presence-idle after its last poll, each seen by the transports left.
 node and the npm modules pusher-js and pusher must be installed (make
 deps): a missing one fails the test."""
 import json
-import os
 import time
 
 from authlib import Keys
@@ -20,7 +19,7 @@ from harness import Env, Tap, require_tool, wait_for
 from servers import Stack
 from wsclient import WS
 import pollclient
-from test_pusher_ws import ID, KEY, PJS, ROOT, SECRET, connect, is_ev, subscribe
+from test_pusher_ws import ID, KEY, PJS, SECRET, connect, is_ev, node_tools, subscribe
 
 t = Tap()
 NAME = "presence-room"
@@ -182,9 +181,7 @@ def run(env):
 
 
 def main():
-    tools = [require_tool(t, "node"),
-             require_tool(t, "pusher-js", os.path.join(ROOT, "node_modules", "pusher-js",
-                                                       "package.json"), "npm pusher-js (make deps)"),
+    tools = [node_tools(t, "pusher-js", "pusher"),
              require_tool(t, "lighttpd", "/usr/sbin/lighttpd")]
     if all(tools):
         with Env(t) as env:

@@ -39,7 +39,7 @@ import subprocess
 import threading
 import time
 
-from harness import Env, Tap, require_tool, wait_for
+from harness import Env, Tap, require_tool
 from servers import Stack
 from wsclient import WS, start_ws
 from fpstack import web
@@ -336,7 +336,7 @@ def check_wire(f):
     """Raw frames: what pusher-js would never send."""
     L = f.label
     c = WS.open(f.ws_port)
-    c.handshake(f"/app/no-such-key?protocol=7", {}, [])
+    c.handshake("/app/no-such-key?protocol=7", {}, [])
     msgs = c.collect_json(lambda m: "_close" in m, 5)
     t.ok(msgs and msgs[0].get("event") == "pusher:error" and msgs[0]["data"]["code"] == 4001 and
          msgs[-1].get("_close") == 4001, f"{L}: an unknown key: pusher:error 4001, close 4001",
@@ -615,13 +615,15 @@ def run_behind(env, server):
     st.stop()
 
 
+def node_tools(t, *modules):
+    """node and these npm modules are there (each missing one fails t)."""
+    return all([require_tool(t, "node")] +
+               [require_tool(t, m, os.path.join(ROOT, "node_modules", m, "package.json"),
+                             f"npm {m} (make deps)") for m in modules])
+
+
 def main():
-    tools = [require_tool(t, "node"),
-             require_tool(t, "pusher-js", os.path.join(ROOT, "node_modules", "pusher-js",
-                                                       "package.json"), "npm pusher-js (make deps)"),
-             require_tool(t, "pusher", os.path.join(ROOT, "node_modules", "pusher",
-                                                    "package.json"), "npm pusher (make deps)")]
-    if all(tools):
+    if node_tools(t, "pusher-js", "pusher"):
         with Env(t) as env:
             check_conf(env)
             run_direct(env)
