@@ -48,7 +48,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libczmq-dev \
             php-cli php-zmq php-curl composer php-illuminate-broadcasting \
             php-illuminate-http php-illuminate-container php-illuminate-config \
             php-symfony-dependency-injection php-symfony-config php-symfony-yaml \
-            php-symfony-http-foundation php-vlucas-phpdotenv python3 python3-zmq \
+            php-symfony-http-foundation php-symfony-mercure php-vlucas-phpdotenv \
+            python3 python3-zmq \
             python3-websockets \
             curl chromium nodejs node-ws gnuplot-nox procps psmisc \
             iproute2 systemd libsystemd-dev nats-server libnats-dev \
@@ -166,6 +167,7 @@ ensure-deps:
 	    ! [ -f /usr/lib/apache2/modules/mod_wsgi.so ] || \
 	    ! [ -f /usr/share/php/Illuminate/Broadcasting/autoload.php ] || \
 	    ! [ -f /usr/share/php/Symfony/Component/DependencyInjection/autoload.php ] || \
+	    ! [ -f /usr/share/php/Symfony/Component/Mercure/autoload.php ] || \
 	    ! command -v dh >/dev/null || ! command -v help2man >/dev/null || \
 	    ! command -v lintian >/dev/null || ! [ -x /usr/sbin/logrotate ] || \
 	    ! command -v valgrind >/dev/null || \
@@ -282,11 +284,11 @@ FUZZ_LIBS  = $(LIBS)
 FUZZ_OBJ   = build-fuzz/obj
 FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
 FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
-             conf wal acl jwt token sse_request store_replay
+             conf wal acl jwt token sse_request store_replay mtopic
 FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c ws-bridge/deflate.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c ws-bridge/deflate.c ws-bridge/frame.c
-FUZZ_SRC_sse_request  = fcgi-sse/route.c
+FUZZ_SRC_sse_request  = fcgi-sse/route.c fcgi-sse/verdict.c
 FUZZ_SRC_store_replay = broker/store.c broker/segment.c
 
 $(FUZZ_OBJ)/%.o: %.c

@@ -37,8 +37,28 @@ static const fp_conf_opt_t s_opts[] = {
       "open streams in this process (19000; the fd limit is 20000)" },
     { "allow-origin", FP_CONF_LIST, &s_conf.allow_origin, 0, 0, NULL,
       "origins allowed to read streams cross-origin (CORS); * = any" },
+    { "max-body", FP_CONF_SIZE, &s_conf.max_body, 64, 64 << 20, NULL,
+      "request body bytes: a Mercure publish (64k)" },
     { "log-level", FP_CONF_STR, &s_conf.log_level, 0, 0, NULL,
       "error, warn, info or debug (info)" },
+    { "mercure-path", FP_CONF_STR, &s_conf.mercure.path, 0, 0, NULL,
+      "where the Mercure hub answers, e.g. /.well-known/mercure; \"\" = "
+      "no hub (\"\"; docs/mercure.md)" },
+    { "mercure-channel", FP_CONF_STR, &s_conf.mercure.channel, 0, 0, NULL,
+      "the fastpush channel holding every Mercure update (mercure)" },
+    { "mercure-publisher-key", FP_CONF_STR, &s_conf.mercure.publisher_key,
+      0, 0, NULL, "file with the publishers' JWT key: an HS256 secret of "
+      "32 bytes or more, or an RS256 PEM public key" },
+    { "mercure-subscriber-key", FP_CONF_STR, &s_conf.mercure.subscriber_key,
+      0, 0, NULL, "file with the subscribers' JWT key (the publisher key)" },
+    { "mercure-jwt-alg", FP_CONF_STR, &s_conf.mercure.jwt_alg, 0, 0, NULL,
+      "HS256 or RS256 (HS256)" },
+    { "mercure-anonymous", FP_CONF_BOOL, &s_conf.mercure.anonymous, 0, 0,
+      NULL, "subscribers without a token get public updates (off)" },
+    { "mercure-max-topics", FP_CONF_INT, &s_conf.mercure.max_topics, 1,
+      1000, NULL, "topics of an update, selectors of a subscription (64)" },
+    { "mercure-cookie", FP_CONF_STR, &s_conf.mercure.cookie, 0, 0, NULL,
+      "the cookie that may carry a token (mercureAuthorization)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-poll and fastpush-ws: "
       "docs/security.md" },
@@ -57,7 +77,13 @@ s_defaults(void)
     s_conf.max_buffer = 256 * 1024;
     s_conf.max_query = 4096;
     s_conf.max_streams = 19000;
+    s_conf.max_body = 64 * 1024;
     s_conf.log_level = fp_strdup("info");
+    s_conf.mercure.path = fp_strdup("");
+    s_conf.mercure.channel = fp_strdup("mercure");
+    s_conf.mercure.jwt_alg = fp_strdup("HS256");
+    s_conf.mercure.max_topics = 64;
+    s_conf.mercure.cookie = fp_strdup("mercureAuthorization");
 }
 
 static void
@@ -70,7 +96,9 @@ s_usage(FILE *out)
         "(fastcgi_buffering off):\n"
         "see docs/deploy.md.  Streams: GET PREFIX/chan1,chan2 or "
         "PREFIX?channel=a&channel=b,\nresuming from Last-Event-ID or "
-        "?last_event_id=EPOCH-SEQ.\n", s_opts);
+        "?last_event_id=EPOCH-SEQ.\n"
+        "With mercure-path it is also a Mercure hub (symfony/mercure): "
+        "docs/mercure.md.\n", s_opts);
 }
 
 /*  Tell the broker how this responder is doing (shown by STATS, the
@@ -82,13 +110,14 @@ s_report(ssed_t *d)
     fp_hub_stats(fp_responder_hub(d->app), &hs);
     json_t *body = json_pack(
         "{s:s, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-        " s:I, s:I, s:I, s:I, s:b}}",
+        " s:I, s:I, s:I, s:I, s:I, s:b}}",
         "transport", "sse", "pid", (int) getpid(), "stats",
         "streams", (json_int_t) d->nstreams,
         "opened", (json_int_t) d->stats.opened,
         "closed", (json_int_t) d->stats.closed,
         "refused", (json_int_t) d->stats.refused,
         "events", (json_int_t) d->stats.events,
+        "mercure_published", (json_int_t) d->stats.mercure_published,
         "resets", (json_int_t) d->stats.resets,
         "slow_cut", (json_int_t) d->stats.slow_cut,
         "late", (json_int_t) d->stats.late,
@@ -105,7 +134,10 @@ s_report(ssed_t *d)
 static void
 s_on_request(fp_responder_t *app, fp_fcgi_req_t *req, void *arg)
 {
-    ssed_route(arg, req);
+    if (ssed_mercure_wants(arg, req))
+        ssed_mercure_route(arg, req);
+    else
+        ssed_route(arg, req);
 }
 
 static void
@@ -146,10 +178,12 @@ s_ready(void *arg)
     fp_fcgi_record_stdout(&hb, 1, ": hb\n\n", 6);
     d->heartbeat = fp_blob_new(hb.data, hb.len);
     fp_buf_free(&hb);
-    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth %s",
-                fp_responder_listen_name(), s_conf.prefix,
+    fp_log_info("ready: FastCGI on %s, streams under %s, broker %s, auth "
+                "%s%s%s", fp_responder_listen_name(), s_conf.prefix,
                 fp_responder_opts_conf.control,
-                fp_access_on(d->authz) ? "on" : "off");
+                fp_access_on(d->authz) ? "on" : "off",
+                d->mercure ? ", Mercure hub at " : "",
+                d->mercure ? s_conf.mercure.path : "");
 }
 
 /*  The loop ended: end every stream, log the totals.  */
@@ -158,6 +192,7 @@ s_stopped(void *arg)
 {
     ssed_t *d = arg;
     ssed_stop_all(d);
+    ssed_mercure_publish_stop(d);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",
                 (unsigned long long) d->stats.opened,
                 (unsigned long long) d->stats.slow_cut);
@@ -169,6 +204,14 @@ s_release(void *arg)
     ssed_t *d = arg;
     fp_blob_unref(&d->heartbeat);
     free(d->streams);
+    ssed_mercure_destroy(d);
+}
+
+/*  Directives only fastpush-sse knows: the Mercure hub's keys.  */
+static int
+s_check(void *arg, char *err)
+{
+    return ssed_mercure_new(arg, &s_conf, err);
 }
 
 int
@@ -176,9 +219,9 @@ main(int argc, char **argv)
 {
     ssed_t d = { 0 };
     const fp_responder_prog_t prog = {
-        "fastpush-sse", SSED_VERSION, s_opts, s_defaults, s_usage, NULL,
-        &s_cbs, &d, &d.app, &d.authz, &d.conns, s_ready, s_stopped,
-        s_release, NULL
+        "fastpush-sse", SSED_VERSION, s_opts, s_defaults, s_usage,
+        &s_conf.max_body, &s_cbs, &d, &d.app, &d.authz, &d.conns, s_ready,
+        s_stopped, s_release, s_check
     };
     return fp_responder_main(&prog, argc, argv);
 }

@@ -16,32 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    int status;                 /*  0 = fine  */
-    const char *code;
-    char msg[FP_ERR_LEN];
-} verdict_t;
-
 static void
-s_refuse(verdict_t *v, int status, const char *code, const char *msg)
-{
-    v->status = status;
-    v->code = code;
-    snprintf(v->msg, sizeof v->msg, "%s", msg);
-}
-
-static void
-s_method(ssed_t *d, fp_fcgi_req_t *req, verdict_t *v)
+s_method(ssed_t *d, fp_fcgi_req_t *req, ssed_verdict_t *v)
 {
     const char *m = fp_fcgi_req_param(req, "REQUEST_METHOD");
     if (!m || strcmp(m, "GET") != 0)
-        s_refuse(v, 405, "method_not_allowed", "only GET opens an event "
+        ssed_refuse(v, 405, "method_not_allowed", "only GET opens an event "
                  "stream");
 }
 
 static void
 s_channels(ssed_t *d, fp_fcgi_req_t *req, fp_query_t *q, fp_strlist_t *chans,
-           verdict_t *v)
+           ssed_verdict_t *v)
 {
     char err[FP_ERR_LEN];
     char *path = fp_http_path(req, err);
@@ -49,27 +35,31 @@ s_channels(ssed_t *d, fp_fcgi_req_t *req, fp_query_t *q, fp_strlist_t *chans,
     int max = (int) d->conf.max_channels;
 
     if (!path) {
-        s_refuse(v, 400, "bad_request", err);
+        ssed_refuse(v, 400, "bad_request", err);
     } else if (!rest) {
         snprintf(err, sizeof err, "no event stream at %.100s (streams are "
                  "under %s)", path, d->conf.prefix);
-        s_refuse(v, 404, "not_found", err);
+        ssed_refuse(v, 404, "not_found", err);
     } else if (fp_http_channels(rest[0] == '/' ? rest + 1 : rest, chans, max,
                                 err) < 0) {
-        s_refuse(v, 400, "bad_channel", err);
+        ssed_refuse(v, 400, "bad_channel", err);
     }
     for (int i = 0; v->status == 0 && i < q->count; i++)
         if (strcmp(q->items[i].name, "channel") == 0 &&
             fp_http_channels(q->items[i].value, chans, max, err) < 0)
-            s_refuse(v, 400, "bad_channel", err);
+            ssed_refuse(v, 400, "bad_channel", err);
     if (v->status == 0 && chans->count == 0)
-        s_refuse(v, 400, "no_channel", "name at least one channel: "
+        ssed_refuse(v, 400, "no_channel", "name at least one channel: "
                  "PREFIX/a,b or ?channel=a&channel=b");
+    for (int i = 0; v->status == 0 && d->mercure && i < chans->count; i++)
+        if (strcmp(chans->items[i], d->conf.mercure.channel) == 0)
+            ssed_refuse(v, 403, "forbidden", "that channel holds the Mercure "
+                     "hub's updates: subscribe at mercure-path");
     free(path);
 }
 
 static const char *
-s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
+s_cursor(fp_fcgi_req_t *req, fp_query_t *q, ssed_verdict_t *v)
 {
     const char *c = fp_fcgi_req_param(req, "HTTP_LAST_EVENT_ID");
     fp_cursor_t cur;
@@ -84,7 +74,7 @@ s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
     if (strcmp(c, "earliest") != 0 && fp_cursor_parse(c, &cur, err) < 0) {
         char msg[FP_ERR_LEN];
         snprintf(msg, sizeof msg, "bad Last-Event-ID: %s", err);
-        s_refuse(v, 400, "bad_cursor", msg);
+        ssed_refuse(v, 400, "bad_cursor", msg);
         return NULL;
     }
     return c;
@@ -94,7 +84,7 @@ s_cursor(fp_fcgi_req_t *req, fp_query_t *q, verdict_t *v)
  *  more stream (max-user-connections)?  */
 static void
 s_authorize(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *chans,
-            fp_access_client_t **client, verdict_t *v)
+            fp_access_client_t **client, ssed_verdict_t *v)
 {
     char err[FP_ERR_LEN];
     int st = fp_access_identify_fcgi(d->authz, req, client, err);
@@ -105,14 +95,14 @@ s_authorize(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *chans,
     if (!st && *client)
         st = fp_access_connect(d->authz, *client, err);
     if (st)
-        s_refuse(v, st, st == 401 ? "unauthorized" : st == 403
+        ssed_refuse(v, st, st == 401 ? "unauthorized" : st == 403
                  ? "forbidden" : "too_many_connections", err);
 }
 
 void
 ssed_route(ssed_t *d, fp_fcgi_req_t *req)
 {
-    verdict_t v = { 0 };
+    ssed_verdict_t v = { 0 };
     fp_access_client_t *client = NULL;
     fp_query_t q = { 0 };
     fp_strlist_t chans = { 0 };
@@ -125,16 +115,16 @@ ssed_route(ssed_t *d, fp_fcgi_req_t *req)
                  true, !fp_access_on(d->authz), &headers);
     s_method(d, req, &v);
     if (!v.status && qs && strlen(qs) > (size_t) d->conf.max_query)
-        s_refuse(&v, 414, "query_too_long", "the query string is too long");
+        ssed_refuse(&v, 414, "query_too_long", "the query string is too long");
     if (!v.status && fp_query_parse(qs, 64, &q, err) < 0)
-        s_refuse(&v, 400, "bad_request", err);
+        ssed_refuse(&v, 400, "bad_request", err);
     if (!v.status)
         s_channels(d, req, &q, &chans, &v);
     const char *cursor = v.status ? NULL : s_cursor(req, &q, &v);
     if (!v.status)
         s_authorize(d, req, &chans, &client, &v);
     if (!v.status && d->nstreams >= (uint32_t) d->conf.max_streams)
-        s_refuse(&v, 503, "too_many_streams", "this responder holds as many "
+        ssed_refuse(&v, 503, "too_many_streams", "this responder holds as many "
                  "streams as it may; retry later");
     if (v.status) {
         if (v.status == 405)

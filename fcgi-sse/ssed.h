@@ -17,9 +17,22 @@
 #include "access.h"
 #include "conf.h"
 #include "fcgi_conn.h"
+#include "mercure_topic.h"
 #include "sendq.h"
 
 #define SSED_VERSION "0.1.0"
+
+/*  The Mercure hub's directives (mercure_hub.c; docs/mercure.md).  */
+typedef struct {
+    char *path;                 /*  where the hub answers; "" = no hub  */
+    char *channel;              /*  the fastpush channel of every update  */
+    char *publisher_key;        /*  file: HS256 secret or RS256 PEM key  */
+    char *subscriber_key;       /*  file; "" = the publisher key  */
+    char *jwt_alg;              /*  HS256 or RS256  */
+    bool anonymous;             /*  subscribers without a token  */
+    int64_t max_topics;         /*  per update and per subscription  */
+    char *cookie;               /*  cookie carrying a token  */
+} ssed_mercure_conf_t;
 
 /*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
 typedef struct {
@@ -31,10 +44,15 @@ typedef struct {
     int64_t max_query;          /*  bytes of query string  */
     int64_t max_streams;        /*  open streams in this process  */
     fp_strlist_t allow_origin;  /*  CORS origins ("*" = any)  */
+    uint64_t max_body;          /*  request body bytes (Mercure publishes)  */
     char *log_level;
+    ssed_mercure_conf_t mercure;
 } ssed_conf_t;
 
 typedef struct ssed ssed_t;
+typedef struct ssed_msub ssed_msub_t;
+typedef struct ssed_mpub ssed_mpub_t;
+typedef struct ssed_mercure ssed_mercure_t;
 
 /*  A presence channel of a stream, and its join while unanswered.  */
 typedef struct ssed_stream ssed_stream_t;
@@ -55,6 +73,7 @@ struct ssed_stream {
     char conn_id[24];           /*  its presence connection id  */
     ssed_presence_t *presence;  /*  its presence channels  */
     size_t npresence;
+    ssed_msub_t *mercure;       /*  a Mercure subscription, or NULL  */
 };
 
 typedef struct {
@@ -66,6 +85,7 @@ typedef struct {
     uint64_t gone;              /*  clients that went away  */
     uint64_t heartbeats;
     uint64_t bytes;             /*  queued for writing  */
+    uint64_t mercure_published; /*  Mercure updates accepted  */
 } ssed_stats_t;
 
 struct ssed {
@@ -79,8 +99,20 @@ struct ssed {
     int64_t next_sweep;
     int64_t next_report;
     uint64_t next_conn_id;      /*  presence connection ids  */
+    ssed_mercure_t *mercure;    /*  the Mercure hub, or NULL  */
+    ssed_mpub_t *mpubs;         /*  Mercure publishes waiting for the
+                                    broker (mercure_publish.c)  */
     ssed_stats_t stats;
 };
+
+/*  Why a request is refused: the first refusal wins (verdict.c).  */
+typedef struct {
+    int status;                 /*  0 = fine  */
+    const char *code;
+    char msg[FP_ERR_LEN];
+} ssed_verdict_t;
+void ssed_refuse(ssed_verdict_t *v, int status, const char *code,
+                 const char *msg);
 
 /*  route.c  */
 void ssed_route(ssed_t *d, fp_fcgi_req_t *req);
@@ -93,6 +125,68 @@ void ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status,
                 const char *headers, const char *code, const char *msg);
 void ssed_sweep(ssed_t *d, int64_t now);
 void ssed_stop_all(ssed_t *d);
+
+/*  A stream that is a member of the hub and a connection, with nothing
+ *  written yet: takes *req_p (freed, NULLed).  NULL with err when the
+ *  hub refuses the channels or the cursor; req stays the caller's.
+ *  `expires`: monotonic ms the stream ends, 0 none (stream.c).  */
+ssed_stream_t *ssed_stream_new(ssed_t *d, fp_fcgi_req_t **req_p,
+                               const fp_strlist_t *channels,
+                               const char *cursor, int64_t expires,
+                               char *err);
+/*  The response head of a 200 stream with extra header lines, and the
+ *  retry field (stream.c).  */
+void ssed_stream_head(ssed_t *d, fp_buf_t *b, const char *headers);
+/*  Queue a record blob (a reference is taken); false if the stream ended
+ *  (it was too slow, or its client went away) (stream.c).  */
+bool ssed_stream_push(ssed_stream_t *s, fp_blob_t *b);
+/*  End the response (the browser reconnects) and forget the stream
+ *  (stream.c).  */
+void ssed_stream_end(ssed_stream_t *s);
+/*  Queue SSE text as this stream's FCGI_STDOUT records (stream.c).  */
+void ssed_stream_text(ssed_stream_t *s, const char *text, size_t len);
+
+/*  mercure_hub.c: the hub's keys and requests.  */
+/*  Load the keys when mercure-path is set (d->mercure; NULL otherwise).
+ *  0, or -1 with err (a startup error).  */
+int ssed_mercure_new(ssed_t *d, const ssed_conf_t *conf, char *err);
+/*  Free the hub and answer pending publishes with 503; NULLs.  */
+void ssed_mercure_destroy(ssed_t *d);
+/*  True when the request is for the hub (its path, or below it).  */
+bool ssed_mercure_wants(const ssed_t *d, const fp_fcgi_req_t *req);
+/*  Answer a request for the hub (GET subscribe, POST publish, OPTIONS
+ *  preflight); takes req.  */
+void ssed_mercure_route(ssed_t *d, fp_fcgi_req_t *req);
+/*  The selectors a subscriber's token grants (its mercure.subscribe
+ *  claim) and until when, from the token of the request: 0; 401 with
+ *  err (a bad token, or none with mercure-anonymous off).  `action` is
+ *  "subscribe" or "publish"; *sel is filled (caller clears).  */
+int ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req,
+                      const char *action, bool cookie_ok,
+                      fp_mtopics_t *sel, int64_t *expires, char *err);
+
+/*  Answer a refused hub request (a Bearer challenge with 401, a
+ *  Retry-After with 503); takes req.  */
+void ssed_mercure_refuse(ssed_t *d, fp_fcgi_req_t *req,
+                         const ssed_verdict_t *v, const char *cors);
+
+/*  mercure_publish.c: POST: one update, published on mercure-channel,
+ *  answered with its id once the broker has it.  Takes req.  */
+void ssed_mercure_publish(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
+/*  Answer every publish still waiting for the broker with 503 (stop).  */
+void ssed_mercure_publish_stop(ssed_t *d);
+
+/*  mercure_stream.c: GET: a subscription.  Takes req.  */
+void ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
+/*  What a Mercure stream does with an event, a reset and ready.  */
+void ssed_mercure_event(ssed_stream_t *s, fp_event_t *ev, unsigned flags);
+void ssed_mercure_reset(ssed_stream_t *s);
+void ssed_mercure_ready(ssed_stream_t *s);
+/*  The response head, if not written yet (the sweep: a stream that waits
+ *  for the broker longer than a heartbeat gets it without an id).  */
+void ssed_mercure_start(ssed_stream_t *s, const char *last_event_id);
+/*  Free a stream's subscription; NULLs.  */
+void ssed_mercure_sub_free(ssed_msub_t **m_p);
 
 /*  presence.c  */
 /*  Join the stream's user to its presence channels; each answer becomes

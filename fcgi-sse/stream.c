@@ -28,6 +28,7 @@ s_close(ssed_stream_t *s)
     s->conn->gone = NULL;
     s->conn->ctx = NULL;
     ssed_presence_leave(s);
+    ssed_mercure_sub_free(&s->mercure);
     fp_member_destroy(&s->member);
     fp_access_client_free(d->authz, &s->client);
     d->streams[s->index] = d->streams[--d->nstreams];
@@ -67,6 +68,12 @@ s_queue(ssed_stream_t *s, fp_blob_t *b)
     return true;
 }
 
+bool
+ssed_stream_push(ssed_stream_t *s, fp_blob_t *b)
+{
+    return s_queue(s, b);
+}
+
 /*  Queue SSE text for this stream only, as FCGI_STDOUT records.  */
 static void
 s_queue_text(ssed_stream_t *s, const char *text, size_t len)
@@ -78,6 +85,12 @@ s_queue_text(ssed_stream_t *s, const char *text, size_t len)
     s_queue(s, blob);
     fp_blob_unref(&blob);
     fp_buf_free(&rec);
+}
+
+void
+ssed_stream_text(ssed_stream_t *s, const char *text, size_t len)
+{
+    s_queue_text(s, text, len);
 }
 
 static void
@@ -135,6 +148,10 @@ s_event(fp_member_t *m, fp_event_t *ev, unsigned flags, void *ctx)
         s_expire(s);
         return;
     }
+    if (s->mercure) {
+        ssed_mercure_event(s, ev, flags);
+        return;
+    }
     s->d->stats.events++;
     if (flags & FP_EVENT_SNAPSHOT) {
         size_t len;
@@ -159,11 +176,15 @@ s_reset(fp_member_t *m, const char *channel, const char *reason,
 {
     ssed_stream_t *s = ctx;
     fp_buf_t b;
+    s->d->stats.resets++;
+    if (s->mercure) {
+        ssed_mercure_reset(s);
+        return;
+    }
     fp_buf_init(&b);
     fp_buf_addc(&b, '{');
     fp_event_reset_append(&b, channel, reason, snapshot);
     fp_buf_addc(&b, '}');
-    s->d->stats.resets++;
     s_queue_sse(s, NULL, "reset", b.data, b.len);
     fp_buf_free(&b);
 }
@@ -173,6 +194,10 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
 {
     ssed_stream_t *s = ctx;
     fp_buf_t b;
+    if (s->mercure) {
+        ssed_mercure_ready(s);
+        return;
+    }
     fp_buf_init(&b);
     fp_buf_adds(&b, "{\"cursor\":");
     fp_json_append_str(&b, cursor);
@@ -187,8 +212,16 @@ s_ready(fp_member_t *m, const char *cursor, void *ctx)
 static void
 s_end(ssed_stream_t *s)
 {
+    if (s->mercure)
+        ssed_mercure_start(s, NULL);
     fp_fcgi_conn_end(s->conn);
     s_close(s);
+}
+
+void
+ssed_stream_end(ssed_stream_t *s)
+{
+    s_end(s);
 }
 
 /*  The token ran out: say so, then end the stream.  The page gets a new
@@ -200,6 +233,8 @@ s_expire(ssed_stream_t *s)
     static const char msg[] = "{\"error\":\"auth_expired\",\"message\":"
                               "\"the token expired: reconnect with a new "
                               "one and the last event id\"}";
+    if (s->mercure)
+        ssed_mercure_start(s, NULL);
     fp_access_expired(s->d->authz);
     s_queue_sse(s, NULL, "auth-expired", msg, sizeof msg - 1);
     s_end(s);
@@ -218,6 +253,8 @@ void
 ssed_stream_fail(ssed_stream_t *s, const char *code, const char *msg)
 {
     fp_buf_t b;
+    if (s->mercure)
+        ssed_mercure_start(s, NULL);
     fp_buf_init(&b);
     fp_buf_adds(&b, "retry: 60000\n\nevent: error\ndata: ");
     fp_error_object(&b, code, msg);
@@ -265,6 +302,43 @@ ssed_reply(ssed_t *d, fp_fcgi_req_t *req, int status, const char *headers,
     fp_buf_free(&hdr);
 }
 
+ssed_stream_t *
+ssed_stream_new(ssed_t *d, fp_fcgi_req_t **req_p,
+                const fp_strlist_t *channels, const char *cursor,
+                int64_t expires, char *err)
+{
+    fp_member_t *m = fp_member_new(fp_responder_hub(d->app),
+                                   (const char *const *) channels->items,
+                                   (size_t) channels->count, cursor, &s_cbs,
+                                   NULL, err);
+    if (!m)
+        return NULL;
+    ssed_stream_t *s = fp_calloc(1, sizeof *s);
+    s->d = d;
+    s->member = m;
+    s->expires = expires;
+    s->conn = fp_fcgi_conn_new(d->conns, *req_p, s_gone, s);
+    fp_member_set_ctx(m, s);
+    fp_fcgi_req_free(req_p);
+    if (d->nstreams == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->streams = fp_realloc(d->streams, d->cap * sizeof *d->streams);
+    }
+    s->index = d->nstreams;
+    d->streams[d->nstreams++] = s;
+    d->stats.opened++;
+    return s;
+}
+
+void
+ssed_stream_head(ssed_t *d, fp_buf_t *b, const char *headers)
+{
+    fp_buf_addf(b, "Status: 200 OK\r\nContent-Type: text/event-stream; "
+                "charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n"
+                "X-Accel-Buffering: no\r\n%s\r\n", headers ? headers : "");
+    fp_sse_retry(b, (unsigned) d->conf.retry);
+}
+
 void
 ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
                  const char *cursor, const char *headers,
@@ -273,36 +347,17 @@ ssed_stream_open(ssed_t *d, fp_fcgi_req_t *req, const fp_strlist_t *channels,
     char err[FP_ERR_LEN];
     fp_buf_t head;
 
-    fp_member_t *m = fp_member_new(fp_responder_hub(d->app),
-                                   (const char *const *) channels->items,
-                                   (size_t) channels->count, cursor, &s_cbs,
-                                   NULL, err);
-    if (!m) {
+    ssed_stream_t *s = ssed_stream_new(d, &req, channels, cursor,
+                                       *client ? (*client)->expires : 0, err);
+    if (!s) {
         fp_access_client_free(d->authz, client);
         ssed_reply(d, req, 400, headers, "bad_request", err);
         return;
     }
-    ssed_stream_t *s = fp_calloc(1, sizeof *s);
-    s->d = d;
-    s->member = m;
     s->client = *client;
-    s->expires = *client ? (*client)->expires : 0;
     *client = NULL;
-    s->conn = fp_fcgi_conn_new(d->conns, req, s_gone, s);
-    fp_member_set_ctx(m, s);
-    fp_fcgi_req_free(&req);
-    if (d->nstreams == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->streams = fp_realloc(d->streams, d->cap * sizeof *d->streams);
-    }
-    s->index = d->nstreams;
-    d->streams[d->nstreams++] = s;
-    d->stats.opened++;
     fp_buf_init(&head);
-    fp_buf_addf(&head, "Status: 200 OK\r\nContent-Type: text/event-stream; "
-                "charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n"
-                "X-Accel-Buffering: no\r\n%s\r\n", headers ? headers : "");
-    fp_sse_retry(&head, (unsigned) d->conf.retry);
+    ssed_stream_head(d, &head, headers);
     fp_fcgi_conn_write(s->conn, head.data, head.len);
     fp_buf_free(&head);
     if (fp_responder_stopping(d->app))
@@ -326,6 +381,8 @@ ssed_sweep(ssed_t *d, int64_t now)
             s_expire(s);
             continue;
         }
+        if (s->mercure)
+            ssed_mercure_start(s, NULL);
         if (now - s->conn->last_write < (int64_t) d->conf.heartbeat)
             continue;
         d->stats.heartbeats++;

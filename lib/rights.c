@@ -291,8 +291,9 @@ s_claim_ms(json_t *v)
     return (int64_t) s * 1000;
 }
 
+/*  exp and nbf against now; *expires = exp in ms (0 without one).  */
 static int
-s_check_times(fp_rights_t *a, json_t *claims, int64_t now, fp_principal_t *p,
+s_check_times(fp_rights_t *a, json_t *claims, int64_t now, int64_t *expires,
               char *err)
 {
     json_t *exp = json_object_get(claims, "exp");
@@ -309,8 +310,36 @@ s_check_times(fp_rights_t *a, json_t *claims, int64_t now, fp_principal_t *p,
         snprintf(err, FP_ERR_LEN, "token not valid yet");
         return -1;
     }
-    p->expires_ms = exp ? s_claim_ms(exp) : 0;
+    *expires = exp ? s_claim_ms(exp) : 0;
     return 0;
+}
+
+/*  Every claim of a token whose header, signature and times are good
+ *  (the caller decrefs), or NULL with err.  */
+static json_t *
+s_verify(fp_rights_t *a, const char *token, int64_t now, int64_t *expires,
+         char *err)
+{
+    jwt_t *jwt = NULL;
+    if (s_check_header(a, token, err) < 0)
+        return NULL;
+    if (jwt_decode(&jwt, token, a->key, a->key_len) != 0 ||
+        jwt_get_alg(jwt) != a->alg) {
+        snprintf(err, FP_ERR_LEN, "token signature is not valid");
+        jwt_free(jwt);
+        return NULL;
+    }
+    char *text = jwt_get_grants_json(jwt, NULL);
+    json_t *claims = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    jwt_free(jwt);
+    if (!claims)
+        snprintf(err, FP_ERR_LEN, "malformed token claims");
+    else if (s_check_times(a, claims, now, expires, err) < 0)
+        json_decref(claims);
+    else
+        return claims;
+    return NULL;
 }
 
 static void
@@ -327,40 +356,25 @@ static int
 s_jwt_rights(fp_rights_t *a, const char *token, int64_t now,
              fp_principal_t *p, char *err)
 {
-    jwt_t *jwt = NULL;
-    if (s_check_header(a, token, err) < 0)
-        return -1;
-    if (jwt_decode(&jwt, token, a->key, a->key_len) != 0 ||
-        jwt_get_alg(jwt) != a->alg) {
-        snprintf(err, FP_ERR_LEN, "token signature is not valid");
-        jwt_free(jwt);
-        return -1;
-    }
-    char *text = jwt_get_grants_json(jwt, NULL);
-    json_t *claims = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    jwt_free(jwt);
-    int rc = claims ? s_check_times(a, claims, now, p, err) : -1;
+    json_t *claims = s_verify(a, token, now, &p->expires_ms, err);
     if (!claims)
-        snprintf(err, FP_ERR_LEN, "malformed token claims");
-    if (rc == 0) {
-        const char *sub = json_string_value(json_object_get(claims, "sub"));
-        json_t *c = json_object_get(claims, a->claim);
-        fp_strlist_t s = { 0 }, pub = { 0 };
-        s_claim_patterns(json_object_get(c, "subscribe"), &s);
-        s_claim_patterns(json_object_get(c, "publish"), &pub);
-        s_grant(p, FP_RIGHTS_SUBSCRIBE, &s, sub, NULL);
-        s_grant(p, FP_RIGHTS_PUBLISH, &pub, sub, NULL);
-        fp_strlist_free(&s);
-        fp_strlist_free(&pub);
-        p->user = sub ? fp_strdup(sub) : NULL;
-        json_t *info = json_object_get(c, "user_info");
-        if (info)
-            p->user_info = fp_json_dump(info, NULL);
-        p->authenticated = true;
-    }
+        return -1;
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    json_t *c = json_object_get(claims, a->claim);
+    fp_strlist_t s = { 0 }, pub = { 0 };
+    s_claim_patterns(json_object_get(c, "subscribe"), &s);
+    s_claim_patterns(json_object_get(c, "publish"), &pub);
+    s_grant(p, FP_RIGHTS_SUBSCRIBE, &s, sub, NULL);
+    s_grant(p, FP_RIGHTS_PUBLISH, &pub, sub, NULL);
+    fp_strlist_free(&s);
+    fp_strlist_free(&pub);
+    p->user = sub ? fp_strdup(sub) : NULL;
+    json_t *info = json_object_get(c, "user_info");
+    if (info)
+        p->user_info = fp_json_dump(info, NULL);
+    p->authenticated = true;
     json_decref(claims);
-    return rc;
+    return 0;
 }
 
 /* ------------------------------------------------------------ API */
@@ -446,6 +460,24 @@ fp_rights_check(fp_rights_t *a, const fp_rights_input_t *in, int64_t now,
     }
     s_acl_rights(a, in, p);
     return 0;
+}
+
+json_t *
+fp_rights_claim(fp_rights_t *a, const char *token, int64_t now_ms,
+                int64_t *expires_ms, char *err)
+{
+    if (a->alg == JWT_ALG_NONE) {
+        snprintf(err, FP_ERR_LEN, "tokens are not accepted here");
+        return NULL;
+    }
+    json_t *claims = s_verify(a, token, now_ms, expires_ms, err);
+    if (!claims)
+        return NULL;
+    json_t *c = json_incref(json_object_get(claims, a->claim));
+    json_decref(claims);
+    if (!c)
+        c = json_null();
+    return c;
 }
 
 char *

@@ -23,6 +23,7 @@
 #ifndef FP_RIGHTS_H
 #define FP_RIGHTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -83,6 +84,14 @@ bool fp_principal_can(const fp_principal_t *p, int action,
 
 /*  Does pattern (placeholders already expanded) match channel?  */
 bool fp_rights_pattern_match(const char *pattern, const char *channel);
+
+/*  Check a token (header algorithm, signature, exp and nbf at `now_ms`,
+ *  wall clock) and return its configured claim, whatever its shape (JSON
+ *  null when the token has none; the caller decrefs), with the token's
+ *  exp in *expires_ms (0: none).  NULL with err when the token is not
+ *  valid (answer 401) or tokens are off.  */
+json_t *fp_rights_claim(fp_rights_t *auth, const char *token, int64_t now_ms,
+                        int64_t *expires_ms, char *err);
 
 /*  The token of a request: "Authorization: Bearer X", else the cookie
  *  `cookie_name` in a Cookie header, else a query value.  Caller frees;

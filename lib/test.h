@@ -47,6 +47,7 @@ void fp_blob_test(void);
 void fp_fcgi_req_test(void);
 void fp_http_test(void);
 void fp_rights_test(void);
+void fp_mercure_topic_test(void);
 void fp_access_test(void);
 void fp_error_test(void);
 void fp_rate_test(void);

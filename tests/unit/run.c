@@ -38,6 +38,7 @@ static const struct {
     { "fcgi_gather", fp_fcgi_gather_test },
     { "http", fp_http_test },
     { "rights", fp_rights_test },
+    { "mercure_topic", fp_mercure_topic_test },
     { "access", fp_access_test },
     { "error", fp_error_test },
     { "rate", fp_rate_test },

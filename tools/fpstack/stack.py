@@ -197,6 +197,7 @@ class Stack:
         else:
             self.broker = broker            # anything with .control and .fanout
         self.sse = self.poll = self.ws = None
+        self.mercure = bool(sse and sse.get("mercure_path"))
         self.sock = self.poll_sock = self.sse_conf = self.poll_conf = self.ws_port = None
         if sse is not False:
             self.sock = run.path(f"{self.name}-sse.sock")
@@ -242,6 +243,8 @@ class Stack:
                 f = {"lighttpd": "lighttpd-sse.conf", "apache": "apache-sse.conf",
                      "nginx": "nginx-sse.conf"}[kind]
                 parts.append(render(f, {SOCK: self.sock}))
+                if self.mercure:
+                    parts.append(render(f.replace("-sse", "-mercure"), {SOCK: self.sock}))
         if self.poll_conf:
             if kind == "apache-fcgid":
                 parts.append(render("apache-poll-fcgid.conf",
