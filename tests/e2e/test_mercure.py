@@ -15,7 +15,8 @@ import time
 import urllib.parse
 
 from authlib import Keys
-from harness import Env, Tap
+import chromium
+from harness import Env, Tap, require_tool
 from servers import Stack
 
 t = Tap()
@@ -55,6 +56,39 @@ def subscribe(st, *topics, token=None, headers=None, **q):
 def datas(c, n, timeout=5):
     evs = c.events_until(lambda e: len(e) >= n, timeout)
     return evs
+
+
+PAGE = """(async () => {
+  document.cookie = "mercureAuthorization=" + SUB + "; path=/; SameSite=Strict";
+  const got = [];
+  const es = new EventSource(HUB + "?topic=" + encodeURIComponent(TOPIC));
+  es.addEventListener("chapter", e => got.push({id: e.lastEventId, data: e.data}));
+  await new Promise((ok, bad) => { es.onopen = ok; setTimeout(() => bad("no open"), 5000); });
+  const r = await fetch(HUB, {method: "POST", headers: {"Authorization": "Bearer " + PUB,
+      "Content-Type": "application/x-www-form-urlencoded"},
+      body: "topic=" + encodeURIComponent("https://example.com/books/5") +
+            "&data=private%20chapter&private=on&type=chapter"});
+  const id = await r.text();
+  for (let i = 0; i < 50 && got.length < 1; i++) await new Promise(ok => setTimeout(ok, 100));
+  es.close();
+  return {status: r.status, id: id, got: got};
+})()"""
+
+
+def browser(st, env, keys, pub):
+    """Chromium's EventSource with the subscriber token in the
+    mercureAuthorization cookie, publishing with fetch."""
+    if not require_tool(t, "chromium", chromium.binary(), "headless Chromium is installed"):
+        return
+    sub = keys.hs256(claim="mercure", subscribe=[BOOKS])
+    js = PAGE.replace("SUB", repr(sub)).replace("PUB", repr(pub)).replace(
+        "HUB", repr(HUB)).replace("TOPIC", repr(BOOKS))
+    with chromium.Chromium(env.path("chromium")) as br:
+        res = br.evaluate(js, url=f"http://127.0.0.1:{st.port}{HUB}")
+    t.ok(res["status"] == 200 and ID.match(res["id"]), "Chromium: fetch publishes", res)
+    t.eq(res["got"], [{"id": res["id"], "data": "private chapter"}],
+         "Chromium: EventSource with the cookie token gets the private update, its id "
+         "as lastEventId")
 
 
 def run(server, env, keys):
@@ -182,6 +216,9 @@ def run(server, env, keys):
     t.eq(s, 404, f"{server}: the subscriptions API is not served: 404")
     s, _, _ = st.request("/events/mercure")
     t.eq(s, 403, f"{server}: a native stream may not read the hub's channel")
+
+    if server == "lighttpd":
+        browser(st, env, keys, pub)
 
     # symfony/mercure's own publisher
     if os.path.exists(SYMFONY) and shutil.which("php"):
