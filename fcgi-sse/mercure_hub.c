@@ -81,7 +81,6 @@ ssed_mercure_destroy(ssed_t *d)
     ssed_mercure_t *m = d->mercure;
     if (!m)
         return;
-    ssed_mercure_publish_stop(d);
     fp_rights_destroy(&m->publisher);
     fp_rights_destroy(&m->subscriber);
     free(m);

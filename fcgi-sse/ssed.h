@@ -150,7 +150,7 @@ void ssed_stream_text(ssed_stream_t *s, const char *text, size_t len);
 /*  Load the keys when mercure-path is set (d->mercure; NULL otherwise).
  *  0, or -1 with err (a startup error).  */
 int ssed_mercure_new(ssed_t *d, const ssed_conf_t *conf, char *err);
-/*  Free the hub and answer pending publishes with 503; NULLs.  */
+/*  Free the hub's keys (s_stopped answered its publishes); NULLs.  */
 void ssed_mercure_destroy(ssed_t *d);
 /*  True when the request is for the hub (its path, or below it).  */
 bool ssed_mercure_wants(const ssed_t *d, const fp_fcgi_req_t *req);
