@@ -134,11 +134,10 @@ s_expr(fp_mtopic_t *t, const char **p, char *err)
         snprintf(err, FP_ERR_LEN, "operator %c is reserved", *s);
         return -1;
     }
-    for (uint8_t i = 1; i < NOPS; i++)
-        if (*s == s_ops[i].op) {
+    for (uint8_t i = 1; i < NOPS && !cls; i++)
+        if (*s == s_ops[i].op)
             cls = i;
-            s++;
-        }
+    s += cls != 0;
     for (;;) {
         if (s_varspec(&s, err) < 0)
             return -1;
@@ -398,6 +397,7 @@ fp_mercure_topic_test(void)
     FP_CHECK(s_bad("/a/{x:0}"), "prefix 0");
     FP_CHECK(s_bad("/a/{x:10000}"), "prefix 10000");
     FP_CHECK(s_bad("/a/{x..y}"), "double dot in a name");
+    FP_CHECK(s_bad("/a/{+#x}"), "two operators");
     FP_CHECK(s_bad("/a/\n"), "control character");
     FP_CHECK(!s_bad("/a/{x.y,z*,w:9999}"), "dotted, explode, prefix");
 
