@@ -19,12 +19,18 @@
  *      PRESENCE {"op":"join","instance":I,"conn":C,"channel":CH,
  *                "user_id":U,"user_info":V?,"max_members":N?}
  *          -> {"members":[{"user_id","user_info"}...],"count":n,
- *              "added":bool,"seq":S}
+ *              "added":bool,"seq":S,"epoch":E}
  *      PRESENCE {"op":"leave","instance":I,"conn":C,"channel":CH}
  *          -> {"removed":bool}
  *      PRESENCE {"op":"beat","instance":I}  -> {"known":bool}
  *      PRESENCE {"op":"drop","instance":I}  -> {"left":n}
  *      PRESENCE {"op":"members","channel":CH} -> as join, without added
+ *
+ *  A channel that is not a presence channel (fp_channel_presence) may
+ *  hold a member list too: the Mercure hub keeps its subscriptions on
+ *  its channel so.  Such a list is bounded by presence-max only, its
+ *  user_info by 16 kB (1 kB on presence channels, as Pusher), and its
+ *  member_removed carries the user_info as well, saying what left.
  *
  *  Membership lives in this process only: in cluster mode each broker
  *  knows the members of the responders connected to it.
@@ -41,6 +47,7 @@
 #define ID_MAX 64                   /*  instance and connection ids  */
 #define USER_ID_MAX 128
 #define USER_INFO_MAX 1024          /*  bytes of user_info as JSON (Pusher's) */
+#define OTHER_INFO_MAX 16384        /*  on a channel that is not presence- */
 
 typedef struct {
     json_t *info;               /*  owned: the user_info of the first
@@ -207,10 +214,12 @@ static int
 s_parse(broker_t *b, json_t *req, preq_t *q, char *code, char *err)
 {
     *q = (preq_t) { .max_members = b->conf.presence_max_members };
+    q->channel = json_string_value(json_object_get(req, "channel"));
+    if (q->channel && !fp_channel_presence(q->channel))
+        q->max_members = b->conf.presence_max;  /*  not a Pusher list  */
     q->op = json_string_value(json_object_get(req, "op"));
     q->instance = json_string_value(json_object_get(req, "instance"));
     q->conn = json_string_value(json_object_get(req, "conn"));
-    q->channel = json_string_value(json_object_get(req, "channel"));
     q->user_id = json_string_value(json_object_get(req, "user_id"));
     q->user_info = json_object_get(req, "user_info");
     json_t *mm = json_object_get(req, "max_members");
@@ -305,9 +314,14 @@ s_leave_conn(broker_t *b, struct broker_presence *p, const char *key)
     pchan_t *pc = zhashx_lookup(p->chans, c->channel);
     member_t *m = pc ? zhashx_lookup(pc->members, c->user_id) : NULL;
     if (m && --m->conns == 0) {
+        /*  a presence channel's is Pusher's {"user_id"}; another
+         *  channel's (the Mercure hub's subscriptions) says what left  */
+        json_t *info = fp_channel_presence(c->channel) ? NULL
+                     : json_incref(m->info);
         zhashx_delete(pc->members, c->user_id);
         left = true;
-        s_announce(b, c->channel, "member_removed", c->user_id, NULL);
+        s_announce(b, c->channel, "member_removed", c->user_id, info);
+        json_decref(info);
         if (zhashx_size(pc->members) == 0)
             zhashx_delete(p->chans, c->channel);
     }
@@ -337,8 +351,12 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
                      (long long) b->conf.presence_max);
             return broker_fail(code, "presence_full");
         }
-        if (s_info_size(q->user_info) > USER_INFO_MAX)
-            return s_bad(code, err, "'user_info' is over 1024 bytes as JSON");
+        bool pusher = fp_channel_presence(q->channel);
+        if (s_info_size(q->user_info) > (pusher ? USER_INFO_MAX
+                                                : OTHER_INFO_MAX))
+            return s_bad(code, err, pusher
+                         ? "'user_info' is over 1024 bytes as JSON"
+                         : "'user_info' is over 16384 bytes as JSON");
         if (!pc) {
             pc = fp_calloc(1, sizeof *pc);
             pc->members = zhashx_new();
@@ -365,9 +383,9 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
         s_instance(p, q->instance, true);
     }
     json_t *list = s_member_list(p, q->channel);
-    *meta = json_pack("{s:o, s:I, s:b, s:I}", "members", list, "count",
-                      (json_int_t) json_array_size(list), "added", added,
-                      "seq", (json_int_t) b->seq);
+    *meta = json_pack("{s:o, s:I, s:b, s:I, s:s}", "members", list,
+                      "count", (json_int_t) json_array_size(list), "added",
+                      added, "seq", (json_int_t) b->seq, "epoch", b->epoch);
     return 0;
 }
 
@@ -411,9 +429,9 @@ broker_presence(broker_t *b, json_t *req, json_t **meta, char *code,
                                                                q.instance));
     } else {
         json_t *list = s_member_list(p, q.channel);
-        *meta = json_pack("{s:o, s:I, s:I}", "members", list, "count",
-                          (json_int_t) json_array_size(list), "seq",
-                          (json_int_t) b->seq);
+        *meta = json_pack("{s:o, s:I, s:I, s:s}", "members", list,
+                          "count", (json_int_t) json_array_size(list),
+                          "seq", (json_int_t) b->seq, "epoch", b->epoch);
     }
     return 0;
 }
