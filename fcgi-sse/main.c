@@ -59,6 +59,9 @@ static const fp_conf_opt_t s_opts[] = {
       1000, NULL, "topics of an update, selectors of a subscription (64)" },
     { "mercure-cookie", FP_CONF_STR, &s_conf.mercure.cookie, 0, 0, NULL,
       "the cookie that may carry a token (mercureAuthorization)" },
+    { "mercure-subscriptions", FP_CONF_BOOL, &s_conf.mercure.subscriptions,
+      0, 0, NULL, "subscription events and the subscriptions API, kept by "
+      "the broker's presence (off)" },
     { "", FP_CONF_NEST, (void *) fp_access_opts, 0, 0, NULL,
       "authorization, shared with fastpush-poll and fastpush-ws: "
       "docs/security.md" },
@@ -192,7 +195,7 @@ s_stopped(void *arg)
 {
     ssed_t *d = arg;
     ssed_stop_all(d);
-    ssed_mercure_publish_stop(d);
+    ssed_mwait_stop_all(d);
     fp_log_info("stopped: %llu streams served, %llu slow cuts",
                 (unsigned long long) d->stats.opened,
                 (unsigned long long) d->stats.slow_cut);

@@ -3,6 +3,8 @@
  *
  *      GET  MERCURE-PATH?topic=SELECTOR...   a subscription (SSE)
  *      POST MERCURE-PATH                     publish an update (form)
+ *      GET  MERCURE-PATH/subscriptions...    active subscriptions (JSON-LD,
+ *                                            mercure-subscriptions on)
  *
  *  Every update is one event on one fastpush channel (mercure-channel),
  *  so the hub-wide sequence Mercure asks for is that channel's cursor and
@@ -11,7 +13,8 @@
  *  from "Authorization: Bearer", the mercure-cookie cookie or (for
  *  subscribers) an `authorization` query parameter.  This file holds the
  *  keys, the routing and the token check; mercure_publish.c and
- *  mercure_stream.c hold the two halves.
+ *  mercure_stream.c hold the two halves, mercure_subs.c the
+ *  subscriptions.
  */
 #include "ssed.h"
 #include "clock.h"
@@ -129,7 +132,7 @@ s_selectors(json_t *claim, const char *action, fp_mtopics_t *sel, char *err)
 int
 ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req, const char *action,
                   bool cookie_ok, fp_mtopics_t *sel, int64_t *expires,
-                  char *err)
+                  json_t **payload, char *err)
 {
     bool publish = strcmp(action, "publish") == 0;
     fp_rights_t *r = publish ? d->mercure->publisher
@@ -147,6 +150,8 @@ ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req, const char *action,
         d->conf.mercure.cookie, qv);
     fp_query_free(&q);
     *expires = 0;
+    if (payload)
+        *payload = NULL;
     if (!token) {
         if (publish || !d->conf.mercure.anonymous) {
             snprintf(err, FP_ERR_LEN, "a JWT is required (Authorization: "
@@ -167,6 +172,8 @@ ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req, const char *action,
         snprintf(err, FP_ERR_LEN, "the token has no mercure.publish claim");
         rc = 403;
     }
+    if (rc == 0 && payload)
+        *payload = json_incref(json_object_get(claim, "payload"));
     json_decref(claim);
     if (exp_ms)
         *expires = fp_clock_ms() + (exp_ms - fp_clock_wall_ms());
@@ -205,9 +212,14 @@ ssed_mercure_route(ssed_t *d, fp_fcgi_req_t *req)
     fp_buf_adds(&cors, "");     /*  never NULL: the halves keep a copy  */
     if (!path) {
         ssed_reply(d, req, 400, cors.data, "bad_request", err);
+    } else if (*rest && d->conf.mercure.subscriptions &&
+               fp_http_below(rest, "/subscriptions")) {
+        ssed_msubs_api(d, req, cors.data);
     } else if (*rest) {
-        snprintf(err, FP_ERR_LEN, "%.100s: this hub serves %s only (no "
-                 "subscriptions API)", path, d->conf.mercure.path);
+        snprintf(err, FP_ERR_LEN, "%.100s: this hub serves %s%s only", path,
+                 d->conf.mercure.path, d->conf.mercure.subscriptions
+                 ? " and its /subscriptions" : " (mercure-subscriptions "
+                 "is off)");
         ssed_reply(d, req, 404, cors.data, "not_found", err);
     } else if (m && strcmp(m, "GET") == 0) {
         ssed_mercure_subscribe(d, req, cors.data);

@@ -2,22 +2,25 @@
  *
  *      Content-Type: application/x-www-form-urlencoded
  *      Authorization: Bearer JWT  (mercure.publish grants every topic)
- *      topic=T&topic=ALT&data=...&private=on&type=T&retry=MS
+ *      topic=T&topic=ALT&data=...&private=on&id=ID&type=T&retry=MS
  *
  *  The update becomes one event on mercure-channel whose data is
  *
- *      {"topics":[T, ALT...],"data":"...","private":true,"retry":MS}
+ *      {"topics":[T, ALT...],"data":"...","private":true,"id":ID,
+ *       "retry":MS}
  *
- *  (private and retry only when given) and whose type is `type` or
- *  "message".  The answer is 200 text/plain with the event's cursor, the
- *  update's id, once the broker stored it.  `id` is refused: the broker
- *  assigns ids, the cursor every subscriber resumes from.  A publish
+ *  (private, id and retry only when given) and whose type is `type` or
+ *  "message".  The answer is 200 text/plain with the update's id once the
+ *  broker stored it: the publisher's, else the event's cursor.  A
+ *  publisher's id may not look like a cursor (or be "earliest"): those
+ *  resume by position, other ids by finding the update in history
+ *  (mercure_stream.c).  A publish
  *  with a cookie token is taken only without an Origin or from one that
  *  allow-origin lists by name (a cross-site form must not publish as the
- *  user).  Each waiting publish owns its connection; one whose web
- *  server goes away is forgotten.
+ *  user).  A publish waits for the broker in mercure_wait.c.
  */
 #include "ssed.h"
+#include "cursor.h"
 #include "error.h"
 #include "event.h"
 #include "http.h"
@@ -28,80 +31,23 @@
 #include <string.h>
 #include <strings.h>
 
-struct ssed_mpub {
-    ssed_t *d;
-    fp_fcgi_conn_t *conn;
-    fp_hub_req_t *hreq;
-    char *headers;              /*  CORS lines of the answer  */
-    ssed_mpub_t *next, **prevp; /*  d->mpubs, the publishes in flight  */
-};
-
-/*  The one way a publish ends: answer (unless the client is gone) and
- *  forget it.  */
-static void
-s_finish(ssed_mpub_t *p, int status, const char *ctype, const char *body)
-{
-    if (p->hreq)
-        fp_hub_cancel(fp_responder_hub(p->d->app), &p->hreq);
-    if (p->conn) {
-        fp_buf_t h;
-        fp_buf_init(&h);
-        fp_buf_addf(&h, "%sContent-Type: %s\r\nCache-Control: no-store\r\n",
-                    p->headers, ctype);
-        p->conn->gone = NULL;
-        p->conn->ctx = NULL;
-        fp_fcgi_conn_respond(p->conn, status, h.data, body, strlen(body));
-        fp_buf_free(&h);
-    }
-    *p->prevp = p->next;
-    if (p->next)
-        p->next->prevp = p->prevp;
-    free(p->headers);
-    free(p);
-}
-
-static void
-s_fail(ssed_mpub_t *p, int status, const char *code, const char *msg)
-{
-    fp_buf_t b;
-    fp_buf_init(&b);
-    fp_error_object(&b, code, msg);
-    fp_buf_addc(&b, '\n');
-    p->d->stats.refused++;
-    s_finish(p, status, "application/json", b.data);
-    fp_buf_free(&b);
-}
-
-static void
-s_gone(fp_fcgi_conn_t *c, void *ctx)
-{
-    ssed_mpub_t *p = ctx;
-    p->conn = NULL;
-    s_finish(p, 0, "", "");
-}
-
 static void
 s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
 {
-    ssed_mpub_t *p = arg;
+    ssed_mwait_t *w = arg;
     const char *id = json_string_value(json_object_get(meta, "id"));
-    p->hreq = NULL;
+    const char *own = w->ctx;   /*  the publisher's id, or NULL  */
+    (void) evs;
+    (void) n;
+    w->hreq = NULL;
     if (!ok || !id) {
         const char *code = fp_error_code(meta);
-        s_fail(p, ok ? 502 : fp_error_http_status(code),
-               code ? code : "broker_error", fp_error_message(meta));
+        ssed_mwait_fail(w, ok ? 502 : fp_error_http_status(code),
+                        code ? code : "broker_error", fp_error_message(meta));
         return;
     }
-    p->d->stats.mercure_published++;
-    s_finish(p, 200, "text/plain; charset=utf-8", id);
-}
-
-void
-ssed_mercure_publish_stop(ssed_t *d)
-{
-    while (d->mpubs)
-        s_fail(d->mpubs, 503, "stopping", "the hub is stopping: publish "
-               "again");
+    w->d->stats.mercure_published++;
+    ssed_mwait_finish(w, 200, "text/plain; charset=utf-8", own ? own : id);
 }
 
 /* ------------------------------------------------------------ the form */
@@ -118,6 +64,29 @@ s_topic_valid(const char *t)
         if ((unsigned char) t[i] < 0x20 || t[i] == 0x7f)
             return false;
     return true;
+}
+
+/*  A publisher's id: 1 to 256 bytes of UTF-8 without control
+ *  characters, not "earliest" and not of the form of the hub's own ids
+ *  (a cursor), which resume by position.  */
+static void
+s_id(const char *val, json_t *data, ssed_verdict_t *v)
+{
+    char err[FP_ERR_LEN];
+    fp_cursor_t c;
+    size_t n = strlen(val);
+    json_t *s = json_string(val);
+
+    if (json_object_get(data, "id"))
+        ssed_refuse(v, 400, "bad_id", "id given twice");
+    else if (!s || n == 0 || n > 256 || !s_topic_valid(val))
+        ssed_refuse(v, 400, "bad_id", "an id is 1 to 256 bytes of UTF-8 "
+                 "without control characters");
+    else if (strcmp(val, "earliest") == 0 || fp_cursor_parse(val, &c,
+                                                              err) == 0)
+        ssed_refuse(v, 400, "bad_id", "an id may not be \"earliest\" nor "
+                 "of the form of the hub's own ids (EPOCH-SEQ)");
+    json_object_set_new(data, "id", s ? s : json_null());
 }
 
 /*  The update's fields into `data` (the event's data object) and *type.  */
@@ -150,9 +119,7 @@ s_fields(ssed_t *d, const fp_query_t *q, json_t *data, const char **type,
         } else if (strcmp(k, "private") == 0) {
             json_object_set_new(data, "private", json_true());
         } else if (strcmp(k, "id") == 0) {
-            ssed_refuse(v, 400, "id_not_supported", "this hub assigns update "
-                     "ids itself (the cursor subscribers resume from): "
-                     "leave id out");
+            s_id(val, data, v);
         } else if (strcmp(k, "type") == 0) {
             if (!fp_type_valid(val) || strcmp(val, "mercure") == 0)
                 ssed_refuse(v, 400, "bad_type", "type is 1-200 bytes of "
@@ -201,7 +168,7 @@ s_check(ssed_t *d, fp_fcgi_req_t *req, json_t **body, ssed_verdict_t *v)
     const char *type = FP_DEFAULT_TYPE;
 
     int st = ssed_mercure_auth(d, req, "publish", s_cookie_ok(d, req),
-                               &grant, &expires, err);
+                               &grant, &expires, NULL, err);
     if (st)
         ssed_refuse(v, st, st == 401 ? "unauthorized" : "forbidden", err);
     if (req->body_too_large)
@@ -241,16 +208,11 @@ ssed_mercure_publish(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
         ssed_mercure_refuse(d, req, &v, cors);
         return;
     }
-    ssed_mpub_t *p = fp_calloc(1, sizeof *p);
-    p->d = d;
-    p->headers = fp_strdup(cors);
-    p->conn = fp_fcgi_conn_new(d->conns, req, s_gone, p);
-    fp_fcgi_req_free(&req);
-    p->next = d->mpubs;
-    if (p->next)
-        p->next->prevp = &p->next;
-    p->prevp = &d->mpubs;
-    d->mpubs = p;
-    p->hreq = fp_hub_request(fp_responder_hub(d->app), "PUBLISH", body,
-                             s_on_published, p);
+    ssed_mwait_t *w = ssed_mwait_new(d, &req, cors);
+    const char *own = json_string_value(json_object_get(
+        json_object_get(body, "data"), "id"));
+    w->ctx = own ? fp_strdup(own) : NULL;
+    w->ctx_free = free;
+    w->hreq = fp_hub_request(fp_responder_hub(d->app), "PUBLISH", body,
+                             s_on_published, w);
 }

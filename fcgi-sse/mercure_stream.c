@@ -34,8 +34,13 @@
 
 struct ssed_msub {
     fp_mtopics_t topics;        /*  what the subscriber asked for  */
+    fp_strlist_t selectors;     /*  ... as given, each once  */
+    json_t *payload;            /*  the token's mercure.payload, or NULL  */
+    bool joined;                /*  its subscriptions are announced  */
     fp_mtopics_t allowed;       /*  the token's selectors (private)  */
     char *requested;            /*  the id asked for, or NULL  */
+    char *seek;                 /*  a publisher's id to find in history:
+                                    nothing is shown until it passed  */
     char *headers;              /*  CORS lines, until the head is out  */
     bool started;               /*  the head is written  */
 };
@@ -44,6 +49,7 @@ struct ssed_msub {
 typedef struct {
     bool ok;                    /*  a Mercure update (else never shown)  */
     bool private;
+    char *id;                   /*  the publisher's, or NULL (the cursor)  */
     char **topics;
     size_t ntopics;
     char *type;                 /*  SSE event type, NULL for "message"  */
@@ -60,6 +66,7 @@ s_update_free(void *arg)
     for (size_t i = 0; i < u->ntopics; i++)
         free(u->topics[i]);
     free(u->topics);
+    free(u->id);
     free(u->type);
     free(u->data);
     fp_blob_unref(&u->rec);
@@ -76,21 +83,41 @@ s_format(const mupdate_t *u, const char *id, fp_buf_t *b)
     fp_sse_event(b, id, u->type, u->data, strlen(u->data));
 }
 
+/*  A subscription event (mercure_subs.c): private, one topic.  */
+static bool
+s_update_sub(mupdate_t *u, const ssed_t *d, const fp_event_t *ev)
+{
+    char *topic, *data;
+    if (ssed_msubs_update(d, ev, &topic, &data) < 0)
+        return false;
+    u->topics = fp_calloc(1, sizeof *u->topics);
+    u->topics[u->ntopics++] = topic;
+    u->data = data;
+    u->private = true;
+    u->retry = -1;
+    u->ok = true;
+    return true;
+}
+
 /*  Read the event's data {"topics", "data", "private", "retry"}.  */
 static void
-s_update_read(mupdate_t *u, const fp_event_t *ev)
+s_update_read(mupdate_t *u, const ssed_t *d, const fp_event_t *ev)
 {
+    if (s_update_sub(u, d, ev))
+        return;
     size_t len;
     const char *text = fp_event_data(ev, &len);
     json_t *o = json_loadb(text, len, 0, NULL);
     json_t *topics = json_object_get(o, "topics");
     json_t *data = json_object_get(o, "data");
     json_t *retry = json_object_get(o, "retry");
+    json_t *id = json_object_get(o, "id");
     size_t i;
     json_t *t;
 
     if (!json_is_array(topics) || json_array_size(topics) == 0 ||
-        !json_is_string(data) || (retry && !json_is_integer(retry))) {
+        !json_is_string(data) || (retry && !json_is_integer(retry)) ||
+        (id && !json_is_string(id))) {
         json_decref(o);
         return;
     }
@@ -99,6 +126,7 @@ s_update_read(mupdate_t *u, const fp_event_t *ev)
         if (json_is_string(t))
             u->topics[u->ntopics++] = fp_strdup(json_string_value(t));
     u->data = fp_strdup(json_string_value(data));
+    u->id = id ? fp_strdup(json_string_value(id)) : NULL;
     u->private = json_is_true(json_object_get(o, "private"));
     u->retry = retry ? (long long) json_integer_value(retry) : -1;
     u->type = strcmp(ev->type, FP_DEFAULT_TYPE) == 0 ? NULL
@@ -109,7 +137,7 @@ s_update_read(mupdate_t *u, const fp_event_t *ev)
 
 /*  The event's update, read and encoded on first use.  */
 static mupdate_t *
-s_update(fp_event_t *ev)
+s_update(const ssed_t *d, fp_event_t *ev)
 {
     if (ev->cache)
         return ev->cache;
@@ -118,10 +146,10 @@ s_update(fp_event_t *ev)
     fp_buf_t rec;
 
     fp_buf_init(&u->sse);
-    s_update_read(u, ev);
+    s_update_read(u, d, ev);
     if (u->ok) {
         fp_cursor_format(ev->epoch, ev->seq, id);
-        s_format(u, id, &u->sse);
+        s_format(u, u->id ? u->id : id, &u->sse);
         fp_buf_init(&rec);
         fp_fcgi_record_stdout(&rec, 1, u->sse.data, u->sse.len);
         u->rec = fp_blob_new(rec.data, rec.len);
@@ -141,11 +169,27 @@ s_visible(const ssed_msub_t *m, const mupdate_t *u)
             fp_mtopics_match_some(&m->allowed, t, u->ntopics));
 }
 
+/*  A stream seeking a publisher's id skips history up to that update;
+ *  true while it does.  */
+static bool
+s_seeking(ssed_stream_t *s, const mupdate_t *u)
+{
+    ssed_msub_t *m = s->mercure;
+    if (!m->seek)
+        return false;
+    if (u->ok && u->id && strcmp(u->id, m->seek) == 0) {
+        free(m->seek);
+        m->seek = NULL;
+        ssed_mercure_start(s, NULL);    /*  found: Last-Event-ID is it  */
+    }
+    return true;
+}
+
 void
 ssed_mercure_event(ssed_stream_t *s, fp_event_t *ev, unsigned flags)
 {
-    mupdate_t *u = s_update(ev);
-    if (!u->ok || !s_visible(s->mercure, u))
+    mupdate_t *u = s_update(s->d, ev);
+    if (s_seeking(s, u) || !u->ok || !s_visible(s->mercure, u))
         return;
     ssed_mercure_start(s, NULL);
     s->d->stats.events++;
@@ -169,10 +213,21 @@ ssed_mercure_reset(ssed_stream_t *s)
     ssed_mercure_start(s, "earliest");
 }
 
+/*  Live: announce the subscriptions now, so the stream sees its own.  */
 void
 ssed_mercure_ready(ssed_stream_t *s)
 {
+    ssed_msub_t *m = s->mercure;
+    if (m->seek) {              /*  not in history: updates were missed  */
+        free(m->seek);
+        m->seek = NULL;
+        ssed_mercure_start(s, "earliest");
+    }
     ssed_mercure_start(s, NULL);
+    if (!m->joined) {
+        m->joined = true;
+        ssed_msubs_join(s, &m->selectors, m->payload);
+    }
 }
 
 void
@@ -182,7 +237,9 @@ ssed_mercure_start(ssed_stream_t *s, const char *last_event_id)
     if (m->started)
         return;
     fp_buf_t h, head;
-    const char *id = last_event_id ? last_event_id : m->requested;
+    /*  still seeking (the broker is slow): say updates may be missed  */
+    const char *id = last_event_id ? last_event_id
+                   : m->seek ? "earliest" : m->requested;
     fp_buf_init(&h);
     fp_buf_init(&head);
     fp_buf_adds(&h, m->headers);
@@ -206,12 +263,25 @@ ssed_mercure_sub_free(ssed_msub_t **m_p)
     *m_p = NULL;
     fp_mtopics_clear(&m->topics);
     fp_mtopics_clear(&m->allowed);
+    fp_strlist_free(&m->selectors);
+    json_decref(m->payload);
     free(m->requested);
+    free(m->seek);
     free(m->headers);
     free(m);
 }
 
 /* ------------------------------------------------------------ request */
+
+/*  Keep a selector as given, once (one subscription per selector).  */
+static void
+s_selector_once(fp_strlist_t *l, const char *sel)
+{
+    for (int i = 0; i < l->count; i++)
+        if (strcmp(l->items[i], sel) == 0)
+            return;
+    fp_strlist_add(l, sel);
+}
 
 /*  The selectors of the `topic` parameters.  */
 static void
@@ -228,6 +298,8 @@ s_topics(ssed_t *d, const fp_query_t *q, ssed_msub_t *m, ssed_verdict_t *v)
             snprintf(msg, sizeof msg, "topic selector %.200s: %s",
                      q->items[i].value, err);
             ssed_refuse(v, 400, "bad_topic", msg);
+        } else {
+            s_selector_once(&m->selectors, q->items[i].value);
         }
     }
     if (m->topics.count == 0)
@@ -236,9 +308,11 @@ s_topics(ssed_t *d, const fp_query_t *q, ssed_msub_t *m, ssed_verdict_t *v)
 }
 
 /*  The id to resume after: the Last-Event-ID header, else lastEventID
- *  (or draft-08's last_event_id).  An id this hub did not give (another
- *  hub's, a malformed one) starts now and is answered "earliest".
- *  Returns the hub cursor, NULL for now.  */
+ *  (or draft-08's last_event_id).  A cursor resumes by position; any
+ *  other id is a publisher's: the stream reads history from the start
+ *  and shows what follows that update, or, when history does not hold
+ *  it, starts live and is answered "earliest".  Returns the hub cursor,
+ *  NULL for now.  */
 static const char *
 s_resume(const fp_fcgi_req_t *req, const fp_query_t *q, ssed_msub_t *m)
 {
@@ -252,12 +326,11 @@ s_resume(const fp_fcgi_req_t *req, const fp_query_t *q, ssed_msub_t *m)
         c = fp_query_get(q, "last_event_id");
     if (!c || !*c)
         return NULL;
-    if (strcmp(c, "earliest") == 0 || fp_cursor_parse(c, &cur, err) == 0) {
-        m->requested = fp_strdup(c);
+    m->requested = fp_strdup(c);
+    if (strcmp(c, "earliest") == 0 || fp_cursor_parse(c, &cur, err) == 0)
         return m->requested;
-    }
-    m->requested = fp_strdup("earliest");
-    return NULL;
+    m->seek = fp_strdup(c);
+    return "earliest";
 }
 
 void
@@ -267,6 +340,7 @@ ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
     fp_query_t q = { 0 };
     char err[FP_ERR_LEN];
     int64_t expires = 0;
+    json_t *payload = NULL;
     const char *qs = fp_fcgi_req_param(req, "QUERY_STRING");
     ssed_msub_t *m = fp_calloc(1, sizeof *m);
 
@@ -280,7 +354,8 @@ ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
         s_topics(d, &q, m, &v);
     const char *cursor = v.status ? NULL : s_resume(req, &q, m);
     int st = v.status ? 0 : ssed_mercure_auth(d, req, "subscribe", true,
-                                              &m->allowed, &expires, err);
+                                              &m->allowed, &expires,
+                                              &payload, err);
     if (st)
         ssed_refuse(&v, st, "unauthorized", err);
     if (!v.status && d->nstreams >= (uint32_t) d->conf.max_streams)
@@ -295,9 +370,11 @@ ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
     if (v.status) {
         ssed_mercure_refuse(d, req, &v, cors);
         ssed_mercure_sub_free(&m);
+        json_decref(payload);
         return;
     }
     m->headers = fp_strdup(cors);
+    m->payload = payload;       /*  the subscriptions join once live  */
     s->mercure = m;
     /*  with nothing asked for (or an id not of this hub) the head is
      *  known now  */

@@ -12,6 +12,9 @@
  *  and member_added / member_removed arrive as ordinary events of the
  *  channel; those at or below `seq` are already in the list.  A refused
  *  join (the channel is full) ends the stream with an error event.
+ *
+ *  The Mercure hub's subscriptions (mercure_subs.c) are presence members
+ *  too, one connection per selector on mercure-channel, joined quietly.
  */
 #include "ssed.h"
 #include "json.h"
@@ -23,6 +26,16 @@
 static void
 s_reply(void *arg, bool ok, json_t *meta, fp_event_t **events, size_t n);
 
+/*  The stream's connection ids and its presence array of n.  */
+static void
+s_alloc(ssed_stream_t *s, size_t n)
+{
+    snprintf(s->conn_id, sizeof s->conn_id, "s%llu",
+             (unsigned long long) ++s->d->next_conn_id);
+    s->presence = fp_calloc(n, sizeof *s->presence);
+    s->npresence = n;
+}
+
 void
 ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels)
 {
@@ -30,23 +43,41 @@ ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels)
     const fp_principal_t *p = s->client ? &s->client->p : NULL;
     if (!p || !p->user)
         return;                 /*  route.c refused presence channels  */
+    size_t n = 0, k = 0;
     for (int i = 0; i < channels->count; i++)
         if (fp_channel_presence(channels->items[i]))
-            s->npresence++;
-    if (s->npresence == 0)
+            n++;
+    if (n == 0)
         return;
-    snprintf(s->conn_id, sizeof s->conn_id, "s%llu",
-             (unsigned long long) ++s->d->next_conn_id);
-    s->presence = fp_calloc(s->npresence, sizeof *s->presence);
-    size_t k = 0;
+    s_alloc(s, n);
     for (int i = 0; i < channels->count; i++) {
         if (!fp_channel_presence(channels->items[i]))
             continue;
         ssed_presence_t *sp = &s->presence[k++];
         sp->stream = s;
         sp->channel = fp_strdup(channels->items[i]);
-        sp->join = fp_presence_join(pres, s->conn_id, sp->channel, p->user,
+        snprintf(sp->conn, sizeof sp->conn, "%s", s->conn_id);
+        sp->join = fp_presence_join(pres, sp->conn, sp->channel, p->user,
                                     p->user_info, 0, s_reply, sp);
+    }
+}
+
+void
+ssed_presence_join_each(ssed_stream_t *s, const char *channel, size_t n,
+                        char *const *ids, char *const *infos)
+{
+    fp_presence_t *pres = fp_responder_presence(s->d->app);
+    if (n == 0)
+        return;
+    s_alloc(s, n);
+    for (size_t i = 0; i < n; i++) {
+        ssed_presence_t *sp = &s->presence[i];
+        sp->stream = s;
+        sp->quiet = true;
+        sp->channel = fp_strdup(channel);
+        snprintf(sp->conn, sizeof sp->conn, "%s.%zu", s->conn_id, i);
+        sp->join = fp_presence_join(pres, sp->conn, sp->channel, ids[i],
+                                    infos[i], 0, s_reply, sp);
     }
 }
 
@@ -65,6 +96,8 @@ s_reply(void *arg, bool ok, json_t *meta, fp_event_t **events, size_t n)
                          msg ? msg : "the broker refused the presence join");
         return;
     }
+    if (sp->quiet)
+        return;
     json_t *o = json_pack("{s:s, s:O, s:O, s:O}", "channel", sp->channel,
                           "members", json_object_get(meta, "members"),
                           "count", json_object_get(meta, "count"),
@@ -85,7 +118,7 @@ ssed_presence_leave(ssed_stream_t *s)
     for (size_t i = 0; i < s->npresence; i++) {
         ssed_presence_t *sp = &s->presence[i];
         fp_hub_cancel(hub, &sp->join);
-        fp_presence_leave(pres, s->conn_id, sp->channel);
+        fp_presence_leave(pres, sp->conn, sp->channel);
         free(sp->channel);
     }
     free(s->presence);

@@ -32,6 +32,7 @@ typedef struct {
     bool anonymous;             /*  subscribers without a token  */
     int64_t max_topics;         /*  per update and per subscription  */
     char *cookie;               /*  cookie carrying a token  */
+    bool subscriptions;         /*  subscription events and the API  */
 } ssed_mercure_conf_t;
 
 /*  Listener and broker directives: fp_responder_opts_conf (responder.h).  */
@@ -51,7 +52,7 @@ typedef struct {
 
 typedef struct ssed ssed_t;
 typedef struct ssed_msub ssed_msub_t;
-typedef struct ssed_mpub ssed_mpub_t;
+typedef struct ssed_mwait ssed_mwait_t;
 typedef struct ssed_mercure ssed_mercure_t;
 
 /*  A presence channel of a stream, and its join while unanswered.  */
@@ -59,6 +60,8 @@ typedef struct ssed_stream ssed_stream_t;
 typedef struct {
     ssed_stream_t *stream;      /*  the stream it belongs to  */
     char *channel;              /*  owned  */
+    char conn[32];              /*  its presence connection id  */
+    bool quiet;                 /*  no `event: presence` (Mercure's)  */
     fp_hub_req_t *join;         /*  pending PRESENCE join, or NULL  */
 } ssed_presence_t;
 
@@ -70,7 +73,7 @@ struct ssed_stream {
     fp_access_client_t *client;  /*  who (NULL with auth off)  */
     int64_t expires;            /*  monotonic ms the token runs out, 0  */
     uint32_t index;             /*  position in d->streams  */
-    char conn_id[24];           /*  its presence connection id  */
+    char conn_id[24];           /*  its presence connections' stem  */
     ssed_presence_t *presence;  /*  its presence channels  */
     size_t npresence;
     ssed_msub_t *mercure;       /*  a Mercure subscription, or NULL  */
@@ -100,8 +103,8 @@ struct ssed {
     int64_t next_report;
     uint64_t next_conn_id;      /*  presence connection ids  */
     ssed_mercure_t *mercure;    /*  the Mercure hub, or NULL  */
-    ssed_mpub_t *mpubs;         /*  Mercure publishes waiting for the
-                                    broker (mercure_publish.c)  */
+    ssed_mwait_t *mwaits;       /*  Mercure requests waiting for the
+                                    broker (mercure_wait.c)  */
     ssed_stats_t stats;
 };
 
@@ -160,10 +163,13 @@ void ssed_mercure_route(ssed_t *d, fp_fcgi_req_t *req);
 /*  The selectors a subscriber's token grants (its mercure.subscribe
  *  claim) and until when, from the token of the request: 0; 401 with
  *  err (a bad token, or none with mercure-anonymous off).  `action` is
- *  "subscribe" or "publish"; *sel is filled (caller clears).  */
+ *  "subscribe" or "publish"; *sel is filled (caller clears); *payload
+ *  (when not NULL) gets the claim's mercure.payload or NULL (caller
+ *  owns it).  */
 int ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req,
                       const char *action, bool cookie_ok,
-                      fp_mtopics_t *sel, int64_t *expires, char *err);
+                      fp_mtopics_t *sel, int64_t *expires, json_t **payload,
+                      char *err);
 
 /*  Answer a refused hub request (a Bearer challenge with 401, a
  *  Retry-After with 503); takes req.  */
@@ -173,8 +179,30 @@ void ssed_mercure_refuse(ssed_t *d, fp_fcgi_req_t *req,
 /*  mercure_publish.c: POST: one update, published on mercure-channel,
  *  answered with its id once the broker has it.  Takes req.  */
 void ssed_mercure_publish(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
-/*  Answer every publish still waiting for the broker with 503 (stop).  */
-void ssed_mercure_publish_stop(ssed_t *d);
+
+/*  mercure_wait.c: a request waiting for the broker's answer.  */
+struct ssed_mwait {
+    ssed_t *d;
+    fp_fcgi_conn_t *conn;       /*  NULL once the web server went away  */
+    fp_hub_req_t *hreq;         /*  the broker request (set by the caller)  */
+    char *headers;              /*  CORS lines of the answer  */
+    void *ctx;                  /*  the caller's, freed with ctx_free  */
+    void (*ctx_free)(void *ctx);
+    ssed_mwait_t *next, **prevp; /*  d->mwaits  */
+};
+/*  Take *req_p (freed, NULLed) as a waiting request answered with
+ *  `headers` (copied) and more.  */
+ssed_mwait_t *ssed_mwait_new(ssed_t *d, fp_fcgi_req_t **req_p,
+                             const char *headers);
+/*  Answer (unless the client went away), cancel the broker request and
+ *  free w: the one way a waiting request ends.  */
+void ssed_mwait_finish(ssed_mwait_t *w, int status, const char *ctype,
+                       const char *body);
+/*  Answer with a JSON error object.  */
+void ssed_mwait_fail(ssed_mwait_t *w, int status, const char *code,
+                     const char *msg);
+/*  Answer every request still waiting with 503 (stop).  */
+void ssed_mwait_stop_all(ssed_t *d);
 
 /*  mercure_stream.c: GET: a subscription.  Takes req.  */
 void ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
@@ -188,10 +216,29 @@ void ssed_mercure_start(ssed_stream_t *s, const char *last_event_id);
 /*  Free a stream's subscription; NULLs.  */
 void ssed_mercure_sub_free(ssed_msub_t **m_p);
 
+/*  mercure_subs.c: active subscriptions (mercure-subscriptions on).  */
+/*  The stream's subscription joins: one presence member per selector on
+ *  mercure-channel, with the token's payload (borrowed, or NULL).  */
+void ssed_msubs_join(ssed_stream_t *s, const fp_strlist_t *selectors,
+                     json_t *payload);
+/*  A member_added / member_removed of mercure-channel as a subscription
+ *  update: 0 with its topic and JSON-LD data (caller frees both), -1 if
+ *  ev is not one.  */
+int ssed_msubs_update(const ssed_t *d, const fp_event_t *ev, char **topic,
+                      char **data);
+/*  GET MERCURE-PATH/subscriptions[/{topic}[/{subscriber}]].  Takes req.  */
+void ssed_msubs_api(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
+
 /*  presence.c  */
 /*  Join the stream's user to its presence channels; each answer becomes
  *  an `event: presence` with the member list.  */
 void ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels);
+/*  Join n connections of the stream ("CONN_ID.i") to one channel as the
+ *  users ids[i] with infos[i] (compact JSON): the Mercure hub's
+ *  subscriptions.  Answers are not shown; a refusal ends the stream.  */
+void ssed_presence_join_each(ssed_stream_t *s, const char *channel,
+                             size_t n, char *const *ids,
+                             char *const *infos);
 /*  Leave them (and cancel unanswered joins): the stream is closing.  */
 void ssed_presence_leave(ssed_stream_t *s);
 /*  Queue SSE text for this stream only (stream.c).  */

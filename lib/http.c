@@ -41,6 +41,24 @@ fp_url_decode(const char *in, size_t len, bool plus, fp_buf_t *out)
     return 0;
 }
 
+void
+fp_url_encode(const char *in, size_t len, fp_buf_t *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) in[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
+            fp_buf_addc(out, (char) c);
+        } else {
+            fp_buf_addc(out, '%');
+            fp_buf_addc(out, hex[c >> 4]);
+            fp_buf_addc(out, hex[c & 15]);
+        }
+    }
+}
+
 static char *
 s_decode(const char *in, size_t len)
 {
@@ -246,6 +264,13 @@ fp_http_test(void)
     FP_CHECK(fp_url_decode("%2", 2, true, &b) == -1, "short escape");
     FP_CHECK(fp_url_decode("%zz", 3, true, &b) == -1, "bad hex");
     FP_CHECK(fp_url_decode("a%00b", 5, true, &b) == -1, "decoded NUL");
+    fp_buf_reset(&b);
+    fp_url_encode("https://e.com/{id}?a b~\xc3\xa9", 25, &b);
+    FP_CHECK(strcmp(b.data, "https%3A%2F%2Fe.com%2F%7Bid%7D%3Fa%20b~%C3%A9")
+             == 0, "encode: reserved, space and UTF-8 bytes escaped");
+    fp_buf_reset(&b);
+    fp_url_encode("", 0, &b);
+    FP_CHECK(b.len == 0, "encode: empty");
     fp_buf_free(&b);
 
     fp_query_t q;

@@ -30,6 +30,11 @@ typedef struct {
  *  out.  -1 on a malformed escape or a decoded NUL.  */
 int fp_url_decode(const char *in, size_t len, bool plus, fp_buf_t *out);
 
+/*  Append in[0..len) to out with every byte but RFC 3986's unreserved
+ *  (A-Z a-z 0-9 - . _ ~) percent-encoded, in upper-case hex (an RFC 6570
+ *  simple expansion).  */
+void fp_url_encode(const char *in, size_t len, fp_buf_t *out);
+
 /*  Parse a query string into q (release with fp_query_free).  At most
  *  max_params parameters.  -1 with err.  */
 int fp_query_parse(const char *qs, int max_params, fp_query_t *q, char *err);

@@ -5,52 +5,22 @@ and plain form POSTs as curl sends them.  Subscribers: SSE clients with
 topic selectors (exact, URI templates, *), private updates with the
 token's mercure.subscribe claim, alternate topics, multi-line data, type
 and retry, resume with Last-Event-ID and lastEventID (the Last-Event-ID
-response header, earliest, an id of no hub).  Refusals (bad tokens,
+response header, earliest, an id of no hub, a publisher's own id).  Refusals (bad tokens,
 claims, selectors, fields) get their status and the hub keeps serving."""
 import os
-import re
 import shutil
 import subprocess
 import time
-import urllib.parse
 
 from authlib import Keys
 import chromium
 from harness import Env, Tap, require_tool
+from mercurelib import HUB, ID, publish, sub_path, subscribe
 from servers import Stack
 
 t = Tap()
-HUB = "/.well-known/mercure"
 BOOKS = "https://example.com/books/{id}"
 SYMFONY = "/usr/share/php/Symfony/Component/Mercure/autoload.php"
-ID = re.compile(r"^[0-9a-z]{1,32}-[1-9][0-9]*$")
-
-
-def sub_path(*topics, **q):
-    return HUB + "?" + urllib.parse.urlencode([("topic", x) for x in topics] + list(q.items()))
-
-
-def form(**fields):
-    pairs = []
-    for k, v in fields.items():
-        for x in (v if isinstance(v, list) else [v]):
-            pairs.append((k, x))
-    return urllib.parse.urlencode(pairs).encode()
-
-
-def publish(st, token, **fields):
-    h = {"Content-Type": "application/x-www-form-urlencoded"}
-    if token:
-        h["Authorization"] = "Bearer " + token
-    s, _, body = st.request(HUB, method="POST", headers=h, body=form(**fields))
-    return s, body.decode(errors="replace")
-
-
-def subscribe(st, *topics, token=None, headers=None, **q):
-    h = dict(headers or {})
-    if token:
-        h["Authorization"] = "Bearer " + token
-    return st.stream(sub_path(*topics, **q), headers=h)
 
 
 def datas(c, n, timeout=5):
@@ -179,6 +149,22 @@ def run(server, env, keys):
          f"{server}: an id of no history is answered earliest (updates were missed)")
     r.close()
 
+    # a publisher's own ids
+    own = "urn:uuid:c0ffee00-0000-4000-8000-000000000001"
+    s, got = publish(st, pub, topic="https://example.com/books/10", data="own id", id=own)
+    t.eq((s, got), (200, own), f"{server}: a publish with id is answered with that id")
+    evs = a.events_until(lambda e: any(x.get("data") == "own id" for x in e), 5)
+    t.ok(any(x.get("data") == "own id" and x.get("id") == own for x in evs),
+         f"{server}: the subscriber gets the update with the publisher's id", evs)
+    s, after = publish(st, pub, topic="https://example.com/books/11", data="after own")
+    a.events_until(lambda e: any(x.get("data") == "after own" for x in e), 5)
+    r = subscribe(st, BOOKS, token=sub_none, headers={"Last-Event-ID": own})
+    evs = datas(r, 1)
+    t.eq((r.headers.get("last-event-id"), [e.get("id") for e in evs[:1]]), (own, [after]),
+         f"{server}: a resume from a publisher's id finds it in history and replays what "
+         "follows")
+    r.close()
+
     # refusals, each followed by a publish that works
     def refused(status, what, **fields):
         tok = fields.pop("token", pub)
@@ -196,7 +182,10 @@ def run(server, env, keys):
             topic=["https://example.com/books/1", "https://example.com/admin"])
     refused(403, "a token without mercure.publish", token=sub_books, topic="x")
     refused(400, "no topic", data="d")
-    refused(400, "a publisher id", topic="x", id="urn:uuid:1")
+    refused(400, "id earliest", topic="x", id="earliest")
+    refused(400, "an id of the form of the hub's own (a cursor)", topic="x", id="abc-5")
+    refused(400, "an id with a line break", topic="x", id="a\nb")
+    refused(400, "two ids", topic="x", id=["a", "b"])
     refused(400, "type mercure", topic="x", type="mercure")
     refused(400, "a retry that is not a number", topic="x", retry="soon")
     s, _, body = st.request(HUB, method="POST", body=b'{"topic":"x"}',
