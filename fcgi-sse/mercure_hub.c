@@ -8,7 +8,7 @@
  *
  *  Every update is one event on one fastpush channel (mercure-channel),
  *  so the hub-wide sequence Mercure asks for is that channel's cursor and
- *  an update's id is its "EPOCH-SEQ".  Tokens are JWTs with a `mercure`
+ *  an update's id is "#EPOCH-SEQ" (or the publisher's own).  Tokens are JWTs with a `mercure`
  *  claim {"publish": [selectors], "subscribe": [selectors], "payload"},
  *  from "Authorization: Bearer", the mercure-cookie cookie or (for
  *  subscribers) an `authorization` query parameter.  This file holds the
@@ -18,6 +18,7 @@
  */
 #include "ssed.h"
 #include "clock.h"
+#include "cursor.h"
 #include "http.h"
 #include "mem.h"
 #include "rights.h"
@@ -144,10 +145,12 @@ ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req, const char *action,
     if (!publish && fp_query_parse(fp_fcgi_req_param(req, "QUERY_STRING"),
                                    256, &q, qerr) == 0)
         qv = fp_query_get(&q, "authorization");
+    /*  Mercure's order: the header, else the query, else the cookie  */
     char *token = fp_rights_token(
-        fp_fcgi_req_param(req, "HTTP_AUTHORIZATION"),
-        cookie_ok ? fp_fcgi_req_param(req, "HTTP_COOKIE") : NULL,
-        d->conf.mercure.cookie, qv);
+        fp_fcgi_req_param(req, "HTTP_AUTHORIZATION"), NULL, NULL, qv);
+    if (!token && cookie_ok)
+        token = fp_rights_token(NULL, fp_fcgi_req_param(req, "HTTP_COOKIE"),
+                                d->conf.mercure.cookie, NULL);
     fp_query_free(&q);
     *expires = 0;
     if (payload)
@@ -178,6 +181,13 @@ ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req, const char *action,
     if (exp_ms)
         *expires = fp_clock_ms() + (exp_ms - fp_clock_wall_ms());
     return rc;
+}
+
+void
+ssed_mercure_id(const char *epoch, uint64_t seq, char *out)
+{
+    out[0] = '#';
+    fp_cursor_format(epoch, seq, out + 1);
 }
 
 /* ------------------------------------------------------------ routing */

@@ -11,10 +11,10 @@
  *
  *  (private, id and retry only when given) and whose type is `type` or
  *  "message".  The answer is 200 text/plain with the update's id once the
- *  broker stored it: the publisher's, else the event's cursor.  A
- *  publisher's id may not look like a cursor (or be "earliest"): those
- *  resume by position, other ids by finding the update in history
- *  (mercure_stream.c).  A publish
+ *  broker stored it: the publisher's, else "#" and the event's cursor.
+ *  A publisher's id may not start with '#', look like a cursor or be
+ *  "earliest": those are the hub's and resume by position; other ids
+ *  resume by finding the update in history (mercure_stream.c).  A publish
  *  with a cookie token is taken only without an Origin or from one that
  *  allow-origin lists by name (a cross-site form must not publish as the
  *  user).  A publish waits for the broker in mercure_wait.c.
@@ -37,6 +37,9 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     ssed_mwait_t *w = arg;
     const char *id = json_string_value(json_object_get(meta, "id"));
     const char *own = w->ctx;   /*  the publisher's id, or NULL  */
+    char hub_id[FP_CURSOR_LEN + 1];
+    fp_cursor_t c;
+    char err[FP_ERR_LEN];
     (void) evs;
     (void) n;
     w->hreq = NULL;
@@ -46,8 +49,13 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
                         code ? code : "broker_error", fp_error_message(meta));
         return;
     }
+    if (!own && fp_cursor_parse(id, &c, err) == 0)
+        ssed_mercure_id(c.epoch, c.seq, hub_id);
+    else
+        snprintf(hub_id, sizeof hub_id, "%s", own ? "" : id);
     w->d->stats.mercure_published++;
-    ssed_mwait_finish(w, 200, "text/plain; charset=utf-8", own ? own : id);
+    ssed_mwait_finish(w, 200, "text/plain; charset=utf-8",
+                      own ? own : hub_id);
 }
 
 /* ------------------------------------------------------------ the form */
@@ -82,10 +90,11 @@ s_id(const char *val, json_t *data, ssed_verdict_t *v)
     else if (!s || n == 0 || n > 256 || !s_topic_valid(val))
         ssed_refuse(v, 400, "bad_id", "an id is 1 to 256 bytes of UTF-8 "
                  "without control characters");
-    else if (strcmp(val, "earliest") == 0 || fp_cursor_parse(val, &c,
-                                                              err) == 0)
-        ssed_refuse(v, 400, "bad_id", "an id may not be \"earliest\" nor "
-                 "of the form of the hub's own ids (EPOCH-SEQ)");
+    else if (val[0] == '#' || strcmp(val, "earliest") == 0 ||
+             fp_cursor_parse(val, &c, err) == 0)
+        ssed_refuse(v, 400, "bad_id", "an id may not start with '#', be "
+                 "\"earliest\" or look like a cursor (EPOCH-SEQ): those "
+                 "are the hub's");
     json_object_set_new(data, "id", s ? s : json_null());
 }
 

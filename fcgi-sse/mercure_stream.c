@@ -8,7 +8,7 @@
  *  update's topics, and a private update only when, besides, one of the
  *  token's mercure.subscribe selectors does.  Each update is sent as
  *
- *      id: EPOCH-SEQ
+ *      id: #EPOCH-SEQ       (the event's cursor; or the publisher's id)
  *      event: TYPE          (when published with one)
  *      retry: MS            (when published with one)
  *      data: ...            (one line per line of the data)
@@ -142,13 +142,13 @@ s_update(const ssed_t *d, fp_event_t *ev)
     if (ev->cache)
         return ev->cache;
     mupdate_t *u = fp_calloc(1, sizeof *u);
-    char id[FP_CURSOR_LEN];
+    char id[FP_CURSOR_LEN + 1];
     fp_buf_t rec;
 
     fp_buf_init(&u->sse);
     s_update_read(u, d, ev);
     if (u->ok) {
-        fp_cursor_format(ev->epoch, ev->seq, id);
+        ssed_mercure_id(ev->epoch, ev->seq, id);
         s_format(u, u->id ? u->id : id, &u->sse);
         fp_buf_init(&rec);
         fp_fcgi_record_stdout(&rec, 1, u->sse.data, u->sse.len);
@@ -308,11 +308,13 @@ s_topics(ssed_t *d, const fp_query_t *q, ssed_msub_t *m, ssed_verdict_t *v)
 }
 
 /*  The id to resume after: the Last-Event-ID header, else lastEventID
- *  (or draft-08's last_event_id).  A cursor resumes by position; any
- *  other id is a publisher's: the stream reads history from the start
- *  and shows what follows that update, or, when history does not hold
- *  it, starts live and is answered "earliest".  Returns the hub cursor,
- *  NULL for now.  */
+ *  (or draft-08's last_event_id).  The hub's own ids, "#EPOCH-SEQ" (or
+ *  the bare cursor), resume by position; another id starting with '#'
+ *  starts now and is answered "earliest"; any other id is a publisher's:
+ *  the stream reads history from the start and shows what follows that
+ *  update, or, when history does not hold it, starts live and is
+ *  answered "earliest".  Returns the hub cursor (owned by m), NULL for
+ *  now.  */
 static const char *
 s_resume(const fp_fcgi_req_t *req, const fp_query_t *q, ssed_msub_t *m)
 {
@@ -327,8 +329,16 @@ s_resume(const fp_fcgi_req_t *req, const fp_query_t *q, ssed_msub_t *m)
     if (!c || !*c)
         return NULL;
     m->requested = fp_strdup(c);
-    if (strcmp(c, "earliest") == 0 || fp_cursor_parse(c, &cur, err) == 0)
+    if (strcmp(c, "earliest") == 0)
         return m->requested;
+    const char *cursor = c[0] == '#' ? m->requested + 1 : m->requested;
+    if (fp_cursor_parse(cursor, &cur, err) == 0)
+        return cursor;          /*  "#EPOCH-SEQ", or the bare cursor  */
+    if (c[0] == '#') {          /*  no publisher's id starts so  */
+        free(m->requested);
+        m->requested = fp_strdup("earliest");
+        return NULL;
+    }
     m->seek = fp_strdup(c);
     return "earliest";
 }

@@ -23,7 +23,8 @@
  *  answers the same documents from the broker's member list, with
  *  lastEventID: the position the list is valid at (resume the events
  *  from there).  Its URL (as sent, percent-encoded) must match one of
- *  the token's mercure.subscribe selectors, and it lists only the
+ *  the token's mercure.subscribe selectors (else 403; no token or a bad
+ *  one: 401), and it lists only the
  *  subscriptions whose topic one of them matches.
  */
 #include "ssed.h"
@@ -252,7 +253,7 @@ s_on_members(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     json_t *members = json_object_get(meta, "members");
     const char *epoch = json_string_value(json_object_get(meta, "epoch"));
     json_int_t seq = json_integer_value(json_object_get(meta, "seq"));
-    char last[FP_CURSOR_LEN];
+    char last[FP_CURSOR_LEN + 1];
     size_t i, len;
     json_t *m;
 
@@ -265,7 +266,7 @@ s_on_members(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
         return;
     }
     if (seq > 0)
-        fp_cursor_format(epoch, (uint64_t) seq, last);
+        ssed_mercure_id(epoch, (uint64_t) seq, last);
     else
         snprintf(last, sizeof last, "earliest");
     json_t *list = json_array();
@@ -322,7 +323,7 @@ ssed_msubs_api(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
     if (st)
         ssed_refuse(&v, st, "unauthorized", err);
     if (!v.status && !fp_mtopics_match(&r->allowed, r->url, strlen(r->url)))
-        ssed_refuse(&v, 401, "unauthorized", "the token's mercure.subscribe "
+        ssed_refuse(&v, 403, "forbidden", "the token's mercure.subscribe "
                     "does not match this URL");
     if (v.status) {
         fp_buf_t h;

@@ -171,6 +171,11 @@ int ssed_mercure_auth(ssed_t *d, const fp_fcgi_req_t *req,
                       fp_mtopics_t *sel, int64_t *expires, json_t **payload,
                       char *err);
 
+/*  The hub's id of an event: "#EPOCH-SEQ", a fragment IRI as the
+ *  protocol allows hubs (publishers' ids may not start with '#').  out:
+ *  FP_CURSOR_LEN + 1 bytes.  */
+void ssed_mercure_id(const char *epoch, uint64_t seq, char *out);
+
 /*  Answer a refused hub request (a Bearer challenge with 401, a
  *  Retry-After with 503); takes req.  */
 void ssed_mercure_refuse(ssed_t *d, fp_fcgi_req_t *req,

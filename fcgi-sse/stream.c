@@ -334,7 +334,7 @@ void
 ssed_stream_head(ssed_t *d, fp_buf_t *b, const char *headers)
 {
     fp_buf_addf(b, "Status: 200 OK\r\nContent-Type: text/event-stream; "
-                "charset=utf-8\r\nCache-Control: no-cache, no-transform\r\n"
+                "charset=utf-8\r\nCache-Control: private, no-cache, no-transform\r\n"
                 "X-Accel-Buffering: no\r\n%s\r\n", headers ? headers : "");
     fp_sse_retry(b, (unsigned) d->conf.retry);
 }

@@ -4,7 +4,7 @@ import re
 import urllib.parse
 
 HUB = "/.well-known/mercure"
-ID = re.compile(r"^[0-9a-z]{1,32}-[1-9][0-9]*$")      # the hub's own ids: cursors
+ID = re.compile(r"^#[0-9a-z]{1,32}-[1-9][0-9]*$")     # the hub's own ids: "#" + cursor
 
 
 def sub_path(*topics, **q):

@@ -148,6 +148,29 @@ def run(server, env, keys):
     t.eq(r.headers.get("last-event-id"), "earliest",
          f"{server}: an id of no history is answered earliest (updates were missed)")
     r.close()
+    r = subscribe(st, BOOKS, token=sub_none, lastEventID="#nothing-of-ours")
+    t.eq(r.headers.get("last-event-id"), "earliest",
+         f"{server}: a '#' id that is not the hub's is answered earliest")
+    r.close()
+    r = subscribe(st, BOOKS, token=sub_none, headers={"Last-Event-ID": first[1:]})
+    evs = datas(r, 1)
+    t.eq((r.headers.get("last-event-id"), evs[0].get("id") if evs else None),
+         (first[1:], pubb), f"{server}: the bare cursor (without '#') resumes as well")
+    r.close()
+
+    # where the token is read: the header, else ?authorization, else the cookie
+    cookie = {"Cookie": "mercureAuthorization=" + keys.forged(claim="mercure", subscribe=["*"])}
+    r = st.stream(sub_path(BOOKS, authorization=sub_none), headers=cookie)
+    t.eq(r.status, 200, f"{server}: ?authorization wins over the cookie (a forged one, ignored)")
+    r.close()
+    r = st.stream(sub_path(BOOKS, authorization="not-a-jwt"),
+                  headers={"Authorization": "Bearer " + sub_none})
+    t.eq(r.status, 200, f"{server}: the Authorization header wins over ?authorization")
+    r.close()
+    r = st.stream(sub_path(BOOKS), headers={"Cookie": "mercureAuthorization=" + sub_none})
+    t.eq((r.status, r.headers.get("cache-control")), (200, "private, no-cache, no-transform"),
+         f"{server}: the cookie alone; the stream is private to caches")
+    r.close()
 
     # a publisher's own ids
     own = "urn:uuid:c0ffee00-0000-4000-8000-000000000001"
@@ -183,6 +206,7 @@ def run(server, env, keys):
     refused(403, "a token without mercure.publish", token=sub_books, topic="x")
     refused(400, "no topic", data="d")
     refused(400, "id earliest", topic="x", id="earliest")
+    refused(400, "an id starting with #", topic="x", id="#mine")
     refused(400, "an id of the form of the hub's own (a cursor)", topic="x", id="abc-5")
     refused(400, "an id with a line break", topic="x", id="a\nb")
     refused(400, "two ids", topic="x", id=["a", "b"])

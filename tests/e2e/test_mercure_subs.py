@@ -120,7 +120,7 @@ def run(server, env, keys):
     t.ok(s == 401 and "bearer" in h.get("www-authenticate", "").lower(),
          f"{server}: without a token: 401 with a Bearer challenge", (s, h))
     s, _, _ = get(st, SUBS, books_only)
-    t.eq(s, 401, f"{server}: a token whose selectors do not match the URL: 401")
+    t.eq(s, 403, f"{server}: a token whose selectors do not match the URL: 403")
     s, _, _ = get(st, SUBS, keys.forged(extra={"mercure": {"subscribe": ["*"]}}))
     t.eq(s, 401, f"{server}: a forged token: 401")
     s, _, _ = st.request(SUBS, method="POST", body=b"{}",
