@@ -26,10 +26,10 @@
  *      PRESENCE {"op":"drop","instance":I}  -> {"left":n}
  *      PRESENCE {"op":"members","channel":CH} -> as join, without added
  *
- *  A channel that is not a presence channel (fp_channel_presence) may
- *  hold a member list too: the Mercure hub keeps its subscriptions on
- *  its channel so.  Such a list is bounded by presence-max only, its
- *  user_info by 16 kB (1 kB on presence channels, as Pusher), and its
+ *  A join with "roster":true is a member of a roster, not of a Pusher
+ *  member list: the Mercure hub keeps its subscriptions so.  It is
+ *  bounded by presence-max only (not presence-max-members), its
+ *  user_info by 16 kB (1 kB otherwise, as Pusher), and its
  *  member_removed carries the user_info as well, saying what left.
  *
  *  Membership lives in this process only: in cluster mode each broker
@@ -47,12 +47,13 @@
 #define ID_MAX 64                   /*  instance and connection ids  */
 #define USER_ID_MAX 128
 #define USER_INFO_MAX 1024          /*  bytes of user_info as JSON (Pusher's) */
-#define OTHER_INFO_MAX 16384        /*  on a channel that is not presence- */
+#define ROSTER_INFO_MAX 16384       /*  ... of a roster's member  */
 
 typedef struct {
     json_t *info;               /*  owned: the user_info of the first
                                     connection (null if none)  */
     int64_t conns;              /*  connections of this user here  */
+    bool roster;                /*  joined as a roster (its first join)  */
 } member_t;
 
 typedef struct {
@@ -200,6 +201,7 @@ typedef struct {
     const char *op, *instance, *conn, *channel, *user_id;
     json_t *user_info;
     int64_t max_members;
+    bool roster;                /*  not a Pusher member list  */
 } preq_t;
 
 static int
@@ -215,7 +217,9 @@ s_parse(broker_t *b, json_t *req, preq_t *q, char *code, char *err)
 {
     *q = (preq_t) { .max_members = b->conf.presence_max_members };
     q->channel = json_string_value(json_object_get(req, "channel"));
-    if (q->channel && !fp_channel_presence(q->channel))
+    json_t *roster = json_object_get(req, "roster");
+    q->roster = json_is_true(roster);
+    if (q->roster)
         q->max_members = b->conf.presence_max;  /*  not a Pusher list  */
     q->op = json_string_value(json_object_get(req, "op"));
     q->instance = json_string_value(json_object_get(req, "instance"));
@@ -243,6 +247,8 @@ s_parse(broker_t *b, json_t *req, preq_t *q, char *code, char *err)
     if (join && !s_user_id_ok(q->user_id))
         return s_bad(code, err, "'user_id': a string of 1 to 128 bytes "
                      "without control characters");
+    if (roster && !json_is_boolean(roster))
+        return s_bad(code, err, "'roster' must be true or false");
     if (join && mm) {
         if (!json_is_integer(mm) || json_integer_value(mm) < 1)
             return s_bad(code, err, "'max_members' must be a positive "
@@ -314,10 +320,9 @@ s_leave_conn(broker_t *b, struct broker_presence *p, const char *key)
     pchan_t *pc = zhashx_lookup(p->chans, c->channel);
     member_t *m = pc ? zhashx_lookup(pc->members, c->user_id) : NULL;
     if (m && --m->conns == 0) {
-        /*  a presence channel's is Pusher's {"user_id"}; another
-         *  channel's (the Mercure hub's subscriptions) says what left  */
-        json_t *info = fp_channel_presence(c->channel) ? NULL
-                     : json_incref(m->info);
+        /*  Pusher's is {"user_id"}; a roster's (the Mercure hub's
+         *  subscriptions) says what left  */
+        json_t *info = m->roster ? json_incref(m->info) : NULL;
         zhashx_delete(pc->members, c->user_id);
         left = true;
         s_announce(b, c->channel, "member_removed", c->user_id, info);
@@ -351,12 +356,11 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
                      (long long) b->conf.presence_max);
             return broker_fail(code, "presence_full");
         }
-        bool pusher = fp_channel_presence(q->channel);
-        if (s_info_size(q->user_info) > (pusher ? USER_INFO_MAX
-                                                : OTHER_INFO_MAX))
-            return s_bad(code, err, pusher
-                         ? "'user_info' is over 1024 bytes as JSON"
-                         : "'user_info' is over 16384 bytes as JSON");
+        if (s_info_size(q->user_info) > (q->roster ? ROSTER_INFO_MAX
+                                                   : USER_INFO_MAX))
+            return s_bad(code, err, q->roster
+                         ? "'user_info' is over 16384 bytes as JSON"
+                         : "'user_info' is over 1024 bytes as JSON");
         if (!pc) {
             pc = fp_calloc(1, sizeof *pc);
             pc->members = zhashx_new();
@@ -365,6 +369,7 @@ s_join(broker_t *b, struct broker_presence *p, const preq_t *q,
         }
         if (!m) {
             m = fp_calloc(1, sizeof *m);
+            m->roster = q->roster;
             m->info = q->user_info ? json_deep_copy(q->user_info)
                                    : json_null();
             zhashx_insert(pc->members, q->user_id, m);

@@ -77,7 +77,8 @@ ssed_presence_join_each(ssed_stream_t *s, const char *channel, size_t n,
         sp->channel = fp_strdup(channel);
         snprintf(sp->conn, sizeof sp->conn, "%s.%zu", s->conn_id, i);
         sp->join = fp_presence_join(pres, sp->conn, sp->channel, ids[i],
-                                    infos[i], 0, s_reply, sp);
+                                    infos[i], FP_PRESENCE_ROSTER, s_reply,
+                                    sp);
     }
 }
 

@@ -238,9 +238,9 @@ void ssed_msubs_api(ssed_t *d, fp_fcgi_req_t *req, const char *cors);
 /*  Join the stream's user to its presence channels; each answer becomes
  *  an `event: presence` with the member list.  */
 void ssed_presence_join(ssed_stream_t *s, const fp_strlist_t *channels);
-/*  Join n connections of the stream ("CONN_ID.i") to one channel as the
- *  users ids[i] with infos[i] (compact JSON): the Mercure hub's
- *  subscriptions.  Answers are not shown; a refusal ends the stream.  */
+/*  Join n connections of the stream ("CONN_ID.i") to one channel's
+ *  roster as the users ids[i] with infos[i] (compact JSON): the Mercure
+ *  hub's subscriptions.  Answers are not shown; a refusal ends the stream.  */
 void ssed_presence_join_each(ssed_stream_t *s, const char *channel,
                              size_t n, char *const *ids,
                              char *const *infos);

@@ -93,6 +93,8 @@ s_send_join(fp_presence_t *p, const rec_t *r, fp_hub_reply_fn *cb, void *arg)
     if (r->max_members > 0)
         json_object_set_new(body, "max_members",
                             json_integer((json_int_t) r->max_members));
+    if (r->max_members == FP_PRESENCE_ROSTER)
+        json_object_set_new(body, "roster", json_true());
     return fp_hub_request(p->hub, "PRESENCE", body, cb, arg);
 }
 

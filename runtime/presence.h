@@ -22,6 +22,10 @@
 typedef struct fp_presence fp_presence_t;
 
 #define FP_PRESENCE_CONN_MAX 64     /*  bytes of a connection id  */
+/*  max_members of a join into a roster, not a Pusher member list (the
+ *  broker's "roster":true: no per-channel bound, user_info up to 16 kB,
+ *  member_removed with the user_info): the Mercure hub's subscriptions.  */
+#define FP_PRESENCE_ROSTER (-1)
 
 /*  Start the process's presence on hub (borrowed; it must outlive the
  *  result); transport ("sse", "poll", "ws") goes into the instance id;
@@ -37,7 +41,7 @@ void fp_presence_destroy(fp_presence_t **p_p);
 /*  The connection conn (1 to 64 of A-Z a-z 0-9 . _ -) of user_id joins
  *  channel; user_info is compact JSON or NULL; max_members (0: none)
  *  lowers the broker's presence-max-members for this join (a Pusher
- *  app's max-presence-members).  The broker's reply goes to
+ *  app's max-presence-members), FP_PRESENCE_ROSTER joins a roster.  The broker's reply goes to
  *  cb (META {"members","count","added","seq"}, or the error); the handle
  *  is fp_hub_request's (fp_hub_cancel it if the connection goes first).
  *  The join is remembered, and sent again after a broker restart, until

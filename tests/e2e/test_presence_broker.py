@@ -116,8 +116,36 @@ with Env(t) as env:
          "max_members cannot raise presence-max-members", m)
     events(sub, 0.5)
 
+    # a roster (the Mercure hub's subscriptions): no per-channel bound, a
+    # larger user_info, and member_removed says what left
+    rsub = b.subscriber("hub")
+    time.sleep(0.3)
+    big = {"topic": "https://example.com/{id}", "payload": "p" * 4000}
+    oks = []
+    for i in range(5):
+        st, m, _ = pres(b, op="join", instance="resp-r", conn=f"r{i}", channel="hub",
+                        user_id=f"s{i}", user_info=big, roster=True)
+        oks.append(st)
+    t.ok(oks == ["OK"] * 5 and m["count"] == 5 and m.get("epoch"),
+         "a roster takes 5 members past presence-max-members 3, each with 4 kB of user_info; "
+         "the answer has the epoch", oks)
+    st, m, _ = pres(b, op="join", instance="resp-r", conn="r9", channel="hub", user_id="s9",
+                    user_info={"x": "y" * 17000}, roster=True)
+    t.ok(st == "ERROR" and m.get("error") == "bad_request" and "16384" in m.get("message", ""),
+         "a roster member's user_info over 16 kB: bad_request", m)
+    events(rsub, 0.5)
+    pres(b, op="leave", instance="resp-r", conn="r0", channel="hub")
+    t.eq(kinds(events(rsub)), [("member_removed", {"user_id": "s0", "user_info": big})],
+         "a roster's member_removed carries its user_info")
+    st, m, _ = pres(b, op="drop", instance="resp-r")
+    t.ok(st == "OK" and m["left"] == 4, "the roster's responder drops its other 4", m)
+    events(rsub, 0.5)
+    rsub.close()
+
     bad = [
         ({}, "op"),
+        ({"op": "join", "instance": "i", "conn": "1", "channel": "room", "user_id": "x",
+          "roster": "yes"}, "roster"),
         ({"op": "dance"}, "op"),
         ({"op": "join", "conn": "1", "channel": "room", "user_id": "x"}, "instance"),
         ({"op": "join", "instance": "bad id", "conn": "1", "channel": "room",
