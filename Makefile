@@ -284,7 +284,8 @@ FUZZ_LIBS  = $(LIBS)
 FUZZ_OBJ   = build-fuzz/obj
 FUZZ_LIBFP = build-fuzz/libfastpush-fuzz.a
 FUZZ_NAMES = ws_frame ws_handshake cursor event publish jscan channel query \
-             conf wal acl jwt token sse_request store_replay mtopic
+             conf wal acl jwt token sse_request store_replay mtopic \
+             fcgi_parse
 FUZZ      ?= $(FUZZ_NAMES)
 FUZZ_SRC_ws_frame     = ws-bridge/frame.c ws-bridge/deflate.c
 FUZZ_SRC_ws_handshake = ws-bridge/handshake.c ws-bridge/deflate.c ws-bridge/frame.c

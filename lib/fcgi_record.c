@@ -98,6 +98,25 @@ fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *headers,
     fp_buf_free(&head);
 }
 
+long
+fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
+                    const char **content, size_t *clen)
+{
+    const unsigned char *h = data;
+    if (len < 8)
+        return 0;
+    if (h[0] != FCGI_VERSION_1)
+        return -1;
+    size_t n = (size_t) h[4] << 8 | h[5], total = 8 + n + h[6];
+    if (len < total)
+        return 0;
+    *type = h[1];
+    *rid = h[2] << 8 | h[3];
+    *content = (const char *) data + 8;
+    *clen = n;
+    return (long) total;
+}
+
 #ifdef FP_TEST
 #include "test.h"
 
@@ -138,25 +157,6 @@ fp_fcgi_record_request(fp_buf_t *b, int rid, const char *const *env,
     s_records(b, FP_FCGI_STDIN, rid, body, len);
     s_record(b, FP_FCGI_STDIN, rid, "", 0);
     fp_buf_free(&p);
-}
-
-long
-fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
-                    const char **content, size_t *clen)
-{
-    const unsigned char *h = data;
-    if (len < 8)
-        return 0;
-    if (h[0] != FCGI_VERSION_1)
-        return -1;
-    size_t n = (size_t) h[4] << 8 | h[5], total = 8 + n + h[6];
-    if (len < total)
-        return 0;
-    *type = h[1];
-    *rid = h[2] << 8 | h[3];
-    *content = (const char *) data + 8;
-    *clen = n;
-    return (long) total;
 }
 
 void

@@ -35,6 +35,13 @@ void fp_fcgi_record_response(fp_buf_t *b, int rid, int status, const char *heade
 /*  The reason phrase of an HTTP status ("Not Found").  */
 const char *fp_http_reason(int status);
 
+/*  The first whole record of data[0..len): its type, request id and
+ *  content (borrowed from data).  Returns the record's length with its
+ *  padding, 0 when data holds no whole record yet, -1 when it is not a
+ *  version 1 record.  */
+long fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
+                         const char **content, size_t *clen);
+
 #ifdef FP_TEST
 /*  The web server's side, for the self-tests of the modules that take
  *  FastCGI connections (fcgi_accept, fcgi_conn, responder).  */
@@ -45,12 +52,6 @@ const char *fp_http_reason(int status);
 void fp_fcgi_record_request(fp_buf_t *b, int rid, const char *const *env,
                             const void *body, size_t len);
 
-/*  The first whole record of data[0..len): its type, request id and
- *  content (borrowed from data).  Returns the record's length with its
- *  padding, 0 when data holds no whole record yet, -1 when it is not a
- *  version 1 record.  */
-long fp_fcgi_record_next(const void *data, size_t len, int *type, int *rid,
-                         const char **content, size_t *clen);
 #endif
 
 #endif

@@ -36,6 +36,7 @@ void fp_jscan_test(void);
 void fp_loop_test(void);
 void fp_sendq_test(void);
 void fp_fcgi_record_test(void);
+void fp_fcgi_parse_test(void);
 void fp_fcgi_conn_test(void);
 void fp_fcgi_accept_test(void);
 void fp_fcgi_gather_test(void);

@@ -2,6 +2,7 @@
  *  (see fcgi_accept.h).  */
 #include "fcgi_accept.h"
 #include "fcgi_gather.h"
+#include "fcgi_parse.h"
 #include "listen.h"
 #include "mem.h"
 
@@ -102,16 +103,18 @@ s_next_gathered(fp_fcgi_accept_t *f, int *request_fd)
     return fd;
 }
 
-/*  Queue a request and count its connection as read, under one lock so
- *  that fp_fcgi_accept_busy never sees it in neither place.  */
+/*  Queue a request and count its connection as read (`reading`: it was
+ *  counted as such), under one lock so that fp_fcgi_accept_busy never
+ *  sees it in neither place.  */
 static void
-s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
+s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req, bool reading)
 {
     qitem_t *it = fp_calloc(1, sizeof *it);
     uint64_t one = 1;
     it->req = req;
     pthread_mutex_lock(&f->queue_lock);
-    f->reading--;
+    if (reading)
+        f->reading--;
     if (f->tail)
         f->tail->next = it;
     else
@@ -120,6 +123,22 @@ s_push(fp_fcgi_accept_t *f, fp_fcgi_req_t *req)
     pthread_mutex_unlock(&f->queue_lock);
     if (write(f->event_fd, &one, sizeof one) < 0)
         return;
+}
+
+/*  fcgi_gather's first try: a plain responder request is parsed here,
+ *  on the gathering thread, and queued with its connection.  */
+static bool
+s_take(void *arg, int fd, const void *data, size_t len)
+{
+    fp_fcgi_accept_t *f = arg;
+    fp_fcgi_req_t *q = fp_calloc(1, sizeof *q);
+    if (fp_fcgi_parse(data, len, f->conf.max_body, q) < 0) {
+        free(q);
+        return false;           /*  libfcgi reads it (and refuses it)  */
+    }
+    q->fd = fd;
+    s_push(f, q, false);
+    return true;
 }
 
 /*  Read the body (from the memfd: it never waits), bounded by max_body.  */
@@ -214,7 +233,7 @@ s_acceptor(void *arg)
             s_reading(f, -1);
             continue;
         }
-        s_push(f, q);
+        s_push(f, q, true);
     }
     return NULL;
 }
@@ -271,7 +290,7 @@ fp_fcgi_accept_new(const fp_fcgi_accept_conf_t *conf, char *err)
     fp_fcgi_gather_conf_t gc = {
         .listen_fd = f->listen_fd, .first_byte_ms = s_first_byte_ms,
         .request_ms = f->conf.body_timeout_ms,
-        .cap = f->conf.max_body + GATHER_PARAMS, .ready = s_gathered, .arg = f
+        .cap = f->conf.max_body + GATHER_PARAMS, .ready = s_gathered, .take = s_take, .arg = f
     };
     if (!(f->gather = fp_fcgi_gather_new(&gc, err))) {
         fp_fcgi_accept_destroy(&f);

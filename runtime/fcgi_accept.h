@@ -1,15 +1,18 @@
-/*  fcgi_accept: accept FastCGI requests with libfcgi, then hand the
- *  connection to an event loop.
+/*  fcgi_accept: accept FastCGI requests, then hand the connection to an
+ *  event loop.
  *
  *  No web server multiplexes FastCGI, so each open stream holds one
  *  connection.  A thread per stream costs ~24 KB; handing the connection
  *  to one epoll loop costs a few hundred bytes.  So: one thread accepts
  *  and waits until a connection's whole request has arrived
  *  (fcgi_gather.h: a slow peer holds no thread, and is closed when its
- *  time is up); then one of a few acceptor threads runs FCGX_Accept_r on
- *  it, copies the parameters, reads the request body (bounded), takes
- *  `ipcFd` away from libfcgi and queues the request; the loop thread
- *  takes it with fp_fcgi_accept_take and from then on writes whole
+ *  time is up).  A plain responder request (what every web server sends)
+ *  is then parsed on that thread (lib/fcgi_parse.h) and queued at once;
+ *  anything else goes, in a memfd, to one of a few acceptor threads,
+ *  which runs libfcgi's FCGX_Accept_r on it, copies the parameters, reads
+ *  the request body (bounded), takes `ipcFd` away from libfcgi and queues
+ *  the request (or closes what libfcgi refuses).  The loop thread takes
+ *  requests with fp_fcgi_accept_take and from then on writes whole
  *  FastCGI records itself (fcgi_record.h), non-blocking.
  *
  *  Listening: an address ("127.0.0.1:9000", ":9000"), a unix socket path,

@@ -40,6 +40,7 @@ typedef struct s_conn {
     bool started;               /*  its first byte came  */
     int64_t deadline;
     fp_buf_t in;                /*  the request's first `cap` bytes  */
+    bool cut;                   /*  bytes past `cap` were dropped  */
     s_scan_t scan;
     struct s_conn *prev, *next;
 } s_conn_t;
@@ -142,7 +143,8 @@ s_copy(const fp_buf_t *in)
 }
 
 /*  Forget a connection: hand it on with the memfd of its request
- *  (mfd), or close it (mfd -1).  */
+ *  (mfd), or close it (mfd -1), or neither (mfd TAKEN: `take` has it).  */
+#define TAKEN (-2)
 static void
 s_release(fp_fcgi_gather_t *g, s_conn_t *c, int mfd)
 {
@@ -153,7 +155,9 @@ s_release(fp_fcgi_gather_t *g, s_conn_t *c, int mfd)
         g->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (mfd >= 0) {
+    if (mfd == TAKEN) {
+        /*  taken before the count drops  */
+    } else if (mfd >= 0) {
         fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
         g->conf.ready(g->conf.arg, c->fd, mfd);    /*  before the count
                                                         drops  */
@@ -209,6 +213,13 @@ s_accept(fp_fcgi_gather_t *g, int64_t now)
 static bool
 s_hand_on(fp_fcgi_gather_t *g, s_conn_t *c)
 {
+    epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);   /*  before another
+                                                        thread has it  */
+    if (g->conf.take && !c->cut &&
+        g->conf.take(g->conf.arg, c->fd, c->in.data, c->in.len)) {
+        s_release(g, c, TAKEN);
+        return true;
+    }
     int mfd = s_copy(&c->in);
     if (mfd < 0 && (errno == EMFILE || errno == ENFILE))
         return false;
@@ -238,6 +249,7 @@ s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
         }
         size_t keep = c->in.len < g->conf.cap ? g->conf.cap - c->in.len : 0;
         fp_buf_add(&c->in, g->rbuf, (size_t) n < keep ? (size_t) n : keep);
+        c->cut |= (size_t) n > keep;
         s_scan(&c->scan, g->rbuf, (size_t) n);
         if (c->scan.done) {
             s_hand_on(g, c);

@@ -7,8 +7,9 @@
  *  acceptor thread.  So connections are first gathered here: each is
  *  read, non-blocking, until its records reach the empty FCGI_STDIN
  *  record that ends the request; then the connection is handed on with
- *  a copy of the request in a memfd, which libfcgi reads without ever
- *  waiting.  A connection holds a descriptor and its bytes meanwhile, no
+ *  its bytes to `take` (a plain responder request is parsed there, lib/
+ *  fcgi_parse), or else with a copy of the request in a memfd, which
+ *  libfcgi reads without ever waiting.  A connection holds a descriptor and its bytes meanwhile, no
  *  thread; the first byte must come within first_byte_ms of the accept,
  *  the whole request within request_ms of the first byte, else it is
  *  closed.  Of a request longer than `cap` bytes only the first `cap`
@@ -22,6 +23,7 @@
 #ifndef FP_FCGI_GATHER_H
 #define FP_FCGI_GATHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -35,6 +37,11 @@ typedef struct {
      *  in (fd, blocking, close-on-exec) and a memfd holding its bytes,
      *  read from the start (request_fd); it takes both descriptors.  */
     void (*ready)(void *arg, int fd, int request_fd);
+    /*  Tried first, on the gathering thread, when the whole request was
+     *  kept: its bytes (borrowed) and its connection (non-blocking,
+     *  close-on-exec); true when it took fd, false to have `ready` (a
+     *  memfd for libfcgi) do it.  May be NULL.  */
+    bool (*take)(void *arg, int fd, const void *data, size_t len);
     void *arg;
 } fp_fcgi_gather_conf_t;
 

@@ -32,6 +32,7 @@ static const struct {
     { "sendq", fp_sendq_test },
     { "blob", fp_blob_test },
     { "fcgi_record", fp_fcgi_record_test },
+    { "fcgi_parse", fp_fcgi_parse_test },
     { "fcgi_req", fp_fcgi_req_test },
     { "fcgi_conn", fp_fcgi_conn_test },
     { "fcgi_accept", fp_fcgi_accept_test },
