@@ -41,6 +41,7 @@ typedef struct s_conn {
     int64_t deadline;
     fp_buf_t in;                /*  the request's first `cap` bytes  */
     bool cut;                   /*  bytes past `cap` were dropped  */
+    bool watched;               /*  in the epoll set  */
     s_scan_t scan;
     struct s_conn *prev, *next;
 } s_conn_t;
@@ -146,9 +147,17 @@ s_copy(const fp_buf_t *in)
  *  (mfd), or close it (mfd -1), or neither (mfd TAKEN: `take` has it).  */
 #define TAKEN (-2)
 static void
+s_unwatch(fp_fcgi_gather_t *g, s_conn_t *c)
+{
+    if (c->watched)
+        epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    c->watched = false;
+}
+
+static void
 s_release(fp_fcgi_gather_t *g, s_conn_t *c, int mfd)
 {
-    epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    s_unwatch(g, c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -167,6 +176,21 @@ s_release(fp_fcgi_gather_t *g, s_conn_t *c, int mfd)
     __atomic_sub_fetch(&g->count, 1, __ATOMIC_SEQ_CST);
     fp_buf_free(&c->in);
     free(c);
+}
+
+static bool s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now);
+
+/*  Watch a connection being gathered (edge-triggered: bytes that came
+ *  before are reported at once).  Closed if it cannot be watched.  */
+static void
+s_watch(fp_fcgi_gather_t *g, s_conn_t *c)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.ptr = c };
+    if (epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+        s_release(g, c, -1);
+        return;
+    }
+    c->watched = true;
 }
 
 /*  Accept what is waiting; pause the listener when descriptors run out.  */
@@ -188,19 +212,18 @@ s_accept(fp_fcgi_gather_t *g, int64_t now)
         c->fd = fd;
         fp_buf_init(&c->in);
         c->deadline = now + g->conf.first_byte_ms;
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
-                                  .data.ptr = c };
-        if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
         c->next = g->conns;
         if (g->conns)
             g->conns->prev = c;
         g->conns = c;
         __atomic_add_fetch(&g->count, 1, __ATOMIC_SEQ_CST);
-        if (fd >= g->fd_limit - FD_RESERVE) {
+        bool low = fd >= g->fd_limit - FD_RESERVE;
+        /*  the web server writes the request as it connects: most often
+         *  it is all in already, and is handed on without ever being
+         *  watched  */
+        if (s_read(g, c, now))
+            s_watch(g, c);
+        if (low) {
             s_pause(g, now);            /*  keep some for the memfds  */
             return;
         }
@@ -213,8 +236,7 @@ s_accept(fp_fcgi_gather_t *g, int64_t now)
 static bool
 s_hand_on(fp_fcgi_gather_t *g, s_conn_t *c)
 {
-    epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);   /*  before another
-                                                        thread has it  */
+    s_unwatch(g, c);            /*  before another thread has it  */
     if (g->conf.take && !c->cut &&
         g->conf.take(g->conf.arg, c->fd, c->in.data, c->in.len)) {
         s_release(g, c, TAKEN);
@@ -229,8 +251,9 @@ s_hand_on(fp_fcgi_gather_t *g, s_conn_t *c)
 
 /*  New bytes (or the peer's end) on a connection: read them all (the
  *  descriptor is edge-triggered), keep the first `cap`, follow the
- *  records to the request's end.  */
-static void
+ *  records to the request's end.  True while it is still being gathered
+ *  (false: handed on, closed, or whole and waiting for a descriptor).  */
+static bool
 s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
 {
     for (;;) {
@@ -238,10 +261,10 @@ s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return;
+            return !c->scan.done;
         if (n <= 0) {
             s_release(g, c, -1);            /*  gone before its end  */
-            return;
+            return false;
         }
         if (!c->started) {
             c->started = true;
@@ -252,8 +275,10 @@ s_read(fp_fcgi_gather_t *g, s_conn_t *c, int64_t now)
         c->cut |= (size_t) n > keep;
         s_scan(&c->scan, g->rbuf, (size_t) n);
         if (c->scan.done) {
+            /*  handed on, or kept unwatched (no descriptor for the copy:
+             *  the sweep tries again)  */
             s_hand_on(g, c);
-            return;
+            return false;
         }
     }
 }
@@ -290,7 +315,7 @@ s_run(void *arg)
             else if (p == g && read(g->wake_fd, &v, sizeof v) < 0)
                 continue;           /*  drained: stop is seen below  */
             else if (p != g)
-                s_read(g, p, now);
+                (void) s_read(g, p, now);
         }
         if (g->stopping)
             s_listen_watch(g, false);
