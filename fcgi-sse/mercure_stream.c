@@ -368,6 +368,10 @@ ssed_mercure_subscribe(ssed_t *d, fp_fcgi_req_t *req, const char *cors)
                                               &payload, err);
     if (st)
         ssed_refuse(&v, st, "unauthorized", err);
+    if (!v.status && !ssed_msubs_fit(d, &m->selectors, payload))
+        ssed_refuse(&v, 400, "payload_too_large", "a subscription's record "
+                    "(its selector and the token's mercure.payload) is over "
+                    "16384 bytes");
     if (!v.status && d->nstreams >= (uint32_t) d->conf.max_streams)
         ssed_refuse(&v, 503, "too_many_streams", "this responder holds as many "
                  "streams as it may; retry later");

@@ -126,6 +126,37 @@ s_subscriber(char *out)
              r[14], r[15]);
 }
 
+/*  A subscription's user_info as compact JSON (caller frees), *len its
+ *  length (when not NULL).  */
+static char *
+s_info(const char *selector, const char *sub, json_t *payload, size_t *len)
+{
+    json_t *info = json_pack("{s:s, s:s}", "topic", selector, "subscriber",
+                             sub);
+    if (payload)
+        json_object_set(info, "payload", payload);
+    char *text = fp_json_dump(info, len);
+    json_decref(info);
+    return text;
+}
+
+bool
+ssed_msubs_fit(const ssed_t *d, const fp_strlist_t *selectors,
+               json_t *payload)
+{
+    char sub[46];
+    bool fit = true;
+    if (!d->conf.mercure.subscriptions)
+        return true;
+    s_subscriber(sub);
+    for (int i = 0; i < selectors->count && fit; i++) {
+        size_t len;
+        free(s_info(selectors->items[i], sub, payload, &len));
+        fit = len <= SSED_MSUB_INFO_MAX;
+    }
+    return fit;
+}
+
 void
 ssed_msubs_join(ssed_stream_t *s, const fp_strlist_t *selectors,
                 json_t *payload)
@@ -139,14 +170,9 @@ ssed_msubs_join(ssed_stream_t *s, const fp_strlist_t *selectors,
 
     s_subscriber(sub);
     for (size_t i = 0; i < n; i++) {
-        json_t *info = json_pack("{s:s, s:s}", "topic",
-                                 selectors->items[i], "subscriber", sub);
-        if (payload)
-            json_object_set(info, "payload", payload);
         snprintf(uid, sizeof uid, "%s/%zu", sub, i);
         ids[i] = fp_strdup(uid);
-        infos[i] = fp_json_dump(info, NULL);
-        json_decref(info);
+        infos[i] = s_info(selectors->items[i], sub, payload, NULL);
     }
     ssed_presence_join_each(s, s->d->conf.mercure.channel, n, ids, infos);
     for (size_t i = 0; i < n; i++) {

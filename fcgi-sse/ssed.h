@@ -226,6 +226,13 @@ void ssed_mercure_sub_free(ssed_msub_t **m_p);
  *  mercure-channel, with the token's payload (borrowed, or NULL).  */
 void ssed_msubs_join(ssed_stream_t *s, const fp_strlist_t *selectors,
                      json_t *payload);
+/*  Bytes of a subscription's record (selector, subscriber, payload as
+ *  JSON): the broker's bound on a roster member's user_info.  */
+#define SSED_MSUB_INFO_MAX 16384
+/*  True when every selector's record fits (always with subscriptions
+ *  off): a subscription that would not is refused (400) before it opens.  */
+bool ssed_msubs_fit(const ssed_t *d, const fp_strlist_t *selectors,
+                    json_t *payload);
 /*  A member_added / member_removed of mercure-channel as a subscription
  *  update: 0 with its topic and JSON-LD data (caller frees both), -1 if
  *  ev is not one.  */
