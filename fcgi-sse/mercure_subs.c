@@ -259,12 +259,11 @@ out:
 
 /*  Is this member one the read asks for and may see?  */
 static bool
-s_wanted(const ssed_t *d, const mread_t *r, json_t *info, const char *id)
+s_wanted(const mread_t *r, json_t *info, const char *id)
 {
     const char *topic = json_string_value(json_object_get(info, "topic"));
     const char *sub = json_string_value(json_object_get(info,
                                                         "subscriber"));
-    (void) d;
     return topic && sub && (!r->topic || strcmp(r->topic, topic) == 0) &&
            (!r->subscriber || strcmp(r->subscriber, sub) == 0) &&
            fp_mtopics_match(&r->allowed, id, strlen(id));
@@ -299,7 +298,7 @@ s_on_members(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     json_array_foreach(members, i, m) {
         char *id = NULL;
         json_t *doc = s_doc(d, json_object_get(m, "user_info"), true, &id);
-        if (doc && s_wanted(d, r, json_object_get(m, "user_info"), id)) {
+        if (doc && s_wanted(r, json_object_get(m, "user_info"), id)) {
             json_object_del(doc, "@context");
             json_array_append(list, doc);
         }
