@@ -38,8 +38,6 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
     const char *id = json_string_value(json_object_get(meta, "id"));
     const char *own = w->ctx;   /*  the publisher's id, or NULL  */
     char hub_id[FP_CURSOR_LEN + 1];
-    fp_cursor_t c;
-    char err[FP_ERR_LEN];
     (void) evs;
     (void) n;
     w->hreq = NULL;
@@ -49,10 +47,7 @@ s_on_published(void *arg, bool ok, json_t *meta, fp_event_t **evs, size_t n)
                         code ? code : "broker_error", fp_error_message(meta));
         return;
     }
-    if (!own && fp_cursor_parse(id, &c, err) == 0)
-        ssed_mercure_id(c.epoch, c.seq, hub_id);
-    else
-        snprintf(hub_id, sizeof hub_id, "%s", own ? "" : id);
+    snprintf(hub_id, sizeof hub_id, "#%s", id);     /*  the cursor  */
     w->d->stats.mercure_published++;
     ssed_mwait_finish(w, 200, "text/plain; charset=utf-8",
                       own ? own : hub_id);

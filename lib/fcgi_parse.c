@@ -158,6 +158,19 @@ s_t_record(fp_buf_t *b, int type, int rid, const void *c, size_t n)
     fp_buf_add(b, c, n);
 }
 
+/*  A whole responder request whose parameters are one PARAMS record of
+ *  raw pair bytes p[0..n): begin, params, their end, the end of STDIN.  */
+static void
+s_t_pairs(fp_buf_t *b, const char *p, size_t n)
+{
+    const uint8_t begin[8] = { 0, 1, 1, 0, 0, 0, 0, 0 };
+    fp_buf_reset(b);
+    s_t_record(b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
+    s_t_record(b, FP_FCGI_PARAMS, 1, p, n);
+    s_t_record(b, FP_FCGI_PARAMS, 1, "", 0);
+    s_t_record(b, FP_FCGI_STDIN, 1, "", 0);
+}
+
 static int
 s_t_parse(const fp_buf_t *b, size_t max_body, fp_fcgi_req_t *r)
 {
@@ -234,24 +247,12 @@ fp_fcgi_parse_test(void)
     s_t_record(&b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
     s_t_record(&b, FP_FCGI_PARAMS, 2, "", 0);
     FP_CHECK(s_t_parse(&b, 1024, &r) == -1, "another request id");
-    fp_buf_reset(&b);
-    s_t_record(&b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "\005\001NAME", 6);  /*  short  */
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "", 0);
-    s_t_record(&b, FP_FCGI_STDIN, 1, "", 0);
+    s_t_pairs(&b, "\005\001NAME", 6);     /*  short  */
     FP_CHECK(s_t_parse(&b, 1024, &r) == -1 && !r.env,
              "a pair past the end of the parameters");
-    fp_buf_reset(&b);
-    s_t_record(&b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "\001\001A\000", 4);
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "", 0);
-    s_t_record(&b, FP_FCGI_STDIN, 1, "", 0);
+    s_t_pairs(&b, "\001\001A\000", 4);
     FP_CHECK(s_t_parse(&b, 1024, &r) == -1, "a NUL in a value");
-    fp_buf_reset(&b);
-    s_t_record(&b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "\003\001A=Bx", 6);
-    s_t_record(&b, FP_FCGI_PARAMS, 1, "", 0);
-    s_t_record(&b, FP_FCGI_STDIN, 1, "", 0);
+    s_t_pairs(&b, "\003\001A=Bx", 6);
     FP_CHECK(s_t_parse(&b, 1024, &r) == -1, "'=' in a name");
     fp_buf_reset(&b);
     s_t_record(&b, FP_FCGI_BEGIN_REQUEST, 1, begin, 8);
